@@ -1,0 +1,98 @@
+"""Plain records that cross module lines: ingest -> index -> service.
+
+Offsets (`start`, `end`) are character offsets into the decoded source text
+(BOM removed, line endings untouched), so `source_text[start:end]` gives back
+what was cited. For a JSONL document they index into that line's `text`.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass
+class Subsection:
+    title: str
+    start: int
+    end: int
+
+
+@dataclass
+class Section:
+    number: int | None
+    title: str
+    start: int
+    end: int
+    heading: str = ""
+    subsections: list[Subsection] = field(default_factory=list)
+
+
+@dataclass
+class Chapter:
+    number: int
+    title: str
+    in_corpus: bool
+    toc_page: int | None = None
+    start: int | None = None
+    end: int | None = None
+    heading: str = ""
+    sections: list[Section] = field(default_factory=list)
+
+
+@dataclass
+class FrontMatter:
+    title: str
+    start: int
+    end: int
+
+
+@dataclass
+class Document:
+    doc_id: str
+    title: str
+    source: str
+    text: str
+    checksum: str
+    front_matter: list[FrontMatter] = field(default_factory=list)
+    chapters: list[Chapter] = field(default_factory=list)
+    # Body text that belongs to no chapter (a document with no headings, or text before
+    # the first chapter that is not front matter) becomes untitled sections here.
+    loose_sections: list[Section] = field(default_factory=list)
+    metadata: dict[str, Any] = field(default_factory=dict)
+    line: int | None = None
+
+
+@dataclass
+class Passage:
+    passage_id: str
+    doc_id: str
+    title: str
+    chapter: int | None
+    chapter_title: str | None
+    section: str | None
+    section_number: int | None
+    subsection: str | None
+    heading_path: list[str]
+    source: str
+    start: int
+    end: int
+    text: str
+    kind: str = "body"
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Passage":
+        return cls(**data)
+
+
+@dataclass
+class Corpus:
+    root: str
+    documents: list[Document]
+    passages: list[Passage]
+
+
+class IngestError(ValueError):
+    """A corpus input that cannot be read; the message names the file and place."""
