@@ -25,6 +25,9 @@ class Section:
     end: int
     heading: str = ""
     subsections: list[Subsection] = field(default_factory=list)
+    # For a chapter known only from the contents: the page listed there (start/end then
+    # point at the contents entry, the only place the section is mentioned).
+    toc_page: int | None = None
 
 
 @dataclass
@@ -44,6 +47,7 @@ class FrontMatter:
     title: str
     start: int
     end: int
+    kind: str = "front_matter"  # "toc" for the table of contents
 
 
 @dataclass
@@ -60,6 +64,11 @@ class Document:
     loose_sections: list[Section] = field(default_factory=list)
     metadata: dict[str, Any] = field(default_factory=dict)
     line: int | None = None
+    # Spans of heading lines (a heading and its title on the next line count as one).
+    heading_spans: list[tuple[int, int]] = field(default_factory=list)
+    # Whitespace gaps (start, end) between two blocks of one sentence split by a page end:
+    # chunking joins across them, citations keep the original offsets.
+    page_breaks: list[tuple[int, int]] = field(default_factory=list)
 
 
 @dataclass

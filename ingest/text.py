@@ -30,19 +30,25 @@ def compact(text: str) -> str:
     return _WS.sub("", unicodedata.normalize("NFKC", text))
 
 
-def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[tuple[int, int]]:
+_SENTENCES = re.compile(
+    rf"[{SENTENCE_END}]+[{CLOSERS}]*|(?<![0-9A-Z])\.(?=\s)[{CLOSERS}]*|\.$|\n[ \t\u3000]*\r?\n"
+)
+_LINE_UNITS = re.compile(rf"{_SENTENCES.pattern}|\n")
+
+
+def sentence_spans(text: str, start: int = 0, end: int | None = None, *,
+                   line_breaks: bool = False) -> list[tuple[int, int]]:
     """Split `text[start:end]` into sentences; spans are offsets into `text`, whitespace trimmed.
 
     A sentence ends at 。！？；!? (with any closing quote after it), at a Latin '.' followed
-    by whitespace, or at a blank line. A single line break inside a sentence does not end it:
-    page breaks often fall mid-sentence.
+    by whitespace, or at a blank line. A single line break inside a sentence does not end it
+    (page breaks often fall mid-sentence) unless `line_breaks` is set, for text whose broken
+    paragraphs were already joined, where each line is a unit (list items, front-matter lines).
     """
     end = len(text) if end is None else end
     spans: list[tuple[int, int]] = []
     pos = start
-    pattern = re.compile(
-        rf"[{SENTENCE_END}]+[{CLOSERS}]*|(?<![0-9A-Z])\.(?=\s)[{CLOSERS}]*|\.$|\n[ \t\u3000]*\n"
-    )
+    pattern = _LINE_UNITS if line_breaks else _SENTENCES
     for m in pattern.finditer(text, start, end):
         _append(text, spans, pos, m.end())
         pos = m.end()

@@ -1,0 +1,63 @@
+"""Passage embeddings kept on disk by model and text, so a rebuild only embeds what changed.
+
+Embedding is nearly all of a build's time on a CPU; an edited book or a re-run build should not
+pay it again for unchanged passages. One SQLite file per model; a damaged file is set aside and
+started afresh rather than trusted.
+"""
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+
+def _key(prompt: str, text: str) -> bytes:
+    return hashlib.sha256(f"{prompt}\x00{text}".encode()).digest()
+
+
+class EmbeddingCache:
+    def __init__(self, path: Path, dim: int):
+        self.path = Path(path)
+        self.dim = dim
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._db = self._open()
+        except sqlite3.DatabaseError:
+            self.path.replace(self.path.with_suffix(".damaged"))
+            self._db = self._open()
+
+    def _open(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, timeout=30)
+        db.execute("CREATE TABLE IF NOT EXISTS vectors (key BLOB PRIMARY KEY, vector BLOB NOT NULL)")
+        db.execute("PRAGMA journal_mode=WAL")
+        return db
+
+    def encode(self, texts: Sequence[str], prompt: str, compute: Callable[[list[str]], np.ndarray]) -> np.ndarray:
+        """Vectors for `texts`, computing (and storing) only those not cached yet."""
+        keys = [_key(prompt, t) for t in texts]
+        found: dict[bytes, np.ndarray] = {}
+        for i in range(0, len(keys), 500):
+            chunk = keys[i:i + 500]
+            rows = self._db.execute(
+                f"SELECT key, vector FROM vectors WHERE key IN ({','.join('?' * len(chunk))})", chunk).fetchall()
+            for key, blob in rows:
+                vec = np.frombuffer(blob, dtype=np.float32)
+                if vec.shape == (self.dim,):
+                    found[key] = vec
+        todo = list(dict.fromkeys(t for t, k in zip(texts, keys) if k not in found))
+        if todo:
+            new = compute(todo)
+            with self._db:
+                self._db.executemany("INSERT OR REPLACE INTO vectors VALUES (?, ?)",
+                                     [(_key(prompt, t), v.astype(np.float32).tobytes()) for t, v in zip(todo, new)])
+            found.update((_key(prompt, t), v) for t, v in zip(todo, new))
+        out = np.empty((len(texts), self.dim), dtype=np.float32)
+        for i, key in enumerate(keys):
+            out[i] = found[key]
+        return out
+
+    def close(self) -> None:
+        self._db.close()

@@ -1,0 +1,178 @@
+"""Hybrid retrieval: dense vectors (FAISS) and keywords (BM25) fused into one ranking.
+
+Each leg proposes its own candidates, then reciprocal-rank fusion decides: RRF needs no score
+calibration between a cosine and a BM25 score, and a passage that either leg ranks high
+survives. A passage that mostly repeats one already returned is dropped.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from index.answer import Answer, best_answer
+from index.store import LoadedIndex, load_index
+from ingest.model import Passage
+
+RRF_K = 60
+FUSIONS = ("rrf", "zscore")
+
+
+@dataclass
+class Hit:
+    passage: Passage
+    score: float
+
+
+def _zscore(x: np.ndarray) -> np.ndarray:
+    std = float(x.std())
+    return (x - x.mean()) / std if std > 1e-9 else np.zeros_like(x, dtype=np.float64)
+
+
+def _mostly_overlaps(a: Passage, b: Passage) -> bool:
+    """Neighbours share a sentence of overlap and are both worth returning; a passage that is
+    mostly the same text as one already returned is not."""
+    if a.doc_id != b.doc_id or a.source != b.source:
+        return False
+    shared = min(a.end, b.end) - max(a.start, b.start)
+    return shared > 0.5 * min(a.end - a.start, b.end - b.start)
+
+
+class Searcher:
+    """A loaded index plus its embedding model, answering questions."""
+
+    def __init__(self, index: LoadedIndex, embedder, *, fusion: str = "rrf", dense_weight: float = 1.0):
+        from index.tokenize import Tokenizer
+
+        if fusion not in FUSIONS:
+            raise ValueError(f"unknown fusion {fusion!r}: use one of {', '.join(FUSIONS)}")
+        self.index = index
+        self.embedder = embedder
+        self.fusion = fusion
+        self.dense_weight = dense_weight
+        self.tokenize = Tokenizer(index.terms)
+        self.passages = index.passages
+        self.documents = index.documents
+        self.model_name = index.manifest["model"]["name"]
+        self._row = {p.passage_id: i for i, p in enumerate(self.passages)}
+        self._doc_ids = np.array([p.doc_id for p in self.passages], dtype=object)
+        self._chapters = np.array([-1 if p.chapter is None else p.chapter for p in self.passages])
+        self._vocab = index.bm25.vocab_dict
+
+    @classmethod
+    def open(cls, index_dir: Path, model: str | None = None, *, embedder=None, cache_dir: Path | None = None,
+             **kwargs) -> "Searcher":
+        from index.embed import load_embedder
+        from index.store import default_cache_dir
+
+        index = load_index(index_dir, model_name=model)
+        name = index.manifest["model"]["name"]
+        if embedder is None or embedder.model_name != name:
+            embedder = load_embedder(name, cache_dir or default_cache_dir())
+        return cls(index, embedder, **kwargs)
+
+    def passage(self, passage_id: str) -> Passage:
+        return self.passages[self._row[passage_id]]
+
+    def neighbours(self, passage_id: str) -> tuple[str | None, str | None]:
+        row = self._row[passage_id]
+        doc = self.passages[row].doc_id
+        prev = self.passages[row - 1].passage_id if row > 0 and self.passages[row - 1].doc_id == doc else None
+        nxt = (self.passages[row + 1].passage_id
+               if row + 1 < len(self.passages) and self.passages[row + 1].doc_id == doc else None)
+        return prev, nxt
+
+    def _mask(self, chapter: int | None, doc_id: str | None) -> np.ndarray | None:
+        if chapter is None and doc_id is None:
+            return None
+        mask = np.ones(len(self.passages), dtype=bool)
+        if chapter is not None:
+            mask &= self._chapters == chapter
+        if doc_id is not None:
+            mask &= self._doc_ids == doc_id
+        return mask
+
+    def _dense(self, qvec: np.ndarray, n: int, mask: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        import faiss
+
+        params = None
+        if mask is not None:
+            ids = np.flatnonzero(mask).astype(np.int64)
+            n = min(n, len(ids))
+            if n == 0:
+                return np.zeros(0, np.int64), np.zeros(0, np.float32)
+            params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(ids))
+            if isinstance(self.index.vectors, faiss.IndexHNSW):
+                params = faiss.SearchParametersHNSW(sel=faiss.IDSelectorBatch(ids), efSearch=max(128, n))
+        scores, rows = self.index.vectors.search(qvec[None, :], n, params=params)
+        keep = rows[0] >= 0
+        return rows[0][keep], scores[0][keep]
+
+    def _keyword(self, tokens: list[str], n: int, mask: np.ndarray | None):
+        """Top rows by BM25, and the scores of every row (fusion reads those of dense candidates)."""
+        ids = [self._vocab[t] for t in tokens if t in self._vocab]
+        if not ids:
+            return np.zeros(0, np.int64), np.zeros(0, np.float32), None
+        scores = self.index.bm25.get_scores_from_ids(ids)
+        if mask is not None:
+            scores = np.where(mask, scores, 0.0)
+        n = min(n, int(np.count_nonzero(scores > 0)))
+        if n == 0:
+            return np.zeros(0, np.int64), np.zeros(0, np.float32), None
+        top = np.argpartition(-scores, n - 1)[:n]
+        top = top[np.argsort(-scores[top], kind="stable")]
+        return top, scores[top], scores
+
+    def _fuse(self, qvec: np.ndarray, dense, keyword) -> list[tuple[int, float]]:
+        d_rows, d_scores = dense
+        k_rows, _k_scores, all_keyword = keyword
+        if self.fusion == "rrf":
+            fused: dict[int, float] = {}
+            for weight, rows in ((self.dense_weight, d_rows), (1.0, k_rows)):
+                for rank, row in enumerate(rows):
+                    fused[int(row)] = fused.get(int(row), 0.0) + weight / (RRF_K + rank + 1)
+            return sorted(fused.items(), key=lambda kv: (-kv[1], kv[0]))
+        # Normalised-score fusion: both legs scored on the union of candidates, each turned into
+        # z-scores there, so a clear BM25 winner is not flattened to a rank.
+        rows = np.array(sorted(set(map(int, d_rows)) | set(map(int, k_rows))), dtype=np.int64)
+        if len(rows) == 0:
+            return []
+        known = dict(zip(map(int, d_rows), map(float, d_scores)))
+        missing = [r for r in rows if r not in known]
+        if missing:
+            vecs = np.stack([self.index.vectors.reconstruct(int(r)) for r in missing])
+            known.update(zip(missing, map(float, vecs @ qvec)))
+        dense_z = _zscore(np.array([known[int(r)] for r in rows]))
+        keyword_z = _zscore(all_keyword[rows]) if all_keyword is not None else np.zeros(len(rows))
+        fused_scores = self.dense_weight * dense_z + keyword_z
+        order = np.lexsort((rows, -fused_scores))
+        return [(int(rows[i]), float(fused_scores[i])) for i in order]
+
+    def _retrieve(self, question: str, k: int, chapter: int | None, doc_id: str | None):
+        question = question.strip()
+        if not question:
+            raise ValueError("the question is empty: ask something, e.g. “本书一共分为几章？”")
+        if k < 1:
+            raise ValueError(f"k must be at least 1, got {k}")
+        qvec = self.embedder.encode_queries([question])[0]
+        mask = self._mask(chapter, doc_id)
+        n = max(50, 4 * k)
+        ranked = self._fuse(qvec, self._dense(qvec, n, mask), self._keyword(self.tokenize(question), n, mask))
+        hits: list[Hit] = []
+        for row, score in ranked:
+            p = self.passages[row]
+            if any(_mostly_overlaps(h.passage, p) for h in hits):
+                continue
+            hits.append(Hit(p, round(score, 6)))
+            if len(hits) == k:
+                break
+        return qvec, hits
+
+    def search(self, question: str, k: int = 5, chapter: int | None = None, doc_id: str | None = None) -> list[Hit]:
+        return self._retrieve(question, k, chapter, doc_id)[1]
+
+    def ask(self, question: str, k: int = 5, chapter: int | None = None, doc_id: str | None = None) -> Answer:
+        qvec, hits = self._retrieve(question, k, chapter, doc_id)
+        rows = [self._row[h.passage.passage_id] for h in hits]
+        return best_answer(qvec, self.tokenize(question), hits, rows, self.index, self.tokenize)

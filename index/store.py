@@ -1,0 +1,367 @@
+"""The persisted index: one directory, built aside and renamed into place.
+
+Row position is the id everywhere: FAISS row i = BM25 document i = line i of passages.jsonl.
+The manifest records what the index was built from and a checksum of every file in it, so a
+load refuses an index that is for another model, another format, or damaged, instead of
+giving wrong answers.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ingest.model import Chapter, Corpus, Document, FrontMatter, Passage, Section, Subsection
+from ingest.text import normalize, sentence_spans
+
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+PASSAGES = "passages.jsonl"
+DOCUMENTS = "documents.json"
+VECTORS = "vectors.faiss"
+SENTENCES = "sentences.npz"
+BM25_DIR = "bm25"
+TERMS = "terms.json"
+FAISS_KINDS = ("flat", "hnsw")
+
+
+class IndexLoadError(RuntimeError):
+    """An index that cannot be used as it is; the message names the problem and says to rebuild."""
+
+
+class IndexBuildError(RuntimeError):
+    """A build that could not finish; any previous index is left as it was."""
+
+
+@dataclass
+class LoadedIndex:
+    path: Path
+    manifest: dict[str, Any]
+    passages: list[Passage]
+    documents: list[Document]
+    vectors: Any  # faiss.Index
+    bm25: Any  # bm25s.BM25
+    terms: list[str]
+    sent_row: np.ndarray
+    sent_start: np.ndarray
+    sent_end: np.ndarray
+    sent_vectors: np.ndarray
+
+
+def _say_default(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def corpus_checksums(corpus: Corpus) -> list[dict[str, str]]:
+    seen: dict[str, str] = {}
+    for doc in corpus.documents:
+        seen[doc.source] = doc.checksum
+    return [{"source": s, "sha256": c} for s, c in sorted(seen.items())]
+
+
+def _sentence_table(passages: Sequence[Passage]) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
+    rows, starts, ends, texts = [], [], [], []
+    for row, p in enumerate(passages):
+        for s, e in sentence_spans(p.text, line_breaks=True):
+            rows.append(row)
+            starts.append(s)
+            ends.append(e)
+            texts.append(p.text[s:e])
+    return (np.asarray(rows, dtype=np.int32), np.asarray(starts, dtype=np.int32),
+            np.asarray(ends, dtype=np.int32), texts)
+
+
+def _faiss_index(vectors: np.ndarray, kind: str):
+    import faiss
+
+    dim = vectors.shape[1]
+    if kind == "flat":
+        index = faiss.IndexFlatIP(dim)
+    elif kind == "hnsw":
+        index = faiss.IndexHNSWFlat(dim, 32, faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction = 80
+        index.hnsw.efSearch = 128
+    else:
+        raise IndexBuildError(f"unknown FAISS index kind {kind!r}: use one of {', '.join(FAISS_KINDS)}")
+    index.add(vectors)
+    return index
+
+
+def _write_jsonl(path: Path, rows: Sequence[dict]) -> None:
+    with open(path, "w", encoding="utf-8") as f:
+        for row in rows:
+            f.write(json.dumps(row, ensure_ascii=False) + "\n")
+
+
+def _document_outline(doc: Document) -> dict:
+    data = asdict(doc)
+    data["text"] = ""
+    return data
+
+
+def _document_from_dict(d: dict) -> Document:
+    chapters = [
+        Chapter(**{**c, "sections": [Section(**{**s, "subsections": [Subsection(**u) for u in s["subsections"]]})
+                                     for s in c["sections"]]})
+        for c in d["chapters"]
+    ]
+    loose = [Section(**{**s, "subsections": [Subsection(**u) for u in s["subsections"]]}) for s in d["loose_sections"]]
+    return Document(**{**d, "chapters": chapters, "loose_sections": loose,
+                       "front_matter": [FrontMatter(**f) for f in d["front_matter"]]})
+
+
+def build_index(
+    corpus: Corpus,
+    index_dir: Path,
+    embedder,
+    *,
+    chunker: dict[str, Any],
+    faiss_kind: str = "flat",
+    progress: bool = True,
+    say: Callable[[str], None] | None = _say_default,
+) -> dict[str, Any]:
+    """Build every file of the index in a temporary sibling directory, then swap it in.
+
+    A build that fails or is killed leaves the previous index untouched; builds of the same
+    directory are serialised by a lock file next to it.
+    """
+    import bm25s
+    import faiss
+    from filelock import FileLock
+
+    from index.tokenize import Tokenizer, corpus_terms
+
+    say = say or (lambda _m: None)
+    if not corpus.passages:
+        raise IndexBuildError("the corpus has no passages to index: check that the input files contain text")
+    index_dir = Path(index_dir)
+    index_dir.parent.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    with FileLock(str(_lock_path(index_dir))):
+        recover(index_dir)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{index_dir.name}.building-", dir=index_dir.parent))
+        try:
+            passages = corpus.passages
+            headings = [h for p in passages for h in p.heading_path]
+            tokenizer = Tokenizer(corpus_terms((p.text for p in passages), headings))
+            say(f"tokenizing {len(passages)} passages")
+            tokens = [tokenizer(p.text) or [""] for p in passages]
+            retriever = bm25s.BM25()
+            retriever.index(tokens, show_progress=False)
+            retriever.save(str(tmp / BM25_DIR), show_progress=False)
+
+            sent_row, sent_start, sent_end, sent_texts = _sentence_table(passages)
+            unique = {t: i for i, t in enumerate(dict.fromkeys(sent_texts))}
+            say(f"embedding {len(passages)} passages and {len(unique)} sentences with {embedder.model_name}")
+            vectors = embedder.encode_passages([normalize(p.text) for p in passages], progress=progress)
+            uvecs = embedder.encode_passages([normalize(t) for t in unique], progress=progress)
+            sent_vectors = uvecs[[unique[t] for t in sent_texts]] if sent_texts else np.zeros((0, embedder.dim), np.float32)
+
+            faiss.write_index(_faiss_index(vectors, faiss_kind), str(tmp / VECTORS))
+            np.savez(tmp / SENTENCES, row=sent_row, start=sent_start, end=sent_end,
+                     vectors=sent_vectors.astype(np.float16))
+            _write_jsonl(tmp / PASSAGES, [p.to_dict() for p in passages])
+            (tmp / DOCUMENTS).write_text(json.dumps([_document_outline(d) for d in corpus.documents],
+                                                    ensure_ascii=False), encoding="utf-8")
+            (tmp / TERMS).write_text(json.dumps(tokenizer.terms, ensure_ascii=False), encoding="utf-8")
+            manifest = {
+                "format_version": FORMAT_VERSION,
+                "model": {"name": embedder.model_name, "dimension": embedder.dim, "prompts": embedder.prompts},
+                "corpus": {"root": corpus.root, "files": corpus_checksums(corpus)},
+                "chunker": chunker,
+                "tokenizer": tokenizer.settings(),
+                "faiss": {"kind": faiss_kind, "metric": "inner_product"},
+                "counts": {"documents": len(corpus.documents), "passages": len(passages),
+                           "sentences": int(len(sent_row))},
+                "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                "build_seconds": round(time.perf_counter() - t0, 3),
+            }
+            manifest["files"] = {
+                str(p.relative_to(tmp)): {"bytes": p.stat().st_size, "sha256": sha256_file(p)}
+                for p in sorted(tmp.rglob("*")) if p.is_file()
+            }
+            (tmp / MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
+            _fsync_tree(tmp)
+            _swap_in(tmp, index_dir)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+    say(f"index ready: {index_dir} ({len(passages)} passages, {time.perf_counter() - t0:.1f}s)")
+    return manifest
+
+
+def _lock_path(index_dir: Path) -> Path:
+    return index_dir.with_name(f".{index_dir.name}.lock")
+
+
+def _backup_path(index_dir: Path) -> Path:
+    return index_dir.with_name(f".{index_dir.name}.previous")
+
+
+def _fsync_tree(root: Path) -> None:
+    for p in root.rglob("*"):
+        if p.is_file():
+            with open(p, "rb") as f:
+                os.fsync(f.fileno())
+
+
+def _swap_in(new: Path, target: Path) -> None:
+    backup = _backup_path(target)
+    if backup.exists():
+        shutil.rmtree(backup)
+    if target.exists():
+        os.rename(target, backup)
+    os.rename(new, target)
+    shutil.rmtree(backup, ignore_errors=True)
+
+
+def _restore_previous(index_dir: Path) -> None:
+    backup = _backup_path(index_dir)
+    if backup.exists() and not index_dir.exists():
+        os.rename(backup, index_dir)
+
+
+def recover(index_dir: Path) -> None:
+    """Finish what a killed build left (call under the build lock): put the previous index
+    back, drop half-built folders."""
+    index_dir = Path(index_dir)
+    _restore_previous(index_dir)
+    for stale in index_dir.parent.glob(f".{index_dir.name}.building-*"):
+        shutil.rmtree(stale, ignore_errors=True)
+
+
+def read_manifest(index_dir: Path) -> dict[str, Any]:
+    path = Path(index_dir) / MANIFEST
+    if not path.is_file():
+        raise IndexLoadError(f"{index_dir} is not a docqa index (no {MANIFEST}): build it with `docqa build --index {index_dir}`")
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise IndexLoadError(f"{path} is damaged ({exc}): rebuild the index with `docqa build --index {index_dir}`") from exc
+    if not isinstance(manifest, dict) or manifest.get("format_version") != FORMAT_VERSION:
+        found = manifest.get("format_version") if isinstance(manifest, dict) else None
+        raise IndexLoadError(
+            f"{index_dir} has index format {found!r}, this docqa reads format {FORMAT_VERSION}: "
+            f"rebuild it with `docqa build --index {index_dir}`"
+        )
+    return manifest
+
+
+def verify_files(index_dir: Path, manifest: dict[str, Any]) -> None:
+    rebuild = f"rebuild it with `docqa build --index {index_dir}`"
+    for name, meta in manifest.get("files", {}).items():
+        path = Path(index_dir) / name
+        if not path.is_file():
+            raise IndexLoadError(f"index file {name} is missing from {index_dir}: {rebuild}")
+        size = path.stat().st_size
+        if size != meta["bytes"]:
+            raise IndexLoadError(f"index file {name} in {index_dir} has {size} bytes, the manifest says "
+                                 f"{meta['bytes']} (truncated or changed): {rebuild}")
+        if sha256_file(path) != meta["sha256"]:
+            raise IndexLoadError(f"index file {name} in {index_dir} does not match its checksum (corrupted): {rebuild}")
+
+
+def load_index(index_dir: Path, *, model_name: str | None = None) -> LoadedIndex:
+    """Open an index after checking its manifest, its files and its row counts."""
+    import bm25s
+    import faiss
+
+    index_dir = Path(index_dir)
+    _restore_previous(index_dir)
+    if not index_dir.is_dir():
+        raise IndexLoadError(f"no index at {index_dir}: build one with `docqa build --index {index_dir}`")
+    manifest = read_manifest(index_dir)
+    built_with = manifest["model"]["name"]
+    if model_name is not None and model_name != built_with:
+        raise IndexLoadError(
+            f"the index at {index_dir} was built with model {built_with!r}, not {model_name!r}: "
+            f"rebuild it with `docqa build --index {index_dir} --model {model_name}` or use --model {built_with}"
+        )
+    verify_files(index_dir, manifest)
+    rebuild = f"rebuild it with `docqa build --index {index_dir}`"
+    try:
+        with open(index_dir / PASSAGES, encoding="utf-8") as f:
+            passages = [Passage.from_dict(json.loads(line)) for line in f]
+        documents = [_document_from_dict(d) for d in json.loads((index_dir / DOCUMENTS).read_text(encoding="utf-8"))]
+        terms = json.loads((index_dir / TERMS).read_text(encoding="utf-8"))
+        vectors = faiss.read_index(str(index_dir / VECTORS))
+        bm25 = bm25s.BM25.load(str(index_dir / BM25_DIR))
+        with np.load(index_dir / SENTENCES) as z:
+            sent = {k: z[k] for k in ("row", "start", "end", "vectors")}
+    except Exception as exc:  # noqa: BLE001 - any unreadable file is the same refusal
+        raise IndexLoadError(f"the index at {index_dir} cannot be read ({type(exc).__name__}: {exc}): {rebuild}") from exc
+    counts = manifest["counts"]
+    n = len(passages)
+    problems = []
+    if n != counts["passages"]:
+        problems.append(f"{n} passages, manifest says {counts['passages']}")
+    if vectors.ntotal != n:
+        problems.append(f"{vectors.ntotal} vectors for {n} passages")
+    if vectors.d != manifest["model"]["dimension"]:
+        problems.append(f"vector dimension {vectors.d}, model dimension {manifest['model']['dimension']}")
+    if int(bm25.scores["num_docs"]) != n:
+        problems.append(f"{int(bm25.scores['num_docs'])} keyword documents for {n} passages")
+    if problems:
+        raise IndexLoadError(f"the index at {index_dir} is inconsistent ({'; '.join(problems)}): {rebuild}")
+    return LoadedIndex(index_dir, manifest, passages, documents, vectors, bm25, terms,
+                       sent["row"], sent["start"], sent["end"], sent["vectors"].astype(np.float32))
+
+
+def is_current(index_dir: Path, *, model_name: str, chunker: dict[str, Any], files: list[dict[str, str]]) -> bool:
+    """Whether an existing index was built from these inputs, so it need not be rebuilt."""
+    try:
+        m = read_manifest(index_dir)
+    except IndexLoadError:
+        return False
+    return (m["model"]["name"] == model_name and m["chunker"] == chunker
+            and m["corpus"]["files"] == files)
+
+
+def ensure_index(
+    paths: Sequence[Path] | None,
+    index_dir: Path,
+    model: str,
+    *,
+    cache_dir: Path | None = None,
+    progress: bool = True,
+    faiss_kind: str = "flat",
+    say: Callable[[str], None] | None = _say_default,
+) -> Path:
+    """Build the index of `paths` (default: the bundled book) unless an up-to-date one is there."""
+    from corpus import bundled_files
+    from index.embed import load_embedder
+    from ingest.pipeline import chunker_settings, load_corpus
+
+    files = [Path(p) for p in paths] if paths else bundled_files()
+    corpus = load_corpus(files)
+    chunker = chunker_settings()
+    if is_current(index_dir, model_name=model, chunker=chunker, files=corpus_checksums(corpus)):
+        return Path(index_dir)
+    say = say or (lambda _m: None)
+    say(f"building the index of {len(corpus.documents)} document(s) into {index_dir} (one time)")
+    embedder = load_embedder(model, cache_dir or default_cache_dir(), say=say)
+    build_index(corpus, index_dir, embedder, chunker=chunker, faiss_kind=faiss_kind, progress=progress, say=say)
+    return Path(index_dir)
+
+
+def default_cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "docqa"

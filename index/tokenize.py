@@ -1,0 +1,93 @@
+"""The one tokenizer for the keyword leg: the same function indexes passages and reads queries.
+
+jieba's search mode cuts long words into their parts as well, so "外汇储备" in a query meets
+"外汇" and "储备" in a passage. The corpus's own terms (quoted terms, heading words) are added
+to jieba's dictionary so they stay whole; they are saved in the index so a query is cut the
+same way the passages were.
+"""
+from __future__ import annotations
+
+import logging
+import re
+import unicodedata
+from collections import Counter
+from collections.abc import Iterable
+from functools import lru_cache
+
+from ingest.text import normalize
+
+TOKENIZER_VERSION = 1
+
+_STOP_ZH = set(
+    "的 了 是 在 和 与 及 或 等 也 都 而 又 并 对 把 被 让 给 从 向 以 于 为 之 其 这 那 此 该 各 每 "
+    "个 一个 这个 那个 这些 那些 一些 有 没有 就 才 还 将 已 已经 要 会 能 可以 可 如 如果 但 但是 "
+    "因为 所以 因此 由于 则 即 并且 而且 以及 我们 你们 他们 它们 我 你 他 她 它 自己 本 "
+    "什么 哪 哪个 哪些 哪里 哪儿 哪一年 几 多少 多大 谁 吗 呢 吧 啊 呀 么 怎么 怎样 如何 为什么 "
+    "是否 是不是 请问 一下 主要 一共 分别 有关 关于 通过 进行 其中 之一".split()
+)
+_STOP_EN = set(
+    "a an the of to in on at for by with from as is are was were be been being do does did "
+    "what which who whom whose when where why how this that these those it its and or not "
+    "there their they them he she his her i you we our your me my".split()
+)
+STOP_WORDS = frozenset(_STOP_ZH | _STOP_EN)
+
+_QUOTED = re.compile(r"[“\"「『《]([^“”\"「」『』《》\n]{2,16})[”\"」』》]")
+_HAS_WORD = re.compile(r"[\w]", re.UNICODE)
+_HEADING_SPLIT = re.compile(r"[\s、，,。：:；;/（）()“”\"《》·—-]+")
+_HEADING_NUMBER = re.compile(r"^(第[0-9一二三四五六七八九十百零〇两]+[章节篇部]|[一二三四五六七八九十]+、|[0-9]+[.、])")
+
+
+def _is_token(tok: str) -> bool:
+    if not tok or tok in STOP_WORDS:
+        return False
+    return bool(_HAS_WORD.search(tok)) and not all(unicodedata.category(c).startswith("P") for c in tok)
+
+
+def corpus_terms(texts: Iterable[str], headings: Iterable[str] = ()) -> list[str]:
+    """Terms to keep whole: quoted terms (“一带一路”) and the words of headings."""
+    terms: Counter[str] = Counter()
+    for text in texts:
+        for m in _QUOTED.finditer(text):
+            terms[normalize(m.group(1)).lower()] += 1
+    for heading in headings:
+        body = _HEADING_NUMBER.sub("", normalize(heading)).strip()
+        for part in _HEADING_SPLIT.split(body):
+            part = part.lstrip("的之与和及")
+            if 2 <= len(part) <= 8:
+                terms[part.lower()] += 1
+    return sorted(t for t in terms if " " not in t and _is_token(t))
+
+
+@lru_cache(maxsize=1)
+def _base_dictionary() -> tuple[dict[str, int], int]:
+    import jieba
+
+    jieba.setLogLevel(logging.WARNING)
+    base = jieba.Tokenizer()
+    base.initialize()
+    return base.FREQ, base.total
+
+
+class Tokenizer:
+    """jieba, the corpus terms, NFKC folding and stop words, in one callable."""
+
+    def __init__(self, terms: Iterable[str] = ()):
+        import jieba
+
+        # Each tokenizer gets its own copy of jieba's dictionary (loaded once per process), so
+        # one corpus's terms never leak into another's.
+        freq, total = _base_dictionary()
+        self._jieba = jieba.Tokenizer()
+        self._jieba.FREQ, self._jieba.total, self._jieba.initialized = dict(freq), total, True
+        self.terms = sorted(set(terms))
+        for term in self.terms:
+            self._jieba.add_word(term, freq=max(self._jieba.suggest_freq(term, tune=False), 1000))
+
+    def settings(self) -> dict:
+        return {"version": TOKENIZER_VERSION, "mode": "jieba-search", "terms": len(self.terms),
+                "stop_words": len(STOP_WORDS)}
+
+    def __call__(self, text: str) -> list[str]:
+        text = normalize(text).lower()
+        return [t for t in self._jieba.cut_for_search(text, HMM=True) if _is_token(t.strip())]

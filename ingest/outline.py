@@ -1,0 +1,147 @@
+"""A corpus's table of contents as data and as text, and lookups of one chapter's passages.
+
+This is what `docqa chapters` / `docqa chapter N` show; a chapter the book lists but the
+corpus lacks is reported as such, never silently answered from other text.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from ingest.model import Chapter, Document, Passage
+from ingest.text import compact
+
+
+class ChapterNotFound(LookupError):
+    """No chapter with that number (the message lists the numbers there are)."""
+
+
+class ChapterNotInCorpus(LookupError):
+    """The contents list the chapter, but its text is not in the corpus."""
+
+    def __init__(self, number: int, title: str, toc_page: int | None, toc_title: str = "目录"):
+        self.number, self.title, self.toc_page = number, title, toc_page
+        where = f"{toc_title}, page {toc_page}" if toc_page is not None else toc_title
+        super().__init__(f"chapter {number} “{title}” is listed in the table of contents ({where}) "
+                         "but its text is not in the corpus")
+
+
+class SectionNotFound(LookupError):
+    """The chapter has no such section (the message lists the sections it has)."""
+
+
+def outline_dict(documents: list[Document]) -> dict[str, Any]:
+    return {"documents": [{
+        "doc_id": doc.doc_id,
+        "title": doc.title,
+        "front_matter": [{"title": fm.title} for fm in doc.front_matter],
+        "chapters": [{
+            "number": ch.number,
+            "title": ch.title,
+            "in_corpus": ch.in_corpus,
+            "toc_page": ch.toc_page,
+            "sections": [{
+                "number": sec.number,
+                "title": sec.title,
+                "subsections": [{"title": sub.title} for sub in sec.subsections],
+            } for sec in ch.sections],
+        } for ch in doc.chapters],
+    } for doc in documents]}
+
+
+def find_chapter(documents: list[Document], number: int, doc_id: str | None = None) -> tuple[Document, Chapter]:
+    """The chapter `number` (of `doc_id`, else of the first document that has it, text first)."""
+    docs = [d for d in documents if doc_id is None or d.doc_id == doc_id]
+    if doc_id is not None and not docs:
+        known = ", ".join(d.doc_id for d in documents) or "none"
+        raise ChapterNotFound(f"no document {doc_id!r} in the corpus (documents: {known})")
+    listed: tuple[Document, Chapter] | None = None
+    for doc in docs:
+        for ch in doc.chapters:
+            if ch.number != number:
+                continue
+            if ch.in_corpus:
+                return doc, ch
+            listed = listed or (doc, ch)
+    if listed is not None:
+        doc, ch = listed
+        raise ChapterNotInCorpus(ch.number, ch.title, ch.toc_page, _toc_title(doc))
+    numbers = sorted({ch.number for d in docs for ch in d.chapters})
+    available = ", ".join(map(str, numbers)) if numbers else "none"
+    scope = f" in {doc_id}" if doc_id else ""
+    raise ChapterNotFound(f"no chapter {number}{scope}; available chapters: {available}")
+
+
+def _toc_title(doc: Document) -> str:
+    return next((fm.title for fm in doc.front_matter if fm.kind == "toc"), "目录")
+
+
+def chapter_passages(passages: list[Passage], doc_id: str, number: int,
+                     section: int | str | None = None) -> list[Passage]:
+    """The chapter's passages in reading order, optionally one section (its number, heading or title)."""
+    in_chapter = sorted((p for p in passages if p.doc_id == doc_id and p.chapter == number),
+                        key=lambda p: (p.start, p.end))
+    if not in_chapter:
+        numbers = sorted({p.chapter for p in passages if p.doc_id == doc_id and p.chapter is not None})
+        available = ", ".join(map(str, numbers)) if numbers else "none"
+        raise ChapterNotFound(f"no passages for chapter {number} in {doc_id}; chapters with text: {available}")
+    if section is None:
+        return in_chapter
+    chosen = [p for p in in_chapter if _section_matches(p, section)]
+    if not chosen:
+        sections = []
+        for p in in_chapter:
+            if p.section and p.section not in sections:
+                sections.append(p.section)
+        raise SectionNotFound(f"chapter {number} has no section {section!r}; sections: "
+                              + ("; ".join(sections) or "none"))
+    return chosen
+
+
+def _section_matches(p: Passage, section: int | str) -> bool:
+    if isinstance(section, int):
+        return p.section_number == section
+    if str(section).strip().isdigit():
+        return p.section_number == int(str(section).strip())
+    want = compact(section)
+    heading = compact(p.section or "")
+    return bool(want) and (heading == want or heading.endswith(want)
+                           or compact(p.subsection or "") == want)
+
+
+def chapter_dict(document: Document, chapter: Chapter, passages: list[Passage]) -> dict[str, Any]:
+    """`{"number", "title", "passages": [...]}`; passages of other chapters are left out."""
+    mine = sorted((p for p in passages if p.doc_id == document.doc_id and p.chapter == chapter.number),
+                  key=lambda p: (p.start, p.end))
+    return {
+        "number": chapter.number,
+        "title": chapter.title,
+        "passages": [{
+            "passage_id": p.passage_id, "doc_id": p.doc_id, "section": p.section,
+            "subsection": p.subsection, "source": p.source, "start": p.start, "end": p.end,
+            "text": p.text,
+        } for p in mine],
+    }
+
+
+def render_outline_text(documents: list[Document]) -> str:
+    """An indented tree for a terminal."""
+    out: list[str] = []
+    for doc in documents:
+        out.append(f"{doc.title}  [{doc.doc_id}]  {doc.source}")
+        if doc.front_matter:
+            out.append("  Front matter")
+            out.extend(f"    {fm.title}" for fm in doc.front_matter)
+        if doc.chapters:
+            out.append("  Chapters")
+        for ch in doc.chapters:
+            label = ch.heading or f"{ch.number}. {ch.title}"
+            if ch.in_corpus:
+                note = f"  (p. {ch.toc_page})" if ch.toc_page is not None else ""
+            else:
+                note = f"  (not in corpus, p. {ch.toc_page})" if ch.toc_page is not None else "  (not in corpus)"
+            out.append(f"    {label}{note}")
+            for sec in ch.sections:
+                out.append(f"      {sec.heading or sec.title}")
+                out.extend(f"        {sub.title}" for sub in sec.subsections)
+        out.append("")
+    return "\n".join(out).rstrip("\n") + "\n"

@@ -1,0 +1,23 @@
+"""Files in, `Corpus` out: read everything, find each document's structure, cut passages."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from ingest.chunk import (DEFAULT_OVERLAP_SENTENCES, DEFAULT_TARGET_CHARS, chunk_document,
+                          chunker_settings)
+from ingest.model import Corpus
+from ingest.read import default_root, read_documents
+from ingest.structure import structure_document
+
+CHUNKER_SETTINGS = chunker_settings()
+
+
+def load_corpus(paths: list[Path], *, target_chars: int = DEFAULT_TARGET_CHARS,
+                overlap_sentences: int = DEFAULT_OVERLAP_SENTENCES, root: Path | None = None) -> Corpus:
+    """Read `paths` (files or folders); sources are relative to `root` (default: the folder
+    given, or a single file's own folder). Raises `IngestError` before returning anything."""
+    paths = [Path(p) for p in paths]
+    root = Path(root).resolve() if root is not None else default_root(paths)
+    documents = [structure_document(d) for d in read_documents(paths, root)]
+    passages = [p for d in documents for p in chunk_document(d, target_chars, overlap_sentences)]
+    return Corpus(root=str(root), documents=documents, passages=passages)

@@ -1,0 +1,573 @@
+"""Find a book's parts in plain text: front matter, contents, chapters, sections, subsections.
+
+Only general typesetting conventions are used (第X章/第X节, 一、/（一）, Markdown `#`, the
+usual names of front and back matter), so any Chinese book or document can be read, and
+every offset points into the original text so citations stay exact.
+
+Headings are ranked: 0 chapter, 1 section, 2 一、, 3 （一）. Inside a chapter the highest
+rank present makes the sections and the next one down the subsections, so a book that goes
+第X章 → 一、 → （一） gets the same shape as one that goes 第X章 → 第X节 → 一、.
+"""
+from __future__ import annotations
+
+import re
+import unicodedata
+from bisect import bisect_left
+from dataclasses import dataclass
+
+from ingest.model import Chapter, Document, FrontMatter, Section, Subsection
+
+HEADING_MAX = 50  # a heading line is short; longer lines are body text
+_CN_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5,
+              "六": 6, "七": 7, "八": 8, "九": 9}
+_CN_UNITS = {"十": 10, "百": 100, "千": 1000}
+_NUM = r"[0-9０-９]+|[一二三四五六七八九十百千零〇两]+"
+_CHAPTER = re.compile(rf"^(第\s*(?:{_NUM})\s*章)\s*[:：.．、]?\s*(.*)$")
+_CHAPTER_EN = re.compile(r"^(chapter\s+(?:\d+|[ivxlc]+))\b\s*[:.\-—]?\s*(.*)$", re.I)
+_SECTION = re.compile(rf"^(第\s*(?:{_NUM})\s*节)\s*[:：.．、]?\s*(.*)$")
+_SUB1 = re.compile(r"^([一二三四五六七八九十百]+\s*[、．.])\s*(\S.*)$")
+_SUB2 = re.compile(r"^([（(]\s*[一二三四五六七八九十百]+\s*[)）])\s*(\S.*)$")
+_MD = re.compile(r"^ {0,3}(#{1,6})\s*([^#\s].*?)(?:\s+#+)?\s*$")
+_SENTENCE_END = "。！？；!?;…"
+_CLOSERS = "”’」』）)】》\"'"
+_PAGE = re.compile(r"^(.*?)(?:\s*[/／|｜]\s*|\s*[.．·…‥_—\-]{2,}\s*|\s+)(\d{1,4})$|^(\d{1,4})$")
+_LIST_START = re.compile(r"^([（(]?\d+[)）.、．]|[（(][一二三四五六七八九十]+[)）]|[一二三四五六七八九十]+、|[-*+•·>|#])")
+
+_FRONT_NAMES = {
+    "内容简介", "内容提要", "内容摘要", "提要", "简介", "摘要", "总序", "序", "序言", "自序",
+    "代序", "总序言", "前言", "引言", "导言", "目录", "目次", "作者简介", "著者简介",
+    "编者简介", "作者介绍", "译者简介", "出版说明", "出版前言", "编辑说明", "编写说明",
+    "凡例", "编委会", "写在前面", "致读者", "献词", "preface", "foreword", "contents",
+    "tableofcontents", "abstract", "abouttheauthor", "abouttheauthors", "dedication",
+}
+_BACK_NAMES = {
+    "后记", "编后记", "译后记", "跋", "致谢", "鸣谢", "参考文献", "主要参考文献", "索引",
+    "afterword", "acknowledgements", "acknowledgments", "references", "bibliography",
+    "index", "postscript",
+}
+_TOC_NAMES = {"目录", "目次", "contents", "tableofcontents"}
+_FRONT_PATTERN = re.compile(r"^(第.版|再版|修订版|新版)?(序|序言|前言|说明|后记)$")
+_APPENDIX = re.compile(r"^(附录|appendix)")
+_COMMITTEE = re.compile(r"(编委会|委员会)$")
+
+
+@dataclass
+class Line:
+    index: int
+    start: int
+    end: int
+    text: str
+    kind: str = "text"  # blank text chapter section sub1 sub2 md title front back toc committee
+    content: str = ""  # the text without Markdown heading marks
+    marker: str = ""
+    number: int | None = None
+    title: str = ""
+    md_level: int = 0
+
+
+@dataclass
+class _Head:
+    """A heading found in the body: its lines, rank and the names it is cited by."""
+    first: int
+    last: int
+    rank: int
+    number: int | None
+    title: str
+    heading: str
+    line: Line
+
+
+@dataclass
+class _Block:
+    kind: str  # front toc chapter loose
+    first: int  # first line index of the block
+    head_last: int = -1  # last heading line (-1: no heading)
+    title: str = ""
+    head: _Head | None = None
+
+
+def cn_number(s: str) -> int:
+    """Read 十二, 一百零五, 12 or １２ as an int."""
+    s = re.sub(r"\s+", "", s)
+    if s.isdigit():
+        return int(s)
+    if re.fullmatch(r"[ivxlc]+", s, re.I):
+        return _roman(s.lower())
+    total, cur = 0, 0
+    for ch in s:
+        if ch in _CN_DIGITS:
+            cur = _CN_DIGITS[ch]
+        elif ch in _CN_UNITS:
+            total += (cur or 1) * _CN_UNITS[ch]
+            cur = 0
+    return total + cur
+
+
+def _roman(s: str) -> int:
+    values = {"i": 1, "v": 5, "x": 10, "l": 50, "c": 100}
+    total = 0
+    for a, b in zip(s, s[1:] + " "):
+        v = values[a]
+        total += -v if b != " " and values[b] > v else v
+    return total
+
+
+def clean_title(s: str) -> str:
+    """A heading as written, with runs of whitespace made one space."""
+    return re.sub(r"\s+", " ", s).strip()
+
+
+def name_key(s: str) -> str:
+    """A heading reduced for name matching: "内 容 简 介" and "Table of Contents" fold alike."""
+    return re.sub(r"[\W_]+", "", unicodedata.normalize("NFKC", s).lower())
+
+
+def split_lines(text: str) -> list[Line]:
+    lines: list[Line] = []
+    pos = 0
+    bounds = [(m.start(), m.end()) for m in re.finditer(r"\r\n|\r|\n", text)]
+    for i, (a, b) in enumerate(bounds + [(len(text), len(text))]):
+        raw = text[pos:a]
+        lead = len(raw) - len(raw.lstrip())
+        stripped = raw.strip()
+        start = pos + lead
+        line = Line(i, start, start + len(stripped), stripped)
+        if not stripped:
+            line.kind = "blank"
+        else:
+            _classify(line)
+        lines.append(line)
+        pos = b
+    return lines
+
+
+def _is_short(s: str, limit: int = HEADING_MAX) -> bool:
+    return 0 < len(s) <= limit and "。" not in s and s[-1] not in _SENTENCE_END
+
+
+def _classify(line: Line) -> None:
+    s = line.text
+    md = _MD.match(s)
+    content = md.group(2) if md else s
+    line.content = content
+    if md:
+        line.md_level = len(md.group(1))
+    if not _is_short(content, HEADING_MAX + 10):
+        return
+    for kind, pattern in (("chapter", _CHAPTER), ("chapter", _CHAPTER_EN), ("section", _SECTION)):
+        m = pattern.match(content)
+        if m:
+            marker = m.group(1)
+            line.kind, line.marker = kind, re.sub(r"\s+", "" if "第" in marker else " ", marker)
+            digits = re.sub(r"^(第|chapter)|[章节]$", "", line.marker, flags=re.I).strip()
+            line.number = cn_number(digits)
+            line.title = clean_title(m.group(2))
+            return
+    key = name_key(content)
+    if len(content) <= 30 and key:
+        if key in _TOC_NAMES:
+            line.kind = "toc"
+        elif key in _FRONT_NAMES or _FRONT_PATTERN.match(key):
+            line.kind = "back" if key.endswith("后记") else "front"
+        elif key in _BACK_NAMES or _APPENDIX.match(key):
+            line.kind = "back"
+        elif _COMMITTEE.search(key):
+            line.kind = "committee"
+        if line.kind != "text":
+            line.title = normalize_name(content)
+            return
+    if md:
+        line.kind, line.title = "md", clean_title(content)
+        return
+    for kind, pattern, limit in (("sub1", _SUB1, 40), ("sub2", _SUB2, 40)):
+        m = pattern.match(content)
+        if m and _is_short(content, limit):
+            line.kind, line.marker = kind, re.sub(r"\s+", "", m.group(1))
+            line.number = cn_number(re.sub(r"[^一二三四五六七八九十百]", "", m.group(1)))
+            line.title = clean_title(m.group(2))
+            return
+
+
+def normalize_name(s: str) -> str:
+    """A front-matter title: spaces between CJK letters dropped ("内 容 简 介" → "内容简介")."""
+    s = clean_title(s)
+    return re.sub(r"(?<=[^\x00-\x7f]) (?=[^\x00-\x7f])", "", s)
+
+
+def toc_entry(s: str) -> tuple[str, int | None]:
+    """Split a contents line into its text and page number ("第一节 内涵 / 001" → 1)."""
+    s = clean_title(s)
+    m = _PAGE.match(s)
+    if not m:
+        return s, None
+    if m.group(3):
+        return "", int(m.group(3))
+    return m.group(1).strip(), int(m.group(2))
+
+
+def _next_text(lines: list[Line], i: int) -> Line | None:
+    for line in lines[i + 1:]:
+        if line.kind != "blank":
+            return line
+    return None
+
+
+def _title_line(lines: list[Line], line: Line, toc: bool = False) -> Line | None:
+    """The title printed on the line after a bare 第X章/第X节 marker, if there is one."""
+    nxt = _next_text(lines, line.index)
+    if nxt is None or nxt.kind != "text":
+        return None
+    text = toc_entry(nxt.text)[0] if toc else nxt.text
+    return nxt if text and _is_short(text, 40) else None
+
+
+# --- contents -----------------------------------------------------------------------------
+
+def _toc_extent(lines: list[Line], head_last: int) -> int:
+    """Index one past the last line of a contents block whose heading ends at `head_last`.
+
+    The block ends where body text starts: at a chapter number seen twice (the body's 第一章
+    after the listing) or just before the headings that precede the first prose paragraph.
+    """
+    seen: set[int] = set()
+    for j in range(head_last + 1, len(lines)):
+        line = lines[j]
+        if line.kind == "blank":
+            continue
+        if line.kind == "chapter":
+            if line.number in seen:
+                return j
+            seen.add(line.number)
+            continue
+        if _is_short(line.text, 60):
+            continue
+        end = j
+        for k in range(j - 1, head_last, -1):
+            back = lines[k]
+            if back.kind == "blank":
+                continue
+            if toc_entry(back.text)[1] is not None:
+                break
+            end = k
+            if back.kind in ("chapter", "front", "back", "toc", "committee"):
+                break
+        return end
+    return len(lines)
+
+
+def _parse_toc(lines: list[Line], first: int, last: int) -> list[Chapter]:
+    chapters: list[Chapter] = []
+    skip: set[int] = set()
+    pending: Section | Chapter | None = None
+    for line in lines[first:last]:
+        if line.kind == "blank" or line.index in skip:
+            continue
+        title, page = toc_entry(line.title if line.kind in ("chapter", "section") else line.text)
+        if line.kind == "chapter":
+            if not title:
+                nxt = _title_line(lines, line, toc=True)
+                if nxt is not None and nxt.index < last:
+                    skip.add(nxt.index)
+                    title, page2 = toc_entry(nxt.text)
+                    page = page if page is not None else page2
+            chapter = Chapter(line.number, title, in_corpus=False, toc_page=page,
+                              heading=clean_title(f"{line.marker} {title}"))
+            chapters.append(chapter)
+            pending = chapter if page is None else None
+        elif line.kind == "section" and chapters:
+            if not title:
+                nxt = _title_line(lines, line, toc=True)
+                if nxt is not None and nxt.index < last:
+                    skip.add(nxt.index)
+                    title, page = toc_entry(nxt.text)
+            section = Section(line.number, title, line.start, line.end,
+                              heading=clean_title(f"{line.marker} {title}"), toc_page=page)
+            chapters[-1].sections.append(section)
+            pending = section if page is None else None
+        elif not title and page is not None and pending is not None:
+            pending.toc_page = page
+            pending = None
+    return chapters
+
+
+# --- the whole document -------------------------------------------------------------------
+
+def structure_document(doc: Document) -> Document:
+    """Fill `front_matter`, `chapters`, `loose_sections`, `heading_spans`, `page_breaks`."""
+    lines = split_lines(doc.text)
+    named = {"front", "back", "toc", "committee"}
+    in_toc: set[int] = set()
+    toc_chapters: list[Chapter] = []
+    toc_blocks: dict[int, tuple[int, int, str]] = {}  # first line -> (head_last, end, title)
+    for line in lines:
+        if line.kind != "toc" or line.index in in_toc:
+            continue
+        first, head_last = _name_group(lines, line.index)
+        end = _toc_extent(lines, head_last)
+        title = _group_title(lines, first, head_last)
+        toc_blocks[first] = (head_last, end, title)
+        in_toc.update(range(first, end))
+        toc_chapters.extend(_parse_toc(lines, head_last + 1, end))
+
+    body = [ln for ln in lines if ln.index not in in_toc and ln.kind != "blank"]
+    mode_a = any(ln.kind == "chapter" for ln in body)
+    md_ranks = _md_ranks(lines, body, mode_a)
+    chapter_md = min((ln.md_level for ln in body if ln.kind == "chapter" and ln.md_level), default=0)
+
+    def rank(ln: Line) -> int | None:
+        if ln.kind == "chapter":
+            return 0
+        if ln.kind == "section":
+            return 1
+        if ln.kind == "md":
+            if mode_a:
+                return ln.md_level - chapter_md if ln.md_level > chapter_md else -1
+            return md_ranks.get(ln.md_level)
+        return {"sub1": 2, "sub2": 3}.get(ln.kind)
+
+    first_chapter = min((ln.index for ln in body if rank(ln) == 0), default=len(lines))
+    blocks: list[_Block] = []
+    i = 0
+    while i < len(lines):
+        ln = lines[i]
+        if ln.index in toc_blocks:
+            head_last, end, title = toc_blocks[ln.index]
+            blocks.append(_Block("toc", i, head_last, title))
+            if end < len(lines):
+                blocks.append(_Block("loose", end))
+            i = end
+            continue
+        if ln.index in in_toc or ln.kind == "blank":
+            i += 1
+            continue
+        valid_name = ln.kind in named and (ln.kind == "back" or ln.index < first_chapter)
+        if valid_name:
+            first, head_last = _name_group(lines, i)
+            if ln.kind == "committee" and blocks and blocks[-1].kind == "front" \
+                    and _COMMITTEE.search(name_key(blocks[-1].title)):
+                i = head_last + 1
+                continue
+            blocks.append(_Block("front", first, head_last, _group_title(lines, first, head_last)))
+            i = head_last + 1
+            continue
+        r = rank(ln)
+        if r == 0 or r == -1:
+            kind = "chapter" if r == 0 else "loose"
+            head = _make_head(lines, ln, r)
+            blocks.append(_Block(kind, i, head.last, head.title, head))
+            i = head.last + 1
+            continue
+        i += 1
+
+    if not blocks or blocks[0].first > 0:
+        blocks.insert(0, _Block("loose", 0))
+    _fill(doc, lines, blocks, rank, toc_chapters)
+    toc_spans = [(f.start, f.end) for f in doc.front_matter if f.kind == "toc"]
+    doc.page_breaks = find_page_breaks(doc.text, lines, doc.heading_spans + toc_spans)
+    return doc
+
+
+def _name_group(lines: list[Line], i: int) -> tuple[int, int]:
+    """A run of front-matter names with nothing between them, e.g. "Preface" / "总序"."""
+    last = i
+    if lines[i].kind == "committee":
+        return i, i
+    for ln in lines[i + 1:]:
+        if ln.kind == "blank":
+            continue
+        if ln.kind not in ("front", "back", "toc"):
+            break
+        last = ln.index
+    return i, last
+
+
+def _group_title(lines: list[Line], first: int, last: int) -> str:
+    titles = [ln.title for ln in lines[first:last + 1] if ln.kind != "blank"]
+    cjk = [t for t in titles if re.search(r"[\u3400-\u9fff]", t)]
+    return (cjk or titles)[0]
+
+
+def _md_ranks(lines: list[Line], body: list[Line], mode_a: bool) -> dict[int, int]:
+    """Without 第X章 markers, Markdown heading levels map to chapter, section, subsection."""
+    if mode_a:
+        return {}
+    md = [ln for ln in body if ln.kind == "md"]
+    if not md:
+        return {}
+    top = min(ln.md_level for ln in md)
+    tops = [ln for ln in md if ln.md_level == top]
+    first_text = next((ln for ln in lines if ln.kind != "blank"), None)
+    if len(tops) == 1 and tops[0] is first_text:
+        tops[0].kind = "title"  # the document's own title, not a chapter
+        md = md[1:]
+    levels = sorted({ln.md_level for ln in md})
+    return {level: r for r, level in enumerate(levels)}
+
+
+def _make_head(lines: list[Line], ln: Line, r: int) -> _Head:
+    title, last = ln.title, ln.index
+    if not title and ln.kind in ("chapter", "section"):
+        nxt = _title_line(lines, ln)
+        if nxt is not None:
+            title, last = clean_title(nxt.text), nxt.index
+    if ln.kind in ("chapter", "section"):
+        heading = clean_title(f"{ln.marker} {title}")
+    else:
+        heading = clean_title(ln.content)
+    return _Head(ln.index, last, r, ln.number, title, heading, ln)
+
+
+def _content_end(lines: list[Line], first: int, stop: int) -> int:
+    """Offset just after the last non-blank line in lines[first:stop]."""
+    for ln in reversed(lines[first:stop]):
+        if ln.kind != "blank":
+            return ln.end
+    return lines[first].end
+
+
+def _fill(doc: Document, lines: list[Line], blocks: list[_Block], rank, toc_chapters: list[Chapter]) -> None:
+    doc.front_matter, doc.chapters, doc.loose_sections, doc.heading_spans = [], [], [], []
+    body_chapters: list[Chapter] = []
+    for n, block in enumerate(blocks):
+        stop = blocks[n + 1].first if n + 1 < len(blocks) else len(lines)
+        if all(ln.kind == "blank" for ln in lines[block.first:stop]):
+            continue
+        start = next(ln.start for ln in lines[block.first:stop] if ln.kind != "blank")
+        end = _content_end(lines, block.first, stop)
+        if block.head_last >= 0:
+            doc.heading_spans.append((start, lines[block.head_last].end))
+        for ln in lines[block.first:stop]:
+            if ln.kind in ("committee", "title") and ln.index > block.head_last:
+                doc.heading_spans.append((ln.start, ln.end))
+        if block.kind in ("front", "toc"):
+            kind = "toc" if block.kind == "toc" else "front_matter"
+            doc.front_matter.append(FrontMatter(block.title, start, end, kind=kind))
+            continue
+        first_body = block.head_last + 1 if block.head_last >= 0 else block.first
+        heads = [_make_head(lines, ln, rank(ln)) for ln in lines[first_body:stop]
+                 if ln.kind != "blank" and (rank(ln) or 0) >= 1]
+        sections = _sections(doc, lines, heads, stop)
+        if block.kind == "chapter":
+            h = block.head
+            number = h.number if h.number is not None else len(body_chapters) + 1
+            body_chapters.append(Chapter(number, h.title, True, None, start, end, h.heading, sections))
+            continue
+        if block.head is not None:
+            sections_start = sections[0].start if sections else None
+            lead_end = _content_end(lines, block.first, _line_at(lines, sections_start, stop))
+            doc.loose_sections.append(Section(None, block.head.title, start, lead_end, block.head.heading))
+        elif not sections or sections[0].start > start:
+            lead_stop = _line_at(lines, sections[0].start, stop) if sections else stop
+            if any(ln.kind != "blank" for ln in lines[block.first:lead_stop]):
+                doc.loose_sections.append(Section(None, "", start, _content_end(lines, block.first, lead_stop)))
+        doc.loose_sections.extend(sections)
+    doc.chapters = _merge_toc(body_chapters, toc_chapters)
+    doc.heading_spans.sort()
+
+
+def _line_at(lines: list[Line], offset: int | None, default: int) -> int:
+    if offset is None:
+        return default
+    k = bisect_left([ln.start for ln in lines], offset)
+    while lines[k].kind == "blank":
+        k += 1
+    return k
+
+
+def _sections(doc: Document, lines: list[Line], heads: list[_Head], stop: int) -> list[Section]:
+    if not heads:
+        return []
+    top = min(h.rank for h in heads)
+    tops = [h for h in heads if h.rank == top]
+    sections = []
+    for n, h in enumerate(tops):
+        next_first = tops[n + 1].first if n + 1 < len(tops) else stop
+        end = _content_end(lines, h.first, next_first)
+        doc.heading_spans.append((h.line.start, lines[h.last].end))
+        number = h.number if h.number is not None else n + 1
+        section = Section(number, h.title, h.line.start, end, h.heading)
+        inner = [g for g in heads if h.first < g.first < next_first]
+        if inner:
+            sub_rank = min(g.rank for g in inner)
+            subs = [g for g in inner if g.rank == sub_rank]
+            for m, g in enumerate(subs):
+                sub_stop = subs[m + 1].first if m + 1 < len(subs) else next_first
+                doc.heading_spans.append((g.line.start, lines[g.last].end))
+                section.subsections.append(
+                    Subsection(g.heading, g.line.start, _content_end(lines, g.first, sub_stop)))
+        sections.append(section)
+    return sections
+
+
+def _merge_toc(body: list[Chapter], toc: list[Chapter]) -> list[Chapter]:
+    """Chapters from the text, plus the ones the contents list but the text lacks."""
+    by_number = {c.number: c for c in toc}
+    merged = []
+    for chapter in body:
+        listed = by_number.get(chapter.number)
+        if listed is not None:
+            chapter.toc_page = listed.toc_page
+            if not chapter.title:
+                chapter.title, chapter.heading = listed.title, listed.heading
+            pages = {sec.number: sec.toc_page for sec in listed.sections}
+            for sec in chapter.sections:
+                sec.toc_page = pages.get(sec.number)
+        merged.append(chapter)
+    present = {c.number for c in body}
+    merged.extend(c for c in toc if c.number not in present)
+    order = {c.number: i for i, c in enumerate(toc)}
+    merged.sort(key=lambda c: (c.number if toc else 0, order.get(c.number, 0)))
+    return merged
+
+
+# --- page breaks --------------------------------------------------------------------------
+
+def find_page_breaks(text: str, lines: list[Line], skip: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Gaps between a paragraph that stops mid-sentence and the body text that finishes it.
+
+    Lines inside `skip` spans (headings, the contents) never take part.
+    """
+    starts = [ln.start for ln in lines]
+    covered: set[int] = set()
+    for s, e in skip:
+        for k in range(bisect_left(starts, s), bisect_left(starts, max(e, s + 1))):
+            covered.add(k)
+
+    def skipped(line: Line) -> bool:
+        return line.index in covered
+
+    blocks: list[tuple[int, int]] = []
+    for ln in lines:
+        if ln.kind == "blank":
+            continue
+        if blocks and not _blank_between(lines, blocks[-1][1], ln.index):
+            blocks[-1] = (blocks[-1][0], ln.index)
+        else:
+            blocks.append((ln.index, ln.index))
+    breaks = []
+    for (a0, a1), (b0, _) in zip(blocks, blocks[1:]):
+        a_text = text[lines[a0].start:lines[a1].end]
+        b_line = lines[b0]
+        if skipped(lines[a1]) or skipped(b_line):
+            continue
+        if _unfinished(a_text) and _continues(b_line.text):
+            breaks.append((lines[a1].end, b_line.start))
+    return breaks
+
+
+def _blank_between(lines: list[Line], a: int, b: int) -> bool:
+    return any(ln.kind == "blank" for ln in lines[a + 1:b])
+
+
+def _unfinished(block: str) -> bool:
+    last = block[-1]
+    if last in _SENTENCE_END or last in _CLOSERS or last in ":：":
+        return False
+    return bool(re.search(r"[，。；、,;]", block)) and len(block) >= 10
+
+
+def _continues(line: str) -> bool:
+    if _LIST_START.match(line) or _CHAPTER.match(line) or _SECTION.match(line):
+        return False
+    first = line[0]
+    return bool(re.match(r"[\u3400-\u9fff0-9a-z]", first))

@@ -1,0 +1,262 @@
+"""The `docqa` command. One argparse parser; `main(argv)` is what the console script and the
+tests call. Heavy libraries load inside the commands that need them, so `--help` is instant."""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+EXIT_ERROR = 1
+
+
+class CliError(Exception):
+    """A failure the user can fix; printed as one line, exit code 1."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="docqa", description="Ask questions of Chinese books; get cited passages.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def common(p: argparse.ArgumentParser, *, model: bool = True) -> None:
+        p.add_argument("--index", type=Path, help="index directory (default: the bundled book's, in the user cache)")
+        if model:
+            p.add_argument("--model", help="sentence-transformers model name or path (default: $DOCQA_MODEL or the bundled multilingual-e5-small)")
+
+    p = sub.add_parser("build", help="build the index of a corpus (default: the bundled book)")
+    p.add_argument("paths", nargs="*", type=Path, metavar="PATH", help=".txt/.md/.jsonl files or folders")
+    common(p)
+    p.add_argument("--faiss", choices=["flat", "hnsw"], default="flat", help="exact (flat) or approximate (hnsw) vectors")
+
+    for name, help_ in (("search", "ranked passages for a question"), ("ask", "an answer with its cited passages")):
+        p = sub.add_parser(name, help=help_)
+        p.add_argument("question", nargs="?", help="the question, in Chinese or English")
+        p.add_argument("-k", type=int, default=5, help="how many passages (default 5)")
+        p.add_argument("--chapter", type=int, help="only passages of this chapter number")
+        p.add_argument("--doc-id", help="only passages of this document")
+        p.add_argument("--questions", type=Path, help='JSONL file of {"id", "question"} lines, answered one JSON line each')
+        p.add_argument("--json", action="store_true", help="machine-readable output")
+        common(p)
+
+    p = sub.add_parser("eval", help="hit@1, hit@5, MRR@10 and answer accuracy on labelled questions")
+    p.add_argument("file", type=Path, metavar="FILE.jsonl", help='lines of {"question", "gold": [substrings]}')
+    p.add_argument("-k", type=int, default=10, help="passages retrieved per question (default 10)")
+    p.add_argument("--json", action="store_true")
+    common(p)
+
+    p = sub.add_parser("chapters", help="the outline: front matter, chapters, sections")
+    p.add_argument("paths", nargs="*", type=Path, metavar="PATH", help="corpus files (default: the bundled book)")
+    p.add_argument("--json", action="store_true")
+    common(p, model=False)
+
+    p = sub.add_parser("chapter", help="a chapter's text as cited passages, in reading order")
+    p.add_argument("number", type=int, metavar="N")
+    p.add_argument("paths", nargs="*", type=Path, metavar="PATH", help="corpus files (default: the bundled book)")
+    p.add_argument("--section", type=int, metavar="M", help="only section M")
+    p.add_argument("--doc-id", help="the document, when the corpus has several")
+    p.add_argument("--json", action="store_true")
+    common(p, model=False)
+
+    p = sub.add_parser("serve", help="the HTTP API, OpenAI-compatible chat and the chat page")
+    p.add_argument("--host", help="default 127.0.0.1")
+    p.add_argument("--port", type=int, help="default 8000")
+    common(p)
+    return parser
+
+
+def _settings(args: argparse.Namespace):
+    from service.settings import Settings
+
+    overrides: dict[str, Any] = {}
+    for key in ("index", "model", "host", "port"):
+        if getattr(args, key, None) is not None:
+            overrides[key] = getattr(args, key)
+    if getattr(args, "paths", None):
+        overrides["corpus"] = args.paths
+    return Settings(**overrides)
+
+
+def _index_dir(settings) -> Path:
+    if settings.index is not None or not settings.corpus:
+        return settings.index_dir()
+    key = hashlib.sha256("\n".join(str(p.resolve()) for p in settings.corpus).encode()).hexdigest()[:12]
+    return settings.cache_dir / "indexes" / f"corpus-{key}-{settings.index_dir().name}"
+
+
+def _searcher(settings):
+    from index.search import Searcher
+    from index.store import ensure_index
+
+    index_dir = _index_dir(settings)
+    if settings.index is None or not (index_dir / "manifest.json").exists():
+        ensure_index(settings.corpus, index_dir, settings.model, cache_dir=settings.cache_dir)
+    explicit_model = settings.model if "model" in settings.model_fields_set else None
+    return Searcher.open(index_dir, explicit_model, cache_dir=settings.cache_dir)
+
+
+def _emit(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, ensure_ascii=False) + "\n")
+
+
+def _cmd_build(args, settings) -> int:
+    from index.embed import load_embedder
+    from index.store import build_index, corpus_checksums
+    from ingest.pipeline import chunker_settings, load_corpus
+
+    from corpus import bundled_files
+
+    corpus = load_corpus(list(settings.corpus or bundled_files()))
+    embedder = load_embedder(settings.model, settings.cache_dir, say=lambda m: print(m, file=sys.stderr))
+    index_dir = _index_dir(settings)
+    manifest = build_index(corpus, index_dir, embedder, chunker=chunker_settings(), faiss_kind=args.faiss)
+    print(json.dumps({"index": str(index_dir), "counts": manifest["counts"],
+                      "files": len(corpus_checksums(corpus)), "seconds": manifest["build_seconds"]}, ensure_ascii=False))
+    return 0
+
+
+def _print_hits(hits) -> None:
+    from service.format import citation_label, location
+
+    for i, h in enumerate(hits, 1):
+        p = h.passage
+        print(f"[{i}] {citation_label(p)}  ({location(p)}, score {h.score:.4f})")
+        print("    " + p.text.replace("\n", " "))
+        print()
+
+
+def _batch(args, searcher) -> int:
+    from index.evaluate import read_questions
+    from service.format import result_dict
+
+    for q in read_questions(args.questions, need_gold=False):
+        answer = searcher.ask(q["question"], k=args.k, chapter=args.chapter, doc_id=args.doc_id)
+        _emit({"id": q["id"], "question": q["question"],
+               "answer": {"text": answer.text, "passage_id": answer.passage_id},
+               "results": [result_dict(h.passage, h.score) for h in answer.hits]})
+    return 0
+
+
+def _cmd_search(args, settings) -> int:
+    from service.format import citation_label, result_dict
+
+    if args.k < 1 or args.k > 100:
+        raise CliError(f"-k must be between 1 and 100, got {args.k}")
+    if (args.question is None) == (args.questions is None):
+        raise CliError("give either a QUESTION or --questions FILE.jsonl (not both)")
+    searcher = _searcher(settings)
+    if args.questions is not None:
+        return _batch(args, searcher)
+    answer = searcher.ask(args.question, k=args.k, chapter=args.chapter, doc_id=args.doc_id)
+    if args.json:
+        _emit({"question": args.question, "answer": {"text": answer.text, "passage_id": answer.passage_id},
+               "results": [result_dict(h.passage, h.score) for h in answer.hits]})
+        return 0
+    if not answer.hits:
+        print("no passage matches (check --chapter / --doc-id)")
+        return 0
+    if args.command == "ask":
+        src = searcher.passage(answer.passage_id)
+        print(answer.text)
+        print(f"  — {citation_label(src)} ({src.source}, chars {src.start}–{src.end})\n")
+    _print_hits(answer.hits)
+    return 0
+
+
+def _cmd_eval(args, settings) -> int:
+    from index.evaluate import evaluate, read_questions
+
+    questions = read_questions(args.file, need_gold=True)
+    report = evaluate(_searcher(settings), questions, k=args.k).to_dict()
+    if args.json:
+        _emit(report)
+        return 0
+    print(f"questions {report['questions']}  hit@1 {report['hit@1']:.3f}  hit@5 {report['hit@5']:.3f}  "
+          f"MRR@10 {report['mrr@10']:.3f}  answer {report['answer']:.3f}")
+    for m in report["misses"]:
+        print(f"- [{m['id']}] {m['question']}  rank={m['rank']}  gold={m['gold']}\n    answer: {m['answer'][:100]}")
+    return 0
+
+
+def _outline_source(args, settings):
+    """Chapters come from the index when one is named, else straight from the corpus (no model needed)."""
+    if settings.index is not None:
+        from index.store import load_index
+
+        idx = load_index(settings.index)
+        return idx.documents, idx.passages
+    from corpus import bundled_files
+    from ingest.pipeline import load_corpus
+
+    corpus = load_corpus(list(settings.corpus or bundled_files()))
+    return corpus.documents, corpus.passages
+
+
+def _cmd_chapters(args, settings) -> int:
+    from ingest.outline import outline_dict, render_outline_text
+
+    documents, _ = _outline_source(args, settings)
+    if args.json:
+        _emit(outline_dict(documents))
+    else:
+        print(render_outline_text(documents))
+    return 0
+
+
+def _cmd_chapter(args, settings) -> int:
+    from ingest.outline import chapter_dict, chapter_passages, find_chapter
+
+    documents, passages = _outline_source(args, settings)
+    doc, chapter = find_chapter(documents, args.number, doc_id=args.doc_id)
+    chosen = chapter_passages(passages, doc.doc_id, args.number, section=args.section)
+    data = chapter_dict(doc, chapter, chosen)
+    if args.json:
+        _emit(data)
+        return 0
+    print(f"{chapter.heading or chapter.title}")
+    current = None
+    for p in data["passages"]:
+        heading = " › ".join(x for x in (p["section"], p["subsection"]) if x)
+        if heading != current:
+            print(f"\n== {heading} ==" if heading else "")
+            current = heading
+        print(f"[{p['passage_id']}] ({p['source']}, chars {p['start']}–{p['end']})")
+        print("  " + p["text"].replace("\n", " "))
+    return 0
+
+
+def _cmd_serve(args, settings) -> int:
+    from service.api import run
+
+    run(settings)
+    return 0
+
+
+COMMANDS = {"build": _cmd_build, "search": _cmd_search, "ask": _cmd_search, "eval": _cmd_eval,
+            "chapters": _cmd_chapters, "chapter": _cmd_chapter, "serve": _cmd_serve}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from index.embed import ModelLoadError
+    from index.evaluate import EvalFileError
+    from index.store import IndexBuildError, IndexLoadError
+    from ingest.model import IngestError
+
+    known = (CliError, IngestError, IndexLoadError, IndexBuildError, ModelLoadError, EvalFileError, LookupError,
+             ValueError)
+    try:
+        settings = _settings(args)
+        return COMMANDS[args.command](args, settings)
+    except known as exc:
+        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
+        print(f"docqa: error: {message}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("docqa: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,306 @@
+// docqa chat page: asks through the OpenAI-compatible endpoint (so follow-ups keep their
+// context) and opens cited passages in their chapter. No framework, no network beyond this server.
+"use strict";
+
+const KEY_STORE = "docqa.apiKey";
+const $ = (id) => document.getElementById(id);
+const turns = [];
+let current = null; // {id, chapter, doc_id}, the passage open in the reader
+let chapterShown = null; // "doc_id/chapter" rendered in the reader
+
+function el(tag, props = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(props)) {
+    if (k === "class") node.className = v;
+    else if (k === "dataset") Object.assign(node.dataset, v);
+    else if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
+    else node.setAttribute(k, v);
+  }
+  for (const c of children) if (c != null) node.append(c);
+  return node;
+}
+
+class ApiError extends Error {
+  constructor(status, detail) {
+    super(detail);
+    this.status = status;
+  }
+}
+
+async function api(path, body) {
+  const headers = { Accept: "application/json" };
+  const key = localStorage.getItem(KEY_STORE);
+  if (key) headers.Authorization = "Bearer " + key;
+  const init = { headers };
+  if (body !== undefined) {
+    init.method = "POST";
+    headers["Content-Type"] = "application/json";
+    init.body = JSON.stringify(body);
+  }
+  let res;
+  try {
+    res = await fetch(path, init);
+  } catch (e) {
+    throw new ApiError(0, "无法连接服务器：" + e.message);
+  }
+  let data = null;
+  try {
+    data = await res.json();
+  } catch (e) {
+    data = null;
+  }
+  if (!res.ok) {
+    const detail = data && data.detail ? data.detail : res.status + " " + res.statusText;
+    if (res.status === 401) showKeyBar("需要 API 密钥：" + detail);
+    throw new ApiError(res.status, detail);
+  }
+  return data;
+}
+
+// ---- API key ------------------------------------------------------------------------------
+
+function showKeyBar(note) {
+  $("key-bar").hidden = false;
+  if (note) $("key-note").textContent = note;
+  $("api-key").value = localStorage.getItem(KEY_STORE) || "";
+  $("api-key").focus();
+}
+
+$("key-toggle").addEventListener("click", () => {
+  if ($("key-bar").hidden) showKeyBar();
+  else $("key-bar").hidden = true;
+});
+$("key-bar").addEventListener("submit", (e) => {
+  e.preventDefault();
+  const key = $("api-key").value.trim();
+  if (key) localStorage.setItem(KEY_STORE, key);
+  else localStorage.removeItem(KEY_STORE);
+  $("key-bar").hidden = true;
+  loadBook();
+});
+$("key-clear").addEventListener("click", () => {
+  localStorage.removeItem(KEY_STORE);
+  $("api-key").value = "";
+});
+
+// ---- status and book title -----------------------------------------------------------------
+
+async function waitReady() {
+  for (;;) {
+    try {
+      const r = await fetch("readyz");
+      const data = await r.json().catch(() => ({}));
+      if (r.ok) {
+        setStatus("");
+        return true;
+      }
+      if (!/loading/.test(data.detail || "")) {
+        setStatus("索引不可用：" + (data.detail || r.status), true);
+        return false;
+      }
+      setStatus("正在加载索引…");
+    } catch (e) {
+      setStatus("无法连接服务器", true);
+    }
+    await new Promise((ok) => setTimeout(ok, 1500));
+  }
+}
+
+function setStatus(text, bad = false) {
+  $("status").textContent = text;
+  $("status").classList.toggle("bad", bad);
+}
+
+async function loadBook() {
+  if (!(await waitReady())) return;
+  try {
+    const outline = await api("chapters");
+    const doc = (outline.documents || [])[0];
+    if (doc && doc.title) {
+      $("book-title").textContent = doc.title;
+      document.title = doc.title + " · docqa";
+    }
+  } catch (e) {
+    if (e.status !== 401) setStatus(e.message, true);
+  }
+}
+
+// ---- asking --------------------------------------------------------------------------------
+
+function addMessage(cls, ...children) {
+  const item = el("li", { class: "msg " + cls }, ...children);
+  $("log").append(item);
+  item.scrollIntoView({ block: "end", behavior: "smooth" });
+  return item;
+}
+
+function whereText(c) {
+  return `${c.source}，第 ${c.start}–${c.end} 字`;
+}
+
+function citationList(citations, answer) {
+  const list = el("ol", { class: "citations" });
+  citations.forEach((c, i) => {
+    const snippet = c.text.replace(/\s+/g, " ").slice(0, 90) + (c.text.length > 90 ? "…" : "");
+    const button = el(
+      "button",
+      {
+        type: "button",
+        class: "cite" + (c.passage_id === answer.passage_id ? " answer-source" : ""),
+        dataset: { passageId: c.passage_id },
+        title: "在章节中打开",
+        onclick: () => openPassage(c.passage_id, answer.text),
+      },
+      el("span", { class: "num" }, `[${i + 1}]`),
+      el("span", { class: "heading" }, c.heading || c.title),
+      el("span", { class: "where" }, whereText(c)),
+      el("span", { class: "snippet" }, snippet),
+    );
+    list.append(el("li", {}, button));
+  });
+  return list;
+}
+
+async function ask(question) {
+  question = question.trim();
+  if (!question) return;
+  addMessage("user", el("p", {}, question));
+  const pending = addMessage("assistant pending", el("p", {}, "正在书中查找…"));
+  $("ask-button").disabled = true;
+  const messages = [...turns, { role: "user", content: question }];
+  try {
+    const data = await api("v1/chat/completions", { model: "docqa", messages });
+    pending.classList.remove("pending");
+    pending.replaceChildren();
+    const answer = data.answer;
+    const ref = data.citations.findIndex((c) => c.passage_id === answer.passage_id);
+    const text = el("p", { class: "answer" }, answer.text);
+    if (ref >= 0) {
+      text.append(
+        " ",
+        el("button", { type: "button", class: "ref", onclick: () => openPassage(answer.passage_id, answer.text) },
+          `[${ref + 1}]`),
+      );
+    }
+    pending.append(text);
+    if (data.citations.length) pending.append(citationList(data.citations, answer));
+    turns.push({ role: "user", content: question }, { role: "assistant", content: answer.text });
+  } catch (e) {
+    pending.classList.remove("pending");
+    pending.classList.add("error");
+    pending.replaceChildren(el("p", {}, e.message));
+  } finally {
+    $("ask-button").disabled = false;
+    pending.scrollIntoView({ block: "end", behavior: "smooth" });
+  }
+}
+
+$("ask-form").addEventListener("submit", (e) => {
+  e.preventDefault();
+  const q = $("question").value;
+  $("question").value = "";
+  ask(q);
+});
+$("question").addEventListener("keydown", (e) => {
+  // isComposing: Enter that confirms a pinyin candidate must not send the question.
+  if (e.key === "Enter" && !e.shiftKey && !e.isComposing && e.keyCode !== 229) {
+    e.preventDefault();
+    $("ask-form").requestSubmit();
+  }
+});
+for (const b of document.querySelectorAll(".example")) {
+  b.addEventListener("click", () => ask(b.textContent));
+}
+
+// ---- reader --------------------------------------------------------------------------------
+
+function markText(node, text, needle) {
+  const at = needle ? text.indexOf(needle.replace(/…$/, "")) : -1;
+  if (at < 0) {
+    node.textContent = text;
+    return;
+  }
+  const n = needle.replace(/…$/, "").length;
+  node.replaceChildren(text.slice(0, at), el("mark", {}, text.slice(at, at + n)), text.slice(at + n));
+}
+
+function passageNode(p, highlight) {
+  const body = el("div", { class: "ptext" });
+  markText(body, p.text, highlight);
+  return el(
+    "article",
+    { class: "passage", id: "p-" + p.passage_id, dataset: { passageId: p.passage_id },
+      onclick: () => select(p.passage_id) },
+    el("div", { class: "pmeta" }, `${p.source}，第 ${p.start}–${p.end} 字`),
+    body,
+  );
+}
+
+async function openPassage(passageId, highlight) {
+  const reader = $("reader");
+  reader.hidden = false;
+  document.body.classList.add("reading");
+  try {
+    const p = await api("passages/" + encodeURIComponent(passageId));
+    const key = p.chapter == null ? null : p.doc_id + "/" + p.chapter;
+    if (key === null) {
+      chapterShown = null;
+      $("reader-crumb").textContent = p.title;
+      $("reader-title").textContent = p.heading || p.section || p.title;
+      $("reader-body").replaceChildren(passageNode(p, highlight));
+    } else if (key !== chapterShown || highlight) {
+      const ch = await api(`chapters/${p.chapter}?doc_id=${encodeURIComponent(p.doc_id)}`);
+      renderChapter(ch, p, highlight);
+      chapterShown = key;
+    }
+    current = p;
+    focusPassage(p);
+  } catch (e) {
+    $("reader-body").replaceChildren(el("p", { class: "error" }, e.message));
+  }
+}
+
+function renderChapter(ch, p, highlight) {
+  $("reader-crumb").textContent = p.title;
+  $("reader-title").textContent = ch.heading || `第 ${ch.number} 章 ${ch.title}`;
+  const body = [];
+  let heading = null;
+  for (const q of ch.passages) {
+    const h = [q.section, q.subsection].filter(Boolean).join(" › ");
+    if (h && h !== heading) body.push(el("h3", { class: "sec" }, h));
+    heading = h;
+    body.push(passageNode(q, q.passage_id === p.passage_id ? highlight : null));
+  }
+  $("reader-body").replaceChildren(...body);
+}
+
+function focusPassage(p) {
+  for (const old of document.querySelectorAll(".passage.current")) old.classList.remove("current");
+  const node = document.getElementById("p-" + p.passage_id);
+  if (node) {
+    node.classList.add("current");
+    node.scrollIntoView({ block: "center", behavior: "smooth" });
+  }
+  $("prev-passage").disabled = !p.prev_id;
+  $("next-passage").disabled = !p.next_id;
+  $("prev-passage").dataset.target = p.prev_id || "";
+  $("next-passage").dataset.target = p.next_id || "";
+  $("reader-where").textContent = p.heading || "";
+}
+
+function select(passageId) {
+  if (!current || current.passage_id !== passageId) openPassage(passageId);
+}
+
+for (const id of ["prev-passage", "next-passage"]) {
+  $(id).addEventListener("click", (e) => {
+    const target = e.currentTarget.dataset.target;
+    if (target) openPassage(target);
+  });
+}
+$("reader-close").addEventListener("click", () => {
+  $("reader").hidden = true;
+  document.body.classList.remove("reading");
+});
+
+loadBook();

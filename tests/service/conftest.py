@@ -1,0 +1,74 @@
+"""Service fixtures: the real app over the session's real index, in-process or on a socket."""
+from __future__ import annotations
+
+import contextlib
+import socket
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+
+from service.api import create_app
+from service.settings import Settings
+
+
+def make_settings(book_index, cache_dir, **overrides) -> Settings:
+    # Explicit values so a developer's DOCQA_* environment cannot change what the tests see.
+    base = dict(index=book_index, cache_dir=cache_dir, api_key=None, cors_origins=[], max_question_chars=1000,
+                max_body_bytes=64 * 1024, workers_threads=4)
+    return Settings(**{**base, **overrides})
+
+
+@pytest.fixture
+def settings(book_index, cache_dir) -> Settings:
+    return make_settings(book_index, cache_dir)
+
+
+@pytest.fixture
+def app(settings, searcher):
+    return create_app(settings, searcher)
+
+
+@pytest.fixture
+def client(app) -> Iterator[TestClient]:
+    # raise_server_exceptions stays on: any request that reached the catch-all 500 fails the test.
+    with TestClient(app) as c:
+        yield c
+    assert app.state.docqa.internal_errors == 0
+
+
+@pytest.fixture(scope="session")
+def book_text() -> dict[str, str]:
+    """Source file name -> decoded text, to check that citation offsets give back the cited text."""
+    from corpus import bundled_files
+
+    return {p.name: p.read_text(encoding="utf-8-sig") for p in bundled_files()}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def live_server(app) -> Iterator[str]:
+    """The app on a real socket (uvicorn in a thread), for the browser and real-HTTP tests."""
+    import uvicorn
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=15)

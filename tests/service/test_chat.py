@@ -1,0 +1,249 @@
+"""OpenAI-compatible chat: follow-up rewriting, reply format, streaming, and the official client
+against `docqa serve` running as a real process."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from service import chat
+from service.chat import ChatError, Turn
+
+from .conftest import free_port
+from .test_api import assert_cites_source, assert_error
+
+REPO = Path(__file__).resolve().parents[2]
+T = Turn
+
+
+# ---- message handling (pure) ------------------------------------------------------------------
+
+def test_content_text_accepts_strings_and_text_parts():
+    assert chat.content_text("问题") == "问题"
+    assert chat.content_text(None) == ""
+    parts = [{"type": "text", "text": "第一句"}, {"type": "image_url", "image_url": {"url": "x"}},
+             {"type": "text", "text": "第二句"}]
+    assert chat.content_text(parts) == "第一句\n第二句"
+
+
+@pytest.mark.parametrize("text", ["那是哪一年签署的？", "它的意义是什么？", "为什么？", "具体说说", "其中最重要的是哪个？",
+                                  "What year was it?", "and the other one?", "why?", "Tell me more about that"])
+def test_follow_ups_are_recognised(text):
+    assert chat.is_follow_up(text)
+
+
+@pytest.mark.parametrize("text", ["中国的外汇储备有多少？", "“一带一路”倡议是什么时候提出的？", "其他国家的产能合作政策有哪些经验？",
+                                  "What is the Silk Road Economic Belt?", "应该如何推进国际产能合作？"])
+def test_standalone_questions_are_left_alone(text):
+    assert not chat.is_follow_up(text)
+
+
+def test_retrieval_query_prepends_earlier_questions_for_a_follow_up():
+    turns = [T("system", "你是助手，总是回答中文。"), T("user", "习近平在哪里提出了“丝绸之路经济带”？"),
+             T("assistant", "习近平主席。"), T("user", "那是哪一年？")]
+    assert chat.retrieval_query(turns) == "习近平在哪里提出了“丝绸之路经济带”？ 那是哪一年？"
+
+
+def test_retrieval_query_walks_back_through_a_chain_of_follow_ups():
+    turns = [T("user", "中国的外汇储备有多少？"), T("user", "占世界的多少？"), T("user", "那意味着什么？")]
+    assert chat.retrieval_query(turns) == "中国的外汇储备有多少？ 占世界的多少？ 那意味着什么？"
+    turns = [T("user", "a question about coal mining capacity"), T("user", "中国的外汇储备有多少？"),
+             T("user", "那意味着什么？")]
+    assert chat.retrieval_query(turns) == "中国的外汇储备有多少？ 那意味着什么？"
+
+
+def test_retrieval_query_leaves_a_standalone_question_alone():
+    turns = [T("user", "中国的外汇储备有多少？"), T("assistant", "接近 4 万亿美元"), T("user", "“一带一路”倡议是什么时候提出的？")]
+    assert chat.retrieval_query(turns) == "“一带一路”倡议是什么时候提出的？"
+
+
+def test_system_messages_never_become_the_question():
+    with pytest.raises(ChatError, match="no user message"):
+        chat.retrieval_query([T("system", "中国的外汇储备有多少？")])
+    with pytest.raises(ChatError, match="no text"):
+        chat.retrieval_query([T("user", "中国的外汇储备有多少？"), T("user", "  ")])
+
+
+def test_streamed_pieces_join_to_the_reply():
+    cites = [{"heading": "第一章 › 第二节", "source": "book.txt", "start": 10, "end": 20, "text": "一段\n\n引文。"}]
+    reply = chat.format_reply("答案。", cites)
+    assert reply == "答案。\n\n[1] 第一章 › 第二节 (book.txt, chars 10–20)\n> 一段\n> 引文。"
+    assert "".join(chat.reply_pieces("答案。", cites)) == reply
+
+
+# ---- the chat endpoint over the real index ----------------------------------------------------
+
+def sse_chunks(text: str) -> list[dict]:
+    events = [e for e in text.split("\n\n") if e]
+    assert all(e.startswith("data: ") for e in events), events
+    assert events[-1] == "data: [DONE]"
+    return [json.loads(e[len("data: "):]) for e in events[:-1]]
+
+
+def test_models_lists_docqa(client):
+    r = client.get("/v1/models")
+    assert r.status_code == 200
+    assert [m["id"] for m in r.json()["data"]] == ["docqa"]
+
+
+def test_completion_reply_names_chapter_and_section_and_quotes(client, book_text):
+    r = client.post("/v1/chat/completions",
+                    json={"model": "docqa", "messages": [{"role": "user", "content": "中国的外汇储备有多少？"}]})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["object"] == "chat.completion" and body["model"] == "docqa"
+    choice = body["choices"][0]
+    assert choice["message"]["role"] == "assistant" and choice["finish_reason"] == "stop"
+    content = choice["message"]["content"]
+    answer, citations = body["answer"], body["citations"]
+    assert "4 万亿美元" in answer["text"]
+    assert content.startswith(answer["text"] + "\n\n[1] ")
+    for i, c in enumerate(citations, 1):
+        head = f"[{i}] {c['heading']} ({c['source']}, chars {c['start']}–{c['end']})\n> "
+        assert head in content
+        assert_cites_source(book_text, c)
+    source = next(c for c in citations if c["passage_id"] == answer["passage_id"])
+    assert "第一章" in source["heading"] and "第二节" in source["heading"]
+    assert "推进国际产能合作的背景与意义" in source["heading"]
+    assert source["text"].splitlines()[0].strip() in content
+
+
+def test_streaming_concatenates_to_the_non_streamed_reply(client):
+    messages = [{"role": "user", "content": "“一带一路”倡议是什么时候提出的？"}]
+    plain = client.post("/v1/chat/completions", json={"messages": messages}).json()
+    r = client.post("/v1/chat/completions", json={"messages": messages, "stream": True})
+    assert r.status_code == 200
+    assert r.headers["content-type"].startswith("text/event-stream")
+    chunks = sse_chunks(r.text)
+    assert chunks[0]["choices"][0]["delta"]["role"] == "assistant"
+    assert all(c["object"] == "chat.completion.chunk" and c["id"] == chunks[0]["id"] for c in chunks)
+    text = "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks)
+    assert text == plain["choices"][0]["message"]["content"]
+    last = chunks[-1]
+    assert last["choices"][0]["finish_reason"] == "stop"
+    assert last["citations"] == plain["citations"] and last["answer"] == plain["answer"]
+
+
+def test_follow_up_is_answered_in_context(client):
+    first = "习近平在哪里提出了“丝绸之路经济带”？"
+    messages = [{"role": "system", "content": "Answer briefly."},
+                {"role": "user", "content": first},
+                {"role": "assistant", "content": "在对中亚四国进行国事访问期间。"},
+                {"role": "user", "content": [{"type": "text", "text": "那是哪一年？"}]}]
+    body = client.post("/v1/chat/completions", json={"messages": messages}).json()
+    assert body["retrieval_query"] == f"{first} 那是哪一年？"
+    assert "2013" in body["answer"]["text"]
+    source = next(c for c in body["citations"] if c["passage_id"] == body["answer"]["passage_id"])
+    assert "2013年下半年" in source["text"]
+
+
+def test_chat_docqa_extensions_k_and_chapter(client):
+    body = client.post("/v1/chat/completions", json={
+        "messages": [{"role": "user", "content": "产能过剩"}], "k": 2, "chapter": 1,
+        "temperature": 0.2, "max_tokens": 100, "stream_options": {"include_usage": True}}).json()
+    assert len(body["citations"]) == 2 and {c["chapter"] for c in body["citations"]} == {1}
+
+
+@pytest.mark.parametrize("body, status, words", [
+    ({"messages": []}, 400, ["no user message"]),
+    ({"messages": [{"role": "system", "content": "中国的外汇储备有多少？"}]}, 400, ["no user message", "role 'user'"]),
+    ({"messages": [{"role": "assistant", "content": "hi"}]}, 400, ["no user message"]),
+    ({"messages": [{"role": "user", "content": "  "}]}, 400, ["no text"]),
+    ({"messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "x"}}]}]}, 400,
+     ["no text"]),
+    ({"messages": [{"role": "user"}]}, 400, ["no text"]),
+    ({}, 422, ["messages", "required"]),
+    ({"messages": "中国的外汇储备有多少？"}, 422, ["messages", "list"]),
+    ({"messages": [{"content": "hi"}]}, 422, ["messages[0].role", "required"]),
+    ({"messages": [{"role": "robot", "content": "hi"}]}, 422, ["messages[0].role", "must be one of", "'user'"]),
+    ({"messages": [{"role": "user", "content": 42}]}, 422, ["messages[0].content", "string or a list"]),
+    ({"messages": [{"role": "user", "content": [{"text": "no type"}]}]}, 422, ["messages[0].content"]),
+    ({"messages": [{"role": "user", "content": "外汇"}], "stream": "maybe"}, 422, ["stream", "true or false"]),
+    ({"messages": [{"role": "user", "content": "外汇"}], "k": 0}, 422, ["k", "at least 1"]),
+    ({"messages": [{"role": "user", "content": "外汇"}], "chapter": 5}, 404, ["目录", "page 103"]),
+])
+def test_chat_rejects_bad_requests(client, body, status, words):
+    assert_error(client.post("/v1/chat/completions", json=body), status, *words)
+
+
+def test_chat_rejects_invalid_json(client):
+    r = client.post("/v1/chat/completions", content=b'{"messages": [', headers={"Content-Type": "application/json"})
+    assert_error(r, 400, "not valid JSON")
+
+
+# ---- `docqa serve` as a process, driven by the official openai client ---------------------------
+
+@pytest.fixture
+def served(book_index, cache_dir, tmp_path):
+    port = free_port()
+    log = open(tmp_path / "serve.log", "w+")  # a file, not a pipe nobody drains
+    env = {**os.environ, "DOCQA_API_KEY": "test-key-123", "DOCQA_CACHE_DIR": str(cache_dir),
+           "PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "service.cli", "serve", "--port", str(port), "--index", str(book_index)],
+        cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 240
+        while True:
+            assert proc.poll() is None, f"docqa serve exited early:\n{(tmp_path / 'serve.log').read_text()}"
+            assert time.monotonic() < deadline, "docqa serve did not become ready in 240 s"
+            try:
+                if httpx.get(base + "/readyz", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            time.sleep(0.3)
+        yield base
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
+
+
+def test_openai_client_against_docqa_serve(served):
+    from openai import AuthenticationError, OpenAI
+
+    assert httpx.get(served + "/healthz").status_code == 200
+    r = httpx.post(served + "/ask", json={"question": "中国的外汇储备有多少？"})
+    assert r.status_code == 401 and r.headers["www-authenticate"] == "Bearer"
+
+    bad = OpenAI(base_url=served + "/v1", api_key="wrong", max_retries=0)
+    with pytest.raises(AuthenticationError):
+        bad.models.list()
+
+    client = OpenAI(base_url=served + "/v1", api_key="test-key-123", max_retries=0, timeout=60)
+    assert [m.id for m in client.models.list().data] == ["docqa"]
+
+    messages = [{"role": "user", "content": "习近平在哪里提出了“丝绸之路经济带”？"}]
+    done = client.chat.completions.create(model="docqa", messages=messages)
+    reply = done.choices[0].message.content
+    citations = done.model_extra["citations"]
+    assert reply.startswith(done.model_extra["answer"]["text"])
+    assert "[1] " in reply and "> " in reply and citations and citations[0]["chapter"] == 1
+
+    stream = client.chat.completions.create(model="docqa", messages=messages, stream=True)
+    chunks = list(stream)
+    streamed = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert streamed == reply
+    assert chunks[-1].choices[0].finish_reason == "stop"
+    assert chunks[-1].model_extra["citations"] == citations
+
+    follow = messages + [{"role": "assistant", "content": reply}, {"role": "user", "content": "那是哪一年？"}]
+    again = client.chat.completions.create(model="docqa", messages=follow)
+    assert "2013" in again.model_extra["answer"]["text"]
+
+    ask = httpx.post(served + "/ask", json={"question": "中国的外汇储备有多少？"},
+                     headers={"Authorization": "Bearer test-key-123"})
+    assert ask.status_code == 200 and "4 万亿美元" in ask.json()["answer"]["text"]

@@ -1,0 +1,122 @@
+import json
+import subprocess
+import sys
+
+import pytest
+
+from service.cli import main
+
+
+def run(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_help_does_not_import_heavy_libraries():
+    code = ("import sys, service.cli\n"
+            "try:\n    service.cli.main(['--help'])\nexcept SystemExit:\n    pass\n"
+            "heavy = [m for m in ('torch', 'sentence_transformers', 'faiss', 'jieba', 'bm25s') if m in sys.modules]\n"
+            "print(heavy)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip().splitlines()[-1] == "[]"
+
+
+def test_chapters_json_lists_the_contents(capsys):
+    code, out, _ = run(capsys, "chapters", "--json")
+    assert code == 0
+    data = json.loads(out)
+    (doc,) = data["documents"]
+    assert [c["number"] for c in doc["chapters"]] == [1, 2, 3, 4, 5, 6, 7]
+    assert [c["in_corpus"] for c in doc["chapters"]] == [True] + [False] * 6
+
+
+def test_chapters_human_output_is_an_indented_tree(capsys):
+    code, out, _ = run(capsys, "chapters")
+    assert code == 0
+    lines = out.splitlines()
+    chapter_line = next(i for i, line in enumerate(lines) if "产能合作的背景与意义" in line)
+    assert lines[chapter_line + 1].startswith((" ", "\t", "│", "├", "└"))
+
+
+def test_chapter_json_passages_in_reading_order(capsys):
+    code, out, _ = run(capsys, "chapter", "1", "--section", "2", "--json")
+    assert code == 0
+    data = json.loads(out)
+    assert data["number"] == 1
+    starts = [p["start"] for p in data["passages"]]
+    assert starts == sorted(starts) and starts
+    assert {p["source"] for p in data["passages"]} == {"belt-and-road-capacity-cooperation.txt"}
+    assert all("第二节" in p["section"] for p in data["passages"])
+
+
+def test_chapter_only_in_contents_exits_1_with_its_page(capsys):
+    code, out, err = run(capsys, "chapter", "6")
+    assert code == 1 and out == ""
+    assert "table of contents" in err and "207" in err
+
+
+def test_unknown_chapter_exits_1(capsys):
+    code, _, err = run(capsys, "chapter", "99")
+    assert code == 1 and "99" in err
+
+
+def test_ask_json_against_a_built_index(capsys, book_index):
+    code, out, _ = run(capsys, "ask", "本书的责任编辑是谁？", "--index", str(book_index), "--json", "-k", "3")
+    assert code == 0
+    data = json.loads(out)
+    assert "秦绪军" in data["answer"]["text"]
+    assert len(data["results"]) == 3
+    assert data["answer"]["passage_id"] in {r["passage_id"] for r in data["results"]}
+    assert set(data["results"][0]) == {"passage_id", "doc_id", "title", "chapter", "chapter_title", "section",
+                                       "subsection", "source", "start", "end", "text", "score"}
+
+
+def test_search_batch_writes_one_line_per_question(capsys, book_index, tmp_path):
+    qfile = tmp_path / "q.jsonl"
+    qfile.write_text('{"id": "a", "question": "这本书的ISBN号是多少？"}\n{"id": "b", "question": "What is the price of the book?"}\n',
+                     encoding="utf-8")
+    code, out, _ = run(capsys, "search", "--questions", str(qfile), "--json", "-k", "2", "--index", str(book_index))
+    assert code == 0
+    rows = [json.loads(x) for x in out.splitlines()]
+    assert [r["id"] for r in rows] == ["a", "b"]
+    assert all(len(r["results"]) == 2 for r in rows)
+    assert "978-7-121-30590-0" in rows[0]["results"][0]["text"]
+
+
+def test_eval_reports_metrics(capsys, book_index, tmp_path):
+    qfile = tmp_path / "gold.jsonl"
+    qfile.write_text('{"question": "中国在建的自贸区有多少个？", "gold": ["中国在建自贸区20个"]}\n', encoding="utf-8")
+    code, out, _ = run(capsys, "eval", str(qfile), "--index", str(book_index), "--json")
+    assert code == 0
+    report = json.loads(out)
+    assert report["questions"] == 1 and report["hit@1"] == 1.0 and report["answer"] == 1.0
+
+
+@pytest.mark.parametrize("line,expected", [
+    ("{bad json", "line 1: not valid JSON"),
+    ('{"question": ""}', 'line 1: needs a non-empty "question"'),
+    ('{"question": "x"}', 'line 1: needs "gold"'),
+])
+def test_eval_refuses_bad_question_files(capsys, book_index, tmp_path, line, expected):
+    qfile = tmp_path / "bad.jsonl"
+    qfile.write_text(line + "\n", encoding="utf-8")
+    code, _, err = run(capsys, "eval", str(qfile), "--index", str(book_index))
+    assert code == 1 and expected in err
+
+
+def test_index_for_another_model_is_refused(capsys, book_index):
+    code, _, err = run(capsys, "ask", "问题", "--index", str(book_index), "--model", "some/other-model")
+    assert code == 1
+    assert "built with model" in err and "docqa build" in err
+
+
+def test_missing_index_dir_is_built_and_bad_paths_refused(capsys, tmp_path):
+    code, _, err = run(capsys, "build", str(tmp_path / "nope.txt"), "--index", str(tmp_path / "i"))
+    assert code == 1 and "nope.txt" in err
+    assert not (tmp_path / "i").exists()
+
+
+def test_search_needs_a_question(capsys, book_index):
+    code, _, err = run(capsys, "search", "--index", str(book_index))
+    assert code == 1 and "QUESTION" in err
