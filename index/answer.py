@@ -49,10 +49,14 @@ def best_answer(qvec: np.ndarray, qtokens: list[str], hits: list["Hit"], rows: l
         lo, hi = np.searchsorted(index.sent_row, [row, row + 1])
         if lo == hi:
             continue
-        text = hits[rank].passage.text
+        passage = hits[rank].passage
+        spans = list(zip(index.sent_start[lo:hi], index.sent_end[lo:hi]))
+        headings = {normalize(h) for h in passage.heading_path}
         dense = index.sent_vectors[lo:hi] @ qvec
-        lex = np.array([_lexical(text[s:e], tokens) for s, e in zip(index.sent_start[lo:hi], index.sent_end[lo:hi])])
+        lex = np.array([_lexical(passage.text[s:e], tokens) for s, e in spans])
         score = dense + LEXICAL_WEIGHT * lex - RANK_PENALTY * rank
+        # A heading names a topic; it does not answer a question about it.
+        score[[normalize(passage.text[s:e]) in headings for s, e in spans]] = -np.inf
         scored[rank] = score
         i = int(np.argmax(score))
         if best is None or score[i] > best[0]:
@@ -68,7 +72,7 @@ def best_answer(qvec: np.ndarray, qtokens: list[str], hits: list["Hit"], rows: l
     s, e = int(starts[lo + i]), int(ends[lo + i])
     score = scored[rank]
     # A second sentence only when it is adjacent and still fits: it keeps the answer readable.
-    options = [j for j in (i - 1, i + 1) if 0 <= j < len(score)]
+    options = [j for j in (i - 1, i + 1) if 0 <= j < len(score) and np.isfinite(score[j])]
     options.sort(key=lambda j: -score[j])
     for j in options:
         s2, e2 = min(s, int(starts[lo + j])), max(e, int(ends[lo + j]))

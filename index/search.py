@@ -64,7 +64,7 @@ class Searcher:
     def open(cls, index_dir: Path, model: str | None = None, *, embedder=None, cache_dir: Path | None = None,
              **kwargs) -> "Searcher":
         from index.embed import load_embedder
-        from index.store import default_cache_dir
+        from index.cache import default_cache_dir
 
         index = load_index(index_dir, model_name=model)
         name = index.manifest["model"]["name"]

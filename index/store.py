@@ -347,6 +347,7 @@ def ensure_index(
 ) -> Path:
     """Build the index of `paths` (default: the bundled book) unless an up-to-date one is there."""
     from corpus import bundled_files
+    from index.cache import default_cache_dir
     from index.embed import load_embedder
     from ingest.pipeline import chunker_settings, load_corpus
 
@@ -361,7 +362,3 @@ def ensure_index(
     build_index(corpus, index_dir, embedder, chunker=chunker, faiss_kind=faiss_kind, progress=progress, say=say)
     return Path(index_dir)
 
-
-def default_cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "docqa"

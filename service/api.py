@@ -29,6 +29,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service import chat
+from service.engine import open_searcher
 from service.settings import Settings
 
 if TYPE_CHECKING:
@@ -288,12 +289,6 @@ class ServiceState:
         if self.limiter is None:
             self.limiter = anyio.CapacityLimiter(max(1, self.settings.workers_threads))
         return await anyio.to_thread.run_sync(functools.partial(fn, *args, **kwargs), limiter=self.limiter)
-
-
-def open_searcher(settings: Settings) -> "Searcher":
-    from service.cli import _searcher
-
-    return _searcher(settings)
 
 
 # ---- middleware --------------------------------------------------------------------------

@@ -3,7 +3,6 @@ tests call. Heavy libraries load inside the commands that need them, so `--help`
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import sys
 from pathlib import Path
@@ -78,22 +77,10 @@ def _settings(args: argparse.Namespace):
     return Settings(**overrides)
 
 
-def _index_dir(settings) -> Path:
-    if settings.index is not None or not settings.corpus:
-        return settings.index_dir()
-    key = hashlib.sha256("\n".join(str(p.resolve()) for p in settings.corpus).encode()).hexdigest()[:12]
-    return settings.cache_dir / "indexes" / f"corpus-{key}-{settings.index_dir().name}"
+def _open(settings):
+    from service.engine import open_searcher
 
-
-def _searcher(settings):
-    from index.search import Searcher
-    from index.store import ensure_index
-
-    index_dir = _index_dir(settings)
-    if settings.index is None or not (index_dir / "manifest.json").exists():
-        ensure_index(settings.corpus, index_dir, settings.model, cache_dir=settings.cache_dir)
-    explicit_model = settings.model if "model" in settings.model_fields_set else None
-    return Searcher.open(index_dir, explicit_model, cache_dir=settings.cache_dir)
+    return open_searcher(settings)
 
 
 def _emit(data: Any) -> None:
@@ -108,8 +95,10 @@ def _cmd_build(args, settings) -> int:
     from corpus import bundled_files
 
     corpus = load_corpus(list(settings.corpus or bundled_files()))
+    from service.engine import index_dir_for
+
     embedder = load_embedder(settings.model, settings.cache_dir, say=lambda m: print(m, file=sys.stderr))
-    index_dir = _index_dir(settings)
+    index_dir = index_dir_for(settings)
     manifest = build_index(corpus, index_dir, embedder, chunker=chunker_settings(), faiss_kind=args.faiss)
     print(json.dumps({"index": str(index_dir), "counts": manifest["counts"],
                       "files": len(corpus_checksums(corpus)), "seconds": manifest["build_seconds"]}, ensure_ascii=False))
@@ -145,7 +134,7 @@ def _cmd_search(args, settings) -> int:
         raise CliError(f"-k must be between 1 and 100, got {args.k}")
     if (args.question is None) == (args.questions is None):
         raise CliError("give either a QUESTION or --questions FILE.jsonl (not both)")
-    searcher = _searcher(settings)
+    searcher = _open(settings)
     if args.questions is not None:
         return _batch(args, searcher)
     answer = searcher.ask(args.question, k=args.k, chapter=args.chapter, doc_id=args.doc_id)
@@ -168,7 +157,7 @@ def _cmd_eval(args, settings) -> int:
     from index.evaluate import evaluate, read_questions
 
     questions = read_questions(args.file, need_gold=True)
-    report = evaluate(_searcher(settings), questions, k=args.k).to_dict()
+    report = evaluate(_open(settings), questions, k=args.k).to_dict()
     if args.json:
         _emit(report)
         return 0

