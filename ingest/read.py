@@ -19,6 +19,7 @@ TEXT_SUFFIXES = (".txt", ".md", ".markdown")
 JSONL_SUFFIXES = (".jsonl",)
 SUPPORTED = TEXT_SUFFIXES + JSONL_SUFFIXES
 _TITLE_MAX = 50
+_SHAPE = 'each line must be one object like {"id": ..., "title": ..., "text": ...}'
 
 
 def default_root(paths: list[Path]) -> Path:
@@ -98,17 +99,16 @@ def read_jsonl(path: Path, source: str) -> list[Document]:
         try:
             record = json.loads(line)
         except json.JSONDecodeError as e:
-            raise IngestError(f"{where}: invalid JSON ({e.msg} at column {e.colno}); "
-                              'fix the line: each line must be one object like {"id": ..., "title": ..., "text": ...}') from None
+            raise IngestError(f"{where}: invalid JSON ({e.msg} at column {e.colno}); fix the line: {_SHAPE}") from None
         if not isinstance(record, dict):
-            raise IngestError(f"{where}: expected a JSON object, got {type(record).__name__}; "
-                              'each line must be one object like {"id": ..., "title": ..., "text": ...}')
+            raise IngestError(f"{where}: expected a JSON object, got {type(record).__name__}; {_SHAPE}")
         body = record.get("text")
         if not isinstance(body, str) or not body.strip():
             raise IngestError(f"{where}: missing or empty \"text\"; give each document its text as a string")
         for key in ("id", "title"):
             if key in record and record[key] is not None and not isinstance(record[key], str):
-                raise IngestError(f"{where}: \"{key}\" must be a string, got {type(record[key]).__name__}; quote it")
+                kind = type(record[key]).__name__
+                raise IngestError(f"{where}: \"{key}\" must be a string, got {kind}; quote it")
         doc_id = (record.get("id") or "").strip() or f"{slug(source)}-{number}"
         if doc_id in seen:
             raise IngestError(f"{where}: duplicate id {doc_id!r} (first used on line {seen[doc_id]}); "

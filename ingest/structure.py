@@ -123,6 +123,7 @@ def name_key(s: str) -> str:
 
 
 def split_lines(text: str) -> list[Line]:
+    """Every line (\n, \r\n or \r ended) with the offsets of its stripped text, classified."""
     lines: list[Line] = []
     pos = 0
     bounds = [(m.start(), m.end()) for m in re.finditer(r"\r\n|\r|\n", text)]
