@@ -26,7 +26,7 @@ def convert(source: Path, out_dir: Path) -> tuple[Path, Path]:
                                      "text": para["context"]}, ensure_ascii=False) + "\n")
                 for qa in para["qas"]:
                     gold = sorted({a["text"] for a in qa["answers"] if a["text"].strip()})
-                    if gold:
+                    if gold and qa["question"].strip():
                         fq.write(json.dumps({"id": qa["id"], "question": qa["question"], "gold": gold,
                                              "doc_id": doc_id}, ensure_ascii=False) + "\n")
     return docs, questions

@@ -22,6 +22,16 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=0, help="only the first N questions of each file")
     args = parser.parse_args()
     searcher = Searcher.open(args.index)
+    # Every variant asks the same questions: embed each once.
+    encode, seen = searcher.embedder.encode_queries, {}
+
+    def cached(texts):
+        key = tuple(texts)
+        if key not in seen:
+            seen[key] = encode(texts)
+        return seen[key]
+
+    searcher.embedder.encode_queries = cached
     sets = {q.name: read_questions(q, need_gold=True) for q in args.questions}
     if args.limit:
         sets = {k: v[: args.limit] for k, v in sets.items()}

@@ -2,10 +2,15 @@
 answers the question.
 
 Sentence vectors are computed at build time, so choosing the answer costs a dot product, not
-another pass of the model; words of the question found in the sentence break near-ties.
+another pass of the model. Words of the question found in a sentence count too, except the words
+of the topic itself (the document title and the headings above the passage): a question names
+its topic, and the sentence that introduces the topic by name is rarely the one that answers
+it. The remaining words weigh more the fewer candidate sentences contain them.
 """
 from __future__ import annotations
 
+import math
+import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -19,8 +24,9 @@ if TYPE_CHECKING:
 
 MAX_ANSWER_CHARS = 200
 ANSWER_PASSAGES = 3
-LEXICAL_WEIGHT = 0.3
+LEXICAL_WEIGHT = 0.2
 RANK_PENALTY = 0.02
+_WORDS = re.compile(r"\w.*\w")
 
 
 @dataclass
@@ -30,56 +36,68 @@ class Answer:
     hits: list["Hit"] = field(default_factory=list)
 
 
-def _lexical(sentence: str, tokens: list[str]) -> float:
-    total = sum(len(t) for t in tokens)
-    if not total:
-        return 0.0
-    folded = normalize(sentence).lower()
-    return sum(len(t) for t in tokens if t in folded) / total
+@dataclass
+class _Candidate:
+    rank: int
+    first: int  # index of the passage's first sentence in the sentence table
+    i: int  # position within the passage
+    start: int
+    end: int
+    folded: str
+    topic: str
+
+
+def _candidates(hits: list["Hit"], rows: list[int], index: "LoadedIndex") -> list[_Candidate]:
+    out = []
+    for rank, row in enumerate(rows[:ANSWER_PASSAGES]):
+        lo, hi = (int(x) for x in np.searchsorted(index.sent_row, [row, row + 1]))
+        passage = hits[rank].passage
+        headings = {normalize(h) for h in passage.heading_path}
+        topic = normalize(" ".join([passage.title, *passage.heading_path])).lower()
+        for i in range(hi - lo):
+            s, e = int(index.sent_start[lo + i]), int(index.sent_end[lo + i])
+            folded = normalize(passage.text[s:e]).lower()
+            # A heading names a topic; it does not answer a question about it. Nor does a rule line.
+            if _WORDS.search(folded) and folded not in {h.lower() for h in headings}:
+                out.append(_Candidate(rank, lo, i, s, e, folded, topic))
+    return out
+
+
+def _lexical(cands: list[_Candidate], tokens: list[str]) -> np.ndarray:
+    if not tokens or not cands:
+        return np.zeros(len(cands))
+    topical = np.array([[t in c.topic for t in tokens] for c in cands], dtype=bool)
+    present = np.array([[t in c.folded for t in tokens] for c in cands], dtype=bool) & ~topical
+    df = present.sum(axis=0)
+    weights = np.array([math.log((len(cands) + 1) / (d + 0.5)) * len(t) for t, d in zip(tokens, df)])
+    total = (~topical) @ weights
+    return np.divide(present @ weights, total, out=np.zeros(len(cands)), where=total > 0)
 
 
 def best_answer(qvec: np.ndarray, qtokens: list[str], hits: list["Hit"], rows: list[int],
-                index: "LoadedIndex", tokenize=None) -> Answer:
+                index: "LoadedIndex") -> Answer:
     if not hits:
         return Answer("", None, hits)
-    tokens = sorted(set(qtokens))
-    best: tuple[float, int, int] | None = None
-    scored: dict[int, np.ndarray] = {}
-    for rank, row in enumerate(rows[:ANSWER_PASSAGES]):
-        lo, hi = np.searchsorted(index.sent_row, [row, row + 1])
-        if lo == hi:
-            continue
-        passage = hits[rank].passage
-        spans = list(zip(index.sent_start[lo:hi], index.sent_end[lo:hi]))
-        headings = {normalize(h) for h in passage.heading_path}
-        dense = index.sent_vectors[lo:hi] @ qvec
-        lex = np.array([_lexical(passage.text[s:e], tokens) for s, e in spans])
-        score = dense + LEXICAL_WEIGHT * lex - RANK_PENALTY * rank
-        # A heading names a topic; it does not answer a question about it.
-        score[[normalize(passage.text[s:e]) in headings for s, e in spans]] = -np.inf
-        scored[rank] = score
-        i = int(np.argmax(score))
-        if best is None or score[i] > best[0]:
-            best = (float(score[i]), rank, i)
-    if best is None:
+    cands = _candidates(hits, rows, index)
+    if not cands:
         p = hits[0].passage
         return Answer(p.text[:MAX_ANSWER_CHARS], p.passage_id, hits)
-    _, rank, i = best
-    row = rows[rank]
-    lo = int(np.searchsorted(index.sent_row, row))
-    starts, ends = index.sent_start, index.sent_end
-    text = hits[rank].passage.text
-    s, e = int(starts[lo + i]), int(ends[lo + i])
-    score = scored[rank]
+    dense = index.sent_vectors[[c.first + c.i for c in cands]] @ qvec
+    ranks = np.array([c.rank for c in cands])
+    score = dense + LEXICAL_WEIGHT * _lexical(cands, sorted(set(qtokens))) - RANK_PENALTY * ranks
+    best = int(np.argmax(score))
+    c = cands[best]
+    s, e = c.start, c.end
     # A second sentence only when it is adjacent and still fits: it keeps the answer readable.
-    options = [j for j in (i - 1, i + 1) if 0 <= j < len(score) and np.isfinite(score[j])]
-    options.sort(key=lambda j: -score[j])
-    for j in options:
-        s2, e2 = min(s, int(starts[lo + j])), max(e, int(ends[lo + j]))
+    neighbours = [j for j in (best - 1, best + 1) if 0 <= j < len(cands) and cands[j].rank == c.rank
+                  and abs(cands[j].i - c.i) == 1]
+    for j in sorted(neighbours, key=lambda j: -score[j]):
+        s2, e2 = min(s, cands[j].start), max(e, cands[j].end)
         if e2 - s2 <= MAX_ANSWER_CHARS:
             s, e = s2, e2
             break
-    answer = text[s:e]
+    passage = hits[c.rank].passage
+    answer = passage.text[s:e]
     if len(answer) > MAX_ANSWER_CHARS:
         answer = answer[: MAX_ANSWER_CHARS - 1] + "…"
-    return Answer(answer, hits[rank].passage.passage_id, hits)
+    return Answer(answer, passage.passage_id, hits)

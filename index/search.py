@@ -42,7 +42,7 @@ def _mostly_overlaps(a: Passage, b: Passage) -> bool:
 class Searcher:
     """A loaded index plus its embedding model, answering questions."""
 
-    def __init__(self, index: LoadedIndex, embedder, *, fusion: str = "rrf", dense_weight: float = 1.0):
+    def __init__(self, index: LoadedIndex, embedder, *, fusion: str = "zscore", dense_weight: float = 1.0):
         from index.tokenize import Tokenizer
 
         if fusion not in FUSIONS:
@@ -175,4 +175,4 @@ class Searcher:
     def ask(self, question: str, k: int = 5, chapter: int | None = None, doc_id: str | None = None) -> Answer:
         qvec, hits = self._retrieve(question, k, chapter, doc_id)
         rows = [self._row[h.passage.passage_id] for h in hits]
-        return best_answer(qvec, self.tokenize(question), hits, rows, self.index, self.tokenize)
+        return best_answer(qvec, self.tokenize(question), hits, rows, self.index)

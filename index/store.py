@@ -33,6 +33,7 @@ SENTENCES = "sentences.npz"
 BM25_DIR = "bm25"
 TERMS = "terms.json"
 FAISS_KINDS = ("flat", "hnsw")
+PASSAGE_CONTEXT = "title+headings"
 
 
 class IndexLoadError(RuntimeError):
@@ -75,6 +76,16 @@ def corpus_checksums(corpus: Corpus) -> list[dict[str, str]]:
     for doc in corpus.documents:
         seen[doc.source] = doc.checksum
     return [{"source": s, "sha256": c} for s, c in sorted(seen.items())]
+
+
+def indexed_text(p: Passage) -> str:
+    """What the index sees of a passage: its text under its document title and headings.
+
+    A passage often speaks of its topic as 它 or 该…; the title and headings put the topic's
+    name back, for the keyword leg and the vectors alike.
+    """
+    context = " / ".join(dict.fromkeys(x for x in (p.title, *p.heading_path) if x))
+    return f"{context}\n{p.text}" if context else p.text
 
 
 def _sentence_table(passages: Sequence[Passage]) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
@@ -160,10 +171,11 @@ def build_index(
         tmp = Path(tempfile.mkdtemp(prefix=f".{index_dir.name}.building-", dir=index_dir.parent))
         try:
             passages = corpus.passages
-            headings = [h for p in passages for h in p.heading_path]
+            headings = [h for p in passages for h in p.heading_path] + [d.title for d in corpus.documents]
             tokenizer = Tokenizer(corpus_terms((p.text for p in passages), headings))
             say(f"tokenizing {len(passages)} passages")
-            tokens = [tokenizer(p.text) or [""] for p in passages]
+            indexed = [indexed_text(p) for p in passages]
+            tokens = [tokenizer(t) or [""] for t in indexed]
             retriever = bm25s.BM25()
             retriever.index(tokens, show_progress=False)
             retriever.save(str(tmp / BM25_DIR), show_progress=False)
@@ -171,7 +183,7 @@ def build_index(
             sent_row, sent_start, sent_end, sent_texts = _sentence_table(passages)
             unique = {t: i for i, t in enumerate(dict.fromkeys(sent_texts))}
             say(f"embedding {len(passages)} passages and {len(unique)} sentences with {embedder.model_name}")
-            vectors = embedder.encode_passages([normalize(p.text) for p in passages], progress=progress)
+            vectors = embedder.encode_passages([normalize(t) for t in indexed], progress=progress)
             uvecs = embedder.encode_passages([normalize(t) for t in unique], progress=progress)
             sent_vectors = uvecs[[unique[t] for t in sent_texts]] if sent_texts else np.zeros((0, embedder.dim), np.float32)
 
@@ -187,6 +199,7 @@ def build_index(
                 "model": {"name": embedder.model_name, "dimension": embedder.dim, "prompts": embedder.prompts},
                 "corpus": {"root": corpus.root, "files": corpus_checksums(corpus)},
                 "chunker": chunker,
+                "passage_context": PASSAGE_CONTEXT,
                 "tokenizer": tokenizer.settings(),
                 "faiss": {"kind": faiss_kind, "metric": "inner_product"},
                 "counts": {"documents": len(corpus.documents), "passages": len(passages),
@@ -331,8 +344,10 @@ def is_current(index_dir: Path, *, model_name: str, chunker: dict[str, Any], fil
         m = read_manifest(index_dir)
     except IndexLoadError:
         return False
-    return (m["model"]["name"] == model_name and m["chunker"] == chunker
-            and m["corpus"]["files"] == files)
+    from index.tokenize import TOKENIZER_VERSION
+
+    return (m["model"]["name"] == model_name and m["chunker"] == chunker and m["corpus"]["files"] == files
+            and m.get("passage_context") == PASSAGE_CONTEXT and m["tokenizer"].get("version") == TOKENIZER_VERSION)
 
 
 def ensure_index(

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -296,6 +297,8 @@ def test_manifest_without_file_list_does_not_skip_the_checks(previous):
 @pytest.mark.parametrize("damage", ["passages.jsonl cut mid-line", "manifest from a future format",
                                     "bm25 file flipped byte", "sentences.npz missing"])
 def test_cli_prints_the_refusal_and_exits_1(previous, capsys, command, damage, tmp_path, monkeypatch):
+    for key in [k for k in os.environ if k.startswith("DOCQA_")]:
+        monkeypatch.delenv(key)
     monkeypatch.setenv("DOCQA_CACHE_DIR", str(tmp_path / "cache"))
     do, expected = DAMAGES[damage]
     do(previous)
@@ -303,7 +306,7 @@ def test_cli_prints_the_refusal_and_exits_1(previous, capsys, command, damage, t
     out, err = capsys.readouterr()
     assert code == 1 and out == ""
     assert err.startswith("docqa: error: ") and len(err.strip().splitlines()) == 1, err
-    assert __import__("re").search(expected, err), err
+    assert re.search(expected, err), err
     assert not (tmp_path / "cache" / "models").exists(), "a damaged index must be refused before the model loads"
 
 
@@ -320,29 +323,31 @@ def test_serve_on_a_damaged_index_is_not_ready_and_says_why(previous, tmp_path, 
     do, expected = DAMAGES[damage]
     do(previous)
     port = _free_port()
-    env = _env() | {"DOCQA_CACHE_DIR": str(tmp_path / "cache")}
-    env.pop("DOCQA_API_KEY", None)
-    proc = subprocess.Popen([sys.executable, "-m", "service.cli", "serve", "--port", str(port), "--index", str(previous)],
-                            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    env = {k: v for k, v in _env().items() if not k.startswith("DOCQA_")} | {"DOCQA_CACHE_DIR": str(tmp_path / "cache")}
+    log = tmp_path / "server.log"
+    with open(log, "w") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "service.cli", "serve", "--port", str(port),
+                                 "--index", str(previous)], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            assert proc.poll() is None, proc.communicate()[1]
-            assert time.monotonic() < deadline, "the server never finished loading"
-            try:
-                r = httpx.get(f"{base}/readyz", timeout=5)
-                if "loading" not in r.json()["detail"]:
-                    break
-            except httpx.TransportError:
-                pass
-            time.sleep(0.1)
-        assert r.status_code == 503
-        detail = r.json()["detail"]
-        assert "IndexLoadError" in detail and __import__("re").search(expected, detail), detail
-        assert httpx.get(f"{base}/healthz", timeout=5).status_code == 200
-        asked = httpx.post(f"{base}/ask", json={"question": "外汇储备有多少？"}, timeout=10)
-        assert asked.status_code == 503 and "could not be loaded" in asked.json()["detail"]
+        with httpx.Client(base_url=base, trust_env=False, timeout=10) as c:
+            deadline = time.monotonic() + 120
+            while True:
+                assert proc.poll() is None, log.read_text()
+                assert time.monotonic() < deadline, "the server never finished loading"
+                try:
+                    r = c.get("/readyz")
+                    if "loading" not in r.json()["detail"]:
+                        break
+                except httpx.TransportError:
+                    pass
+                time.sleep(0.1)
+            assert r.status_code == 503
+            detail = r.json()["detail"]
+            assert "IndexLoadError" in detail and re.search(expected, detail), detail
+            assert c.get("/healthz").status_code == 200
+            asked = c.post("/ask", json={"question": "外汇储备有多少？"})
+            assert asked.status_code == 503 and "could not be loaded" in asked.json()["detail"]
     finally:
         proc.send_signal(signal.SIGTERM)
         try:

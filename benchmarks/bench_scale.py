@@ -1,0 +1,237 @@
+"""How search cost grows with the corpus: 10k, 100k, 1M passages, on synthetic data.
+
+    python benchmarks/bench_scale.py [--sizes 10000 100000 1000000] [--queries 200] [--skip-bm25]
+
+Vector side: random unit 384-d vectors (the e5-small dimension) in the two FAISS indexes
+`index/store.py` builds (`_faiss_index`: exact IndexFlatIP, approximate HNSW M=32,
+efConstruction=80, efSearch=128); build time, size on disk, single-query latency for the top 50
+(what `Searcher` asks FAISS for), and recall@10 of HNSW against exact search.
+"uniform" vectors have no structure at all, the worst case for HNSW (every neighbour is about
+as far as any other); "clustered" ones (a mixture of Gaussians) are closer to real embeddings.
+
+Keyword side: synthetic token documents with Zipf-distributed terms and the bundled book's
+passage length (about 130 tokens), indexed with bm25s as `build_index` does; build time, size on
+disk, and the latency of `Searcher._keyword` (BM25 scores of every document + top 50).
+"""
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import math
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from index.search import Searcher  # noqa: E402
+from index.store import _faiss_index  # noqa: E402
+
+DIM = 384
+TOP = 50
+THREADS = os.cpu_count() or 1
+
+
+def pct(xs: list[float], p: float) -> float:
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, int(round(p / 100 * (len(xs) - 1))))]
+
+
+def unit(x: np.ndarray) -> np.ndarray:
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    return x
+
+
+def vectors(n: int, kind: str, rng: np.random.Generator, chunk: int = 100_000) -> np.ndarray:
+    out = np.empty((n, DIM), dtype=np.float32)
+    centres = unit(rng.standard_normal((max(1, n // 100), DIM), dtype=np.float32)) if kind == "clustered" else None
+    for a in range(0, n, chunk):
+        b = min(n, a + chunk)
+        block = rng.standard_normal((b - a, DIM), dtype=np.float32)
+        if centres is not None:
+            block = centres[rng.integers(0, len(centres), b - a)] + 0.03 * block
+        out[a:b] = unit(block)
+    return out
+
+
+def queries(base: np.ndarray, n: int, kind: str, rng: np.random.Generator) -> np.ndarray:
+    if kind == "uniform":
+        return unit(rng.standard_normal((n, DIM), dtype=np.float32))
+    # A question lands near some passage, not on it.
+    picks = base[rng.integers(0, len(base), n)]
+    return unit(picks + 0.02 * rng.standard_normal(picks.shape, dtype=np.float32))
+
+
+def file_size(index, work: Path) -> int:
+    import faiss
+
+    path = work / "index.faiss"
+    faiss.write_index(index, str(path))
+    size = path.stat().st_size
+    path.unlink()
+    return size
+
+
+def single_query_ms(index, qs: np.ndarray, k: int, threads: int) -> list[float]:
+    """One query at a time, as `Searcher` sends them, with FAISS's OpenMP team at `threads`."""
+    import faiss
+
+    default = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(threads)
+    try:
+        out = []
+        for q in qs:
+            t = time.perf_counter()
+            index.search(q[None, :], k)
+            out.append((time.perf_counter() - t) * 1000)
+        return out
+    finally:
+        faiss.omp_set_num_threads(default)
+
+
+def recall_at_10(exact: np.ndarray, approx: np.ndarray) -> float:
+    return float(np.mean([len(set(e[:10]) & set(a[:10])) / 10 for e, a in zip(exact, approx)]))
+
+
+def bench_vectors(n: int, kind: str, nq: int, work: Path, hnsw_max_seconds: float, rng) -> list[dict]:
+    t = time.perf_counter()
+    base = vectors(n, kind, rng)
+    gen_s = time.perf_counter() - t
+    qs = queries(base, nq, kind, rng)
+    rows = []
+
+    t = time.perf_counter()
+    flat = _faiss_index(base, "flat")
+    flat_build = time.perf_counter() - t
+    lat = single_query_ms(flat, qs, TOP, THREADS)
+    lat1 = single_query_ms(flat, qs, TOP, 1)
+    _, exact = flat.search(qs, 10)
+    rows.append({"n": n, "data": kind, "index": "flat (exact)", "build_s": flat_build, "bytes": file_size(flat, work),
+                 "p50_ms": pct(lat, 50), "p95_ms": pct(lat, 95), "p50_1t_ms": pct(lat1, 50), "recall@10": 1.0,
+                 "note": ""})
+    del flat
+    gc.collect()
+
+    note = ""
+    t = time.perf_counter()
+    hnsw = _faiss_index(base, "hnsw")
+    hnsw_build = time.perf_counter() - t
+    if hnsw_build > hnsw_max_seconds:
+        note = f"build took {hnsw_build:.0f}s, over the {hnsw_max_seconds:.0f}s budget"
+    lat = single_query_ms(hnsw, qs, TOP, THREADS)
+    lat1 = single_query_ms(hnsw, qs, TOP, 1)
+    _, approx = hnsw.search(qs, 10)
+    rows.append({"n": n, "data": kind, "index": "HNSW M=32 efC=80 efS=128", "build_s": hnsw_build,
+                 "bytes": file_size(hnsw, work), "p50_ms": pct(lat, 50), "p95_ms": pct(lat, 95),
+                 "p50_1t_ms": pct(lat1, 50),
+                 "recall@10": recall_at_10(exact, approx), "note": note})
+    del hnsw, base
+    gc.collect()
+    print(f"  vectors n={n} {kind}: generated in {gen_s:.1f}s", file=sys.stderr, flush=True)
+    return rows
+
+
+def zipf_probabilities(vocab: int, s: float = 1.07) -> np.ndarray:
+    p = 1.0 / np.arange(1, vocab + 1) ** s
+    return p / p.sum()
+
+
+def bench_bm25(n: int, nq: int, work: Path, rng) -> dict:
+    import bm25s
+
+    vocab_size = int(min(400_000, 200 * math.sqrt(n)))  # Heaps' law: vocabulary grows like sqrt(tokens)
+    p = zipf_probabilities(vocab_size)
+    lengths = rng.integers(60, 200, n)
+    flat_ids = rng.choice(vocab_size, size=int(lengths.sum()), p=p).astype(np.int64)
+    ints = list(range(vocab_size))  # one int object per id, shared by every document
+    docs, pos = [], 0
+    for length in lengths:
+        docs.append(tuple(ints[i] for i in flat_ids[pos:pos + length]))
+        pos += length
+    del flat_ids
+    vocab = {f"t{i}": i for i in range(vocab_size)}
+
+    t = time.perf_counter()
+    retriever = bm25s.BM25()
+    retriever.index((docs, vocab), show_progress=False)
+    build_s = time.perf_counter() - t
+    del docs
+    gc.collect()
+    path = work / "bm25"
+    retriever.save(str(path), show_progress=False)
+    size = sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+    shutil.rmtree(path)
+
+    stub = SimpleNamespace(_vocab=retriever.vocab_dict, index=SimpleNamespace(bm25=retriever))
+    qtokens = [[f"t{i}" for i in rng.choice(vocab_size, size=int(rng.integers(3, 9)), p=p)] for _ in range(nq)]
+    lat = []
+    for tokens in qtokens:
+        t = time.perf_counter()
+        Searcher._keyword(stub, tokens, TOP, None)
+        lat.append((time.perf_counter() - t) * 1000)
+    return {"n": n, "vocab": vocab_size, "tokens": int(lengths.sum()), "build_s": build_s, "bytes": size,
+            "p50_ms": pct(lat, 50), "p95_ms": pct(lat, 95)}
+
+
+def main() -> None:
+    import faiss
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
+    parser.add_argument("--queries", type=int, default=200)
+    parser.add_argument("--clustered-max", type=int, default=100_000, help="also run clustered data up to this size")
+    parser.add_argument("--hnsw-max-seconds", type=float, default=900)
+    parser.add_argument("--skip-bm25", action="store_true")
+    parser.add_argument("--skip-vectors", action="store_true")
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+
+    rng = np.random.default_rng(0)
+    work = Path(tempfile.mkdtemp(prefix="docqa-bench-scale-"))
+    print(f"faiss {faiss.__version__}, omp threads {faiss.omp_get_max_threads()}, "
+          f"load average {' '.join(Path('/proc/loadavg').read_text().split()[:3])}")
+    vec_rows, bm25_rows = [], []
+    try:
+        for n in args.sizes:
+            if not args.skip_vectors:
+                for kind in ("uniform", "clustered") if n <= args.clustered_max else ("uniform",):
+                    vec_rows += bench_vectors(n, kind, args.queries, work, args.hnsw_max_seconds, rng)
+                    r = vec_rows[-1]
+                    print(f"  {n} {kind}: flat {vec_rows[-2]['p50_ms']:.2f} ms, hnsw {r['p50_ms']:.2f} ms "
+                          f"(build {r['build_s']:.0f}s), recall@10 {r['recall@10']:.3f}", file=sys.stderr, flush=True)
+            if not args.skip_bm25:
+                bm25_rows.append(bench_bm25(n, args.queries, work, rng))
+                print(f"  {n} bm25: {bm25_rows[-1]}", file=sys.stderr, flush=True)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+    if vec_rows:
+        print(f"\nFAISS, {DIM}-d unit vectors, single query, top {TOP} (ms, {THREADS} OpenMP threads unless said); "
+              "recall@10 against exact search")
+        print("| passages | data | index | build s | size MB | p50 ms | p95 ms | p50 ms, 1 thread | recall@10 | note |")
+        print("|---:|---|---|---:|---:|---:|---:|---:|---:|---|")
+        for r in vec_rows:
+            print(f"| {r['n']:,} | {r['data']} | {r['index']} | {r['build_s']:.1f} | {r['bytes'] / 1e6:.1f} | "
+                  f"{r['p50_ms']:.2f} | {r['p95_ms']:.2f} | {r['p50_1t_ms']:.2f} | {r['recall@10']:.3f} | {r['note']} |")
+    if bm25_rows:
+        print(f"\nBM25 (bm25s), Zipf tokens, 60-200 per passage; `Searcher._keyword`: all scores + top {TOP}")
+        print("| passages | tokens | vocabulary | build s | size MB | p50 ms | p95 ms |")
+        print("|---:|---:|---:|---:|---:|---:|---:|")
+        for r in bm25_rows:
+            print(f"| {r['n']:,} | {r['tokens']:,} | {r['vocab']:,} | {r['build_s']:.1f} | {r['bytes'] / 1e6:.1f} | "
+                  f"{r['p50_ms']:.2f} | {r['p95_ms']:.2f} |")
+    print(f"\nload average at the end: {' '.join(Path('/proc/loadavg').read_text().split()[:3])}")
+    if args.json:
+        args.json.write_text(json.dumps({"vectors": vec_rows, "bm25": bm25_rows}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
