@@ -6,6 +6,7 @@ survives. A passage that mostly repeats one already returned is dropped.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,6 +17,8 @@ from index.store import LoadedIndex, load_index
 from ingest.model import Passage
 
 RRF_K = 60
+HUB_WEIGHT = {"zh": 0.5, "en": 1.0}
+_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 FUSIONS = ("rrf", "zscore")
 
 
@@ -93,9 +96,11 @@ class Searcher:
             mask &= self._doc_ids == doc_id
         return mask
 
-    def _dense(self, qvec: np.ndarray, n: int, mask: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    def _dense(self, qvec: np.ndarray, n: int, mask: np.ndarray | None, hub: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """FAISS candidates (a wider pool), rescored as cosine minus the passage's hubness."""
         import faiss
 
+        want, n = n, min(self.index.vectors.ntotal, 2 * n)
         params = None
         if mask is not None:
             ids = np.flatnonzero(mask).astype(np.int64)
@@ -107,7 +112,9 @@ class Searcher:
                 params = faiss.SearchParametersHNSW(sel=faiss.IDSelectorBatch(ids), efSearch=max(128, n))
         scores, rows = self.index.vectors.search(qvec[None, :], n, params=params)
         keep = rows[0] >= 0
-        return rows[0][keep], scores[0][keep]
+        rows, scores = rows[0][keep], scores[0][keep] - hub[rows[0][keep]]
+        order = np.argsort(-scores, kind="stable")[:want]
+        return rows[order], scores[order]
 
     def _keyword(self, tokens: list[str], n: int, mask: np.ndarray | None):
         """Top rows by BM25, and the scores of every row (fusion reads those of dense candidates)."""
@@ -124,7 +131,7 @@ class Searcher:
         top = top[np.argsort(-scores[top], kind="stable")]
         return top, scores[top], scores
 
-    def _fuse(self, qvec: np.ndarray, dense, keyword) -> list[tuple[int, float]]:
+    def _fuse(self, qvec: np.ndarray, dense, keyword, hub: np.ndarray) -> list[tuple[int, float]]:
         d_rows, d_scores = dense
         k_rows, _k_scores, all_keyword = keyword
         if self.fusion == "rrf":
@@ -142,7 +149,7 @@ class Searcher:
         missing = [r for r in rows if r not in known]
         if missing:
             vecs = np.stack([self.index.vectors.reconstruct(int(r)) for r in missing])
-            known.update(zip(missing, map(float, vecs @ qvec)))
+            known.update(zip(missing, map(float, vecs @ qvec - hub[missing])))
         dense_z = _zscore(np.array([known[int(r)] for r in rows]))
         keyword_z = _zscore(all_keyword[rows]) if all_keyword is not None else np.zeros(len(rows))
         fused_scores = self.dense_weight * dense_z + keyword_z
@@ -156,9 +163,14 @@ class Searcher:
         if k < 1:
             raise ValueError(f"k must be at least 1, got {k}")
         qvec = self.embedder.encode_queries([question])[0]
+        lang = "zh" if _CJK.search(question) else "en"
+        if lang == "en":
+            qvec = qvec + self.index.hub["shift"]
+            qvec = (qvec / np.linalg.norm(qvec)).astype(np.float32)
+        hub = HUB_WEIGHT[lang] * self.index.hub[lang]
         mask = self._mask(chapter, doc_id)
         n = max(50, 4 * k)
-        ranked = self._fuse(qvec, self._dense(qvec, n, mask), self._keyword(self.tokenize(question), n, mask))
+        ranked = self._fuse(qvec, self._dense(qvec, n, mask, hub), self._keyword(self.tokenize(question), n, mask), hub)
         hits: list[Hit] = []
         for row, score in ranked:
             p = self.passages[row]

@@ -24,7 +24,7 @@ import numpy as np
 from ingest.model import Chapter, Corpus, Document, FrontMatter, Passage, Section, Subsection
 from ingest.text import normalize, sentence_spans
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 MANIFEST = "manifest.json"
 PASSAGES = "passages.jsonl"
 DOCUMENTS = "documents.json"
@@ -32,6 +32,8 @@ VECTORS = "vectors.faiss"
 SENTENCES = "sentences.npz"
 BM25_DIR = "bm25"
 TERMS = "terms.json"
+HUBNESS = "hubness.npz"
+_LANGUAGE_PAIRS = Path(__file__).with_name("data") / "language_pairs.tsv"
 FAISS_KINDS = ("flat", "hnsw")
 PASSAGE_CONTEXT = "title+headings"
 
@@ -57,6 +59,7 @@ class LoadedIndex:
     sent_start: np.ndarray
     sent_end: np.ndarray
     sent_vectors: np.ndarray
+    hub: dict[str, np.ndarray]
 
 
 def _say_default(msg: str) -> None:
@@ -86,6 +89,23 @@ def indexed_text(p: Passage) -> str:
     """
     context = " / ".join(dict.fromkeys(x for x in (p.title, *p.heading_path) if x))
     return f"{context}\n{p.text}" if context else p.text
+
+
+def hubness(vectors: np.ndarray, embedder) -> dict[str, np.ndarray]:
+    """Per-passage hubness and the Chinese-minus-English query direction.
+
+    Some passages (a title page, a table of contents) sit close to every question; a question
+    in another language than the book sees little else. A passage's mean similarity to generic
+    questions (`en`, `zh`) is subtracted from its score, as CSLS does for cross-lingual
+    retrieval, and an English question is moved by the mean difference between the same generic
+    questions asked in Chinese and in English (`shift`).
+    """
+    pairs = [line.split("\t") for line in _LANGUAGE_PAIRS.read_text(encoding="utf-8").splitlines() if "\t" in line]
+    en = embedder.encode_queries([a.strip() for a, _ in pairs])
+    zh = embedder.encode_queries([b.strip() for _, b in pairs])
+    return {"en": (vectors @ en.T).mean(axis=1).astype(np.float32),
+            "zh": (vectors @ zh.T).mean(axis=1).astype(np.float32),
+            "shift": (zh.mean(axis=0) - en.mean(axis=0)).astype(np.float32)}
 
 
 def _sentence_table(passages: Sequence[Passage]) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
@@ -188,6 +208,7 @@ def build_index(
             sent_vectors = uvecs[[unique[t] for t in sent_texts]] if sent_texts else np.zeros((0, embedder.dim), np.float32)
 
             faiss.write_index(_faiss_index(vectors, faiss_kind), str(tmp / VECTORS))
+            np.savez(tmp / HUBNESS, **hubness(vectors, embedder))
             np.savez(tmp / SENTENCES, row=sent_row, start=sent_start, end=sent_end,
                      vectors=sent_vectors.astype(np.float16))
             _write_jsonl(tmp / PASSAGES, [p.to_dict() for p in passages])
@@ -319,6 +340,8 @@ def load_index(index_dir: Path, *, model_name: str | None = None) -> LoadedIndex
         bm25 = bm25s.BM25.load(str(index_dir / BM25_DIR))
         with np.load(index_dir / SENTENCES) as z:
             sent = {k: z[k] for k in ("row", "start", "end", "vectors")}
+        with np.load(index_dir / HUBNESS) as z:
+            hub = {k: z[k] for k in ("en", "zh", "shift")}
     except Exception as exc:  # noqa: BLE001 - any unreadable file is the same refusal
         raise IndexLoadError(f"the index at {index_dir} cannot be read ({type(exc).__name__}: {exc}): {rebuild}") from exc
     counts = manifest["counts"]
@@ -335,7 +358,7 @@ def load_index(index_dir: Path, *, model_name: str | None = None) -> LoadedIndex
     if problems:
         raise IndexLoadError(f"the index at {index_dir} is inconsistent ({'; '.join(problems)}): {rebuild}")
     return LoadedIndex(index_dir, manifest, passages, documents, vectors, bm25, terms,
-                       sent["row"], sent["start"], sent["end"], sent["vectors"].astype(np.float32))
+                       sent["row"], sent["start"], sent["end"], sent["vectors"].astype(np.float32), hub)
 
 
 def is_current(index_dir: Path, *, model_name: str, chunker: dict[str, Any], files: list[dict[str, str]]) -> bool:

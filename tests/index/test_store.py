@@ -5,7 +5,9 @@ import shutil
 import pytest
 
 from index.search import Searcher
-from index.store import (BM25_DIR, MANIFEST, PASSAGES, VECTORS, IndexLoadError, build_index, load_index)
+from index.store import (BM25_DIR, MANIFEST, PASSAGES, VECTORS, IndexLoadError, build_index, indexed_text,
+                         load_index)
+from ingest.text import normalize
 from tests.fakes import FakeEmbedder, make_corpus
 
 CHUNKER = {"target_chars": 300, "overlap_sentences": 1}
@@ -26,9 +28,9 @@ def built(tmp_path):
 def test_index_folder_holds_exactly_the_documented_files(built):
     _, target = built
     names = sorted(p.name for p in target.iterdir())
-    assert names == sorted([MANIFEST, PASSAGES, VECTORS, BM25_DIR, "documents.json", "sentences.npz", "terms.json"])
+    assert names == sorted([MANIFEST, PASSAGES, VECTORS, BM25_DIR, "documents.json", "sentences.npz", "terms.json", "hubness.npz"])
     manifest = json.loads((target / MANIFEST).read_text(encoding="utf-8"))
-    assert manifest["format_version"] == 1
+    assert manifest["format_version"] == 2
     assert manifest["model"] == {"name": "fake-bigram-64", "dimension": 64, "prompts": {"query": "", "passage": ""}}
     assert manifest["counts"] == {"documents": 1, "passages": 4, "sentences": 4}
     assert manifest["chunker"] == CHUNKER
@@ -45,7 +47,8 @@ def test_rows_line_up_across_faiss_bm25_and_passages(built):
     hits = s.search("外汇储备", k=4)
     assert hits[0].passage.passage_id == "doc:0002"
     row = next(i for i, p in enumerate(s.passages) if p.passage_id == "doc:0002")
-    assert s.index.vectors.reconstruct(row) @ FakeEmbedder().encode_queries([s.passages[row].text])[0] == pytest.approx(1.0)
+    expected = FakeEmbedder().encode_passages([normalize(indexed_text(s.passages[row]))])[0]
+    assert s.index.vectors.reconstruct(row) @ expected == pytest.approx(1.0)
     assert s.index.bm25.get_scores_from_ids([s.index.bm25.vocab_dict["外汇"]]).argmax() == row
 
 
