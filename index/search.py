@@ -18,6 +18,7 @@ from ingest.model import Passage
 
 RRF_K = 60
 HUB_WEIGHT = {"zh": 0.5, "en": 1.0}
+SENTENCE_WEIGHT = 0.5
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 FUSIONS = ("rrf", "zscore")
 
@@ -150,11 +151,27 @@ class Searcher:
         if missing:
             vecs = np.stack([self.index.vectors.reconstruct(int(r)) for r in missing])
             known.update(zip(missing, map(float, vecs @ qvec - hub[missing])))
-        dense_z = _zscore(np.array([known[int(r)] for r in rows]))
+        dense = np.array([known[int(r)] for r in rows])
+        if SENTENCE_WEIGHT:
+            dense = (1 - SENTENCE_WEIGHT) * dense + SENTENCE_WEIGHT * (self._best_sentence(qvec, rows) - hub[rows])
+        dense_z = _zscore(dense)
         keyword_z = _zscore(all_keyword[rows]) if all_keyword is not None else np.zeros(len(rows))
         fused_scores = self.dense_weight * dense_z + keyword_z
         order = np.lexsort((rows, -fused_scores))
         return [(int(rows[i]), float(fused_scores[i])) for i in order]
+
+    def _best_sentence(self, qvec: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """Each passage's closest sentence to the question: one sentence often answers alone."""
+        idx = self.index
+        lo = np.searchsorted(idx.sent_row, rows)
+        hi = np.searchsorted(idx.sent_row, rows + 1)
+        sims = idx.sent_vectors[np.concatenate([np.arange(a, b) for a, b in zip(lo, hi)])] @ qvec
+        out, pos = np.full(len(rows), -1.0), 0
+        for i, (a, b) in enumerate(zip(lo, hi)):
+            if b > a:
+                out[i] = sims[pos:pos + b - a].max()
+            pos += b - a
+        return out
 
     def _retrieve(self, question: str, k: int, chapter: int | None, doc_id: str | None):
         question = question.strip()

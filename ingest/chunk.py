@@ -19,7 +19,7 @@ from ingest.text import sentence_spans
 # question set (within one question), so the smaller 300 wins for tighter citations; body
 # passages then run 230-500 characters (median 330, at most ~360 e5 tokens, well inside
 # the 512-token window), and one sentence of overlap keeps a split thought findable.
-DEFAULT_TARGET_CHARS = 300
+DEFAULT_TARGET_CHARS = 500
 DEFAULT_OVERLAP_SENTENCES = 1
 CHUNKER_VERSION = 1
 
