@@ -118,23 +118,25 @@ class Searcher:
         return rows[order], scores[order]
 
     def _keyword(self, tokens: list[str], n: int, mask: np.ndarray | None):
-        """Top rows by BM25, and the scores of every row (fusion reads those of dense candidates)."""
+        """Top rows by BM25, the scores of every row (fusion reads those of dense candidates), and
+        the share of the query's tokens that the corpus has."""
         ids = [self._vocab[t] for t in tokens if t in self._vocab]
+        coverage = len(set(ids)) / max(len(set(tokens)), 1)
         if not ids:
-            return np.zeros(0, np.int64), np.zeros(0, np.float32), None
+            return np.zeros(0, np.int64), np.zeros(0, np.float32), None, 0.0
         scores = self.index.bm25.get_scores_from_ids(ids)
         if mask is not None:
             scores = np.where(mask, scores, 0.0)
         n = min(n, int(np.count_nonzero(scores > 0)))
         if n == 0:
-            return np.zeros(0, np.int64), np.zeros(0, np.float32), None
+            return np.zeros(0, np.int64), np.zeros(0, np.float32), None, 0.0
         top = np.argpartition(-scores, n - 1)[:n]
         top = top[np.argsort(-scores[top], kind="stable")]
-        return top, scores[top], scores
+        return top, scores[top], scores, coverage
 
     def _fuse(self, qvec: np.ndarray, dense, keyword, hub: np.ndarray) -> list[tuple[int, float]]:
         d_rows, d_scores = dense
-        k_rows, _k_scores, all_keyword = keyword
+        k_rows, _k_scores, all_keyword, coverage = keyword
         if self.fusion == "rrf":
             fused: dict[int, float] = {}
             for weight, rows in ((self.dense_weight, d_rows), (1.0, k_rows)):
@@ -156,7 +158,9 @@ class Searcher:
             dense = (1 - SENTENCE_WEIGHT) * dense + SENTENCE_WEIGHT * (self._best_sentence(qvec, rows) - hub[rows])
         dense_z = _zscore(dense)
         keyword_z = _zscore(all_keyword[rows]) if all_keyword is not None else np.zeros(len(rows))
-        fused_scores = self.dense_weight * dense_z + keyword_z
+        # The keyword leg speaks for the share of the question the corpus has words for: an
+        # English question about a Chinese book only meets stray English words.
+        fused_scores = self.dense_weight * dense_z + keyword_z * coverage
         order = np.lexsort((rows, -fused_scores))
         return [(int(rows[i]), float(fused_scores[i])) for i in order]
 
