@@ -68,7 +68,7 @@ class AnswerOut(BaseModel):
     passage_id: str | None
 
 
-class CitationOut(BaseModel):
+class _PassageFields(BaseModel):
     passage_id: str
     doc_id: str
     title: str
@@ -81,6 +81,9 @@ class CitationOut(BaseModel):
     start: int = Field(description="character offset in the source text")
     end: int
     text: str
+
+
+class CitationOut(_PassageFields):
     score: float
 
 
@@ -93,21 +96,9 @@ class SearchOut(BaseModel):
     results: list[CitationOut]
 
 
-class PassageOut(BaseModel):
-    passage_id: str
-    doc_id: str
-    title: str
-    chapter: int | None
-    chapter_title: str | None
-    section: str | None
+class PassageOut(_PassageFields):
     section_number: int | None
-    subsection: str | None
     heading_path: list[str]
-    heading: str
-    source: str
-    start: int
-    end: int
-    text: str
     kind: str
     prev_id: str | None = Field(description="the passage before this one in reading order")
     next_id: str | None
