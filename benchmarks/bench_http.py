@@ -98,8 +98,11 @@ def served(index_dir: Path, cache_dir: Path, *, log_path: Path, env: dict[str, s
                 if time.monotonic() > deadline:
                     raise RuntimeError(f"docqa serve not ready after {ready_timeout}s:\n{server.log_tail()}")
                 try:
-                    if client.get(f"{server.base_url}/readyz").status_code == 200:
+                    r = client.get(f"{server.base_url}/readyz")
+                    if r.status_code == 200:
                         break
+                    if "could not be loaded" in r.text:
+                        raise RuntimeError(f"docqa serve cannot load {index_dir}: {r.json()['detail']}")
                 except httpx.TransportError:
                     pass
                 time.sleep(0.1)

@@ -17,8 +17,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from index.store import (BM25_DIR, DOCUMENTS, MANIFEST, PASSAGES, SENTENCES, TERMS, VECTORS, IndexLoadError,
-                         build_index, load_index, sha256_file)
+from index.store import (BM25_DIR, DOCUMENTS, FORMAT_VERSION, MANIFEST, PASSAGES, SENTENCES, TERMS, VECTORS,
+                         IndexLoadError, build_index, load_index, sha256_file)
 from service.cli import main
 from tests.fakes import FakeEmbedder, make_corpus
 
@@ -245,7 +245,8 @@ DAMAGES = {
         lambda d: _edit_manifest(d, lambda m: m["counts"].update(passages=7)),
         r"inconsistent \(3 passages, manifest says 7\)"),
     "manifest from a future format": (
-        lambda d: _edit_manifest(d, lambda m: m.update(format_version=2)), r"has index format 2, this docqa reads format 1"),
+        lambda d: _edit_manifest(d, lambda m: m.update(format_version=FORMAT_VERSION + 1)),
+        rf"has index format {FORMAT_VERSION + 1}, this docqa reads format {FORMAT_VERSION}"),
     "manifest without a format": (
         lambda d: _edit_manifest(d, lambda m: m.pop("format_version")), r"has index format None"),
     "manifest with another model's dimension": (
