@@ -296,12 +296,37 @@ def read_manifest(index_dir: Path) -> dict[str, Any]:
             f"{index_dir} has index format {found!r}, this docqa reads format {FORMAT_VERSION}: "
             f"rebuild it with `docqa build --index {index_dir}`"
         )
+    problem = _manifest_problem(manifest)
+    if problem:
+        raise IndexLoadError(f"{path} is incomplete ({problem}): rebuild the index with `docqa build --index {index_dir}`")
     return manifest
+
+
+def _manifest_problem(m: dict[str, Any]) -> str | None:
+    """What a manifest lacks, so a hand-edited or partial one is refused, not half-trusted."""
+    model, counts, files = m.get("model"), m.get("counts"), m.get("files")
+    if not isinstance(model, dict) or not isinstance(model.get("name"), str) or not isinstance(model.get("dimension"), int):
+        return "no model name and dimension"
+    if not isinstance(counts, dict) or not isinstance(counts.get("passages"), int):
+        return "no passage count"
+    if not isinstance(files, dict):
+        return "no file list"
+    for name in (PASSAGES, DOCUMENTS, VECTORS, SENTENCES, TERMS, HUBNESS):
+        if name not in files:
+            return f"{name} is not listed"
+    if not any(name.startswith(BM25_DIR + "/") for name in files):
+        return f"no {BM25_DIR}/ files are listed"
+    for name, meta in files.items():
+        if not isinstance(meta, dict) or not isinstance(meta.get("bytes"), int) or not isinstance(meta.get("sha256"), str):
+            return f"{name} has no size and checksum"
+    if not isinstance(m.get("tokenizer"), dict) or not isinstance(m.get("chunker"), dict):
+        return "no tokenizer or chunker settings"
+    return None
 
 
 def verify_files(index_dir: Path, manifest: dict[str, Any]) -> None:
     rebuild = f"rebuild it with `docqa build --index {index_dir}`"
-    for name, meta in manifest.get("files", {}).items():
+    for name, meta in manifest["files"].items():
         path = Path(index_dir) / name
         if not path.is_file():
             raise IndexLoadError(f"index file {name} is missing from {index_dir}: {rebuild}")

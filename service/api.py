@@ -449,8 +449,17 @@ def _validation_response(exc: RequestValidationError) -> JSONResponse:
     return JSONResponse({"detail": "; ".join(messages)}, status_code=422)
 
 
+def _check_unicode(text: str, field: str) -> str:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise HTTPException(422, f"{field} contains a lone UTF-16 surrogate (an escape such as \\ud800 "
+                                 "without its pair); send valid Unicode text") from None
+    return text
+
+
 def _check_question(text: str, settings: Settings, field: str) -> str:
-    text = text.strip()
+    text = _check_unicode(text.strip(), field)
     if not text:
         raise HTTPException(422, f"{field} must not be blank; send a question such as “本书一共分为几章？”")
     if len(text) > settings.max_question_chars:
@@ -627,7 +636,7 @@ def create_app(settings: Settings, searcher: "Searcher | None" = None) -> FastAP
             raise HTTPException(400, str(exc)) from None
         _check_question(last, settings, "messages[-1].content")
         _check_scope(s, body.chapter, body.doc_id)
-        query = chat.retrieval_query(turns)
+        query = _check_unicode(chat.retrieval_query(turns), "messages")
         answer = await state.run(s.ask, query, k=body.k, chapter=body.chapter, doc_id=body.doc_id)
         out = _ask_out(answer, last)
         if body.stream:
