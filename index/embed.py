@@ -30,6 +30,14 @@ def family_prompts(model_name: str) -> dict[str, str]:
     return {"query": "", "passage": ""}
 
 
+class _QueryJob:
+    def __init__(self, texts: list[str]):
+        self.texts = texts
+        self.result: np.ndarray | None = None
+        self.error: BaseException | None = None
+        self.done = threading.Event()
+
+
 class Embedder:
     """A loaded sentence-transformers model that knows its prompts and dimension."""
 
@@ -41,19 +49,56 @@ class Embedder:
         self.dim = int(dim())
         self._lock = threading.Lock()
         self._cache_path = cache_path
+        self._pending: list[_QueryJob] = []
+        self._pending_lock = threading.Lock()
+
+    def _forward(self, texts: Sequence[str], prompt: str, batch_size: int, progress: bool) -> np.ndarray:
+        vecs = self.model.encode(
+            list(texts), prompt=prompt or None, batch_size=batch_size, convert_to_numpy=True,
+            normalize_embeddings=True, show_progress_bar=progress,
+        )
+        return np.ascontiguousarray(vecs, dtype=np.float32)
 
     def _encode(self, texts: Sequence[str], prompt: str, batch_size: int, progress: bool) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         with self._lock:
-            vecs = self.model.encode(
-                list(texts), prompt=prompt or None, batch_size=batch_size, convert_to_numpy=True,
-                normalize_embeddings=True, show_progress_bar=progress,
-            )
-        return np.ascontiguousarray(vecs, dtype=np.float32)
+            return self._forward(texts, prompt, batch_size, progress)
 
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
-        return self._encode(texts, self.prompts["query"], 32, False)
+        """Questions asked at the same time share one forward pass.
+
+        The model runs one call at a time; whoever gets it embeds every question waiting by
+        then in one batch, which on a CPU costs little more than one question alone.
+        """
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        job = _QueryJob(list(texts))
+        with self._pending_lock:
+            self._pending.append(job)
+        while not job.done.is_set():
+            with self._lock:
+                with self._pending_lock:
+                    batch, self._pending = self._pending, []
+                if batch:
+                    self._run_queries(batch)
+        if job.error is not None:
+            raise job.error
+        return job.result
+
+    def _run_queries(self, batch: list["_QueryJob"]) -> None:
+        try:
+            vecs = self._forward([t for j in batch for t in j.texts], self.prompts["query"], 32, False)
+        except BaseException as exc:  # noqa: BLE001 - every waiting caller gets the failure
+            for j in batch:
+                j.error = exc
+                j.done.set()
+            return
+        pos = 0
+        for j in batch:
+            j.result = vecs[pos:pos + len(j.texts)]
+            pos += len(j.texts)
+            j.done.set()
 
     def _encode_sorted(self, texts: Sequence[str], progress: bool, batch_size: int) -> np.ndarray:
         # Shortest first keeps padding low inside each batch; order is restored after.

@@ -1,0 +1,56 @@
+import threading
+
+import numpy as np
+
+from index.embed import Embedder, family_prompts
+
+
+def test_family_prompts():
+    assert family_prompts("intfloat/multilingual-e5-small") == {"query": "query: ", "passage": "passage: "}
+    assert family_prompts("BAAI/bge-small-zh-v1.5")["query"].startswith("为这个句子")
+    assert family_prompts("sentence-transformers/all-MiniLM-L6-v2") == {"query": "", "passage": ""}
+
+
+def test_concurrent_questions_share_forward_passes_and_get_their_own_vectors(embedder):
+    fresh = Embedder(embedder.model, embedder.model_name, embedder.prompts)
+    calls = []
+    forward = fresh._forward
+
+    def counting(texts, *args):
+        calls.append(len(texts))
+        return forward(texts, *args)
+
+    fresh._forward = counting
+    questions = [f"中国外汇储备大约有多少？第{i}问" for i in range(16)]
+    alone = embedder.encode_queries(questions)
+    got: dict[int, np.ndarray] = {}
+    start = threading.Barrier(16)
+
+    def ask(i):
+        start.wait()
+        got[i] = fresh.encode_queries([questions[i]])[0]
+
+    threads = [threading.Thread(target=ask, args=(i,)) for i in range(16)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sum(calls) == 16 and len(calls) < 16
+    for i in range(16):
+        assert float(got[i] @ alone[i]) > 0.9999
+
+
+def test_a_failed_forward_reaches_every_waiting_caller(embedder):
+    fresh = Embedder(embedder.model, embedder.model_name, embedder.prompts)
+
+    def broken(*args):
+        raise RuntimeError("model exploded")
+
+    fresh._forward = broken
+    try:
+        fresh.encode_queries(["问题"])
+    except RuntimeError as exc:
+        assert "model exploded" in str(exc)
+    else:
+        raise AssertionError("the failure was swallowed")
+    assert fresh._pending == []
