@@ -285,6 +285,50 @@ def bare_throughput(searcher, questions: list[str]) -> tuple[float, float]:
     return len(questions) / seconds, seconds
 
 
+def model_threading(embedder, questions: list[str]) -> None:
+    """Why the service's inference is slower than the floor, and what batching would buy: one
+    question's forward on the main thread and in a worker thread, with 2 and 1 intra-op threads,
+    then questions/s at batch sizes 1, 8 and 32."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import torch
+
+    default = torch.get_num_threads()
+
+    def one(i: int) -> float:
+        t = time.perf_counter()
+        embedder.encode_queries([questions[i % len(questions)]])
+        return (time.perf_counter() - t) * 1000
+
+    def in_worker(threads: int) -> list[float]:
+        def run(i: int) -> float:
+            torch.set_num_threads(threads)
+            return one(i)
+
+        with ThreadPoolExecutor(1) as pool:
+            return list(pool.map(run, range(40)))
+
+    print("| one question's forward (ms) | p50 | p95 |\n|---|---:|---:|")
+    for threads in (default, 1):
+        torch.set_num_threads(threads)
+        xs = [one(i) for i in range(40)]
+        torch.set_num_threads(default)
+        ys = in_worker(threads)
+        print(f"| main thread, {threads} intra-op thread(s) | {pct(xs, 50):.1f} | {pct(xs, 95):.1f} |")
+        print(f"| worker thread, {threads} intra-op thread(s) | {pct(ys, 50):.1f} | {pct(ys, 95):.1f} |")
+    print("\n| intra-op threads | batch 1 q/s | batch 8 q/s | batch 32 q/s |\n|---:|---:|---:|---:|")
+    for threads in (1, default):
+        torch.set_num_threads(threads)
+        rates = []
+        for b in (1, 8, 32):
+            t = time.perf_counter()
+            for a in range(0, 64, b):
+                embedder.encode_queries(questions[a:a + b])
+            rates.append(64 / (time.perf_counter() - t))
+        print(f"| {threads} | " + " | ".join(f"{r:.1f}" for r in rates) + " |")
+    torch.set_num_threads(default)
+
+
 def ensure_book_index(work: Path, cache: Path) -> Path:
     from corpus import bundled_files
     from index.embed import load_embedder
@@ -313,6 +357,8 @@ def main() -> None:
     parser.add_argument("--server-env", action="append", default=[], metavar="KEY=VALUE",
                         help="extra environment for the server, e.g. DOCQA_WORKERS_THREADS=1 or OMP_NUM_THREADS=1")
     parser.add_argument("--json", type=Path, help="write the raw numbers here too")
+    parser.add_argument("--threading", action="store_true",
+                        help="only the model-threading and batching experiment (no server)")
     args = parser.parse_args()
 
     from index.cache import default_cache_dir
@@ -326,6 +372,10 @@ def main() -> None:
     index_dir = ensure_book_index(work, cache)
     info = machine()
     print(f"machine: {info}")
+    if args.threading:
+        model_threading(load_embedder(MODEL, cache), load_questions(200))
+        print(f"load average at the end: {' '.join(Path('/proc/loadavg').read_text().split()[:3])}")
+        return
 
     searcher = Searcher(load_index(index_dir), load_embedder(MODEL, cache))
     questions = load_questions(max(args.floor_queries, args.requests))
