@@ -76,12 +76,19 @@ class Embedder:
         job = _QueryJob(list(texts))
         with self._pending_lock:
             self._pending.append(job)
+        # Wait on our own job, not on the model: a caller whose question went out in another
+        # caller's batch returns as soon as it is done instead of queueing for the model again.
         while not job.done.is_set():
-            with self._lock:
+            if not self._lock.acquire(blocking=False):
+                job.done.wait(0.0005)
+                continue
+            try:
                 with self._pending_lock:
                     batch, self._pending = self._pending, []
                 if batch:
                     self._run_queries(batch)
+            finally:
+                self._lock.release()
         if job.error is not None:
             raise job.error
         return job.result
