@@ -19,6 +19,7 @@ import pytest
 
 from index.store import (BM25_DIR, DOCUMENTS, FORMAT_VERSION, MANIFEST, PASSAGES, SENTENCES, TERMS, VECTORS,
                          IndexLoadError, build_index, load_index, sha256_file)
+from benchmarks.bench_http import stop
 from service.cli import main
 from tests.fakes import FakeEmbedder, make_corpus
 
@@ -346,9 +347,4 @@ def test_serve_on_a_damaged_index_is_not_ready_and_says_why(previous, tmp_path, 
             asked = c.post("/ask", json={"question": "外汇储备有多少？"})
             assert asked.status_code == 503 and "could not be loaded" in asked.json()["detail"]
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc)
