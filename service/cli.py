@@ -232,15 +232,15 @@ def main(argv: list[str] | None = None) -> int:
     from index.evaluate import EvalFileError
     from index.store import IndexBuildError, IndexLoadError
     from ingest.model import IngestError
+    from ingest.outline import ChapterNotFound, ChapterNotInCorpus, SectionNotFound
 
-    known = (CliError, IngestError, IndexLoadError, IndexBuildError, ModelLoadError, EvalFileError, LookupError,
-             ValueError)
+    known = (CliError, IngestError, IndexLoadError, IndexBuildError, ModelLoadError, EvalFileError,
+             ChapterNotFound, ChapterNotInCorpus, SectionNotFound, ValueError)
     try:
         settings = _settings(args)
         return COMMANDS[args.command](args, settings)
     except known as exc:
-        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
-        print(f"docqa: error: {message}", file=sys.stderr)
+        print(f"docqa: error: {exc}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
         print("docqa: interrupted", file=sys.stderr)
