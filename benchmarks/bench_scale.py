@@ -31,10 +31,9 @@ from types import SimpleNamespace
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from index.search import Searcher  # noqa: E402
-from index.store import _faiss_index  # noqa: E402
+from docqa.index.search import Searcher  # noqa: E402
+from docqa.index.store import _faiss_index  # noqa: E402
 
 DIM = 384
 TOP = 50  # `Searcher` keeps max(50, 4k) candidates from each leg

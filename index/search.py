@@ -12,9 +12,9 @@ from pathlib import Path
 
 import numpy as np
 
-from index.answer import Answer, best_answer
-from index.store import LoadedIndex, load_index
-from ingest.model import Passage
+from docqa.index.answer import Answer, best_answer
+from docqa.index.store import LoadedIndex, load_index
+from docqa.ingest.model import Passage
 
 RRF_K = 60
 HUB_WEIGHT = {"zh": 0.5, "en": 1.0}
@@ -47,7 +47,7 @@ class Searcher:
     """A loaded index plus its embedding model, answering questions."""
 
     def __init__(self, index: LoadedIndex, embedder, *, fusion: str = "zscore", dense_weight: float = 1.0):
-        from index.tokenize import Tokenizer
+        from docqa.index.tokenize import Tokenizer
 
         if fusion not in FUSIONS:
             raise ValueError(f"unknown fusion {fusion!r}: use one of {', '.join(FUSIONS)}")
@@ -67,8 +67,8 @@ class Searcher:
     @classmethod
     def open(cls, index_dir: Path, model: str | None = None, *, embedder=None, cache_dir: Path | None = None,
              **kwargs) -> "Searcher":
-        from index.embed import load_embedder
-        from index.cache import default_cache_dir
+        from docqa.index.embed import load_embedder
+        from docqa.index.cache import default_cache_dir
 
         index = load_index(index_dir, model_name=model)
         name = index.manifest["model"]["name"]

@@ -21,8 +21,9 @@ from typing import Any
 
 import numpy as np
 
-from ingest.model import Chapter, Corpus, Document, FrontMatter, Passage, Section, Subsection
-from ingest.text import normalize, sentence_spans
+from docqa.ingest.model import Chapter, Corpus, Document, FrontMatter, Passage, Section, Subsection
+from docqa.ingest.text import normalize, sentence_spans
+from docqa.errors import IndexStateError
 
 FORMAT_VERSION = 2
 MANIFEST = "manifest.json"
@@ -38,11 +39,11 @@ FAISS_KINDS = ("flat", "hnsw")
 PASSAGE_CONTEXT = "title+headings"
 
 
-class IndexLoadError(RuntimeError):
+class IndexLoadError(IndexStateError):
     """An index that cannot be used as it is; the message names the problem and says to rebuild."""
 
 
-class IndexBuildError(RuntimeError):
+class IndexBuildError(IndexStateError):
     """A build that could not finish; any previous index is left as it was."""
 
 
@@ -60,6 +61,62 @@ class LoadedIndex:
     sent_end: np.ndarray
     sent_vectors: np.ndarray
     hub: dict[str, np.ndarray]
+
+
+MARKER = ".docqa-index"
+"""An empty file in every index, so an index whose manifest was lost is still known to be docqa's."""
+
+
+def owned_state(index_dir: Path) -> str:
+    """What is at `index_dir`, as far as replacing it is concerned.
+
+    "missing" and "empty" may be built into; "index" (a manifest or the marker) may be replaced;
+    "file" and "foreign" (anything else) belong to the user and are never touched.
+    """
+    index_dir = Path(index_dir)
+    if not index_dir.exists() and not index_dir.is_symlink():
+        return "missing"
+    if index_dir.is_symlink() or not index_dir.is_dir():
+        return "file"
+    if (index_dir / MARKER).is_file() or _looks_like_manifest(index_dir / MANIFEST):
+        return "index"
+    try:
+        next(index_dir.iterdir())
+    except StopIteration:
+        return "empty"
+    return "foreign"
+
+
+def _looks_like_manifest(path: Path) -> bool:
+    try:
+        if not path.is_file() or path.stat().st_size > 1 << 20:
+            return False
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError):
+        return False
+    return isinstance(data, dict) and "format_version" in data and "model" in data
+
+
+def not_an_index_error(index_dir: Path, *, build_hint: bool = True) -> IndexStateError:
+    """The refusal for a path that holds something other than a docqa index."""
+    index_dir = Path(index_dir)
+    todo = f"build one with `docqa build PATH --index DIR` into a new or empty folder" if build_hint else ""
+    if owned_state(index_dir) == "file":
+        what = "a link" if index_dir.is_symlink() else "a file"
+        return IndexLoadError(f"{index_dir} is {what}, not a docqa index", hint=todo or None)
+    try:
+        count = sum(1 for _ in index_dir.iterdir())
+    except OSError as exc:
+        return IndexLoadError(f"{index_dir} cannot be read ({exc.strerror})", hint="check its permissions")
+    noun = "entry" if count == 1 else "entries"
+    return IndexLoadError(f"{index_dir} is not a docqa index (it holds {count} {noun}); docqa leaves it untouched",
+                          hint=todo or None)
+
+
+def check_replaceable(index_dir: Path) -> None:
+    """Refuse to build into a path that holds anything but a docqa index (or nothing)."""
+    if owned_state(index_dir) in ("file", "foreign"):
+        raise not_an_index_error(index_dir)
 
 
 def _say_default(msg: str) -> None:
@@ -178,7 +235,7 @@ def build_index(
     import faiss
     from filelock import FileLock
 
-    from index.tokenize import Tokenizer, corpus_terms
+    from docqa.index.tokenize import Tokenizer, corpus_terms
 
     say = say or (lambda _m: None)
     if not corpus.passages:
@@ -188,6 +245,7 @@ def build_index(
     t0 = time.perf_counter()
     with FileLock(str(_lock_path(index_dir))):
         recover(index_dir)
+        check_replaceable(index_dir)
         tmp = Path(tempfile.mkdtemp(prefix=f".{index_dir.name}.building-", dir=index_dir.parent))
         try:
             passages = corpus.passages
@@ -233,6 +291,7 @@ def build_index(
                 for p in sorted(tmp.rglob("*")) if p.is_file()
             }
             (tmp / MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
+            (tmp / MARKER).write_bytes(b"")
             _fsync_tree(tmp)
             _swap_in(tmp, index_dir)
         except BaseException:
@@ -261,7 +320,12 @@ def _swap_in(new: Path, target: Path) -> None:
     backup = _backup_path(target)
     if backup.exists():
         shutil.rmtree(backup)
-    if target.exists():
+    state = owned_state(target)
+    if state in ("file", "foreign"):
+        raise not_an_index_error(target)
+    if state == "empty":
+        target.rmdir()
+    elif state == "index":
         os.rename(target, backup)
     os.rename(new, target)
     shutil.rmtree(backup, ignore_errors=True)
@@ -269,7 +333,9 @@ def _swap_in(new: Path, target: Path) -> None:
 
 def _restore_previous(index_dir: Path) -> None:
     backup = _backup_path(index_dir)
-    if backup.exists() and not index_dir.exists():
+    if backup.is_dir() and owned_state(backup) == "index" and owned_state(index_dir) in ("missing", "empty"):
+        if index_dir.is_dir():
+            index_dir.rmdir()
         os.rename(backup, index_dir)
 
 
@@ -285,7 +351,13 @@ def recover(index_dir: Path) -> None:
 def read_manifest(index_dir: Path) -> dict[str, Any]:
     path = Path(index_dir) / MANIFEST
     if not path.is_file():
-        raise IndexLoadError(f"{index_dir} is not a docqa index (no {MANIFEST}): build it with `docqa build --index {index_dir}`")
+        state = owned_state(index_dir)
+        if state == "index":
+            raise IndexLoadError(f"{index_dir} is a damaged docqa index ({MANIFEST} is missing)",
+                                 hint=f"rebuild it with `docqa build PATH --index {index_dir}`")
+        if state in ("missing", "empty"):
+            raise IndexLoadError(f"no index at {index_dir}", hint=f"build one with `docqa build PATH --index {index_dir}`")
+        raise not_an_index_error(index_dir)
     try:
         manifest = json.loads(path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -345,8 +417,6 @@ def load_index(index_dir: Path, *, model_name: str | None = None) -> LoadedIndex
 
     index_dir = Path(index_dir)
     _restore_previous(index_dir)
-    if not index_dir.is_dir():
-        raise IndexLoadError(f"no index at {index_dir}: build one with `docqa build --index {index_dir}`")
     manifest = read_manifest(index_dir)
     built_with = manifest["model"]["name"]
     if model_name is not None and model_name != built_with:
@@ -392,7 +462,7 @@ def is_current(index_dir: Path, *, model_name: str, chunker: dict[str, Any], fil
         m = read_manifest(index_dir)
     except IndexLoadError:
         return False
-    from index.tokenize import TOKENIZER_VERSION
+    from docqa.index.tokenize import TOKENIZER_VERSION
 
     return (m["model"]["name"] == model_name and m["chunker"] == chunker and m["corpus"]["files"] == files
             and m.get("passage_context") == PASSAGE_CONTEXT and m["tokenizer"].get("version") == TOKENIZER_VERSION)
@@ -409,14 +479,15 @@ def ensure_index(
     say: Callable[[str], None] | None = _say_default,
 ) -> Path:
     """Build the index of `paths` (default: the bundled book) unless an up-to-date one is there."""
-    from corpus import bundled_files
-    from index.cache import default_cache_dir
-    from index.embed import load_embedder
-    from ingest.pipeline import chunker_settings, load_corpus
+    from docqa.corpus import bundled_files
+    from docqa.index.cache import default_cache_dir
+    from docqa.index.embed import load_embedder
+    from docqa.ingest.pipeline import chunker_settings, load_corpus
 
     files = [Path(p) for p in paths] if paths else bundled_files()
     corpus = load_corpus(files)
     chunker = chunker_settings()
+    _restore_previous(Path(index_dir))
     if is_current(index_dir, model_name=model, chunker=chunker, files=corpus_checksums(corpus)):
         return Path(index_dir)
     say = say or (lambda _m: None)

@@ -14,7 +14,7 @@ from collections import Counter
 from collections.abc import Iterable
 from functools import lru_cache
 
-from ingest.text import normalize
+from docqa.ingest.text import normalize
 
 TOKENIZER_VERSION = 1
 

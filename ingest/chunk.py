@@ -11,9 +11,9 @@ import re
 from bisect import bisect_right
 from dataclasses import dataclass, field, replace
 
-from ingest.model import Chapter, Document, Passage, Section
-from ingest.structure import split_lines
-from ingest.text import sentence_spans
+from docqa.ingest.model import Chapter, Document, Passage, Section
+from docqa.ingest.structure import split_lines
+from docqa.ingest.text import sentence_spans
 
 # Measured on the bundled book: targets of 150-500 characters retrieved alike on a small
 # question set (within one question), so the smaller 300 wins for tighter citations; body

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from typing import Any
+from docqa.errors import InputError
 
 
 @dataclass
@@ -103,5 +104,5 @@ class Corpus:
     passages: list[Passage]
 
 
-class IngestError(ValueError):
+class IngestError(InputError, ValueError):
     """A corpus input that cannot be read; the message names the file and place."""

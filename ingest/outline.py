@@ -7,15 +7,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from ingest.model import Chapter, Document, Passage
-from ingest.text import compact
+from docqa.ingest.model import Chapter, Document, Passage
+from docqa.ingest.text import compact
+from docqa.errors import NotFoundError
 
 
-class ChapterNotFound(LookupError):
+class ChapterNotFound(NotFoundError):
     """No chapter with that number (the message lists the numbers there are)."""
 
 
-class ChapterNotInCorpus(LookupError):
+class ChapterNotInCorpus(NotFoundError):
     """The contents list the chapter, but its text is not in the corpus."""
 
     def __init__(self, number: int, title: str, toc_page: int | None, toc_title: str = "目录"):
@@ -25,7 +26,7 @@ class ChapterNotInCorpus(LookupError):
                          "but its text is not in the corpus")
 
 
-class SectionNotFound(LookupError):
+class SectionNotFound(NotFoundError):
     """The chapter has no such section (the message lists the sections it has)."""
 
 

@@ -3,11 +3,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ingest.chunk import (DEFAULT_OVERLAP_SENTENCES, DEFAULT_TARGET_CHARS, chunk_document,
+from docqa.ingest.chunk import (DEFAULT_OVERLAP_SENTENCES, DEFAULT_TARGET_CHARS, chunk_document,
                           chunker_settings)
-from ingest.model import Corpus
-from ingest.read import default_root, read_documents
-from ingest.structure import structure_document
+from docqa.ingest.model import Corpus
+from docqa.ingest.read import default_root, read_documents
+from docqa.ingest.structure import structure_document
 
 CHUNKER_SETTINGS = chunker_settings()
 

@@ -12,8 +12,8 @@ import os
 import re
 from pathlib import Path
 
-from ingest.model import Document, IngestError
-from ingest.structure import split_lines
+from docqa.ingest.model import Document, IngestError
+from docqa.ingest.structure import split_lines
 
 TEXT_SUFFIXES = (".txt", ".md", ".markdown")
 JSONL_SUFFIXES = (".jsonl",)

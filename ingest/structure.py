@@ -15,7 +15,7 @@ import unicodedata
 from bisect import bisect_left
 from dataclasses import dataclass
 
-from ingest.model import Chapter, Document, FrontMatter, Section, Subsection
+from docqa.ingest.model import Chapter, Document, FrontMatter, Section, Subsection
 
 HEADING_MAX = 50  # a heading line is short; longer lines are body text
 _CN_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5,

@@ -28,12 +28,12 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from service import chat
-from service.engine import open_searcher
-from service.settings import Settings
+from docqa.service import chat
+from docqa.service.engine import open_searcher
+from docqa.service.settings import Settings
 
 if TYPE_CHECKING:
-    from index.search import Searcher
+    from docqa.index.search import Searcher
 
 log = logging.getLogger("docqa.service")
 STATIC = Path(__file__).resolve().parent / "static"
@@ -490,7 +490,7 @@ def _document(searcher: "Searcher", doc_id: str | None):
 
 
 def _find_chapter(searcher: "Searcher", number: int, doc_id: str | None):
-    from ingest.outline import ChapterNotFound, ChapterNotInCorpus, find_chapter
+    from docqa.ingest.outline import ChapterNotFound, ChapterNotInCorpus, find_chapter
 
     if doc_id is not None:
         _document(searcher, doc_id)
@@ -588,7 +588,7 @@ def create_app(settings: Settings, searcher: "Searcher | None" = None) -> FastAP
     @app.get("/chapters", response_model=OutlineOut, tags=["book"])
     async def chapters(doc_id: str | None = None) -> dict[str, Any]:
         """The outline, including chapters the table of contents lists but the corpus lacks."""
-        from ingest.outline import outline_dict
+        from docqa.ingest.outline import outline_dict
 
         s = state.require()
         docs = [_document(s, doc_id)] if doc_id is not None else s.documents
@@ -615,7 +615,7 @@ def create_app(settings: Settings, searcher: "Searcher | None" = None) -> FastAP
             raise HTTPException(404, f"passage {passage_id!r} does not exist; ids come from /ask, /search "
                                      "or /chapters/{n}") from None
         prev_id, next_id = s.neighbours(passage_id)
-        from service.format import citation_label
+        from docqa.service.format import citation_label
 
         return {**p.to_dict(), "heading": citation_label(p), "prev_id": prev_id, "next_id": next_id}
 
@@ -662,8 +662,8 @@ def _ask_out(answer, question: str) -> dict[str, Any]:
 
 
 def _chapter_out(searcher: "Searcher", n: int, m: int | None, doc_id: str | None) -> dict[str, Any]:
-    from ingest.outline import ChapterNotFound, SectionNotFound, chapter_dict, chapter_passages
-    from service.format import citation_label
+    from docqa.ingest.outline import ChapterNotFound, SectionNotFound, chapter_dict, chapter_passages
+    from docqa.service.format import citation_label
 
     doc, ch = _find_chapter(searcher, n, doc_id)
     try:

@@ -18,8 +18,9 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ingest.model import Passage
-from service.format import citation_label, result_dict
+from docqa.ingest.model import Passage
+from docqa.service.format import citation_label, result_dict
+from docqa.errors import InputError
 
 MODEL_ID = "docqa"
 QUOTE_CHARS = 600
@@ -43,7 +44,7 @@ SHORT_WORDS = 3
 MAX_CONTEXT_TURNS = 2
 
 
-class ChatError(ValueError):
+class ChatError(InputError, ValueError):
     """A conversation that cannot be answered as sent; the message says what to change."""
 
 

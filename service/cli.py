@@ -7,11 +7,12 @@ import json
 import sys
 from pathlib import Path
 from typing import Any
+from docqa.errors import InputError
 
 EXIT_ERROR = 1
 
 
-class CliError(Exception):
+class CliError(InputError):
     """A failure the user can fix; printed as one line, exit code 1."""
 
 
@@ -66,7 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _settings(args: argparse.Namespace):
-    from service.settings import Settings
+    from docqa.service.settings import Settings
 
     overrides: dict[str, Any] = {}
     for key in ("index", "model", "host", "port"):
@@ -78,7 +79,7 @@ def _settings(args: argparse.Namespace):
 
 
 def _open(settings):
-    from service.engine import open_searcher
+    from docqa.service.engine import open_searcher
 
     return open_searcher(settings)
 
@@ -88,15 +89,14 @@ def _emit(data: Any) -> None:
 
 
 def _cmd_build(args, settings) -> int:
-    from index.embed import load_embedder
-    from index.store import build_index, corpus_checksums
-    from ingest.pipeline import chunker_settings, load_corpus
+    from docqa.corpus import bundled_files
+    from docqa.index.embed import load_embedder
+    from docqa.index.store import build_index, check_replaceable, corpus_checksums
+    from docqa.ingest.pipeline import chunker_settings, load_corpus
+    from docqa.service.engine import index_dir_for
 
-    from corpus import bundled_files
-
+    check_replaceable(index_dir_for(settings))
     corpus = load_corpus(list(settings.corpus or bundled_files()))
-    from service.engine import index_dir_for
-
     embedder = load_embedder(settings.model, settings.cache_dir, say=lambda m: print(m, file=sys.stderr))
     index_dir = index_dir_for(settings)
     manifest = build_index(corpus, index_dir, embedder, chunker=chunker_settings(), faiss_kind=args.faiss)
@@ -106,7 +106,7 @@ def _cmd_build(args, settings) -> int:
 
 
 def _print_hits(hits) -> None:
-    from service.format import citation_label, location
+    from docqa.service.format import citation_label, location
 
     for i, h in enumerate(hits, 1):
         p = h.passage
@@ -116,8 +116,8 @@ def _print_hits(hits) -> None:
 
 
 def _batch(args, searcher) -> int:
-    from index.evaluate import read_questions
-    from service.format import result_dict
+    from docqa.index.evaluate import read_questions
+    from docqa.service.format import result_dict
 
     for q in read_questions(args.questions, need_gold=False):
         answer = searcher.ask(q["question"], k=args.k, chapter=args.chapter, doc_id=args.doc_id)
@@ -128,7 +128,7 @@ def _batch(args, searcher) -> int:
 
 
 def _cmd_search(args, settings) -> int:
-    from service.format import citation_label, result_dict
+    from docqa.service.format import citation_label, result_dict
 
     if args.k < 1 or args.k > 100:
         raise CliError(f"-k must be between 1 and 100, got {args.k}")
@@ -154,7 +154,7 @@ def _cmd_search(args, settings) -> int:
 
 
 def _cmd_eval(args, settings) -> int:
-    from index.evaluate import evaluate, read_questions
+    from docqa.index.evaluate import evaluate, read_questions
 
     questions = read_questions(args.file, need_gold=True)
     report = evaluate(_open(settings), questions, k=args.k).to_dict()
@@ -171,19 +171,19 @@ def _cmd_eval(args, settings) -> int:
 def _outline_source(args, settings):
     """Chapters come from the index when one is named, else straight from the corpus (no model needed)."""
     if settings.index is not None:
-        from index.store import load_index
+        from docqa.index.store import load_index
 
         idx = load_index(settings.index)
         return idx.documents, idx.passages
-    from corpus import bundled_files
-    from ingest.pipeline import load_corpus
+    from docqa.corpus import bundled_files
+    from docqa.ingest.pipeline import load_corpus
 
     corpus = load_corpus(list(settings.corpus or bundled_files()))
     return corpus.documents, corpus.passages
 
 
 def _cmd_chapters(args, settings) -> int:
-    from ingest.outline import outline_dict, render_outline_text
+    from docqa.ingest.outline import outline_dict, render_outline_text
 
     documents, _ = _outline_source(args, settings)
     if args.json:
@@ -194,7 +194,7 @@ def _cmd_chapters(args, settings) -> int:
 
 
 def _cmd_chapter(args, settings) -> int:
-    from ingest.outline import chapter_dict, chapter_passages, find_chapter
+    from docqa.ingest.outline import chapter_dict, chapter_passages, find_chapter
 
     documents, passages = _outline_source(args, settings)
     doc, chapter = find_chapter(documents, args.number, doc_id=args.doc_id)
@@ -216,7 +216,7 @@ def _cmd_chapter(args, settings) -> int:
 
 
 def _cmd_serve(args, settings) -> int:
-    from service.api import run
+    from docqa.service.api import run
 
     run(settings)
     return 0
@@ -228,11 +228,11 @@ COMMANDS = {"build": _cmd_build, "search": _cmd_search, "ask": _cmd_search, "eva
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from index.embed import ModelLoadError
-    from index.evaluate import EvalFileError
-    from index.store import IndexBuildError, IndexLoadError
-    from ingest.model import IngestError
-    from ingest.outline import ChapterNotFound, ChapterNotInCorpus, SectionNotFound
+    from docqa.index.embed import ModelLoadError
+    from docqa.index.evaluate import EvalFileError
+    from docqa.index.store import IndexBuildError, IndexLoadError
+    from docqa.ingest.model import IngestError
+    from docqa.ingest.outline import ChapterNotFound, ChapterNotInCorpus, SectionNotFound
 
     known = (CliError, IngestError, IndexLoadError, IndexBuildError, ModelLoadError, EvalFileError,
              ChapterNotFound, ChapterNotInCorpus, SectionNotFound, ValueError)

@@ -5,10 +5,10 @@ import hashlib
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from service.settings import Settings
+from docqa.service.settings import Settings
 
 if TYPE_CHECKING:
-    from index.search import Searcher
+    from docqa.index.search import Searcher
 
 
 def index_dir_for(settings: Settings) -> Path:
@@ -20,16 +20,16 @@ def index_dir_for(settings: Settings) -> Path:
 
 
 def open_searcher(settings: Settings) -> "Searcher":
-    """Open the index, building it first when it is missing (or, for a cache index, out of date).
+    """Open the index. Only docqa's own cache indexes are built (or rebuilt) here.
 
-    An index named with --index is opened as it is: rebuilding it is `docqa build`'s job, and
-    its manifest check refuses one built for another model.
+    An index named with --index is opened as it is, never built or replaced: rebuilding is
+    `docqa build`'s job, and whatever else is at that path belongs to the user.
     """
-    from index.search import Searcher
-    from index.store import ensure_index
+    from docqa.index.search import Searcher
+    from docqa.index.store import ensure_index
 
     index_dir = index_dir_for(settings)
-    if settings.index is None or not (index_dir / "manifest.json").exists():
+    if settings.index is None:
         ensure_index(settings.corpus, index_dir, settings.model, cache_dir=settings.cache_dir)
     explicit_model = settings.model if "model" in settings.model_fields_set else None
     return Searcher.open(index_dir, explicit_model, cache_dir=settings.cache_dir)

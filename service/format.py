@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ingest.model import Passage
+from docqa.ingest.model import Passage
 
 
 def citation_label(p: Passage) -> str:

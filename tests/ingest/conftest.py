@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from corpus import BUNDLED
-from ingest.model import Corpus, Document
-from ingest.pipeline import load_corpus
+from docqa.corpus import BUNDLED
+from docqa.ingest.model import Corpus, Document
+from docqa.ingest.pipeline import load_corpus
 
 BOOK = BUNDLED / "belt-and-road-capacity-cooperation.txt"
 

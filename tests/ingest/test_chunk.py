@@ -2,10 +2,10 @@ from __future__ import annotations
 
 import pytest
 
-from ingest.chunk import (DEFAULT_OVERLAP_SENTENCES, DEFAULT_TARGET_CHARS, chunk_document,
+from docqa.ingest.chunk import (DEFAULT_OVERLAP_SENTENCES, DEFAULT_TARGET_CHARS, chunk_document,
                           chunker_settings, split_long)
-from ingest.pipeline import CHUNKER_SETTINGS, load_corpus
-from ingest.text import compact, normalize
+from docqa.ingest.pipeline import CHUNKER_SETTINGS, load_corpus
+from docqa.ingest.text import compact, normalize
 from tests.ingest.conftest import BOOK
 
 
@@ -192,7 +192,7 @@ def test_documents_read_back_from_json_chunk_the_same(book, book_doc):
     import dataclasses
     import json
 
-    from ingest.model import Document
+    from docqa.ingest.model import Document
 
     data = json.loads(json.dumps(dataclasses.asdict(book_doc), ensure_ascii=False))
     again = dataclasses.replace(book_doc, heading_spans=data["heading_spans"], page_breaks=data["page_breaks"])

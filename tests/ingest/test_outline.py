@@ -2,9 +2,9 @@ from __future__ import annotations
 
 import pytest
 
-from ingest.outline import (ChapterNotFound, ChapterNotInCorpus, SectionNotFound, chapter_dict,
+from docqa.ingest.outline import (ChapterNotFound, ChapterNotInCorpus, SectionNotFound, chapter_dict,
                             chapter_passages, find_chapter, outline_dict, render_outline_text)
-from ingest.pipeline import load_corpus
+from docqa.ingest.pipeline import load_corpus
 
 DOC = "belt-and-road-capacity-cooperation"
 

@@ -5,9 +5,9 @@ import json
 
 import pytest
 
-from ingest.model import IngestError
-from ingest.pipeline import load_corpus
-from ingest.read import decode, guess_title, read_documents, slug
+from docqa.ingest.model import IngestError
+from docqa.ingest.pipeline import load_corpus
+from docqa.ingest.read import decode, guess_title, read_documents, slug
 from tests.ingest.conftest import BOOK
 
 

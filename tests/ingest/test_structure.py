@@ -2,9 +2,9 @@ from __future__ import annotations
 
 import pytest
 
-from ingest.model import Document
-from ingest.read import read_documents
-from ingest.structure import cn_number, structure_document, toc_entry
+from docqa.ingest.model import Document
+from docqa.ingest.read import read_documents
+from docqa.ingest.structure import cn_number, structure_document, toc_entry
 
 TOC_TITLES = {
     1: "产能合作的背景与意义",

@@ -10,8 +10,8 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
-from service.api import create_app
-from service.settings import Settings
+from docqa.service.api import create_app
+from docqa.service.settings import Settings
 
 
 def make_settings(book_index, cache_dir, **overrides) -> Settings:
@@ -42,7 +42,7 @@ def client(app) -> Iterator[TestClient]:
 @pytest.fixture(scope="session")
 def book_text() -> dict[str, str]:
     """Source file name -> decoded text, to check that citation offsets give back the cited text."""
-    from corpus import bundled_files
+    from docqa.corpus import bundled_files
 
     return {p.name: p.read_text(encoding="utf-8-sig") for p in bundled_files()}
 

@@ -9,8 +9,8 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-import service.api
-from service.api import create_app
+import docqa.service.api
+from docqa.service.api import create_app
 
 from .conftest import make_settings
 
@@ -30,7 +30,7 @@ def assert_error(r: httpx.Response, status: int, *words: str) -> str:
 
 def assert_cites_source(book_text: dict[str, str], c: dict) -> None:
     """The offsets point at the cited text in the source file (passage text has its blank lines folded)."""
-    from ingest.text import compact
+    from docqa.ingest.text import compact
 
     span = book_text[c["source"]][c["start"]:c["end"]]
     assert compact(span) == compact(c["text"])
@@ -256,7 +256,7 @@ def test_body_limit_sees_through_a_short_content_length(book_index, cache_dir, s
 
 
 def test_bad_content_length_header(client):
-    from service.api import BodyGuard
+    from docqa.service.api import BodyGuard
 
     sent: list[dict] = []
 
@@ -415,9 +415,9 @@ def test_load_failure_is_named_by_readyz(tmp_path, cache_dir):
 
 def test_bundled_index_is_built_on_first_start(tmp_path, cache_dir, embedder, monkeypatch):
     """No --index and nothing in the cache: the app builds the bundled book's index, then serves."""
-    import index.embed
+    import docqa.index.embed
 
-    monkeypatch.setattr(index.embed, "load_embedder", lambda *a, **k: embedder)
+    monkeypatch.setattr(docqa.index.embed, "load_embedder", lambda *a, **k: embedder)
     settings = make_settings(None, tmp_path / "cache")
     app = create_app(settings)
     with TestClient(app) as c:

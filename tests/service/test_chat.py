@@ -13,8 +13,8 @@ import httpx
 import pytest
 
 from benchmarks.bench_http import stop
-from service import chat
-from service.chat import ChatError, Turn
+from docqa.service import chat
+from docqa.service.chat import ChatError, Turn
 
 from .conftest import free_port
 from .test_api import assert_cites_source, assert_error
@@ -187,7 +187,7 @@ def served(book_index, cache_dir, tmp_path):
     env = {**os.environ, "DOCQA_API_KEY": "test-key-123", "DOCQA_CACHE_DIR": str(cache_dir),
            "PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", "")}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "service.cli", "serve", "--port", str(port), "--index", str(book_index)],
+        [sys.executable, "-m", "docqa.service.cli", "serve", "--port", str(port), "--index", str(book_index)],
         cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, text=True,
     )
     base = f"http://127.0.0.1:{port}"

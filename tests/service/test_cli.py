@@ -4,7 +4,7 @@ import sys
 
 import pytest
 
-from service.cli import main
+from docqa.service.cli import main
 
 
 def run(capsys, *argv):
@@ -14,8 +14,8 @@ def run(capsys, *argv):
 
 
 def test_help_does_not_import_heavy_libraries():
-    code = ("import sys, service.cli\n"
-            "try:\n    service.cli.main(['--help'])\nexcept SystemExit:\n    pass\n"
+    code = ("import sys, docqa.service.cli\n"
+            "try:\n    docqa.service.cli.main(['--help'])\nexcept SystemExit:\n    pass\n"
             "heavy = [m for m in ('torch', 'sentence_transformers', 'faiss', 'jieba', 'bm25s') if m in sys.modules]\n"
             "print(heavy)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout

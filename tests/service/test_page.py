@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from service.api import create_app
+from docqa.service.api import create_app
 
 from .conftest import live_server, make_settings
 

@@ -1,0 +1,42 @@
+"""docqa: ask questions of Chinese books and get cited passages and short answers.
+
+    import docqa
+    searcher = docqa.open_index()                      # the bundled book (built once into the cache)
+    print(searcher.ask("中国的外汇储备有多少？").text)
+
+Names load on first use, so `import docqa` stays light (no torch until a model is needed).
+"""
+from __future__ import annotations
+
+from importlib import import_module
+from pkgutil import extend_path
+from typing import Any
+
+# In a source checkout the subpackages live beside this folder; an installed docqa holds them.
+__path__ = extend_path(__path__, __name__)
+
+__all__ = [
+    "open_index", "build_index",
+    "Searcher", "Answer", "Hit", "Passage", "Document",
+    "DocqaError", "InputError", "NotFoundError", "IndexStateError", "ModelError", "BusyError",
+]
+
+_WHERE = {
+    "open_index": "docqa.api", "build_index": "docqa.api",
+    "Searcher": "docqa.index.search", "Answer": "docqa.index.answer", "Hit": "docqa.index.search",
+    "Passage": "docqa.ingest.model", "Document": "docqa.ingest.model",
+    "DocqaError": "docqa.errors", "InputError": "docqa.errors", "NotFoundError": "docqa.errors",
+    "IndexStateError": "docqa.errors", "ModelError": "docqa.errors", "BusyError": "docqa.errors",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _WHERE:
+        value = getattr(import_module(_WHERE[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'docqa' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
