@@ -5,7 +5,7 @@ import shutil
 import pytest
 
 from docqa.index.search import Searcher
-from docqa.index.store import (BM25_DIR, MANIFEST, PASSAGES, VECTORS, IndexLoadError, build_index, indexed_text,
+from docqa.index.store import (BM25_DIR, MANIFEST, MARKER, PASSAGES, VECTORS, IndexLoadError, build_index, indexed_text,
                          load_index)
 from docqa.ingest.text import normalize
 from tests.fakes import FakeEmbedder, make_corpus
@@ -28,7 +28,8 @@ def built(tmp_path):
 def test_index_folder_holds_exactly_the_documented_files(built):
     _, target = built
     names = sorted(p.name for p in target.iterdir())
-    assert names == sorted([MANIFEST, PASSAGES, VECTORS, BM25_DIR, "documents.json", "sentences.npz", "terms.json", "hubness.npz"])
+    assert names == sorted([MANIFEST, MARKER, PASSAGES, VECTORS, BM25_DIR, "documents.json", "sentences.npz", "terms.json",
+                            "hubness.npz"])
     manifest = json.loads((target / MANIFEST).read_text(encoding="utf-8"))
     assert manifest["format_version"] == 2
     assert manifest["model"] == {"name": "fake-bigram-64", "dimension": 64, "prompts": {"query": "", "passage": ""}}
