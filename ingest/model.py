@@ -88,6 +88,11 @@ class Passage:
     end: int
     text: str
     kind: str = "body"
+    # Paged sources (PDF): 1-based physical pages of the passage's first and last character,
+    # and the printed label of the first page when the file defines labels (e.g. "xii").
+    page: int | None = None
+    page_end: int | None = None
+    page_label: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
