@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from docqa.errors import InputError
+from docqa.errors import InputError, NotFoundError
 from docqa.index.answer import best_answer
 from docqa.index.backend import IndexStore, Where
 from docqa.index.ranking import RankingSettings, make_fusion
@@ -20,7 +20,11 @@ from docqa.index.results import Answer, Hit
 from docqa.ingest.model import Passage
 from docqa.ingest.text import language
 
-__all__ = ["Searcher", "Hit", "Answer"]
+__all__ = ["Searcher", "Hit", "Answer", "PassageNotFound"]
+
+
+class PassageNotFound(NotFoundError, KeyError):
+    """No passage has this id (a KeyError too, for callers that catch that)."""
 
 
 def mostly_overlaps(a: Passage, b: Passage, threshold: float = 0.5) -> bool:
@@ -76,11 +80,18 @@ class Searcher:
             embedder = load_embedder(store.model_name, cache_dir or default_cache_dir())
         return cls(store, embedder, ranking=ranking)
 
+    def _row_of(self, passage_id: str) -> int:
+        try:
+            return self._row[passage_id]
+        except KeyError:
+            raise PassageNotFound(f"no passage {passage_id!r} in this index",
+                                  hint="use a passage_id from a search result") from None
+
     def passage(self, passage_id: str) -> Passage:
-        return self.passages[self._row[passage_id]]
+        return self.passages[self._row_of(passage_id)]
 
     def neighbours(self, passage_id: str) -> tuple[str | None, str | None]:
-        row = self._row[passage_id]
+        row = self._row_of(passage_id)
         doc = self.passages[row].doc_id
         prev = self.passages[row - 1].passage_id if row > 0 and self.passages[row - 1].doc_id == doc else None
         nxt = (self.passages[row + 1].passage_id
