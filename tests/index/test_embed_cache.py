@@ -4,7 +4,6 @@ from __future__ import annotations
 import sqlite3
 
 import numpy as np
-import pytest
 
 from docqa.index.embed_cache import EmbeddingCache
 from tests.fakes import FakeEmbedder

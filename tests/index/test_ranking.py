@@ -156,5 +156,8 @@ def test_first_hits_do_not_depend_on_k_with_the_real_model(searcher):
 
 
 def test_ranking_settings_come_from_the_manifest(many_passages):
+    from docqa.index.backend import IndexStore
+
+    assert isinstance(many_passages, IndexStore)
     assert many_passages.ranking == RankingSettings.from_dict(many_passages.manifest["ranking"])
     assert Searcher(many_passages, FakeEmbedder()).ranking == many_passages.ranking
