@@ -1,0 +1,339 @@
+"""A PDF's text layer as a book's text: reading order, no running heads, paragraphs whole.
+
+pypdfium2 (PDFium, BSD/Apache) gives every character with its box; lines are rebuilt from
+the boxes (a content stream's order is not reading order: typesetters often draw quotes in
+another font afterwards), then general book rules apply:
+
+- a line repeated at the same height at the top or bottom of several pages (a running
+  header or footer) and a lone page number there are dropped;
+- a line that reaches the right margin continues on the next line, unless the next line is
+  indented, a heading, or set in another size; CJK wraps join without a space and Latin
+  hyphenation is undone (`join_wrapped`);
+- a paragraph still open at a page's end is continued by the next page's first paragraph
+  when that one is not indented.
+
+The PDF's own bookmarks mark heading levels; page labels are kept when the file defines
+them. Pages are read one at a time and closed, so memory grows with the text, not the file.
+"""
+from __future__ import annotations
+
+import ctypes
+import re
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from statistics import median
+from typing import Callable, Iterable
+
+from docqa.ingest.formats.extracted import Extracted, TextBuilder
+from docqa.ingest.model import IngestError
+
+_CJK = re.compile(r"[\u2e80-\u9fff\uf900-\ufaff\uff00-\uffef\u3000-\u303f“”‘’]")
+_PAGE_NUMBER = re.compile(
+    r"^(?:[-–—·•\s]*(?:\d{1,4}|[ivxlcdm]{1,7})[-–—·•\s]*|第\s*\d{1,4}\s*页(?:\s*共\s*\d+\s*页)?"
+    r"|(?:page|p\.)\s*\d{1,4}(?:\s*(?:of|/)\s*\d{1,4})?|\d{1,4}\s*/\s*\d{1,4})$", re.I)
+_HEADING_START = re.compile(r"^(第\s*[0-9一二三四五六七八九十百零〇两]+\s*[章节篇部编]|chapter\s+\w+\b)", re.I)
+_TOC_TAIL = re.compile(r"(?:[.．·…‥_]{3,}|\s[/／|｜])\s*\d{1,4}$")
+
+
+@dataclass
+class PdfLine:
+    text: str
+    x0: float
+    x1: float
+    y: float  # baseline, PDF units from the page bottom
+    size: float
+
+
+class _NoText(Exception):
+    pass
+
+
+def open_pdf(path: Path, source: str):
+    import pypdfium2 as pdfium
+
+    try:
+        return pdfium.PdfDocument(str(path))
+    except pdfium.PdfiumError as e:
+        code = getattr(e, "err_code", None)
+        if code == 4:
+            raise IngestError(f"{source}: the PDF is encrypted with a password; remove the password "
+                              "(e.g. `qpdf --decrypt --password=... in.pdf out.pdf`) and read it again") from None
+        raise IngestError(f"{source}: the PDF is damaged and cannot be read ({e}); "
+                          "re-download or re-export it, or repair it with `qpdf in.pdf out.pdf`") from None
+
+
+def page_lines(textpage) -> list[PdfLine]:
+    """The page's characters grouped into lines by baseline, each line ordered left to right."""
+    import pypdfium2.raw as raw
+
+    n = textpage.count_chars()
+    chars = []
+    x, y = ctypes.c_double(), ctypes.c_double()
+    for i in range(n):
+        u = raw.FPDFText_GetUnicode(textpage, i)
+        if u in (0, 0xFFFE, 0xFFFF) or raw.FPDFText_IsGenerated(textpage, i) == 1:
+            continue
+        ch = chr(u)
+        if ch in "\r\n\x02\ufffe\u00ad":
+            continue
+        left, _b, right, _t = textpage.get_charbox(i, loose=True)
+        raw.FPDFText_GetCharOrigin(textpage, i, x, y)
+        size = raw.FPDFText_GetFontSize(textpage, i) or (_t - _b) or 10.0
+        chars.append((y.value, left, right, size, ch))
+    if not chars:
+        return []
+    chars.sort(key=lambda c: -c[0])
+    groups: list[list[tuple]] = []
+    for c in chars:
+        if groups and abs(groups[-1][0][0] - c[0]) <= 0.45 * max(c[3], groups[-1][0][3]):
+            groups[-1].append(c)
+        else:
+            groups.append([c])
+    lines = []
+    for g in groups:
+        g.sort(key=lambda c: c[1])
+        size = median(c[3] for c in g if not c[4].isspace()) if any(not c[4].isspace() for c in g) else g[0][3]
+        parts: list[str] = []
+        prev = None
+        for c in g:
+            if c[4].isspace():
+                if parts and parts[-1] != " ":
+                    parts.append(" ")
+                continue
+            if prev is not None and parts and parts[-1] != " ":
+                gap = c[1] - prev[2]
+                both_cjk = bool(_CJK.match(prev[4]) and _CJK.match(c[4]))
+                if gap > (0.9 if both_cjk else 0.2) * size:
+                    parts.append(" ")
+            parts.append(c[4])
+            prev = c
+        text = "".join(parts).strip()
+        if text:
+            ink = [c for c in g if not c[4].isspace()]
+            lines.append(PdfLine(text, ink[0][1], max(c[2] for c in ink), median(c[0] for c in ink), size))
+    return lines
+
+
+def _has_images(page) -> bool:
+    import pypdfium2.raw as raw
+
+    return any(True for _ in page.get_objects(filter=(raw.FPDF_PAGEOBJ_IMAGE,), max_depth=3))
+
+
+def _key(line: PdfLine) -> tuple[str, int]:
+    return re.sub(r"\d+", "#", re.sub(r"\s+", "", line.text)), int(line.y // 6)
+
+
+def running_lines(pages: list[list[PdfLine]], edge: int = 2) -> set[tuple[str, int]]:
+    """Keys of lines at a page's top or bottom that recur at the same height on several pages."""
+    counts: Counter = Counter()
+    for lines in pages:
+        ends = {_key(ln) for ln in lines[:edge] + lines[-edge:]}
+        counts.update(ends)
+    need = 3 if len(pages) >= 6 else 2
+    return {k for k, n in counts.items() if n >= need and len(k[0]) > 0}
+
+
+def strip_running(lines: list[PdfLine], running: set[tuple[str, int]], edge: int = 2) -> list[PdfLine]:
+    """The page without its running header/footer lines and page-number lines at either end."""
+    keep = list(lines)
+    for _ in range(edge):
+        if keep and (_key(keep[0]) in running or _PAGE_NUMBER.match(keep[0].text)):
+            keep.pop(0)
+    for _ in range(edge):
+        if keep and (_key(keep[-1]) in running or _PAGE_NUMBER.match(keep[-1].text)):
+            keep.pop()
+    return keep
+
+
+@dataclass
+class _Layout:
+    left: float
+    right: float
+    pitch: float
+
+
+def layout(pages: Iterable[list[PdfLine]]) -> _Layout:
+    """The body's left and right margins and line pitch, by majority over the whole file."""
+    lefts: Counter = Counter()
+    rights: list[float] = []
+    pitches: list[float] = []
+    for lines in pages:
+        for a, b in zip(lines, lines[1:]):
+            if abs(a.size - b.size) < 0.5 and 0 < a.y - b.y < 3 * a.size:
+                pitches.append(a.y - b.y)
+        for ln in lines:
+            lefts[round(ln.x0)] += 1
+            rights.append(ln.x1)
+    if not rights:
+        return _Layout(0, 0, 12)
+    rights.sort()
+    return _Layout(float(lefts.most_common(1)[0][0]), rights[int(0.95 * (len(rights) - 1))],
+                   median(pitches) if pitches else 14.0)
+
+
+def _full(line: PdfLine, nxt: PdfLine | None, lay: _Layout) -> bool:
+    """Whether `line` runs to the right margin (so its paragraph goes on)."""
+    room = lay.right - line.x1
+    if room <= 2.5 * line.size:
+        return True
+    if nxt is not None and not _CJK.match(nxt.text[0]):
+        first = nxt.text.split(" ", 1)[0]
+        return room < (len(first) + 1) * 0.6 * line.size
+    return False
+
+
+def _starts_paragraph(prev: PdfLine, line: PdfLine, lay: _Layout) -> bool:
+    if abs(prev.size - line.size) > 0.8:
+        return True
+    if line.x0 > lay.left + 0.8 * line.size or line.x0 < lay.left - 0.8 * line.size:
+        return True
+    if prev.y - line.y > 1.6 * lay.pitch:
+        return True
+    if _HEADING_START.match(line.text) or _TOC_TAIL.search(prev.text) or _HEADING_START.match(prev.text):
+        return True
+    return not _full(prev, line, lay)
+
+
+def paragraphs(lines: list[PdfLine], lay: _Layout) -> list[tuple[list[PdfLine], bool]]:
+    """Lines grouped into paragraphs, each with whether it is still open at the page's end."""
+    out: list[list[PdfLine]] = []
+    for i, line in enumerate(lines):
+        if out and not _starts_paragraph(lines[i - 1], line, lay):
+            out[-1].append(line)
+        else:
+            out.append([line])
+    result = []
+    for k, para in enumerate(out):
+        last = para[-1]
+        open_ = (k == len(out) - 1 and _full(last, None, lay) and not _HEADING_START.match(last.text)
+                 and not _TOC_TAIL.search(last.text) and last.text[-1] not in "。！？!?：:")
+        result.append((para, open_))
+    return result
+
+
+def _continues(first: PdfLine, prev_size: float | None, lay: _Layout) -> bool:
+    """A page's first line that carries on the paragraph left open on the page before."""
+    if prev_size is not None and abs(prev_size - first.size) > 0.8:
+        return False
+    return abs(first.x0 - lay.left) <= 0.8 * first.size and not _HEADING_START.match(first.text)
+
+
+def _bookmarks(pdf) -> dict[int, list[tuple[str, int]]]:
+    out: dict[int, list[tuple[str, int]]] = {}
+    try:
+        for item in pdf.get_toc():
+            if item.page_index is None or not item.title:
+                continue
+            out.setdefault(item.page_index, []).append((item.title, item.level + 1))
+    except Exception:  # noqa: BLE001 - a broken outline only loses the hints
+        return {}
+    return out
+
+
+def _compact(s: str) -> str:
+    return re.sub(r"\s+", "", s)
+
+
+def _heading_level(text: str, marks: list[tuple[str, int]]) -> int | None:
+    t = _compact(text)
+    for title, level in marks:
+        c = _compact(title)
+        if t and (c == t or c.startswith(t) and len(t) >= 2 or t.startswith(c) and len(t) <= len(c) + 4):
+            marks.remove((title, level))
+            return level
+    return None
+
+
+def read_pdf(path: Path, source: str, *, ocr: Callable | None = None,
+             progress: Callable[[int, int], None] | None = None) -> Extracted:
+    """The PDF's text, its bookmarks as heading levels and its page map.
+
+    Pages without a text layer but with images are handed to `ocr(page) -> list[PdfLine]`;
+    without it, an `IngestError` lists them and says how to get OCR.
+    """
+    pdf = open_pdf(path, source)
+    try:
+        count = len(pdf)
+        if count == 0:
+            raise IngestError(f"{source}: the PDF has no pages; re-export it")
+        pages: list[list[PdfLine]] = []
+        scanned: list[int] = []
+        labels: list[str | None] = []
+        for i in range(count):
+            page = pdf[i]
+            try:
+                textpage = page.get_textpage()
+                lines = page_lines(textpage)
+                textpage.close()
+                if not lines and _has_images(page):
+                    if ocr is None:
+                        scanned.append(i + 1)
+                    else:
+                        lines = ocr(page)
+            except IngestError:
+                raise
+            except Exception as e:  # noqa: BLE001 - PDFium errors on a broken page
+                raise IngestError(f"{source}: page {i + 1} of the PDF is damaged ({e}); "
+                                  "re-export the PDF or repair it with `qpdf in.pdf out.pdf`") from None
+            finally:
+                page.close()
+            pages.append(lines)
+            try:
+                label = pdf.get_page_label(i) or None
+            except Exception:  # noqa: BLE001
+                label = None
+            labels.append(label)
+            if progress:
+                progress(i + 1, count)
+        if scanned:
+            raise IngestError(
+                f"{source}: {len(scanned)} of {count} pages have no text layer (scanned: pages "
+                f"{_ranges(scanned)}); install OCR with `pip install 'docqa[ocr]'` and build again")
+        if not any(pages):
+            raise IngestError(f"{source}: the PDF has no text at all (no text layer and no images); "
+                              "export it again with text, or give the text in another format")
+        marks = _bookmarks(pdf)
+        title = (pdf.get_metadata_value("Title") or "").strip() or None
+    finally:
+        pdf.close()
+
+    running = running_lines(pages)
+    pages = [strip_running(lines, running) for lines in pages]
+    lay = layout(pages)
+    builder = TextBuilder()
+    prev_size: float | None = None
+    for i, lines in enumerate(pages):
+        builder.page(i + 1, labels[i])
+        page_marks = list(marks.get(i, []))
+        paras = paragraphs(lines, lay)
+        for k, (para, open_) in enumerate(paras):
+            text = _join(para)
+            level = _heading_level(text, page_marks) if page_marks else None
+            if k == 0 and level is None and builder.is_open and _continues(para[0], prev_size, lay):
+                builder.continue_(text, open_=open_)
+            else:
+                builder.paragraph(text, level, open_=open_)
+            prev_size = para[-1].size
+        if not paras:
+            builder.close()
+    return builder.result(title)
+
+
+def _join(lines: list[PdfLine]) -> str:
+    from docqa.ingest.formats.extracted import join_wrapped
+
+    text = lines[0].text
+    for ln in lines[1:]:
+        text = join_wrapped(text, ln.text)
+    return text
+
+
+def _ranges(numbers: list[int]) -> str:
+    out, start = [], numbers[0]
+    for a, b in zip(numbers, numbers[1:] + [None]):
+        if b != a + 1:
+            out.append(str(start) if start == a else f"{start}-{a}")
+            start = b
+    return ", ".join(out)
