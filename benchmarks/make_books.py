@@ -51,7 +51,8 @@ def make_docx(text: str, out: Path, *, header: str = "", headings: bool = False)
         line = line.strip()
         if not line:
             continue
-        m = _HEADING.match(line) if headings else None
+        listed = re.search(r"(\s[/／]\s*|\s)\d{1,4}$", line)  # a contents entry, not a heading
+        m = _HEADING.match(line) if headings and not listed else None
         if m:
             marker = m.group(1)
             level = 1 if marker.endswith("章") else 2 if marker.endswith("节") else 3 if "、" in marker else 4

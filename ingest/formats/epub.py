@@ -13,7 +13,7 @@ from pathlib import Path
 from urllib.parse import unquote, urldefrag
 
 from docqa.ingest.formats.extracted import Extracted, TextBuilder
-from docqa.ingest.formats.html import BlockWalker, main_element
+from docqa.ingest.formats.html import BlockWalker, main_element, parse_html
 from docqa.ingest.model import IngestError
 
 _DAMAGED = "re-download or re-export it (e.g. with Calibre or pandoc)"
@@ -75,8 +75,6 @@ def _toc_levels(z, opf_dir: str, nav_href: str | None, ncx_href: str | None, sou
 
 
 def read_epub(path: Path, source: str) -> Extracted:
-    import lxml.html
-
     try:
         z = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError) as e:
@@ -110,11 +108,11 @@ def read_epub(path: Path, source: str) -> Extracted:
                 continue  # the contents page is kept as the outline, not as text
             try:
                 data = z.read(name)
-                root = lxml.html.document_fromstring(data)
             except KeyError:
                 raise IngestError(f"{source}: the EPUB is damaged: {name} is missing; {_DAMAGED}") from None
-            except Exception as e:  # noqa: BLE001 - zlib, CRC and parser errors alike
+            except Exception as e:  # noqa: BLE001 - zlib and CRC errors alike
                 raise IngestError(f"{source}: the EPUB is damaged: {name} cannot be read ({e}); {_DAMAGED}") from None
+            root = parse_html(data, f"{source}: {name}")
             ids = dict(levels.get(name, {}))
             start = ids.pop("", None)
             walker = BlockWalker(builder, drop_chrome=False, levels=ids)

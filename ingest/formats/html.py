@@ -102,12 +102,29 @@ def main_element(root):
     return body[0] if body else root
 
 
+_XML_DECL = re.compile(r"^\s*<\?xml[^>]*\?>")
+_META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([\w.:-]+)""", re.I)
+
+
+def decode_html(data: bytes, source: str) -> str:
+    """The page's declared charset when it names one Python knows, else UTF-8, GB18030 or a guess."""
+    from docqa.ingest.read import decode
+
+    m = _META_CHARSET.search(data[:4096])
+    if m and not data.startswith((b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")):
+        try:
+            return data.decode(m.group(1).decode("ascii"))
+        except (LookupError, UnicodeDecodeError):
+            pass
+    return decode(data, source)[0]
+
+
 def parse_html(data: bytes, source: str):
     import lxml.html
     from lxml import etree
 
     try:
-        return lxml.html.document_fromstring(data)
+        return lxml.html.document_fromstring(_XML_DECL.sub("", decode_html(data, source)))
     except (etree.ParserError, ValueError) as e:
         raise IngestError(f"{source}: the HTML cannot be parsed ({e}); save the page again") from None
 

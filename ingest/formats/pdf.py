@@ -224,9 +224,14 @@ def _bookmarks(pdf) -> dict[int, list[tuple[str, int]]]:
     out: dict[int, list[tuple[str, int]]] = {}
     try:
         for item in pdf.get_toc():
-            if item.page_index is None or not item.title:
+            if hasattr(item, "get_title"):  # pypdfium2 5
+                dest = item.get_dest()
+                title, index = item.get_title(), dest.get_index() if dest is not None else None
+            else:  # pypdfium2 4
+                title, index = item.title, item.page_index
+            if index is None or not title:
                 continue
-            out.setdefault(item.page_index, []).append((item.title, item.level + 1))
+            out.setdefault(index, []).append((title, item.level + 1))
     except Exception:  # noqa: BLE001 - a broken outline only loses the hints
         return {}
     return out
