@@ -7,7 +7,6 @@ readers are judged against another tool, not against themselves.
 """
 from __future__ import annotations
 
-import random
 import re
 import shutil
 import subprocess
@@ -21,49 +20,12 @@ from docqa.ingest.pipeline import load_corpus
 from docqa.ingest.text import compact
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
-from make_books import make_docx, to_epub, to_pdf  # noqa: E402
+from make_books import MARKERS, book_text, make_docx, to_epub, to_pdf  # noqa: E402
 
 HEADER = "山河图志丛书"
 TOOLS = ("soffice", "pandoc", "pdftotext", "pdftoppm", "qpdf")
 needs_tools = pytest.mark.skipif(any(shutil.which(t) is None for t in TOOLS),
                                  reason=f"needs {', '.join(TOOLS)} (.ci/run installs them)")
-_WORDS = ("山川", "河流", "湖泊", "城市", "街道", "田野", "农人", "商旅", "古道", "驿站", "书院", "集市",
-          "桥梁", "渡口", "港湾", "灯塔", "森林", "草原", "雪峰", "溪谷", "村落", "庙宇", "茶园", "瓷窑")
-_VERBS = ("见证了", "连接着", "养育了", "环绕着", "记录了", "改变了", "守护着", "滋润了")
-MARKERS = [f"标记句{c}说明此处独有的内容" for c in "甲乙丙丁戊己庚辛"]
-
-
-def _paragraph(rng: random.Random, sentences: int, marker: str | None = None) -> str:
-    out = []
-    for k in range(sentences):
-        a, b, c = rng.sample(_WORDS, 3)
-        out.append(f"{a}{rng.choice(_VERBS)}{b}和{c}，{rng.choice(_WORDS)}因此{rng.choice(_VERBS)}远方的{rng.choice(_WORDS)}。")
-        if marker and k == sentences // 2:
-            out.append(marker + "。")
-    return "".join(out)
-
-
-def book_text() -> tuple[str, list[str]]:
-    """The book as plain text (one paragraph a line) and its body paragraphs."""
-    rng = random.Random(7)
-    markers = iter(MARKERS)
-    paras: list[str] = []
-
-    def body(n: int, mark: bool = True) -> list[str]:
-        ps = [_paragraph(rng, rng.randint(12, 20), next(markers, None) if mark and i == 0 else None)
-              for i in range(n)]
-        paras.extend(ps)
-        return ps
-
-    lines = ["山河图志", "内容简介", _paragraph(rng, 3), "目录",
-             "第一章 山川 / 001", "第一节 河流 / 001", "第二节 湖泊 / 003",
-             "第二章 城市 / 005", "第一节 街道 / 005", "第二节 集市 / 007", "参考文献 / 009",
-             "第一章 山川", *body(1), "第一节 河流", *body(3), "第二节 湖泊", "一、源头", *body(2),
-             "二、下游", *body(2), "第二章 城市", *body(1), "第一节 街道", *body(3), "第二节 集市", *body(3),
-             "参考文献", "[1] 张三. 山河志. 北京: 某出版社, 2001.", "[2] 李四. 城市史. 上海: 某出版社, 2005."]
-    return "\n".join(lines) + "\n", paras
-
-
 @pytest.fixture(scope="module")
 def books(tmp_path_factory):
     if any(shutil.which(t) is None for t in TOOLS):
