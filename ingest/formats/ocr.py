@@ -30,7 +30,7 @@ def ocr_reader() -> Callable | None:
 
         if "e" not in engine:
             from rapidocr import RapidOCR
-            engine["e"] = RapidOCR()
+            engine["e"] = RapidOCR(params={"Global.log_level": "error"})
         import numpy as np
 
         image = page.render(scale=RENDER_SCALE).to_numpy()

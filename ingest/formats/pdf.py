@@ -94,6 +94,9 @@ def page_lines(textpage) -> list[PdfLine]:
     for g in groups:
         g.sort(key=lambda c: c[1])
         size = median(c[3] for c in g if not c[4].isspace()) if any(not c[4].isspace() for c in g) else g[0][3]
+        base = median(c[0] for c in g)
+        # raised small print inside a line is a note mark: dropped, never spliced into the sentence
+        g = [c for c in g if not (c[3] < 0.75 * size and c[0] > base + 0.15 * size)]
         parts: list[str] = []
         prev = None
         for c in g:
@@ -112,7 +115,20 @@ def page_lines(textpage) -> list[PdfLine]:
         if text:
             ink = [c for c in g if not c[4].isspace()]
             lines.append(PdfLine(text, ink[0][1], max(c[2] for c in ink), median(c[0] for c in ink), size))
-    return lines
+    return _drop_note_marks(lines)
+
+
+def _drop_note_marks(lines: list[PdfLine]) -> list[PdfLine]:
+    """Superscript note marks (a raised, smaller "1" or "①" grouped as a line of its own) go,
+    so a note number is never spliced into the sentence it stands in."""
+    out = []
+    for i, ln in enumerate(lines):
+        near = [n for n in (lines[i - 1] if i else None, lines[i + 1] if i + 1 < len(lines) else None)
+                if n is not None and n.size >= 1.25 * ln.size and abs(n.y - ln.y) < n.size]
+        if len(ln.text) <= 4 and near:
+            continue
+        out.append(ln)
+    return out
 
 
 def _has_images(page) -> bool:
@@ -152,11 +168,18 @@ class _Layout:
     left: float
     right: float
     pitch: float
+    size: float = 0.0  # the body text's font size
+
+
+def _is_note(para: list[PdfLine], lay: _Layout) -> bool:
+    """Small print (footnotes) below the body text."""
+    return lay.size > 0 and max(ln.size for ln in para) <= 0.85 * lay.size
 
 
 def layout(pages: Iterable[list[PdfLine]]) -> _Layout:
     """The body's left and right margins and line pitch, by majority over the whole file."""
     lefts: Counter = Counter()
+    sizes: Counter = Counter()
     rights: list[float] = []
     pitches: list[float] = []
     for lines in pages:
@@ -165,12 +188,13 @@ def layout(pages: Iterable[list[PdfLine]]) -> _Layout:
                 pitches.append(a.y - b.y)
         for ln in lines:
             lefts[round(ln.x0)] += 1
+            sizes[round(ln.size * 2) / 2] += len(ln.text)
             rights.append(ln.x1)
     if not rights:
         return _Layout(0, 0, 12)
     rights.sort()
     return _Layout(float(lefts.most_common(1)[0][0]), rights[int(0.95 * (len(rights) - 1))],
-                   median(pitches) if pitches else 14.0)
+                   median(pitches) if pitches else 14.0, sizes.most_common(1)[0][0])
 
 
 def _full(line: PdfLine, nxt: PdfLine | None, lay: _Layout) -> bool:
@@ -197,7 +221,8 @@ def _starts_paragraph(prev: PdfLine, line: PdfLine, lay: _Layout) -> bool:
 
 
 def paragraphs(lines: list[PdfLine], lay: _Layout) -> list[tuple[list[PdfLine], bool]]:
-    """Lines grouped into paragraphs, each with whether it is still open at the page's end."""
+    """Lines grouped into paragraphs, each with whether it is still open at the page's end
+    (only the last body paragraph can be: footnotes below it do not close it)."""
     out: list[list[PdfLine]] = []
     for i, line in enumerate(lines):
         if out and not _starts_paragraph(lines[i - 1], line, lay):
@@ -205,9 +230,10 @@ def paragraphs(lines: list[PdfLine], lay: _Layout) -> list[tuple[list[PdfLine], 
         else:
             out.append([line])
     result = []
+    body_last = max((k for k, para in enumerate(out) if not _is_note(para, lay)), default=-1)
     for k, para in enumerate(out):
         last = para[-1]
-        open_ = (k == len(out) - 1 and _full(last, None, lay) and not _HEADING_START.match(last.text)
+        open_ = (k == body_last and _full(last, None, lay) and not _HEADING_START.match(last.text)
                  and not _TOC_TAIL.search(last.text) and last.text[-1] not in "。！？!?：:")
         result.append((para, open_))
     return result
@@ -309,20 +335,37 @@ def read_pdf(path: Path, source: str, *, ocr: Callable | None = None,
     lay = layout(pages)
     builder = TextBuilder()
     prev_size: float | None = None
+    notes: list[str] = []  # footnotes wait until the paragraph they interrupt is finished
     for i, lines in enumerate(pages):
         builder.page(i + 1, labels[i])
         page_marks = list(marks.get(i, []))
         paras = paragraphs(lines, lay)
-        for k, (para, open_) in enumerate(paras):
+        first = True
+        for para, open_ in paras:
             text = _join(para)
+            if _is_note(para, lay) and (builder.is_open or notes):
+                notes.append(text)
+                continue
             level = _heading_level(text, page_marks) if page_marks else None
-            if k == 0 and level is None and builder.is_open and _continues(para[0], prev_size, lay):
+            if first and level is None and builder.is_open and _continues(para[0], prev_size, lay):
                 builder.continue_(text, open_=open_)
             else:
+                builder.close()
+                for note in notes:
+                    builder.paragraph(note)
+                notes = []
                 builder.paragraph(text, level, open_=open_)
+            first = False
             prev_size = para[-1].size
+            if not builder.is_open and notes:
+                for note in notes:
+                    builder.paragraph(note)
+                notes = []
         if not paras:
             builder.close()
+    builder.close()
+    for note in notes:
+        builder.paragraph(note)
     return builder.result(title)
 
 

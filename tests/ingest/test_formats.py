@@ -218,7 +218,7 @@ BAD = {
 
 @needs_tools
 @pytest.mark.parametrize("name", sorted(BAD))
-def test_bad_books_are_refused_in_one_line_and_nothing_is_read(books, tmp_path, name):
+def test_bad_books_are_refused_in_one_line_and_nothing_is_read(books, tmp_path, name, monkeypatch):
     files, _ = books
     folder = tmp_path / "corpus"
     folder.mkdir()
@@ -235,8 +235,9 @@ def test_bad_books_are_refused_in_one_line_and_nothing_is_read(books, tmp_path, 
     elif name == "pdf-named.txt":
         shutil.copy(files["pdf"], bad)
     elif name == "scanned.pdf":
-        if __import__("importlib").util.find_spec("rapidocr") is not None:
-            pytest.skip("rapidocr is installed: scanned pages are read, not refused")
+        import docqa.ingest.formats.ocr as ocr
+
+        monkeypatch.setattr(ocr, "ocr_available", lambda: False)  # as without the [ocr] extra
         _image_only_pdf(files["pdf"], bad)
     with pytest.raises(IngestError) as e:
         load_corpus([folder])
@@ -244,6 +245,24 @@ def test_bad_books_are_refused_in_one_line_and_nothing_is_read(books, tmp_path, 
     what, todo = BAD[name]
     assert message.startswith(f"{name}: ") and what in message and todo in message
     assert "\n" not in message
+
+
+@needs_tools
+def test_pdf_note_marks_are_not_spliced_into_sentences(tmp_path):
+    from docx import Document
+    from docx.shared import Pt
+
+    doc = Document()
+    p = doc.add_paragraph("河流从雪山上流下来")
+    mark = p.add_run("1")
+    mark.font.superscript = True
+    p.add_run("，穿过草原和森林，最后汇入大海。")
+    small = doc.add_paragraph("1 此说见于古代地理书。")
+    small.runs[0].font.size = Pt(8)
+    doc.save(tmp_path / "notes.docx")
+    text = load_corpus([to_pdf(tmp_path / "notes.docx", tmp_path)]).documents[0].text
+    assert "河流从雪山上流下来，穿过草原和森林，最后汇入大海。" in text
+    assert "此说见于古代地理书。" in text
 
 
 def test_join_wrapped_rules():
