@@ -30,7 +30,7 @@ def ocr_reader() -> Callable | None:
 
         if "e" not in engine:
             from rapidocr import RapidOCR
-            engine["e"] = RapidOCR(params={"Global.log_level": "error"})
+            engine["e"] = RapidOCR(params={"Global.log_level": "error", "Global.use_cls": False})
         import numpy as np
 
         image = page.render(scale=RENDER_SCALE).to_numpy()
@@ -48,6 +48,34 @@ def ocr_reader() -> Callable | None:
             text = str(text).strip()
             if text:
                 lines.append(PdfLine(text, min(xs), max(xs), height - max(ys) + 0.2 * size, size * 0.85))
-        lines.sort(key=lambda ln: (-round(ln.y / max(ln.size * 0.5, 1)), ln.x0))
-        return lines
+        return _rows(lines)
     return read
+
+
+def _rows(lines):
+    """Recognised boxes in reading order: top to bottom, boxes on one baseline joined left to
+    right; sizes within a quarter of the page's median are taken as the body size (the
+    recogniser's box heights jitter, a typesetter's sizes do not)."""
+    from statistics import median
+
+    from docqa.ingest.formats.pdf import PdfLine
+
+    if not lines:
+        return []
+    body = median(ln.size for ln in lines)
+    for ln in lines:
+        if abs(ln.size - body) <= 0.25 * body:
+            ln.size = body
+    lines.sort(key=lambda ln: -ln.y)
+    rows: list[list] = []
+    for ln in lines:
+        if rows and abs(rows[-1][0].y - ln.y) < 0.5 * min(ln.size, rows[-1][0].size):
+            rows[-1].append(ln)
+        else:
+            rows.append([ln])
+    out = []
+    for row in rows:
+        row.sort(key=lambda ln: ln.x0)
+        out.append(PdfLine(" ".join(ln.text for ln in row), row[0].x0, max(ln.x1 for ln in row),
+                           row[0].y, max(ln.size for ln in row)))
+    return out

@@ -265,6 +265,22 @@ def test_pdf_note_marks_are_not_spliced_into_sentences(tmp_path):
     assert "此说见于古代地理书。" in text
 
 
+@needs_tools
+def test_scanned_pages_are_read_by_ocr_when_installed(books, tmp_path):
+    pytest.importorskip("rapidocr", reason="the [ocr] extra is not installed")
+    files, paras = books
+    scanned = _image_only_pdf(files["pdf"], tmp_path / "scanned.pdf", pages=1)
+    doc = load_corpus([scanned]).documents[0]
+    first_page = pdf_pages(files["pdf"])[0]
+    got = compact(doc.text)
+    assert HEADER not in got or first_page.count(HEADER) == 0
+    import difflib
+
+    want = compact(first_page.replace(HEADER, ""))
+    assert difflib.SequenceMatcher(None, got, want, autojunk=False).ratio() > 0.9
+    assert doc.pages[0][1] == 1
+
+
 def test_join_wrapped_rules():
     from docqa.ingest.formats.extracted import join_wrapped
 
