@@ -70,17 +70,23 @@ def page_lines(textpage) -> list[PdfLine]:
     n = textpage.count_chars()
     chars = []
     x, y = ctypes.c_double(), ctypes.c_double()
+    spaced = False  # PDFium put a word gap (a generated space) before the next character
     for i in range(n):
         u = raw.FPDFText_GetUnicode(textpage, i)
-        if u in (0, 0xFFFE, 0xFFFF) or raw.FPDFText_IsGenerated(textpage, i) == 1:
+        if u in (0, 0xFFFE, 0xFFFF):
+            continue
+        if raw.FPDFText_IsGenerated(textpage, i) == 1:
+            spaced = spaced or u == 0x20
             continue
         ch = chr(u)
         if ch in "\r\n\x02\ufffe\u00ad":
+            spaced = False
             continue
         left, _b, right, _t = textpage.get_charbox(i, loose=True)
         raw.FPDFText_GetCharOrigin(textpage, i, x, y)
         size = raw.FPDFText_GetFontSize(textpage, i) or (_t - _b) or 10.0
-        chars.append((y.value, left, right, size, ch))
+        chars.append((y.value, left, right, size, ch, spaced))
+        spaced = False
     if not chars:
         return []
     chars.sort(key=lambda c: -c[0])
@@ -107,7 +113,7 @@ def page_lines(textpage) -> list[PdfLine]:
             if prev is not None and parts and parts[-1] != " ":
                 gap = c[1] - prev[2]
                 both_cjk = bool(_CJK.match(prev[4]) and _CJK.match(c[4]))
-                if gap > (0.9 if both_cjk else 0.2) * size:
+                if gap > (0.9 if both_cjk else 0.2) * size or (c[5] and not both_cjk and gap > 0.1 * size):
                     parts.append(" ")
             parts.append(c[4])
             prev = c

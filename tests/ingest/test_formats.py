@@ -107,6 +107,36 @@ def test_pdf_pages_headers_and_joined_paragraphs(books):
 
 
 @needs_tools
+def test_chromium_print_to_pdf_headers_and_footers(tmp_path):
+    """Chromium prints its own header (date, page title) and footer (URL, "3/9") on every page."""
+    if shutil.which("chromium") is None:
+        pytest.skip("needs chromium")
+    import html
+
+    text, paras = book_text()
+    body = "".join(f"<p>{html.escape(line)}</p>" for line in text.splitlines() if line.strip())
+    page = tmp_path / "book.html"
+    page.write_text(f'<!DOCTYPE html><html><head><meta charset="utf-8"><title>{HEADER}网页</title><style>'
+                    f'p{{text-indent:2em;margin:0;font-size:14pt}}</style></head><body>{body}</body></html>',
+                    encoding="utf-8")
+    pdf = tmp_path / "book.pdf"
+    subprocess.run(["chromium", "--headless", "--no-sandbox", "--disable-gpu", f"--print-to-pdf={pdf}",
+                    page.as_uri()], check=True, capture_output=True, timeout=300)
+    pages = pdf_pages(pdf)
+    assert all(f"{HEADER}网页" in p for p in pages) and len(pages) >= 4
+    corpus = load_corpus([pdf])
+    doc = corpus.documents[0]
+    assert outline(doc) == EXPECTED
+    assert HEADER not in doc.text and "file:" not in doc.text and not re.search(r"\d+/\d+\s*$", doc.text)
+    for p in paras:
+        assert p in doc.text
+    for m in MARKERS:
+        on = [n for n, pg in enumerate(pages, start=1) if m in pg]
+        for p in (p for p in corpus.passages if on and m in compact(p.text)):
+            assert p.page <= on[0] <= p.page_end
+
+
+@needs_tools
 def test_pdf_bookmarks_and_page_labels(books, tmp_path):
     pypdf = pytest.importorskip("pypdf")
     files, _ = books
