@@ -90,6 +90,10 @@ class TextBuilder:
         self._pending = (number, label)
 
     @property
+    def last_char(self) -> str:
+        return self._parts[-1][-1:] if self._parts else ""
+
+    @property
     def is_open(self) -> bool:
         return self._open
 

@@ -157,14 +157,48 @@ def running_lines(pages: list[list[PdfLine]], edge: int = 2) -> set[tuple[str, i
     return {k for k, n in counts.items() if n >= need and len(k[0]) > 0}
 
 
-def strip_running(lines: list[PdfLine], running: set[tuple[str, int]], edge: int = 2) -> list[PdfLine]:
+def _pitch(pages: list[list[PdfLine]]) -> float:
+    gaps = [a.y - b.y for lines in pages for a, b in zip(lines, lines[1:])
+            if abs(a.size - b.size) < 0.5 and 0 < a.y - b.y < 3 * a.size]
+    return median(gaps) if gaps else 14.0
+
+
+def margin_bands(pages: list[list[PdfLine]]) -> tuple[set[int], set[int]]:
+    """Heights (2-unit buckets) where many pages set a line apart from the body above or below it:
+    the header and footer bands. A chapter's own running title, on only a few pages, is caught
+    here by where it stands even when its text repeats too rarely to be caught by that."""
+    pitch = _pitch(pages)
+    tops: Counter = Counter()
+    bottoms: Counter = Counter()
+    for lines in pages:
+        if len(lines) >= 2:
+            if lines[0].y - lines[1].y > 1.5 * pitch:
+                tops[round(lines[0].y / 2)] += 1
+            if lines[-2].y - lines[-1].y > 1.5 * pitch:
+                bottoms[round(lines[-1].y / 2)] += 1
+    need = max(3, int(0.3 * len(pages)))
+    return {y for y, n in tops.items() if n >= need}, {y for y, n in bottoms.items() if n >= need}
+
+
+def _in_band(line: PdfLine, band: set[int]) -> bool:
+    b = round(line.y / 2)
+    return b in band or b - 1 in band or b + 1 in band
+
+
+def strip_running(lines: list[PdfLine], running: set[tuple[str, int]], edge: int = 2,
+                  bands: tuple[set[int], set[int]] = (set(), set()), pitch: float = 14.0) -> list[PdfLine]:
     """The page without its running header/footer lines and page-number lines at either end."""
     keep = list(lines)
+    top, bottom = bands
     for _ in range(edge):
-        if keep and (_key(keep[0]) in running or _PAGE_NUMBER.match(keep[0].text)):
+        if keep and (_key(keep[0]) in running or _PAGE_NUMBER.match(keep[0].text)
+                     or (_in_band(keep[0], top) and len(keep) > 1 and keep[0].y - keep[1].y > 1.3 * pitch
+                         and keep[0].size <= 1.1 * keep[1].size)):
             keep.pop(0)
     for _ in range(edge):
-        if keep and (_key(keep[-1]) in running or _PAGE_NUMBER.match(keep[-1].text)):
+        if keep and (_key(keep[-1]) in running or _PAGE_NUMBER.match(keep[-1].text)
+                     or (_in_band(keep[-1], bottom) and len(keep) > 1 and keep[-2].y - keep[-1].y > 1.3 * pitch
+                         and keep[-1].size <= 1.1 * keep[-2].size)):
             keep.pop()
     return keep
 
@@ -175,6 +209,7 @@ class _Layout:
     right: float
     pitch: float
     size: float = 0.0  # the body text's font size
+    indents: bool = False  # paragraphs start with a first-line indent
 
 
 def _is_note(para: list[PdfLine], lay: _Layout) -> bool:
@@ -199,8 +234,10 @@ def layout(pages: Iterable[list[PdfLine]]) -> _Layout:
     if not rights:
         return _Layout(0, 0, 12)
     rights.sort()
-    return _Layout(float(lefts.most_common(1)[0][0]), rights[int(0.95 * (len(rights) - 1))],
-                   median(pitches) if pitches else 14.0, sizes.most_common(1)[0][0])
+    left, size = float(lefts.most_common(1)[0][0]), sizes.most_common(1)[0][0]
+    indented = sum(n for x, n in lefts.items() if left + 1.5 * size <= x <= left + 2.5 * size)
+    return _Layout(left, rights[int(0.95 * (len(rights) - 1))], median(pitches) if pitches else 14.0, size,
+                   indented >= max(3, 0.03 * len(rights)))
 
 
 def _full(line: PdfLine, nxt: PdfLine | None, lay: _Layout) -> bool:
@@ -240,7 +277,8 @@ def paragraphs(lines: list[PdfLine], lay: _Layout) -> list[tuple[list[PdfLine], 
     for k, para in enumerate(out):
         last = para[-1]
         open_ = (k == body_last and _full(last, None, lay) and not _HEADING_START.match(last.text)
-                 and not _TOC_TAIL.search(last.text) and last.text[-1] not in "。！？!?：:")
+                 and not _TOC_TAIL.search(last.text)
+                 and (lay.indents or last.text[-1] not in "。！？!?：:"))  # with indents the next page tells
         result.append((para, open_))
     return result
 
@@ -250,6 +288,14 @@ def _continues(first: PdfLine, prev_size: float | None, lay: _Layout) -> bool:
     if prev_size is not None and abs(prev_size - first.size) > 0.8:
         return False
     return abs(first.x0 - lay.left) <= 0.8 * first.size and not _HEADING_START.match(first.text)
+
+
+_LIST_HEAD = re.compile(r"^([一二三四五六七八九十]+[、．.]|[（(][一二三四五六七八九十\d]+[)）]|\d+[.、．]\S)")
+
+
+def _heading_like(para: list[PdfLine], lay: _Layout) -> bool:
+    """A lone short line or a numbered head: after a finished sentence, a heading, not a widow."""
+    return bool(_LIST_HEAD.match(para[0].text)) or (len(para) == 1 and not _full(para[0], None, lay))
 
 
 def _bookmarks(pdf) -> dict[int, list[tuple[str, int]]]:
@@ -337,7 +383,9 @@ def read_pdf(path: Path, source: str, *, ocr: Callable | None = None,
         pdf.close()
 
     running = running_lines(pages)
-    pages = [strip_running(lines, running) for lines in pages]
+    bands = margin_bands(pages)
+    pitch = _pitch(pages)
+    pages = [strip_running(lines, running, bands=bands, pitch=pitch) for lines in pages]
     lay = layout(pages)
     builder = TextBuilder()
     prev_size: float | None = None
@@ -353,7 +401,8 @@ def read_pdf(path: Path, source: str, *, ocr: Callable | None = None,
                 notes.append(text)
                 continue
             level = _heading_level(text, page_marks) if page_marks else None
-            if first and level is None and builder.is_open and _continues(para[0], prev_size, lay):
+            if first and level is None and builder.is_open and _continues(para[0], prev_size, lay) \
+                    and not (builder.last_char in "。！？!?" and _heading_like(para, lay)):
                 builder.continue_(text, open_=open_)
             else:
                 builder.close()

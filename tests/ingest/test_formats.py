@@ -137,6 +137,39 @@ def test_chromium_print_to_pdf_headers_and_footers(tmp_path):
 
 
 @needs_tools
+def test_chapter_running_heads_on_few_pages_are_dropped(tmp_path):
+    """Each chapter its own Word section whose header is the chapter's running title; the short
+    chapter's title runs on only a page or two, too few to be told by repetition alone."""
+    from docx import Document
+    from docx.enum.section import WD_SECTION
+    from docx.shared import Pt
+
+    text, paras = book_text()
+    doc = Document()
+    heads = []
+    for line in (ln for ln in text.splitlines() if ln.strip()):
+        if re.match(r"^第.章 \S+$", line) and not re.search(r"\d$", line):
+            section = doc.add_section(WD_SECTION.NEW_PAGE)
+            section.header.is_linked_to_previous = False
+            head = "本章 · " + line.split(" ", 1)[1]
+            section.header.paragraphs[0].text = head
+            heads.append(head)
+        para = doc.add_paragraph(line)
+        if len(line) > 40:
+            para.paragraph_format.first_line_indent = Pt(21)
+    doc.save(tmp_path / "chapters.docx")
+    pdf = to_pdf(tmp_path / "chapters.docx", tmp_path)
+    pages = pdf_pages(pdf)
+    assert all(sum(compact(h) in p for p in pages) >= 1 for h in heads)
+    corpus = load_corpus([pdf])
+    assert outline(corpus.documents[0]) == EXPECTED
+    for h in heads:
+        assert compact(h) not in compact(corpus.documents[0].text)
+    for p in paras:
+        assert p in corpus.documents[0].text
+
+
+@needs_tools
 def test_pdf_bookmarks_and_page_labels(books, tmp_path):
     pypdf = pytest.importorskip("pypdf")
     files, _ = books
