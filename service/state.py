@@ -86,11 +86,7 @@ class ServiceState:
             raise QueueFull(f"the server is busy: {self.waiting} questions are waiting (DOCQA_MAX_QUEUE "
                             f"{self.settings.max_queue})", hint=f"retry in {QueueFull.retry_after} s")
         borrower = object()  # the slot belongs to this request, not to whichever task took it
-        self.waiting += 1
-        try:
-            acquired = await self._acquire(request, borrower)
-        finally:
-            self.waiting -= 1
+        acquired = await self._acquire(request, borrower)
         if not acquired:
             self.dropped += 1
             raise ClientGone("the client disconnected before its question was answered")
@@ -100,18 +96,25 @@ class ServiceState:
             self.limiter.release_on_behalf_of(borrower)
 
     async def _acquire(self, request: Request | None, borrower: object) -> bool:
-        """A worker slot (True), or False when the client hangs up first (no slot is then held)."""
+        """A worker slot (True), or False when the client hangs up first (no slot is then held).
+
+        `waiting` counts a request from its arrival until it holds a slot or is dropped.
+        """
         assert self.limiter is not None
-        if request is None:
-            await self.limiter.acquire_on_behalf_of(borrower)
-            return True
-        got = False
-        gone = False
-        async with anyio.create_task_group() as tg:
+        limiter = self.limiter
+        got = gone = False
+        self.waiting += 1
+        try:
+            if request is None:
+                await limiter.acquire_on_behalf_of(borrower)
+                got = True
+                return True
+
             async def acquire() -> None:
                 nonlocal got
-                await self.limiter.acquire_on_behalf_of(borrower)
+                await limiter.acquire_on_behalf_of(borrower)
                 got = True
+                self.waiting -= 1
                 tg.cancel_scope.cancel()
 
             async def watch() -> None:
@@ -121,9 +124,15 @@ class ServiceState:
                 gone = True
                 tg.cancel_scope.cancel()
 
-            tg.start_soon(acquire)
-            tg.start_soon(watch)
-        if got and (gone or await request.is_disconnected()):
-            self.limiter.release_on_behalf_of(borrower)
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(acquire)
+                tg.start_soon(watch)
+        finally:
+            if not got or request is None:
+                self.waiting -= 1
+        if not got:
             return False
-        return got
+        if gone or await request.is_disconnected():
+            limiter.release_on_behalf_of(borrower)
+            return False
+        return True
