@@ -310,3 +310,32 @@ def test_passage_ids_with_slashes_open(slashed_searcher, cache_dir):
                 assert r.status_code == 200, (url, r.text)
                 assert r.json()["passage_id"] == p.passage_id and r.json()["text"] == p.text
         assert_error(c.get("/passages/books/vol 9:0000"), 404, "books/vol 9:0000", "does not exist")
+
+
+# ---- the README's own examples ------------------------------------------------------------------
+
+def test_readme_curl_examples_work_as_written(app):
+    """Every `curl … localhost:8000/…` line of the README, run as printed against a live server."""
+    import re
+    import shlex
+    import shutil
+    import subprocess
+    from pathlib import Path
+
+    if shutil.which("curl") is None:
+        pytest.skip("curl is not installed")
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    commands = []
+    for block in re.findall(r"```bash\n(.*?)```", readme, flags=re.S):
+        joined = re.sub(r"\\\n\s*", " ", block)
+        commands += [line.split(" #")[0].strip() for line in joined.splitlines()
+                     if line.startswith("curl ") and "localhost:8000" in line]
+    assert any("/search" in c for c in commands) and any("/ask" in c for c in commands), commands
+    with live_server(app) as base:
+        for command in commands:
+            argv = [a.replace("localhost:8000", base.removeprefix("http://")) for a in shlex.split(command)]
+            out = subprocess.run(argv + ["--fail-with-body"], capture_output=True, text=True, timeout=120)
+            assert out.returncode == 0, (command, out.stdout, out.stderr)
+            body = __import__("json").loads(out.stdout)
+            if "/search" in command:
+                assert body["results"] and all(r["chapter"] == 1 for r in body["results"]), body
