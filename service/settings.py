@@ -72,5 +72,4 @@ def load_settings(**overrides: Any) -> Settings:
             got = err.get("input")
             shown = "" if name == "api_key" or got is None or isinstance(got, dict) else f" (got {got!r})"
             problems.append(f"DOCQA_{name.upper()}: {msg}{shown}")
-        raise InputError("invalid settings: " + "; ".join(problems),
-                         hint="fix the environment variable or command-line option") from None
+        raise InputError("invalid settings: " + "; ".join(problems)) from None
