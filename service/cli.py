@@ -43,7 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("eval", help="hit@1, hit@5, MRR@10 and answer accuracy on labelled questions")
     p.add_argument("file", type=Path, metavar="FILE.jsonl", help='lines of {"question", "gold": [substrings]}')
-    p.add_argument("-k", type=int, default=10, help="passages retrieved per question (default 10)")
+    p.add_argument("-k", type=int, default=10, help="passages retrieved per question, 1 to 50 (default 10)")
     p.add_argument("--json", action="store_true")
     common(p)
 
@@ -169,7 +169,9 @@ def _cmd_search(args, settings) -> int:
 
 def _cmd_eval(args, settings) -> int:
     from docqa.index.evaluate import evaluate, read_questions
+    from docqa.service.questions import check_k
 
+    check_k(args.k, "-k")
     questions = read_questions(args.file, need_gold=True)
     report = evaluate(_open(settings), questions, k=args.k).to_dict()
     if args.json:

@@ -11,8 +11,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from docqa.ingest.model import Passage
+from docqa.ingest.text import HAN
 
-CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+CJK = re.compile(f"[{HAN}]")
 
 
 def is_chinese(text: str) -> bool:
