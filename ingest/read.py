@@ -12,6 +12,7 @@ import os
 import re
 from pathlib import Path
 
+from docqa.ingest.encoding import decode
 from docqa.ingest.model import Document, IngestError
 from docqa.ingest.structure import split_lines
 
@@ -50,7 +51,7 @@ def list_files(paths: list[Path]) -> list[Path]:
         else:
             raise IngestError(
                 f"{path}: unsupported file type {path.suffix or '(none)'!r}; "
-                "give a .txt, .md or .jsonl file (UTF-8 or GBK)")
+                "give a .txt, .md or .jsonl file (UTF-8, GB18030/GBK or Big5)")
     unique: dict[Path, Path] = {}
     for f in files:
         unique.setdefault(f.resolve(), f)
@@ -119,44 +120,6 @@ def read_jsonl(path: Path, source: str) -> list[Document]:
         documents.append(Document(doc_id=doc_id, title=title, source=source, text=body,
                                   checksum=checksum, metadata=metadata, line=number))
     return documents
-
-
-def decode(data: bytes, source: str) -> tuple[str, str]:
-    """Strict UTF-8 (BOM dropped), then strict GB18030 (covers GBK/GB2312), then a confident guess."""
-    errors: list[tuple[int, str]] = []
-    for encoding in ("utf-8-sig", "gb18030"):
-        try:
-            return data.decode(encoding), encoding.replace("-sig", "")
-        except UnicodeDecodeError as e:
-            errors.append((e.start, encoding))
-    guessed = _guess_encoding(data)
-    if guessed is not None:
-        return guessed
-    offset, encoding = max(errors)
-    name = "UTF-8" if encoding.startswith("utf") else "GB18030/GBK"
-    raise IngestError(
-        f"{source}: cannot decode the file: byte 0x{data[offset]:02x} at byte offset {offset} is not valid "
-        f"{name} (tried UTF-8 and GB18030/GBK); convert the file to UTF-8, "
-        "e.g. `iconv -f <its encoding> -t UTF-8`, and read it again")
-
-
-def _guess_encoding(data: bytes) -> tuple[str, str] | None:
-    """charset-normalizer, trusted only with a byte order mark or a long, clean, coherent text."""
-    try:
-        from charset_normalizer import from_bytes
-    except ImportError:  # pragma: no cover - it is a declared dependency
-        return None
-    best = from_bytes(data).best()
-    if best is None:
-        return None
-    reliable = best.bom or (len(data) >= 200 and best.chaos <= 0.05 and best.coherence >= 0.5)
-    if not reliable:
-        return None
-    try:
-        text = data.decode(best.encoding)
-    except (UnicodeDecodeError, LookupError):
-        return None
-    return text.lstrip("\ufeff"), best.encoding
 
 
 def _read_bytes(path: Path, source: str) -> bytes:
