@@ -8,11 +8,11 @@ joined), so only whitespace tells `text` and `source_text[start:end]` apart.
 from __future__ import annotations
 
 import re
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field, replace
 
 from docqa.ingest.model import Chapter, Document, Passage, Section
-from docqa.ingest.structure import split_lines
+from docqa.ingest.structure import Line, split_lines
 from docqa.ingest.text import sentence_spans
 
 # Measured on the bundled book: targets of 150-500 characters retrieved alike on a small
@@ -49,7 +49,26 @@ def chunker_settings(target_chars: int = DEFAULT_TARGET_CHARS,
             "max_chars": 2 * target_chars, "overlap_sentences": overlap_sentences}
 
 
-def segments(doc: Document) -> list[Segment]:
+class _Lines:
+    """The document's lines, split once and looked up by offset (ingest stays linear however
+    many contents blocks a file has)."""
+
+    def __init__(self, text: str) -> None:
+        self.lines = split_lines(text)
+        self.starts = [ln.start for ln in self.lines]
+
+    def within(self, start: int, end: int) -> list[Line]:
+        """Lines starting in [start, end), cut at `end`."""
+        k = bisect_left(self.starts, start)
+        out = []
+        while k < len(self.lines) and self.lines[k].start < end:
+            ln = self.lines[k]
+            out.append(ln if ln.end <= end else replace(ln, end=end))
+            k += 1
+        return out
+
+
+def segments(doc: Document, lines: _Lines | None = None) -> list[Segment]:
     """Every citable stretch of the document in reading order, labelled for its passages."""
     out: list[Segment] = []
     first_chapter = min((c.start for c in doc.chapters if c.in_corpus), default=None)
@@ -73,8 +92,9 @@ def segments(doc: Document) -> list[Segment]:
                                          sec.heading or sec.title))
     for seg in out:
         if seg.by_lines:
-            seg.breaks = [ln.start for ln in split_lines(doc.text[: seg.end])
-                          if ln.kind == "chapter" and seg.start < ln.start < seg.end]
+            lines = lines or _Lines(doc.text)
+            seg.breaks = [ln.start for ln in lines.within(seg.start, seg.end)
+                          if ln.kind == "chapter" and seg.start < ln.start]
     return sorted(out, key=lambda s: s.start)
 
 
@@ -97,8 +117,9 @@ def chunk_document(doc: Document, target_chars: int = DEFAULT_TARGET_CHARS,
     max_chars = max_chars or 2 * target_chars
     doc = replace(doc, heading_spans=_pairs(doc.heading_spans), page_breaks=_pairs(doc.page_breaks))
     spans: list[tuple[Segment, list[tuple[int, int]]]] = []
-    for seg in segments(doc):
-        units = _units(doc, seg, max_chars)
+    lines = _Lines(doc.text) if any(f.kind == "toc" for f in doc.front_matter) else None
+    for seg in segments(doc, lines):
+        units = _units(doc, seg, max_chars, lines)
         overlap = 0 if seg.by_lines else overlap_sentences
         inside = _spans_in(doc.heading_spans, seg.start, seg.end)
         heads = {k for k, (a, b) in enumerate(units) if any(s <= a and b <= e for s, e in inside)}
@@ -121,12 +142,13 @@ def chunk_document(doc: Document, target_chars: int = DEFAULT_TARGET_CHARS,
 
 # --- sentences ----------------------------------------------------------------------------
 
-def _units(doc: Document, seg: Segment, max_chars: int) -> list[tuple[int, int]]:
+def _units(doc: Document, seg: Segment, max_chars: int, lines: _Lines | None = None) -> list[tuple[int, int]]:
     """The segment's sentences: cut at headings, joined across page breaks, long ones split."""
     text = doc.text
     if seg.by_lines:
-        raw = [(ln.start, ln.end) for ln in split_lines(text[: seg.end])
-               if ln.kind != "blank" and ln.start >= seg.start]
+        lines = lines or _Lines(text)
+        raw = [(ln.start, ln.end) for ln in lines.within(seg.start, seg.end)
+               if ln.kind != "blank" and ln.end > ln.start]
     else:
         raw = sentence_spans(text, seg.start, seg.end)
     cuts = sorted({x for s, e in _spans_in(doc.heading_spans, seg.start, seg.end) for x in (s, e)
