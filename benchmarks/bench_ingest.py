@@ -2,7 +2,7 @@
 
 Generates book-like Chinese text files (volumes, each with its own contents listing; chapters
 with sections and 一、 subsections; paragraphs of ordinary sentences drawn at random from
-common characters, never the bundled book's text) at a few sizes, ingests each with
+common characters, never the bundled book's text, some split by page ends) at a few sizes, ingests each with
 `load_corpus` (read, structure, chunk) and prints seconds, peak resident memory (above the
 interpreter's own, measured in a fresh process) and both per MB.
 The floor is the same run's cost of only decoding and splitting the file into lines (the
@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import re
 import tempfile
 import subprocess
 import sys
@@ -54,7 +55,12 @@ class Writer:
         return "，".join(parts) + self.rng.choice("。。。！？；")
 
     def paragraph(self) -> str:
-        return "".join(self.sentence() for _ in range(self.rng.randint(2, 6)))
+        """Sentences; now and then cut mid-sentence by a page end (a blank line after a comma)."""
+        text = "".join(self.sentence() for _ in range(self.rng.randint(2, 6)))
+        comma = text.find("，", len(text) // 2)
+        if comma > 10 and self.rng.random() < 0.2:
+            text = text[:comma + 1] + "\n\n" + text[comma + 1:]
+        return text
 
 
 def book(target_bytes: int, *, chapters_per_volume: int = 12, sections: int = 4,
@@ -119,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", type=float, nargs="+", default=[0.3, 2, 10, 50], help="file sizes in MB")
     args = ap.parse_args(argv)
-    print(f"{'MB':>6} {'lines':>9} {'contents':>8} {'passages':>9} {'floor s':>8} {'ingest s':>9} "
+    print(f"{'MB':>6} {'lines':>9} {'contents':>8} {'breaks':>7} {'passages':>9} {'floor s':>8} {'ingest s':>9} "
           f"{'s/MB':>6} {'x floor':>7} {'peak MB':>8} {'peak/MB':>7}")
     with tempfile.TemporaryDirectory() as tmp:
         for mb in args.sizes:
@@ -128,11 +134,12 @@ def main(argv: list[str] | None = None) -> int:
             path.write_text(text, encoding="utf-8")
             real_mb = path.stat().st_size / 1e6
             lines, contents = text.count("\n") + 1, text.count("\n目录\n")
+            breaks = len(re.findall("，\n\n", text))
             del text
             base = floor(path)
             m = measure(path)
             seconds, peak, passages = m["seconds"], m["peak_bytes"], m["passages"]
-            print(f"{real_mb:6.2f} {lines:9d} {contents:8d} {passages:9d} {base:8.2f} {seconds:9.2f} "
+            print(f"{real_mb:6.2f} {lines:9d} {contents:8d} {breaks:7d} {passages:9d} {base:8.2f} {seconds:9.2f} "
                   f"{seconds / real_mb:6.2f} {seconds / base:7.1f} {peak / 1e6:8.0f} {peak / 1e6 / real_mb:7.1f}",
                   flush=True)
             path.unlink()

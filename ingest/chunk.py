@@ -25,6 +25,8 @@ CHUNKER_VERSION = 1
 
 _CJK = r"\u2e80-\u9fff\uf900-\ufaff\uff00-\uffef\u3000-\u303f“”‘’"
 _SOFT_CUTS = ("\n", "，,、：:", " \t\u3000")
+_CJK_CHAR = re.compile(f"[{_CJK}]")
+_SPACES = re.compile(r"\s+")
 
 
 @dataclass
@@ -116,10 +118,11 @@ def chunk_document(doc: Document, target_chars: int = DEFAULT_TARGET_CHARS,
         raise ValueError("target_chars must be positive and overlap_sentences not negative")
     max_chars = max_chars or 2 * target_chars
     doc = replace(doc, heading_spans=_pairs(doc.heading_spans), page_breaks=_pairs(doc.page_breaks))
+    breaks = set(doc.page_breaks)  # once per document: per passage it was quadratic
     spans: list[tuple[Segment, list[tuple[int, int]]]] = []
     lines = _Lines(doc.text) if any(f.kind == "toc" for f in doc.front_matter) else None
     for seg in segments(doc, lines):
-        units = _units(doc, seg, max_chars, lines)
+        units = _units(doc, seg, max_chars, lines, breaks)
         overlap = 0 if seg.by_lines else overlap_sentences
         inside = _spans_in(doc.heading_spans, seg.start, seg.end)
         heads = {k for k, (a, b) in enumerate(units) if any(s <= a and b <= e for s, e in inside)}
@@ -135,14 +138,15 @@ def chunk_document(doc: Document, target_chars: int = DEFAULT_TARGET_CHARS,
             chapter=ch.number if ch else None, chapter_title=ch.title if ch else None,
             section=seg.section, section_number=seg.section_number, subsection=seg.subsection,
             heading_path=list(seg.heading_path), source=doc.source, start=a, end=b,
-            text=passage_text(doc, units), kind=seg.kind,
+            text=passage_text(doc, units, breaks), kind=seg.kind,
         ))
     return passages
 
 
 # --- sentences ----------------------------------------------------------------------------
 
-def _units(doc: Document, seg: Segment, max_chars: int, lines: _Lines | None = None) -> list[tuple[int, int]]:
+def _units(doc: Document, seg: Segment, max_chars: int, lines: _Lines | None = None,
+           page_breaks: set[tuple[int, int]] | None = None) -> list[tuple[int, int]]:
     """The segment's sentences: cut at headings, joined across page breaks, long ones split."""
     text = doc.text
     if seg.by_lines:
@@ -161,7 +165,7 @@ def _units(doc: Document, seg: Segment, max_chars: int, lines: _Lines | None = N
                 s = c
         pieces.append(_trim(text, s, e))
     pieces = [p for p in pieces if p[1] > p[0]]
-    breaks = set(doc.page_breaks)
+    breaks = set(doc.page_breaks) if page_breaks is None else page_breaks
     merged: list[tuple[int, int]] = []
     for s, e in pieces:
         if merged and (merged[-1][1], s) in breaks:
@@ -263,12 +267,13 @@ def _spans_in(spans: list[tuple[int, int]], a: int, b: int) -> list[tuple[int, i
 
 # --- passage text -------------------------------------------------------------------------
 
-def passage_text(doc: Document, units: list[tuple[int, int]]) -> str:
+def passage_text(doc: Document, units: list[tuple[int, int]],
+                 page_breaks: set[tuple[int, int]] | None = None) -> str:
     """The cited units with layout whitespace folded: a line wrap or page break inside a
     sentence goes (or becomes a space between Latin words); a paragraph break stays one blank
     line, so `sentence_spans` splits the passage text as it split the source."""
     text = doc.text
-    breaks = set(doc.page_breaks)
+    breaks = set(doc.page_breaks) if page_breaks is None else page_breaks
     heads = _spans_in(doc.heading_spans, units[0][0], units[-1][1])
     out: list[str] = []
     for n, (a, b) in enumerate(units):
@@ -276,10 +281,10 @@ def passage_text(doc: Document, units: list[tuple[int, int]]) -> str:
             gap_start = units[n - 1][1]
             out.append(_fold(text, gap_start, a, breaks, heads, between=True))
         pos = a
-        for m in re.finditer(r"\s+", text[a:b]):
-            out.append(text[pos:a + m.start()])
-            out.append(_fold(text, a + m.start(), a + m.end(), breaks, heads, between=False))
-            pos = a + m.end()
+        for m in _SPACES.finditer(text, a, b):
+            out.append(text[pos:m.start()])
+            out.append(_fold(text, m.start(), m.end(), breaks, heads, between=False))
+            pos = m.end()
         out.append(text[pos:b])
     return "".join(out)
 
@@ -288,7 +293,7 @@ def _fold(text: str, s: int, e: int, breaks: set[tuple[int, int]], heads: list[t
           between: bool) -> str:
     ws = text[s:e]
     before, after = text[s - 1], text[e] if e < len(text) else ""
-    latin = not (re.match(f"[{_CJK}]", before) or re.match(f"[{_CJK}]", after))
+    latin = not (_CJK_CHAR.match(before) or _CJK_CHAR.match(after))
     space = " " if latin else ""
     if "\n" not in ws and "\r" not in ws:
         return space if between else " "
