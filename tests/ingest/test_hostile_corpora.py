@@ -162,3 +162,15 @@ def test_jsonl_error_through_the_cli_is_one_line(tmp_path):
                     encoding="utf-8")
     line = _one_clean_line(*_cli("chapters", str(path)))
     assert "docs.jsonl, line 2: the JSON is nested too deeply" in line
+
+
+def test_nothing_is_indexed_from_a_bad_corpus(tmp_path):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "good.txt").write_text("第一章 好\n\n好的文件。", encoding="utf-8")
+    (corpus / "bad.jsonl").write_text('{"text": "正文\\ud800"}\n', encoding="utf-8")
+    target = tmp_path / "idx"
+    line = _one_clean_line(*_cli("build", str(corpus), "--index", str(target)))
+    assert "bad.jsonl, line 1: a string holds the lone surrogate" in line
+    assert not target.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["corpus"]
