@@ -11,29 +11,18 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
 
 import numpy as np
 
+from docqa.index.ranking import RankingSettings
+from docqa.index.results import Answer, Hit
+from docqa.index.sentences import SentenceTable
 from docqa.ingest.text import normalize
 
-if TYPE_CHECKING:
-    from docqa.index.search import Hit
-    from docqa.index.store import LoadedIndex
+__all__ = ["Answer", "best_answer"]
 
-MAX_ANSWER_CHARS = 200
-ANSWER_PASSAGES = 3
-LEXICAL_WEIGHT = 0.2
-RANK_PENALTY = 0.02
 _WORDS = re.compile(r"\w.*\w")
-
-
-@dataclass
-class Answer:
-    text: str
-    passage_id: str | None
-    hits: list["Hit"] = field(default_factory=list)
 
 
 @dataclass
@@ -47,15 +36,15 @@ class _Candidate:
     topic: str
 
 
-def _candidates(hits: list["Hit"], rows: list[int], index: "LoadedIndex") -> list[_Candidate]:
+def _candidates(hits: list[Hit], rows: list[int], sentences: SentenceTable, passages: int) -> list[_Candidate]:
     out = []
-    for rank, row in enumerate(rows[:ANSWER_PASSAGES]):
-        lo, hi = (int(x) for x in np.searchsorted(index.sent_row, [row, row + 1]))
+    for rank, row in enumerate(rows[:passages]):
+        lo, hi = sentences.of(row)
         passage = hits[rank].passage
         headings = {normalize(h) for h in passage.heading_path}
         topic = normalize(" ".join([passage.title, *passage.heading_path])).lower()
         for i in range(hi - lo):
-            s, e = int(index.sent_start[lo + i]), int(index.sent_end[lo + i])
+            s, e = int(sentences.start[lo + i]), int(sentences.end[lo + i])
             folded = normalize(passage.text[s:e]).lower()
             # A heading names a topic; it does not answer a question about it. Nor does a rule line.
             if _WORDS.search(folded) and folded not in {h.lower() for h in headings}:
@@ -74,17 +63,21 @@ def _lexical(cands: list[_Candidate], tokens: list[str]) -> np.ndarray:
     return np.divide(present @ weights, total, out=np.zeros(len(cands)), where=total > 0)
 
 
-def best_answer(qvec: np.ndarray, qtokens: list[str], hits: list["Hit"], rows: list[int],
-                index: "LoadedIndex") -> Answer:
+def best_answer(qvec: np.ndarray, qtokens: list[str], hits: list[Hit], rows: list[int],
+                sentences: SentenceTable, settings: RankingSettings | None = None) -> Answer:
+    """The answer sentence among the top hits' sentences; `rows` are the hits' passage rows and
+    `qtokens` the question as the keyword leg cut it."""
+    settings = settings or RankingSettings()
+    max_chars = settings.max_answer_chars
     if not hits:
         return Answer("", None, hits)
-    cands = _candidates(hits, rows, index)
+    cands = _candidates(hits, rows, sentences, settings.answer_passages)
     if not cands:
         p = hits[0].passage
-        return Answer(p.text[:MAX_ANSWER_CHARS], p.passage_id, hits)
-    dense = index.sent_vectors[[c.first + c.i for c in cands]] @ qvec
+        return Answer(p.text[:max_chars], p.passage_id, hits)
+    dense = sentences.vectors[[c.first + c.i for c in cands]] @ qvec
     ranks = np.array([c.rank for c in cands])
-    score = dense + LEXICAL_WEIGHT * _lexical(cands, sorted(set(qtokens))) - RANK_PENALTY * ranks
+    score = dense + settings.lexical_weight * _lexical(cands, sorted(set(qtokens))) - settings.rank_penalty * ranks
     best = int(np.argmax(score))
     c = cands[best]
     s, e = c.start, c.end
@@ -93,11 +86,11 @@ def best_answer(qvec: np.ndarray, qtokens: list[str], hits: list["Hit"], rows: l
                   and abs(cands[j].i - c.i) == 1]
     for j in sorted(neighbours, key=lambda j: -score[j]):
         s2, e2 = min(s, cands[j].start), max(e, cands[j].end)
-        if e2 - s2 <= MAX_ANSWER_CHARS:
+        if e2 - s2 <= max_chars:
             s, e = s2, e2
             break
     passage = hits[c.rank].passage
     answer = passage.text[s:e]
-    if len(answer) > MAX_ANSWER_CHARS:
-        answer = answer[: MAX_ANSWER_CHARS - 1] + "…"
+    if len(answer) > max_chars:
+        answer = answer[: max_chars - 1] + "…"
     return Answer(answer, passage.passage_id, hits)

@@ -14,12 +14,14 @@ import stat
 from pathlib import Path
 
 from docqa.ingest.encoding import decode
+from docqa.ingest.formats import FORMAT_SUFFIXES, is_book_file, kind_of, read_formatted
 from docqa.ingest.model import Document, IngestError
 from docqa.ingest.structure import split_lines
+from docqa.ingest.text import SENTENCE_END
 
 TEXT_SUFFIXES = (".txt", ".md", ".markdown")
 JSONL_SUFFIXES = (".jsonl",)
-SUPPORTED = TEXT_SUFFIXES + JSONL_SUFFIXES
+SUPPORTED = TEXT_SUFFIXES + JSONL_SUFFIXES + FORMAT_SUFFIXES
 _TITLE_MAX = 50
 _SHAPE = 'each line must be one object like {"id": ..., "title": ..., "text": ...}'
 
@@ -54,6 +56,10 @@ def list_files(paths: list[Path]) -> list[Path]:
                 raise IngestError(f"{path}: no .txt, .md or .jsonl files in this folder; add some or pass a file")
             files.extend(found)
         elif path.suffix.lower() in SUPPORTED:
+            files.append(path)  # a FIFO or device named like a book is refused when read
+        elif not stat.S_ISREG(info.st_mode):
+            raise _not_regular(path, str(path), info.st_mode)
+        elif is_book_file(path):
             files.append(path)
         else:
             raise IngestError(
@@ -94,6 +100,8 @@ def _walk(top: Path) -> list[Path]:
                 stack.append(Path(entry.path))
             elif Path(entry.name).suffix.lower() in SUPPORTED:
                 found.append(Path(entry.path))
+            elif _is_regular(entry) and is_book_file(Path(entry.path)):  # sniffing opens: regular files only
+                found.append(Path(entry.path))
     return found
 
 
@@ -107,11 +115,16 @@ def read_documents(paths: list[Path], root: Path | None = None, *,
     documents: list[Document] = []
     for path in list_files(paths):
         source = Path(os.path.relpath(path.resolve(), root)).as_posix()
-        data = read_bytes(path, source, max_file_bytes)
-        if path.suffix.lower() in JSONL_SUFFIXES:
-            documents.extend(read_jsonl(path, source, data))
+        check_file(path, source, max_file_bytes)  # before anything opens it to sniff its format
+        kind = kind_of(path, source)
+        if kind is not None:
+            doc = read_formatted(path, source, kind, progress=True)
+            doc.doc_id = slug(source)
+            documents.append(doc)
+        elif path.suffix.lower() in JSONL_SUFFIXES:
+            documents.extend(read_jsonl(path, source, read_bytes(path, source, max_file_bytes)))
         else:
-            documents.append(read_text(path, source, data))
+            documents.append(read_text(path, source, read_bytes(path, source, max_file_bytes)))
     _unique_ids(documents)
     return documents
 
@@ -183,19 +196,7 @@ def _parse_line(line: str, where: str):
 def read_bytes(path: Path, source: str, max_bytes: int = DEFAULT_MAX_FILE_BYTES) -> bytes:
     """The file's bytes if it is a regular file of at most `max_bytes`; never blocks on a FIFO
     or reads a device forever."""
-    try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
-    except OSError as e:
-        raise IngestError(f"{source}: cannot read the file ({e.strerror}); check its permissions") from None
-    with os.fdopen(fd, "rb") as f:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            kind = _KINDS.get(stat.S_IFMT(info.st_mode), "not a regular file")
-            name = f"{path} (a link to {os.path.realpath(path)})" if path.is_symlink() else source
-            raise IngestError(f"{name}: is a {kind}, not a regular file",
-                              hint="give text files only (copy the data into a .txt file)")
-        if info.st_size > max_bytes:
-            raise _too_big(source, info.st_size, max_bytes)
+    with _open_regular(path, source, max_bytes) as f:
         try:
             data = f.read(max_bytes + 1)
         except OSError as e:
@@ -205,8 +206,44 @@ def read_bytes(path: Path, source: str, max_bytes: int = DEFAULT_MAX_FILE_BYTES)
     return data
 
 
+def check_file(path: Path, source: str, max_bytes: int = DEFAULT_MAX_FILE_BYTES) -> None:
+    """Refuse, without reading it, anything but a regular file of at most `max_bytes`."""
+    with _open_regular(path, source, max_bytes):
+        pass
+
+
+def _open_regular(path: Path, source: str, max_bytes: int):
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))  # a FIFO opens at once
+    except OSError as e:
+        raise IngestError(f"{source}: cannot read the file ({e.strerror}); check its permissions") from None
+    f = os.fdopen(fd, "rb")
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):
+        f.close()
+        raise _not_regular(path, source, info.st_mode)
+    if info.st_size > max_bytes:
+        f.close()
+        raise _too_big(source, info.st_size, max_bytes)
+    return f
+
+
 _KINDS = {stat.S_IFIFO: "named pipe (FIFO)", stat.S_IFCHR: "character device", stat.S_IFBLK: "block device",
           stat.S_IFSOCK: "socket", stat.S_IFDIR: "folder"}
+
+
+def _not_regular(path: Path, source: str, mode: int) -> IngestError:
+    kind = _KINDS.get(stat.S_IFMT(mode), "not a regular file")
+    name = f"{path} (a link to {os.path.realpath(path)})" if Path(path).is_symlink() else source
+    return IngestError(f"{name}: is a {kind}, not a regular file",
+                       hint="give text files only (copy the data into a .txt file)")
+
+
+def _is_regular(entry: os.DirEntry) -> bool:
+    try:
+        return entry.is_file()  # follows links; False for FIFOs, devices and sockets
+    except OSError:
+        return False
 
 
 def _too_big(source: str, size: int, limit: int) -> IngestError:
@@ -254,7 +291,7 @@ def guess_title(text: str) -> str | None:
         letters = re.findall(r"[^\W\d_]", line.content)
         if len(letters) < 2:
             continue  # rules, page numbers, decorations
-        if line.kind != "text" or len(line.content) > _TITLE_MAX or line.content[-1] in "。！？；.!?;":
+        if line.kind != "text" or len(line.content) > _TITLE_MAX or line.content[-1] in SENTENCE_END + ".":
             return None  # the body or a heading came first: no title line
         return re.sub(r"\s+", " ", line.content)
     return None
