@@ -174,3 +174,13 @@ def test_nothing_is_indexed_from_a_bad_corpus(tmp_path):
     assert "bad.jsonl, line 1: a string holds the lone surrogate" in line
     assert not target.exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["corpus"]
+
+
+def test_fifo_without_a_suffix_is_not_opened_to_sniff_its_format(tmp_path):
+    """Folder scans sniff extension-less files for PDF/EPUB/DOCX content: never a FIFO's."""
+    os.mkfifo(tmp_path / "book")
+    (tmp_path / "a.txt").write_text("第一章 开始\n\n正文。", encoding="utf-8")
+    code, err = _cli("chapters", str(tmp_path), "--json", timeout=30)
+    assert code == 0, err
+    line = _one_clean_line(*_cli("chapters", str(tmp_path / "book"), timeout=30))
+    assert "book: is a named pipe (FIFO), not a regular file" in line
