@@ -6,7 +6,7 @@ from the conversation. Replies are plain text (answer, then numbered quotes that
 name chapter and section) because chat frontends render nothing else; the same
 citations travel as structured data beside the text.
 
-Nothing here knows about HTTP; `service.api` validates requests and calls in.
+Nothing here knows about HTTP; `service.routes.openai` validates requests and calls in.
 """
 from __future__ import annotations
 
@@ -18,10 +18,9 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from docqa.ingest.model import Passage
-from docqa.ingest.text import HAN
-from docqa.service.format import citation_label, result_dict
 from docqa.errors import InputError
+from docqa.ingest.text import HAN
+from docqa.service.format import is_chinese, location
 
 MODEL_ID = "docqa"
 QUOTE_CHARS = 600
@@ -45,8 +44,10 @@ SHORT_WORDS = 3
 MAX_CONTEXT_TURNS = 2
 
 
-class ChatError(InputError, ValueError):
+class ChatError(InputError):
     """A conversation that cannot be answered as sent; the message says what to change."""
+
+    status_code = 400
 
 
 @dataclass
@@ -114,17 +115,13 @@ def retrieval_query(turns: Sequence[Turn]) -> str:
     return " ".join([*context, question])
 
 
-def citation(passage: Passage, score: float) -> dict[str, Any]:
-    """`heading` rides along so a client can show where the passage sits without rebuilding it."""
-    return {**result_dict(passage, float(score)), "heading": citation_label(passage)}
-
-
 def no_answer_text(question: str) -> str:
-    return NO_ANSWER_ZH if _CJK.search(question) else NO_ANSWER_EN
+    return NO_ANSWER_ZH if is_chinese(question) else NO_ANSWER_EN
 
 
 def reply_pieces(answer_text: str, citations: Sequence[dict[str, Any]]) -> list[str]:
     """The reply in the order it streams; joined, it is exactly the non-streamed reply."""
+    chinese = is_chinese(answer_text)
     pieces = [answer_text]
     for i, c in enumerate(citations, 1):
         quote = c["text"].strip()
@@ -133,7 +130,7 @@ def reply_pieces(answer_text: str, citations: Sequence[dict[str, Any]]) -> list[
         lines = [line.strip() for line in quote.splitlines() if line.strip()]
         quoted = "\n".join(f"> {line}" for line in lines)
         pieces.append(
-            f"\n\n[{i}] {c['heading']} ({c['source']}, chars {c['start']}–{c['end']})\n{quoted}"
+            f"\n\n[{i}] {c['heading']} ({location(c, chinese)})\n{quoted}"
         )
     return pieces
 
