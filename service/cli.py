@@ -98,7 +98,7 @@ def _cmd_build(args, settings) -> int:
     from docqa.service.engine import index_dir_for
 
     check_replaceable(index_dir_for(settings))
-    corpus = load_corpus(list(settings.corpus or bundled_files()))
+    corpus = load_corpus(list(settings.corpus or bundled_files()), max_file_bytes=settings.max_file_bytes)
     say = None if args.quiet else (lambda m: print(m, file=sys.stderr))
     embedder = load_embedder(settings.model, settings.cache_dir, say=say)
     index_dir = index_dir_for(settings)
@@ -197,7 +197,7 @@ def _outline_source(args, settings):
     from docqa.corpus import bundled_files
     from docqa.ingest.pipeline import load_corpus
 
-    corpus = load_corpus(list(settings.corpus or bundled_files()))
+    corpus = load_corpus(list(settings.corpus or bundled_files()), max_file_bytes=settings.max_file_bytes)
     return corpus.documents, corpus.passages
 
 
