@@ -26,7 +26,13 @@ _CODES = {400: "bad_request", 401: "invalid_api_key", 404: "not_found", 405: "me
           500: "internal_error", 503: "service_unavailable"}
 
 
+def _printable(message: str) -> str:
+    """Echoed input may hold lone surrogates, which UTF-8 cannot carry: show them as escapes."""
+    return message.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def error_body(path: str, status: int, message: str) -> dict[str, Any]:
+    message = _printable(message)
     if path.startswith(OPENAI_PREFIX):
         kind = ("authentication_error" if status == 401 else "server_error" if status >= 500
                 else "invalid_request_error")

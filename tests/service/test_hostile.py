@@ -339,3 +339,15 @@ def test_readme_curl_examples_work_as_written(app):
             body = __import__("json").loads(out.stdout)
             if "/search" in command:
                 assert body["results"] and all(r["chapter"] == 1 for r in body["results"]), body
+
+
+@pytest.mark.parametrize("path", ["/ask", "/v1/chat/completions"])
+@pytest.mark.parametrize("body", ['{"question": "外汇", "k": "\\ud800"}', '{"question": "外汇", "chapter": "\\ud800"}',
+                                  '{"messages": "\\ud800"}', '{"question": "外汇", "k": ["\\udfff"]}'])
+def test_lone_surrogates_in_any_field_get_a_4xx_not_a_500(client, path, body):
+    """Found by benchmarks/hostile.py: echoing such a value into the error message broke its encoding."""
+    r = client.post(path, content=body.encode(), headers={"content-type": "application/json"})
+    assert r.status_code == 422, r.text
+    data = r.json()
+    message = data["error"]["message"] if path.startswith("/v1/") else data["detail"]
+    assert message and "internal error" not in message
