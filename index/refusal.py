@@ -1,0 +1,181 @@
+"""Whether the book answers a question at all, judged from what retrieval already found.
+
+A search always returns its nearest passages, so "the nearest passage" says nothing by itself.
+What separates a question the book answers from one it does not is how well the best sentence
+matches (`sentence`), how close the best passage is (`passage`), and how much of the
+question's own content, weighted by rarity, appears in the top passages (`overlap`): a
+question about a name or a term the book never uses cannot be answered from it, however close
+its neighbours look. The three are combined by a logistic model fitted by
+`benchmarks/refusal.py` on answerable and unanswerable questions (book, off-topic, near-topic,
+CMRC questions asked without their document); a question is refused when its support falls
+below the searcher's `refusal_threshold`, chosen on those curves.
+"""
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from docqa.ingest.text import normalize
+
+if TYPE_CHECKING:
+    from docqa.index.store import LoadedIndex
+
+EVIDENCE_PASSAGES = 3
+DEFAULT_THRESHOLD = 0.5
+
+# Fitted by `python benchmarks/refusal.py --fit` (see BENCHMARKS.md); per question language,
+# since an English question about a Chinese book shares no words with it.
+COEFFICIENTS = {
+    "zh": {"bias": -30.0, "sentence": 30.0, "passage": 0.0, "overlap": 6.0},
+    "en": {"bias": -30.0, "sentence": 36.0, "passage": 0.0, "overlap": 0.0},
+}
+
+
+@dataclass
+class Evidence:
+    language: str
+    sentence: float
+    passage: float
+    overlap: float
+
+    def features(self) -> dict[str, float]:
+        return {"sentence": self.sentence, "passage": self.passage, "overlap": self.overlap}
+
+
+def support(ev: Evidence, coefficients: dict[str, dict[str, float]] = COEFFICIENTS) -> float:
+    """The probability, under the fitted model, that the book answers the question."""
+    c = coefficients[ev.language]
+    z = c["bias"] + sum(c[k] * v for k, v in ev.features().items())
+    return 1.0 / (1.0 + math.exp(-max(min(z, 50.0), -50.0)))
+
+
+def _document_frequency(index: "LoadedIndex", token_ids: list[int]) -> np.ndarray:
+    indptr = index.bm25.scores["indptr"]
+    return np.array([indptr[i + 1] - indptr[i] for i in token_ids], dtype=np.float64)
+
+
+def overlap(tokens: list[str], texts: list[str], index: "LoadedIndex") -> float:
+    """Rarity-weighted share of the question's words found in `texts`. A word the corpus never
+    uses weighs the most: it names something the book does not talk about."""
+    tokens = sorted(set(tokens))
+    if not tokens:
+        return 0.0
+    vocab = index.bm25.vocab_dict
+    n = len(index.passages)
+    known = [t for t in tokens if t in vocab]
+    df = dict(zip(known, _document_frequency(index, [vocab[t] for t in known])))
+    folded = normalize(" ".join(texts)).lower()
+    weights = np.array([math.log((n + 1) / (df.get(t, 0.0) + 0.5)) for t in tokens])
+    found = np.array([t in folded for t in tokens], dtype=np.float64)
+    return float(found @ weights / weights.sum()) if weights.sum() > 0 else 0.0
+
+
+def gather(qvec: np.ndarray, tokens: list[str], rows: list[int], index: "LoadedIndex",
+           language: str, context: list[str]) -> Evidence:
+    """Evidence from the top passages (their rows) for the query vector `qvec`."""
+    rows = rows[:EVIDENCE_PASSAGES]
+    if not rows:
+        return Evidence(language, 0.0, 0.0, 0.0)
+    lo = np.searchsorted(index.sent_row, rows)
+    hi = np.searchsorted(index.sent_row, np.asarray(rows) + 1)
+    sent = np.concatenate([np.arange(a, b) for a, b in zip(lo, hi)]) if len(rows) else np.zeros(0, int)
+    best_sentence = float((index.sent_vectors[sent] @ qvec).max()) if len(sent) else 0.0
+    vecs = np.stack([index.vectors.reconstruct(int(r)) for r in rows])
+    best_passage = float((vecs @ qvec).max())
+    return Evidence(language, best_sentence, best_passage, overlap(tokens, context, index))
+
+
+_CHAPTER_Q = re.compile(r"第\s*([0-9一二三四五六七八九十百]+)\s*章|\bchapter\s+(\d+)\b", re.I)
+_ZH_NUM = {c: i for i, c in enumerate("零一二三四五六七八九")}
+
+
+def _number(text: str) -> int | None:
+    if text.isdigit():
+        return int(text)
+    if text == "十":
+        return 10
+    if "十" in text:
+        tens, _, ones = text.partition("十")
+        return (_ZH_NUM.get(tens, 1) if tens else 1) * 10 + (_ZH_NUM.get(ones, 0) if ones else 0)
+    return _ZH_NUM.get(text) if len(text) == 1 else None
+
+
+def asked_chapter(question: str) -> int | None:
+    m = _CHAPTER_Q.search(question)
+    if not m:
+        return None
+    return _number(m.group(1) or m.group(2))
+
+
+def subject(question: str, limit: int = 30) -> str:
+    """The question without its question words and final mark, to name what was not found."""
+    q = question.strip().rstrip("？?。.!！ ")
+    q = re.sub(r"^(请问|请告诉我|我想知道)[，,]?", "", q)
+    q = re.sub(r"(是什么|是多少|有多少|是哪[里个些一年]*|是谁|在哪里?|有哪些|吗|呢)$", "", q)
+    return q if len(q) <= limit else q[: limit - 1] + "…"
+
+
+def refusal_message(question: str, language: str) -> str:
+    if language == "zh":
+        return f"这本书里没有找到关于“{subject(question)}”的内容。"
+    return f"The book does not say: no passage answers “{subject(question, 80)}”."
+
+
+def listed_only_message(language: str, number: int, title: str, page: int | None, toc: str) -> str:
+    """A chapter the contents list but the corpus lacks: say what is known about it."""
+    if language == "zh":
+        where = f"{toc}第 {page} 页" if page is not None else toc
+        return f"第{number}章“{title}”列在{where}，但这一章的正文不在本语料中，无法回答其内容。"
+    where = f"the contents ({toc}), page {page}" if page is not None else f"the contents ({toc})"
+    return (f"Chapter {number}, “{title}”, is listed in {where}, but its text is not in this corpus, "
+            "so its content cannot be answered.")
+
+
+def _listed_only(documents, number: int):
+    from docqa.ingest.outline import find_chapter, ChapterNotFound, ChapterNotInCorpus
+
+    try:
+        find_chapter(documents, number)
+    except ChapterNotInCorpus as exc:
+        return exc
+    except ChapterNotFound:
+        return None
+    return None
+
+
+def review(searcher, question: str, info, qvec: np.ndarray, tokens: list[str], answer):
+    """The answer as it should be given: about a chapter the corpus only lists, what the
+    contents say of it; for a question the book does not answer, a refusal (closest passages
+    kept as such); else the answer unchanged, with its support."""
+    from docqa.index.store import indexed_text
+    from docqa.ingest.text import compact
+
+    number = asked_chapter(question)
+    listed = _listed_only(searcher.documents, number) if number is not None else None
+    if listed is not None:
+        doc = next(d for d in searcher.documents if any(c.number == number for c in d.chapters))
+        toc = next((fm.title for fm in doc.front_matter if fm.kind == "toc"), "目录")
+        title = compact(listed.title)
+        source = next((p for p in searcher.passages if p.doc_id == doc.doc_id and p.kind == "toc"
+                       and title in compact(p.text)), None)
+        answer.text = listed_only_message(info.language, number, listed.title, listed.toc_page, toc)
+        answer.passage_id = source.passage_id if source else None
+        answer.message = answer.text
+        if source is not None and all(h.passage.passage_id != source.passage_id for h in answer.hits):
+            from docqa.index.search import Hit
+
+            answer.hits = [Hit(source, answer.hits[0].score if answer.hits else 0.0), *answer.hits]
+        return answer
+    rows = [searcher._row[h.passage.passage_id] for h in answer.hits]
+    context = [indexed_text(h.passage) for h in answer.hits[:EVIDENCE_PASSAGES]]
+    evidence = gather(qvec, tokens, rows, searcher.index, info.language, context)
+    answer.evidence = evidence
+    answer.support = round(support(evidence, searcher.refusal_coefficients), 4)
+    if answer.hits and answer.support < searcher.refusal_threshold:
+        answer.refused, answer.text, answer.passage_id = True, "", None
+        answer.message = refusal_message(question, info.language)
+    return answer
