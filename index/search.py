@@ -75,6 +75,7 @@ class Searcher:
         self._vocab = index.bm25.vocab_dict
         self._navigation = np.array([is_navigation(p) for p in self.passages], dtype=bool)
         self.script = corpus_script([p.text for p in self.passages])
+        self._names = None
 
     @classmethod
     def open(cls, index_dir: Path, model: str | None = None, *, embedder=None, cache_dir: Path | None = None,
@@ -87,6 +88,22 @@ class Searcher:
         if embedder is None or embedder.model_name != name:
             embedder = load_embedder(name, cache_dir or default_cache_dir())
         return cls(index, embedder, **kwargs)
+
+    def query_text(self, question: str, info=None) -> str:
+        """What is searched for a question: in the corpus's script, with the corpus words an
+        English question spells in pinyin."""
+        info = info or classify(question)
+        question = fold_script(question.strip(), self.script)
+        if info.language == "en":
+            question = " ".join([question, *self._pinyin_names().spelled(question)])
+        return question
+
+    def _pinyin_names(self):
+        if self._names is None:
+            from docqa.index.names import PinyinNames
+
+            self._names = PinyinNames(self._vocab)
+        return self._names
 
     def passage(self, passage_id: str) -> Passage:
         return self.passages[self._row[passage_id]]
@@ -196,9 +213,9 @@ class Searcher:
         if k < 1:
             raise ValueError(f"k must be at least 1, got {k}")
         info = classify(question)
-        question = fold_script(question, self.script)
+        question = self.query_text(question, info)
         qvec = self.embedder.encode_queries([question])[0]
-        lang = "zh" if _CJK.search(question) else "en"
+        lang = info.language
         if lang == "en":
             qvec = qvec + self.index.hub["shift"]
             qvec = (qvec / np.linalg.norm(qvec)).astype(np.float32)

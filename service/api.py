@@ -88,8 +88,11 @@ class CitationOut(_PassageFields):
 
 
 class AskOut(BaseModel):
-    answer: AnswerOut
-    citations: list[CitationOut]
+    answer: AnswerOut | None = Field(description="null when the book does not answer the question")
+    refusal: str | None = Field(None, description="on a refusal, saying so in the question's language")
+    citations: list[CitationOut] = Field(description="the passages the answer rests on; empty on a refusal")
+    closest: list[CitationOut] = Field(default_factory=list,
+                                       description="on a refusal, the nearest passages (they do not answer)")
 
 
 class SearchOut(BaseModel):
@@ -239,8 +242,10 @@ class ChatOut(BaseModel):
     created: int
     model: str
     choices: list[ChoiceOut]
-    answer: AnswerOut
+    answer: AnswerOut | None = Field(description="null when the book does not answer the question")
+    refusal: str | None = None
     citations: list[CitationOut]
+    closest: list[CitationOut] = Field(default_factory=list)
     retrieval_query: str = Field(description="what was searched: the question, with earlier turns for a follow-up")
 
 
@@ -640,10 +645,10 @@ def create_app(settings: Settings, searcher: "Searcher | None" = None) -> FastAP
         answer = await state.run(s.ask, query, k=body.k, chapter=body.chapter, doc_id=body.doc_id)
         out = _ask_out(answer, last)
         if body.stream:
-            events = chat.stream_events(out["answer"], out["citations"], query)
+            events = chat.stream_events(out, query)
             return StreamingResponse(events, media_type="text/event-stream",
                                      headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
-        return chat.completion(out["answer"], out["citations"], query)
+        return chat.completion(out, query)
 
     @app.get("/", response_class=FileResponse, include_in_schema=False)
     async def page() -> FileResponse:
@@ -654,11 +659,13 @@ def create_app(settings: Settings, searcher: "Searcher | None" = None) -> FastAP
 
 
 def _ask_out(answer, question: str) -> dict[str, Any]:
-    text = answer.text or chat.no_answer_text(question)
-    return {
-        "answer": {"text": text, "passage_id": answer.passage_id},
-        "citations": [chat.citation(h.passage, h.score) for h in answer.hits],
-    }
+    """A refusal is `"answer": null` with a `refusal` message; its passages are `closest`, not citations."""
+    passages = [chat.citation(h.passage, h.score) for h in answer.hits]
+    if answer.refused or not answer.text:
+        return {"answer": None, "refusal": answer.message or chat.no_answer_text(question),
+                "citations": [], "closest": passages}
+    return {"answer": {"text": answer.text, "passage_id": answer.passage_id}, "refusal": None,
+            "citations": passages, "closest": []}
 
 
 def _chapter_out(searcher: "Searcher", n: int, m: int | None, doc_id: str | None) -> dict[str, Any]:

@@ -217,14 +217,17 @@ def _cmd_chapter(args, settings) -> int:
         _emit(data)
         return 0
     print(f"{chapter.heading or chapter.title}")
-    current = None
+    current, shown_to = None, None
     for p in data["passages"]:
         heading = " › ".join(x for x in (p["section"], p["subsection"]) if x)
         if heading != current:
             print(f"\n== {heading} ==" if heading else "")
             current = heading
         print(f"[{p['passage_id']}] ({p['source']}, chars {p['start']}–{p['end']})")
-        print("  " + p["text"].replace("\n", " "))
+        # Neighbouring passages share a sentence; read in order, it is printed once.
+        skip = shown_to - p["start"] if shown_to is not None and p["start"] < shown_to else 0
+        print("  " + p["text"][skip:].strip().replace("\n", " "))
+        shown_to = p["end"] if shown_to is None else max(shown_to, p["end"])
     return 0
 
 
