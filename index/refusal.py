@@ -25,13 +25,15 @@ if TYPE_CHECKING:
     from docqa.index.store import LoadedIndex
 
 EVIDENCE_PASSAGES = 3
-DEFAULT_THRESHOLD = 0.5
+# Chosen on the calibration split by benchmarks/refusal.py: the most unanswerable questions
+# refused while no more than 3% of answerable ones are (overall and averaged over the sets).
+DEFAULT_THRESHOLD = 0.3
 
-# Fitted by `python benchmarks/refusal.py --fit` (see BENCHMARKS.md); per question language,
-# since an English question about a Chinese book shares no words with it.
+# Fitted by `python benchmarks/refusal.py --cmrc DIR --fit` (see BENCHMARKS.md); per question
+# language, since an English question about a Chinese book shares no words with it.
 COEFFICIENTS = {
-    "zh": {"bias": -30.0, "sentence": 30.0, "passage": 0.0, "overlap": 6.0},
-    "en": {"bias": -30.0, "sentence": 36.0, "passage": 0.0, "overlap": 0.0},
+    "zh": {"bias": -133.057, "sentence": 113.919, "passage": 33.427, "specific": -48.447, "overlap": 8.005},
+    "en": {"bias": -108.175, "sentence": 127.125, "passage": 0.0, "specific": 0.0, "overlap": 0.0},
 }
 
 
@@ -40,10 +42,12 @@ class Evidence:
     language: str
     sentence: float
     passage: float
+    specific: float
     overlap: float
 
     def features(self) -> dict[str, float]:
-        return {"sentence": self.sentence, "passage": self.passage, "overlap": self.overlap}
+        return {"sentence": self.sentence, "passage": self.passage, "specific": self.specific,
+                "overlap": self.overlap}
 
 
 def support(ev: Evidence, coefficients: dict[str, dict[str, float]] = COEFFICIENTS) -> float:
@@ -51,6 +55,13 @@ def support(ev: Evidence, coefficients: dict[str, dict[str, float]] = COEFFICIEN
     c = coefficients[ev.language]
     z = c["bias"] + sum(c[k] * v for k, v in ev.features().items())
     return 1.0 / (1.0 + math.exp(-max(min(z, 50.0), -50.0)))
+
+
+# What is left of a question word after jieba's search mode ("哪一年" -> "一年"): it asks, it
+# does not name anything the book should contain.
+_QUESTION_WORDS = frozenset(
+    "一年 时候 什么 哪些 哪里 哪个 多少 多大 多长 多远 多高 多久 几个 几年 几种 怎么 怎样 如何 为什么 为何 "
+    "是否 有没有 是不是 哪儿 何时 何地 之一 请问 主要 内容 问题 讲了 讲的 哪位 谁 叫 称为".split())
 
 
 def _document_frequency(index: "LoadedIndex", token_ids: list[int]) -> np.ndarray:
@@ -61,7 +72,7 @@ def _document_frequency(index: "LoadedIndex", token_ids: list[int]) -> np.ndarra
 def overlap(tokens: list[str], texts: list[str], index: "LoadedIndex") -> float:
     """Rarity-weighted share of the question's words found in `texts`. A word the corpus never
     uses weighs the most: it names something the book does not talk about."""
-    tokens = sorted(set(tokens))
+    tokens = sorted(set(tokens) - _QUESTION_WORDS)
     if not tokens:
         return 0.0
     vocab = index.bm25.vocab_dict
@@ -79,14 +90,16 @@ def gather(qvec: np.ndarray, tokens: list[str], rows: list[int], index: "LoadedI
     """Evidence from the top passages (their rows) for the query vector `qvec`."""
     rows = rows[:EVIDENCE_PASSAGES]
     if not rows:
-        return Evidence(language, 0.0, 0.0, 0.0)
+        return Evidence(language, 0.0, 0.0, 0.0, 0.0)
     lo = np.searchsorted(index.sent_row, rows)
     hi = np.searchsorted(index.sent_row, np.asarray(rows) + 1)
     sent = np.concatenate([np.arange(a, b) for a, b in zip(lo, hi)]) if len(rows) else np.zeros(0, int)
     best_sentence = float((index.sent_vectors[sent] @ qvec).max()) if len(sent) else 0.0
     vecs = np.stack([index.vectors.reconstruct(int(r)) for r in rows])
-    best_passage = float((vecs @ qvec).max())
-    return Evidence(language, best_sentence, best_passage, overlap(tokens, context, index))
+    sims = vecs @ qvec
+    # Minus each passage's hubness: a passage close to every question says little about this one.
+    specific = float((sims - index.hub[language][rows]).max())
+    return Evidence(language, best_sentence, float(sims.max()), specific, overlap(tokens, context, index))
 
 
 _CHAPTER_Q = re.compile(r"第\s*([0-9一二三四五六七八九十百]+)\s*章|\bchapter\s+(\d+)\b", re.I)
