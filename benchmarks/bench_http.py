@@ -239,7 +239,7 @@ def in_process(searcher, questions: list[str]) -> dict[str, list[float]]:
         t = time.perf_counter()
         vec = embedder.encode_queries([q])
         embed.append((time.perf_counter() - t) * 1000)
-        searcher.index.vectors.search(vec, 50)
+        searcher.store.dense.index.search(vec, 50)
         floor.append((time.perf_counter() - t) * 1000)
         t = time.perf_counter()
         searcher.ask(q, k=5)

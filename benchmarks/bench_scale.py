@@ -3,16 +3,16 @@
     python benchmarks/bench_scale.py [--sizes 10000 100000 1000000] [--queries 200] [--k 100] [--skip-bm25]
 
 Vector side: random unit 384-d vectors (the e5-small dimension) in the two FAISS indexes
-`index/store.py` builds (`_faiss_index`: exact IndexFlatIP, approximate HNSW M=32,
+`index/dense.py` builds (`DenseVectors.build`: exact IndexFlatIP, approximate HNSW M=32,
 efConstruction=80, efSearch=128); build time, size on disk, single-query latency for the top 100
-(what `Searcher` asks FAISS for: twice the 50 candidates it keeps), and recall@10 of HNSW against
+(what `Searcher` asks FAISS for: twice its pool of 50 candidates), and recall@10 of HNSW against
 exact search.
 "uniform" vectors have no structure at all, the worst case for HNSW (every neighbour is about
 as far as any other); "clustered" ones (a mixture of Gaussians) are closer to real embeddings.
 
 Keyword side: synthetic token documents with Zipf-distributed terms and the bundled book's
 passage length (about 130 tokens), indexed with bm25s as `build_index` does; build time, size on
-disk, and the latency of `Searcher._keyword` (BM25 scores of every document + top 50).
+disk, and the latency of `KeywordIndex.search` (BM25 scores of every document + top 50).
 """
 from __future__ import annotations
 
@@ -27,17 +27,18 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
 
 
-from docqa.index.search import Searcher  # noqa: E402
-from docqa.index.store import _faiss_index  # noqa: E402
+from docqa.index.dense import DenseVectors  # noqa: E402
+from docqa.index.keyword import KeywordIndex  # noqa: E402
+from docqa.index.ranking import RankingSettings  # noqa: E402
+from docqa.index.tokenize import Tokenizer  # noqa: E402
 
 DIM = 384
-TOP = 50  # `Searcher` keeps max(50, 4k) candidates from each leg
-DENSE_K = 2 * TOP  # ... and asks FAISS for twice that before its hubness rescoring
+TOP = RankingSettings().candidate_pool  # candidates each leg proposes
+DENSE_K = RankingSettings().dense_overfetch * TOP  # what FAISS is asked for before the hubness rescoring
 THREADS = os.cpu_count() or 1
 
 
@@ -103,7 +104,7 @@ def recall_at_10(exact: np.ndarray, approx: np.ndarray) -> float:
 
 
 def light_hnsw(vectors: np.ndarray, m: int, ef_construction: int):
-    """`_faiss_index(..., "hnsw")` with a smaller graph, for sizes where its own build takes too long."""
+    """`DenseVectors.build(..., "hnsw")` with a smaller graph, for sizes where its own build takes too long."""
     import faiss
 
     index = faiss.IndexHNSWFlat(vectors.shape[1], m, faiss.METRIC_INNER_PRODUCT)
@@ -129,7 +130,7 @@ def bench_vectors(n: int, kind: str, nq: int, work: Path, light: tuple[int, int]
     rows = []
 
     t = time.perf_counter()
-    flat = _faiss_index(base, "flat")
+    flat = DenseVectors.build(base, "flat").index
     flat_build = time.perf_counter() - t
     lat = single_query_ms(flat, qs, args_k, THREADS)
     lat1 = single_query_ms(flat, qs, args_k, 1)
@@ -145,7 +146,7 @@ def bench_vectors(n: int, kind: str, nq: int, work: Path, light: tuple[int, int]
         hnsw = light_hnsw(base, *light)
         label = f"HNSW M={light[0]} efC={light[1]} efS=128 (lighter build)"
     else:
-        hnsw = _faiss_index(base, "hnsw")
+        hnsw = DenseVectors.build(base, "hnsw").index
         label = "HNSW M=32 efC=80 efS=128"
     hnsw_build = time.perf_counter() - t
     lat = single_query_ms(hnsw, qs, args_k, THREADS)
@@ -192,12 +193,12 @@ def bench_bm25(n: int, nq: int, work: Path, rng) -> dict:
     size = sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
     shutil.rmtree(path)
 
-    stub = SimpleNamespace(_vocab=retriever.vocab_dict, index=SimpleNamespace(bm25=retriever))
+    keyword = KeywordIndex(Tokenizer(), retriever)
     qtokens = [[f"t{i}" for i in rng.choice(vocab_size, size=int(rng.integers(3, 9)), p=p)] for _ in range(nq)]
     lat = []
     for tokens in qtokens:
         t = time.perf_counter()
-        Searcher._keyword(stub, tokens, TOP, None)
+        keyword.search(tokens, TOP, None)
         lat.append((time.perf_counter() - t) * 1000)
     return {"n": n, "vocab": vocab_size, "tokens": int(lengths.sum()), "build_s": build_s, "bytes": size,
             "p50_ms": pct(lat, 50), "p95_ms": pct(lat, 95)}
@@ -257,7 +258,7 @@ def main() -> None:
             print(f"\nHNSW M=32 efC=80 at {n1:,} uniform, not built: extrapolated from {n0:,} as N log N: "
                   f"about {t1:.0f}s ({t1 / 60:.0f} min) to build")
     if bm25_rows:
-        print(f"\nBM25 (bm25s), Zipf tokens, 60-200 per passage; `Searcher._keyword`: all scores + top {TOP}")
+        print(f"\nBM25 (bm25s), Zipf tokens, 60-200 per passage; `KeywordIndex.search`: all scores + top {TOP}")
         print("| passages | tokens | vocabulary | build s | size MB | p50 ms | p95 ms |")
         print("|---:|---:|---:|---:|---:|---:|---:|")
         for r in bm25_rows:

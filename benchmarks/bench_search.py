@@ -77,7 +77,7 @@ def main() -> None:
         t = time.perf_counter()
         vec = embedder.encode_queries([q])
         embed_ms.append((time.perf_counter() - t) * 1000)
-        searcher.index.vectors.search(vec, 50)
+        searcher.store.dense.index.search(vec, 50)
         floor2_ms.append((time.perf_counter() - t) * 1000)
         t = time.perf_counter()
         searcher.ask(q, k=5)

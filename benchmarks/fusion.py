@@ -2,17 +2,36 @@
 plus each leg alone, on one loaded index.
 
     python benchmarks/fusion.py --index DIR QUESTIONS.jsonl [QUESTIONS.jsonl ...]
+
+Each variant is a `RankingSettings` passed to a `Searcher` over the same loaded index and model;
+the first row is the setting saved with the index.
 """
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 from pathlib import Path
 
 from docqa.index.evaluate import evaluate, read_questions
 from docqa.index.search import Searcher
 
 VARIANTS = [("rrf", 1.0), ("rrf", 1.5), ("zscore", 0.5), ("zscore", 1.0), ("zscore", 1.5), ("zscore", 2.0),
-            ("dense-only", 1.0), ("bm25-only", 1.0)]
+            ("dense", 1.0), ("keyword", 1.0)]
+
+
+class _RememberedQueries:
+    """The index's embedder, remembering question vectors: every variant asks the same questions."""
+
+    def __init__(self, embedder):
+        self._embedder = embedder
+        self._seen: dict[tuple[str, ...], object] = {}
+        self.model_name, self.dim = embedder.model_name, embedder.dim
+
+    def encode_queries(self, texts):
+        key = tuple(texts)
+        if key not in self._seen:
+            self._seen[key] = self._embedder.encode_queries(texts)
+        return self._seen[key]
 
 
 def main() -> None:
@@ -21,28 +40,16 @@ def main() -> None:
     parser.add_argument("questions", type=Path, nargs="+")
     parser.add_argument("--limit", type=int, default=0, help="only the first N questions of each file")
     args = parser.parse_args()
-    searcher = Searcher.open(args.index)
-    # Every variant asks the same questions: embed each once.
-    encode, seen = searcher.embedder.encode_queries, {}
-
-    def cached(texts):
-        key = tuple(texts)
-        if key not in seen:
-            seen[key] = encode(texts)
-        return seen[key]
-
-    searcher.embedder.encode_queries = cached
+    opened = Searcher.open(args.index)
+    embedder = _RememberedQueries(opened.embedder)
     sets = {q.name: read_questions(q, need_gold=True) for q in args.questions}
     if args.limit:
         sets = {k: v[: args.limit] for k, v in sets.items()}
+    saved = opened.ranking
+    print(f"index settings: fusion {saved.fusion}, dense weight {saved.dense_weight}, pool {saved.candidate_pool}")
     print(f"{'variant':<16}" + "".join(f"{name[:22]:>48}" for name in sets))
     for fusion, weight in VARIANTS:
-        if fusion == "dense-only":
-            searcher.fusion, searcher.dense_weight = "zscore", 1e6
-        elif fusion == "bm25-only":
-            searcher.fusion, searcher.dense_weight = "zscore", 1e-6
-        else:
-            searcher.fusion, searcher.dense_weight = fusion, weight
+        searcher = Searcher(opened.store, embedder, ranking=replace(saved, fusion=fusion, dense_weight=weight))
         cells = []
         for questions in sets.values():
             r = evaluate(searcher, questions).to_dict()

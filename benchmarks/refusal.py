@@ -49,26 +49,27 @@ def _split(qid: str) -> str:
 def subset_index(index, keep_docs: set[str]):
     """The same index without the passages of other documents (vectors, keywords, sentences)."""
     import bm25s
-    import faiss
 
-    from docqa.index.store import LoadedIndex, indexed_text
-    from docqa.index.tokenize import Tokenizer
+    from docqa.index.dense import DenseVectors
+    from docqa.index.hubness import Hubness
+    from docqa.index.keyword import KeywordIndex
+    from docqa.index.sentences import SentenceTable
+    from docqa.index.store import DirectoryStore, indexed_text
 
     rows = [i for i, p in enumerate(index.passages) if p.doc_id in keep_docs]
     remap = {r: i for i, r in enumerate(rows)}
-    vecs = np.stack([index.vectors.reconstruct(r) for r in rows])
-    flat = faiss.IndexFlatIP(vecs.shape[1])
-    flat.add(vecs)
+    vecs = np.stack([index.dense.index.reconstruct(r) for r in rows])
     passages = [index.passages[r] for r in rows]
-    tok = Tokenizer(index.terms)
+    tok = index.keyword.tokenizer
     bm25 = bm25s.BM25()
     bm25.index([tok(indexed_text(p)) or [""] for p in passages], show_progress=False)
-    sel = np.isin(index.sent_row, rows)
-    sent_row = np.array([remap[int(r)] for r in index.sent_row[sel]], dtype=np.int32)
-    hub = {"en": index.hub["en"][rows], "zh": index.hub["zh"][rows], "shift": index.hub["shift"]}
-    return LoadedIndex(index.path, index.manifest, passages,
-                       [d for d in index.documents if d.doc_id in keep_docs], flat, bm25, index.terms,
-                       sent_row, index.sent_start[sel], index.sent_end[sel], index.sent_vectors[sel], hub)
+    st = index.sentences
+    sel = np.isin(st.row, rows)
+    sent_row = np.array([remap[int(r)] for r in st.row[sel]], dtype=np.int32)
+    hub = Hubness(index.hub.en[rows], index.hub.zh[rows], index.hub.shift)
+    return DirectoryStore(index.path, index.manifest, passages, [d for d in index.documents if d.doc_id in keep_docs],
+                          DenseVectors.build(vecs), KeywordIndex(tok, bm25),
+                          SentenceTable(sent_row, st.start[sel], st.end[sel], st.vectors[sel]), hub)
 
 
 def _matches(text: str, gold: list[str]) -> bool:
@@ -136,7 +137,7 @@ def gather_all(cmrc: Path | None) -> list[dict]:
         out += collect(full, questions, "cmrc", True)
         docs = [json.loads(line)["id"] for line in (cmrc / "docs.jsonl").read_text(encoding="utf-8").splitlines()]
         kept = set(docs[0::2])
-        half = Searcher(subset_index(full.index, kept), book.embedder, refusal_threshold=0.0)
+        half = Searcher(subset_index(full.store, kept), book.embedder, refusal_threshold=0.0)
         out += collect(half, [q for q in questions if q["doc_id"] in kept], "cmrc-half-kept", True)
         out += collect(half, [q for q in questions if q["doc_id"] not in kept], "cmrc-doc-removed", False)
         print(f"all sets: {len(out)} questions, {time.perf_counter() - t0:.0f}s", file=sys.stderr)

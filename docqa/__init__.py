@@ -1,8 +1,10 @@
 """docqa: ask questions of Chinese books and get cited passages and short answers.
 
     import docqa
-    searcher = docqa.open_index()                      # the bundled book (built once into the cache)
-    print(searcher.ask("中国的外汇储备有多少？").text)
+    s = docqa.open_index()                      # the bundled book (built once into the cache)
+    print(s.ask("中国的外汇储备有多少？").text)
+
+`docqa.search(question)` and `docqa.ask(question)` do the same with a searcher kept open.
 
 Names load on first use, so `import docqa` stays light (no torch until a model is needed).
 """
@@ -16,15 +18,15 @@ from typing import Any
 __path__ = extend_path(__path__, __name__)
 
 __all__ = [
-    "open_index", "build_index",
-    "Searcher", "Answer", "Hit", "Passage", "Document",
+    "open_index", "build_index", "search", "ask",
+    "Searcher", "Answer", "Hit", "Passage", "Document", "RankingSettings",
     "DocqaError", "InputError", "NotFoundError", "IndexStateError", "ModelError", "BusyError",
 ]
 
 _WHERE = {
-    "open_index": "docqa.api", "build_index": "docqa.api",
-    "Searcher": "docqa.index.search", "Answer": "docqa.index.answer", "Hit": "docqa.index.search",
-    "Passage": "docqa.ingest.model", "Document": "docqa.ingest.model",
+    "open_index": "docqa.api", "build_index": "docqa.api", "search": "docqa.api", "ask": "docqa.api",
+    "Searcher": "docqa.index.search", "Answer": "docqa.index.results", "Hit": "docqa.index.results",
+    "Passage": "docqa.ingest.model", "Document": "docqa.ingest.model", "RankingSettings": "docqa.index.ranking",
     "DocqaError": "docqa.errors", "InputError": "docqa.errors", "NotFoundError": "docqa.errors",
     "IndexStateError": "docqa.errors", "ModelError": "docqa.errors", "BusyError": "docqa.errors",
 }

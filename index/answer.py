@@ -11,36 +11,20 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
 
 import numpy as np
 
-from docqa.index.answer_text import MAX_ANSWER_CHARS, clean_answer, is_label_line, preference, usable
+from docqa.index.answer_text import clean_answer, is_label_line, preference, usable
+from docqa.index.question import QuestionInfo
+from docqa.index.ranking import RankingSettings
+from docqa.index.results import Answer, Hit
+from docqa.index.sentences import SentenceTable
 from docqa.ingest.text import normalize
 
-if TYPE_CHECKING:
-    from docqa.index.question import QuestionInfo
-    from docqa.index.search import Hit
-    from docqa.index.store import LoadedIndex
+__all__ = ["Answer", "best_answer"]
 
-ANSWER_PASSAGES = 3
-LEXICAL_WEIGHT = 0.2
-RANK_PENALTY = 0.1
 _WORDS = re.compile(r"\w.*\w")
-
-
-@dataclass
-class Answer:
-    text: str
-    passage_id: str | None
-    hits: list["Hit"] = field(default_factory=list)
-    # A refusal: the book does not answer the question. `text` is then empty, `message` says
-    # so in the question's language, and `hits` are only the closest passages.
-    refused: bool = False
-    message: str | None = None
-    support: float | None = None
-    evidence: object | None = None  # refusal.Evidence, for calibration
 
 
 @dataclass
@@ -54,17 +38,17 @@ class _Candidate:
     topic: str
 
 
-def _candidates(hits: list["Hit"], rows: list[int], index: "LoadedIndex",
-                info: "QuestionInfo | None" = None) -> list[_Candidate]:
+def _candidates(hits: list[Hit], rows: list[int], sentences: SentenceTable, passages: int,
+                info: QuestionInfo | None = None) -> list[_Candidate]:
     out = []
-    for rank, row in enumerate(rows[:ANSWER_PASSAGES]):
-        lo, hi = (int(x) for x in np.searchsorted(index.sent_row, [row, row + 1]))
+    for rank, row in enumerate(rows[:passages]):
+        lo, hi = sentences.of(row)
         passage = hits[rank].passage
         headings = {normalize(h) for h in passage.heading_path}
         topic = normalize(" ".join([passage.title, *passage.heading_path])).lower()
         label = ""
         for i in range(hi - lo):
-            s, e = int(index.sent_start[lo + i]), int(index.sent_end[lo + i])
+            s, e = int(sentences.start[lo + i]), int(sentences.end[lo + i])
             folded = normalize(passage.text[s:e]).lower()
             if is_label_line(passage.text[s:e]):
                 # A name or heading on its own line scopes the text under it ("李芳芳" / "女，…").
@@ -89,17 +73,22 @@ def _lexical(cands: list[_Candidate], tokens: list[str]) -> np.ndarray:
     return np.divide(present @ weights, total, out=np.zeros(len(cands)), where=total > 0)
 
 
-def best_answer(qvec: np.ndarray, qtokens: list[str], hits: list["Hit"], rows: list[int],
-                index: "LoadedIndex", info: "QuestionInfo | None" = None) -> Answer:
+def best_answer(qvec: np.ndarray, qtokens: list[str], hits: list[Hit], rows: list[int],
+                sentences: SentenceTable, settings: RankingSettings | None = None,
+                info: QuestionInfo | None = None) -> Answer:
+    """The answer sentence among the top hits' sentences; `rows` are the hits' passage rows and
+    `qtokens` the question as the keyword leg cut it."""
+    settings = settings or RankingSettings()
+    max_chars = settings.max_answer_chars
     if not hits:
         return Answer("", None, hits)
-    cands = _candidates(hits, rows, index, info)
+    cands = _candidates(hits, rows, sentences, settings.answer_passages, info)
     if not cands:
         p = hits[0].passage
-        return Answer(clean_answer(p.text), p.passage_id, hits)
-    dense = index.sent_vectors[[c.first + c.i for c in cands]] @ qvec
+        return Answer(clean_answer(p.text, max_chars), p.passage_id, hits)
+    dense = sentences.vectors[[c.first + c.i for c in cands]] @ qvec
     ranks = np.array([c.rank for c in cands])
-    score = dense + LEXICAL_WEIGHT * _lexical(cands, sorted(set(qtokens))) - RANK_PENALTY * ranks
+    score = dense + settings.lexical_weight * _lexical(cands, sorted(set(qtokens))) - settings.rank_penalty * ranks
     score += np.array([preference(hits[c.rank].passage.text[c.start:c.end], info) for c in cands])
     best = int(np.argmax(score))
     c = cands[best]
@@ -111,8 +100,8 @@ def best_answer(qvec: np.ndarray, qtokens: list[str], hits: list["Hit"], rows: l
                   and abs(cands[j].i - c.i) == 1]
     for j in sorted(neighbours, key=lambda j: -score[j]):
         s2, e2 = min(s, cands[j].start), max(e, cands[j].end)
-        if e2 - s2 <= MAX_ANSWER_CHARS:
+        if e2 - s2 <= max_chars:
             s, e = s2, e2
             break
     passage = hits[c.rank].passage
-    return Answer(clean_answer(passage.text[s:e]), passage.passage_id, hits)
+    return Answer(clean_answer(passage.text[s:e], max_chars), passage.passage_id, hits)

@@ -17,6 +17,7 @@ class EvalFileError(InputError, ValueError):
 @dataclass
 class EvalReport:
     questions: int = 0
+    k: int = 10
     hit_at_1: float = 0.0
     hit_at_5: float = 0.0
     mrr_at_10: float = 0.0
@@ -25,7 +26,7 @@ class EvalReport:
     misses: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"questions": self.questions, "hit@1": round(self.hit_at_1, 4), "hit@5": round(self.hit_at_5, 4),
+        return {"questions": self.questions, "k": self.k, "hit@1": round(self.hit_at_1, 4), "hit@5": round(self.hit_at_5, 4),
                 "mrr@10": round(self.mrr_at_10, 4), "answer": round(self.answer_accuracy, 4),
                 "refused": self.refused, "misses": self.misses}
 
@@ -64,12 +65,18 @@ def _matches(text: str, doc_id: str, gold: list[str], gold_doc: str | None) -> b
 
 
 def evaluate(searcher, questions: list[dict[str, Any]], *, k: int = 10) -> EvalReport:
-    """A hit is a passage containing a gold substring (in the gold document when one is named)."""
-    report = EvalReport(questions=len(questions))
+    """A hit is a passage containing a gold substring (in the gold document when one is named).
+
+    Each question retrieves `k` passages, as `docqa ask -k` would: hit@5 and MRR@10 count only
+    those (with k=3, hit@5 is hit@3), and the answer is chosen from them.
+    """
+    if k < 1:
+        raise InputError(f"k must be at least 1, got {k}")
+    report = EvalReport(questions=len(questions), k=k)
     h1 = h5 = mrr = acc = 0.0
     for q in questions:
         gold, gold_doc = q["gold"], q.get("doc_id")
-        answer = searcher.ask(q["question"], k=max(k, 10))
+        answer = searcher.ask(q["question"], k=k)
         ranks = [i for i, h in enumerate(answer.hits[:10]) if _matches(h.passage.text, h.passage.doc_id, gold, gold_doc)]
         first = ranks[0] + 1 if ranks else None
         h1 += first == 1

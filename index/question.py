@@ -59,7 +59,9 @@ class QuestionInfo:
 
 
 def language(text: str) -> str:
-    return "zh" if _CJK.search(text) else "en"
+    from docqa.ingest.text import language as text_language
+
+    return text_language(text)
 
 
 def classify(question: str) -> QuestionInfo:

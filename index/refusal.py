@@ -22,7 +22,7 @@ import numpy as np
 from docqa.ingest.text import normalize
 
 if TYPE_CHECKING:
-    from docqa.index.store import LoadedIndex
+    from docqa.index.backend import IndexStore
 
 EVIDENCE_PASSAGES = 3
 # Chosen on the calibration split by benchmarks/refusal.py: the most unanswerable questions
@@ -64,42 +64,38 @@ _QUESTION_WORDS = frozenset(
     "是否 有没有 是不是 哪儿 何时 何地 之一 请问 主要 内容 问题 讲了 讲的 哪位 谁 叫 称为".split())
 
 
-def _document_frequency(index: "LoadedIndex", token_ids: list[int]) -> np.ndarray:
-    indptr = index.bm25.scores["indptr"]
-    return np.array([indptr[i + 1] - indptr[i] for i in token_ids], dtype=np.float64)
+def _document_frequency(store: "IndexStore", token: str) -> int:
+    from docqa.index.backend import Where
+
+    leg = store.keyword_search([token], 1, Where())
+    return 0 if leg.all_scores is None else int(np.count_nonzero(leg.all_scores > 0))
 
 
-def overlap(tokens: list[str], texts: list[str], index: "LoadedIndex") -> float:
+def overlap(tokens: list[str], texts: list[str], store: "IndexStore") -> float:
     """Rarity-weighted share of the question's words found in `texts`. A word the corpus never
     uses weighs the most: it names something the book does not talk about."""
     tokens = sorted(set(tokens) - _QUESTION_WORDS)
     if not tokens:
         return 0.0
-    vocab = index.bm25.vocab_dict
-    n = len(index.passages)
-    known = [t for t in tokens if t in vocab]
-    df = dict(zip(known, _document_frequency(index, [vocab[t] for t in known])))
+    n = len(store.passages)
+    df = {t: _document_frequency(store, t) for t in tokens}
     folded = normalize(" ".join(texts)).lower()
     weights = np.array([math.log((n + 1) / (df.get(t, 0.0) + 0.5)) for t in tokens])
     found = np.array([t in folded for t in tokens], dtype=np.float64)
     return float(found @ weights / weights.sum()) if weights.sum() > 0 else 0.0
 
 
-def gather(qvec: np.ndarray, tokens: list[str], rows: list[int], index: "LoadedIndex",
+def gather(qvec: np.ndarray, tokens: list[str], rows: list[int], store: "IndexStore",
            language: str, context: list[str]) -> Evidence:
     """Evidence from the top passages (their rows) for the query vector `qvec`."""
-    rows = rows[:EVIDENCE_PASSAGES]
-    if not rows:
+    rows = np.asarray(rows[:EVIDENCE_PASSAGES], dtype=np.int64)
+    if not len(rows):
         return Evidence(language, 0.0, 0.0, 0.0, 0.0)
-    lo = np.searchsorted(index.sent_row, rows)
-    hi = np.searchsorted(index.sent_row, np.asarray(rows) + 1)
-    sent = np.concatenate([np.arange(a, b) for a, b in zip(lo, hi)]) if len(rows) else np.zeros(0, int)
-    best_sentence = float((index.sent_vectors[sent] @ qvec).max()) if len(sent) else 0.0
-    vecs = np.stack([index.vectors.reconstruct(int(r)) for r in rows])
-    sims = vecs @ qvec
+    best_sentence = float(store.sentences.best(qvec, rows).max())
+    sims = store.dense_scores(qvec, rows)
     # Minus each passage's hubness: a passage close to every question says little about this one.
-    specific = float((sims - index.hub[language][rows]).max())
-    return Evidence(language, best_sentence, float(sims.max()), specific, overlap(tokens, context, index))
+    specific = float((sims - store.hubness(language)[rows]).max())
+    return Evidence(language, best_sentence, float(sims.max()), specific, overlap(tokens, context, store))
 
 
 _CHAPTER_Q = re.compile(r"第\s*([0-9一二三四五六七八九十百]+)\s*章|\bchapter\s+(\d+)\b", re.I)
@@ -160,7 +156,7 @@ def _listed_only(documents, number: int):
     return None
 
 
-def review(searcher, question: str, info, qvec: np.ndarray, tokens: list[str], answer):
+def review(searcher, question: str, info, qvec: np.ndarray, tokens: list[str], answer, rows: list[int]):
     """The answer as it should be given: about a chapter the corpus only lists, what the
     contents say of it; for a question the book does not answer, a refusal (closest passages
     kept as such); else the answer unchanged, with its support."""
@@ -179,13 +175,12 @@ def review(searcher, question: str, info, qvec: np.ndarray, tokens: list[str], a
         answer.passage_id = source.passage_id if source else None
         answer.message = answer.text
         if source is not None and all(h.passage.passage_id != source.passage_id for h in answer.hits):
-            from docqa.index.search import Hit
+            from docqa.index.results import Hit
 
             answer.hits = [Hit(source, answer.hits[0].score if answer.hits else 0.0), *answer.hits]
         return answer
-    rows = [searcher._row[h.passage.passage_id] for h in answer.hits]
     context = [indexed_text(h.passage) for h in answer.hits[:EVIDENCE_PASSAGES]]
-    evidence = gather(qvec, tokens, rows, searcher.index, info.language, context)
+    evidence = gather(qvec, tokens, rows, searcher.store, info.language, context)
     answer.evidence = evidence
     answer.support = round(support(evidence, searcher.refusal_coefficients), 4)
     if answer.hits and answer.support < searcher.refusal_threshold:

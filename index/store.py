@@ -1,9 +1,11 @@
-"""The persisted index: one directory, built aside and renamed into place.
+"""The index as a directory: its parts' files and a manifest, built aside and renamed into place.
 
 Row position is the id everywhere: FAISS row i = BM25 document i = line i of passages.jsonl.
-The manifest records what the index was built from and a checksum of every file in it, so a
-load refuses an index that is for another model, another format, or damaged, instead of
-giving wrong answers.
+The manifest records what the index was built from, its ranking settings and a checksum of every
+file in it, so a load refuses an index that is for another model, another format, or damaged,
+instead of giving wrong answers. `DirectoryStore` is the first implementation of
+`docqa.index.backend.IndexStore`; each part (dense vectors, keyword index, sentence table,
+hubness) builds, saves, loads and searches itself, and this module orchestrates them.
 """
 from __future__ import annotations
 
@@ -15,27 +17,34 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from docqa.errors import IndexStateError, InputError
+from docqa.index.backend import Where
+from docqa.index.dense import FAISS_KINDS, DenseVectors
+from docqa.index.hubness import Hubness
+from docqa.index.keyword import KeywordIndex
+from docqa.index.ranking import DenseLeg, KeywordLeg, RankingSettings
+from docqa.index.sentences import SentenceTable
 from docqa.ingest.model import Chapter, Corpus, Document, FrontMatter, Passage, Section, Subsection
-from docqa.ingest.text import normalize, sentence_spans
-from docqa.errors import IndexStateError
+from docqa.ingest.text import normalize
 
-FORMAT_VERSION = 2
+__all__ = ["FORMAT_VERSION", "DirectoryStore", "LoadedIndex", "build_index", "load_index", "read_manifest",
+           "is_current", "owned_state", "check_replaceable", "MARKER", "IndexLoadError", "IndexBuildError"]
+
+FORMAT_VERSION = 3  # 3: ranking settings in the manifest
 MANIFEST = "manifest.json"
 PASSAGES = "passages.jsonl"
 DOCUMENTS = "documents.json"
-VECTORS = "vectors.faiss"
-SENTENCES = "sentences.npz"
-BM25_DIR = "bm25"
-TERMS = "terms.json"
-HUBNESS = "hubness.npz"
-_LANGUAGE_PAIRS = Path(__file__).with_name("data") / "language_pairs.tsv"
-FAISS_KINDS = ("flat", "hnsw")
+VECTORS = DenseVectors.FILE
+SENTENCES = SentenceTable.FILE
+BM25_DIR = KeywordIndex.DIR
+TERMS = KeywordIndex.TERMS
+HUBNESS = Hubness.FILE
 PASSAGE_CONTEXT = "title+headings"
 
 
@@ -45,22 +54,6 @@ class IndexLoadError(IndexStateError):
 
 class IndexBuildError(IndexStateError):
     """A build that could not finish; any previous index is left as it was."""
-
-
-@dataclass
-class LoadedIndex:
-    path: Path
-    manifest: dict[str, Any]
-    passages: list[Passage]
-    documents: list[Document]
-    vectors: Any  # faiss.Index
-    bm25: Any  # bm25s.BM25
-    terms: list[str]
-    sent_row: np.ndarray
-    sent_start: np.ndarray
-    sent_end: np.ndarray
-    sent_vectors: np.ndarray
-    hub: dict[str, np.ndarray]
 
 
 MARKER = ".docqa-index"
@@ -148,51 +141,6 @@ def indexed_text(p: Passage) -> str:
     return f"{context}\n{p.text}" if context else p.text
 
 
-def hubness(vectors: np.ndarray, embedder) -> dict[str, np.ndarray]:
-    """Per-passage hubness and the Chinese-minus-English query direction.
-
-    Some passages (a title page, a table of contents) sit close to every question; a question
-    in another language than the book sees little else. A passage's mean similarity to generic
-    questions (`en`, `zh`) is subtracted from its score, as CSLS does for cross-lingual
-    retrieval, and an English question is moved by the mean difference between the same generic
-    questions asked in Chinese and in English (`shift`).
-    """
-    pairs = [line.split("\t") for line in _LANGUAGE_PAIRS.read_text(encoding="utf-8").splitlines() if "\t" in line]
-    en = embedder.encode_queries([a.strip() for a, _ in pairs])
-    zh = embedder.encode_queries([b.strip() for _, b in pairs])
-    return {"en": (vectors @ en.T).mean(axis=1).astype(np.float32),
-            "zh": (vectors @ zh.T).mean(axis=1).astype(np.float32),
-            "shift": (zh.mean(axis=0) - en.mean(axis=0)).astype(np.float32)}
-
-
-def _sentence_table(passages: Sequence[Passage]) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
-    rows, starts, ends, texts = [], [], [], []
-    for row, p in enumerate(passages):
-        for s, e in sentence_spans(p.text, line_breaks=True):
-            rows.append(row)
-            starts.append(s)
-            ends.append(e)
-            texts.append(p.text[s:e])
-    return (np.asarray(rows, dtype=np.int32), np.asarray(starts, dtype=np.int32),
-            np.asarray(ends, dtype=np.int32), texts)
-
-
-def _faiss_index(vectors: np.ndarray, kind: str):
-    import faiss
-
-    dim = vectors.shape[1]
-    if kind == "flat":
-        index = faiss.IndexFlatIP(dim)
-    elif kind == "hnsw":
-        index = faiss.IndexHNSWFlat(dim, 32, faiss.METRIC_INNER_PRODUCT)
-        index.hnsw.efConstruction = 80
-        index.hnsw.efSearch = 128
-    else:
-        raise IndexBuildError(f"unknown FAISS index kind {kind!r}: use one of {', '.join(FAISS_KINDS)}")
-    index.add(vectors)
-    return index
-
-
 def _write_jsonl(path: Path, rows: Sequence[dict]) -> None:
     with open(path, "w", encoding="utf-8") as f:
         for row in rows:
@@ -223,23 +171,23 @@ def build_index(
     *,
     chunker: dict[str, Any],
     faiss_kind: str = "flat",
+    ranking: RankingSettings | None = None,
     progress: bool = True,
     say: Callable[[str], None] | None = _say_default,
 ) -> dict[str, Any]:
-    """Build every file of the index in a temporary sibling directory, then swap it in.
+    """Build every part of the index in a temporary sibling directory, then swap it in.
 
     A build that fails or is killed leaves the previous index untouched; builds of the same
     directory are serialised by a lock file next to it.
     """
-    import bm25s
-    import faiss
     from filelock import FileLock
 
-    from docqa.index.tokenize import Tokenizer, corpus_terms
-
     say = say or (lambda _m: None)
+    ranking = ranking or RankingSettings()
+    if faiss_kind not in FAISS_KINDS:
+        raise InputError(f"unknown FAISS index kind {faiss_kind!r}", hint=f"use one of {', '.join(FAISS_KINDS)}")
     if not corpus.passages:
-        raise IndexBuildError("the corpus has no passages to index: check that the input files contain text")
+        raise IndexBuildError("the corpus has no passages to index", hint="check that the input files contain text")
     index_dir = Path(index_dir)
     index_dir.parent.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
@@ -249,40 +197,33 @@ def build_index(
         tmp = Path(tempfile.mkdtemp(prefix=f".{index_dir.name}.building-", dir=index_dir.parent))
         try:
             passages = corpus.passages
-            headings = [h for p in passages for h in p.heading_path] + [d.title for d in corpus.documents]
-            tokenizer = Tokenizer(corpus_terms((p.text for p in passages), headings))
             say(f"tokenizing {len(passages)} passages")
             indexed = [indexed_text(p) for p in passages]
-            tokens = [tokenizer(t) or [""] for t in indexed]
-            retriever = bm25s.BM25()
-            retriever.index(tokens, show_progress=False)
-            retriever.save(str(tmp / BM25_DIR), show_progress=False)
+            headings = [h for p in passages for h in p.heading_path] + [d.title for d in corpus.documents]
+            keyword = KeywordIndex.build(indexed, term_sources=[p.text for p in passages], headings=headings)
+            keyword.save(tmp)
 
-            sent_row, sent_start, sent_end, sent_texts = _sentence_table(passages)
-            unique = {t: i for i, t in enumerate(dict.fromkeys(sent_texts))}
-            say(f"embedding {len(passages)} passages and {len(unique)} sentences with {embedder.model_name}")
+            say(f"embedding {len(passages)} passages and {SentenceTable.distinct(passages)} sentences "
+                f"with {embedder.model_name}")
             vectors = embedder.encode_passages([normalize(t) for t in indexed], progress=progress)
-            uvecs = embedder.encode_passages([normalize(t) for t in unique], progress=progress)
-            sent_vectors = uvecs[[unique[t] for t in sent_texts]] if sent_texts else np.zeros((0, embedder.dim), np.float32)
-
-            faiss.write_index(_faiss_index(vectors, faiss_kind), str(tmp / VECTORS))
-            np.savez(tmp / HUBNESS, **hubness(vectors, embedder))
-            np.savez(tmp / SENTENCES, row=sent_row, start=sent_start, end=sent_end,
-                     vectors=sent_vectors.astype(np.float16))
+            sentences = SentenceTable.build(passages, embedder, progress=progress)
+            DenseVectors.build(vectors, faiss_kind).save(tmp)
+            Hubness.build(vectors, embedder).save(tmp)
+            sentences.save(tmp)
             _write_jsonl(tmp / PASSAGES, [p.to_dict() for p in passages])
             (tmp / DOCUMENTS).write_text(json.dumps([_document_outline(d) for d in corpus.documents],
                                                     ensure_ascii=False), encoding="utf-8")
-            (tmp / TERMS).write_text(json.dumps(tokenizer.terms, ensure_ascii=False), encoding="utf-8")
             manifest = {
                 "format_version": FORMAT_VERSION,
                 "model": {"name": embedder.model_name, "dimension": embedder.dim, "prompts": embedder.prompts},
                 "corpus": {"root": corpus.root, "files": corpus_checksums(corpus)},
                 "chunker": chunker,
                 "passage_context": PASSAGE_CONTEXT,
-                "tokenizer": tokenizer.settings(),
+                "tokenizer": keyword.settings(),
                 "faiss": {"kind": faiss_kind, "metric": "inner_product"},
+                "ranking": ranking.to_dict(),
                 "counts": {"documents": len(corpus.documents), "passages": len(passages),
-                           "sentences": int(len(sent_row))},
+                           "sentences": len(sentences)},
                 "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                 "build_seconds": round(time.perf_counter() - t0, 3),
             }
@@ -383,16 +324,24 @@ def _manifest_problem(m: dict[str, Any]) -> str | None:
         return "no passage count"
     if not isinstance(files, dict):
         return "no file list"
-    for name in (PASSAGES, DOCUMENTS, VECTORS, SENTENCES, TERMS, HUBNESS):
+    for name in (PASSAGES, DOCUMENTS, *DenseVectors.FILES, *SentenceTable.FILES, *Hubness.FILES):
         if name not in files:
             return f"{name} is not listed"
-    if not any(name.startswith(BM25_DIR + "/") for name in files):
-        return f"no {BM25_DIR}/ files are listed"
+    missing = KeywordIndex.listed(list(files))
+    if missing:
+        return missing
     for name, meta in files.items():
         if not isinstance(meta, dict) or not isinstance(meta.get("bytes"), int) or not isinstance(meta.get("sha256"), str):
             return f"{name} has no size and checksum"
     if not isinstance(m.get("tokenizer"), dict) or not isinstance(m.get("chunker"), dict):
         return "no tokenizer or chunker settings"
+    ranking = m.get("ranking")
+    if not isinstance(ranking, dict):
+        return "no ranking settings"
+    try:
+        RankingSettings.from_dict(ranking)
+    except (InputError, TypeError) as exc:
+        return f"ranking settings unusable ({exc})"
     return None
 
 
@@ -410,11 +359,63 @@ def verify_files(index_dir: Path, manifest: dict[str, Any]) -> None:
             raise IndexLoadError(f"index file {name} in {index_dir} does not match its checksum (corrupted): {rebuild}")
 
 
-def load_index(index_dir: Path, *, model_name: str | None = None) -> LoadedIndex:
-    """Open an index after checking its manifest, its files and its row counts."""
-    import bm25s
-    import faiss
+class DirectoryStore:
+    """An index directory, loaded and checked: the FAISS + bm25s implementation of `IndexStore`."""
 
+    def __init__(self, path: Path, manifest: dict[str, Any], passages: list[Passage], documents: list[Document],
+                 dense: DenseVectors, keyword: KeywordIndex, sentences: SentenceTable, hub: Hubness):
+        self.path = path
+        self.manifest = manifest
+        self.ranking = RankingSettings.from_dict(manifest["ranking"])
+        self.passages = passages
+        self.documents = documents
+        self.dense = dense
+        self.keyword = keyword
+        self.sentences = sentences
+        self.hub = hub
+        self._doc_ids = np.array([p.doc_id for p in passages], dtype=object)
+        self._chapters = np.array([-1 if p.chapter is None else p.chapter for p in passages])
+
+    @property
+    def model_name(self) -> str:
+        return self.manifest["model"]["name"]
+
+    def tokenize(self, text: str) -> list[str]:
+        return self.keyword.tokenize(text)
+
+    def query_vector(self, qvec: np.ndarray, lang: str) -> np.ndarray:
+        return self.hub.query_vector(qvec, lang)
+
+    def hubness(self, lang: str) -> np.ndarray:
+        return self.hub.of(lang)
+
+    def mask(self, where: Where) -> np.ndarray | None:
+        if where.everything:
+            return None
+        mask = np.ones(len(self.passages), dtype=bool)
+        if where.chapter is not None:
+            mask &= self._chapters == where.chapter
+        if where.doc_id is not None:
+            mask &= self._doc_ids == where.doc_id
+        return mask
+
+    def dense_search(self, qvec: np.ndarray, n: int, where: Where, penalty: np.ndarray) -> DenseLeg:
+        rows, scores = self.dense.search(qvec, n, self.mask(where), penalty, self.ranking.dense_overfetch)
+        return DenseLeg(rows, scores)
+
+    def dense_scores(self, qvec: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        return self.dense.scores(qvec, rows)
+
+    def keyword_search(self, tokens: list[str], n: int, where: Where) -> KeywordLeg:
+        return self.keyword.search(tokens, n, self.mask(where))
+
+
+LoadedIndex = DirectoryStore
+"""The name this class had before the index was split into parts."""
+
+
+def load_index(index_dir: Path, *, model_name: str | None = None) -> DirectoryStore:
+    """Open an index after checking its manifest, its files and each part's row counts."""
     index_dir = Path(index_dir)
     _restore_previous(index_dir)
     manifest = read_manifest(index_dir)
@@ -430,34 +431,26 @@ def load_index(index_dir: Path, *, model_name: str | None = None) -> LoadedIndex
         with open(index_dir / PASSAGES, encoding="utf-8") as f:
             passages = [Passage.from_dict(json.loads(line)) for line in f]
         documents = [_document_from_dict(d) for d in json.loads((index_dir / DOCUMENTS).read_text(encoding="utf-8"))]
-        terms = json.loads((index_dir / TERMS).read_text(encoding="utf-8"))
-        vectors = faiss.read_index(str(index_dir / VECTORS))
-        bm25 = bm25s.BM25.load(str(index_dir / BM25_DIR))
-        with np.load(index_dir / SENTENCES) as z:
-            sent = {k: z[k] for k in ("row", "start", "end", "vectors")}
-        with np.load(index_dir / HUBNESS) as z:
-            hub = {k: z[k] for k in ("en", "zh", "shift")}
+        dense = DenseVectors.load(index_dir)
+        keyword = KeywordIndex.load(index_dir)
+        sentences = SentenceTable.load(index_dir)
+        hub = Hubness.load(index_dir)
     except Exception as exc:  # noqa: BLE001 - any unreadable file is the same refusal
         raise IndexLoadError(f"the index at {index_dir} cannot be read ({type(exc).__name__}: {exc}): {rebuild}") from exc
     counts = manifest["counts"]
-    n = len(passages)
-    problems = []
-    if n != counts["passages"]:
-        problems.append(f"{n} passages, manifest says {counts['passages']}")
-    if vectors.ntotal != n:
-        problems.append(f"{vectors.ntotal} vectors for {n} passages")
-    if vectors.d != manifest["model"]["dimension"]:
-        problems.append(f"vector dimension {vectors.d}, model dimension {manifest['model']['dimension']}")
-    if int(bm25.scores["num_docs"]) != n:
-        problems.append(f"{int(bm25.scores['num_docs'])} keyword documents for {n} passages")
+    n, dim = len(passages), manifest["model"]["dimension"]
+    problems = [] if n == counts["passages"] else [f"{n} passages, manifest says {counts['passages']}"]
+    problems += dense.problems(n, dim) + keyword.problems(n) + sentences.problems(n, counts.get("sentences"))
+    problems += hub.problems(n, dim)
     if problems:
         raise IndexLoadError(f"the index at {index_dir} is inconsistent ({'; '.join(problems)}): {rebuild}")
-    return LoadedIndex(index_dir, manifest, passages, documents, vectors, bm25, terms,
-                       sent["row"], sent["start"], sent["end"], sent["vectors"].astype(np.float32), hub)
+    return DirectoryStore(index_dir, manifest, passages, documents, dense, keyword, sentences, hub)
 
 
 def is_current(index_dir: Path, *, model_name: str, chunker: dict[str, Any], files: list[dict[str, str]]) -> bool:
-    """Whether an existing index was built from these inputs, so it need not be rebuilt."""
+    """Whether an existing index was built from these inputs, so it need not be rebuilt (a
+    previous index that a killed build had moved aside is put back first)."""
+    _restore_previous(Path(index_dir))
     try:
         m = read_manifest(index_dir)
     except IndexLoadError:
@@ -466,33 +459,3 @@ def is_current(index_dir: Path, *, model_name: str, chunker: dict[str, Any], fil
 
     return (m["model"]["name"] == model_name and m["chunker"] == chunker and m["corpus"]["files"] == files
             and m.get("passage_context") == PASSAGE_CONTEXT and m["tokenizer"].get("version") == TOKENIZER_VERSION)
-
-
-def ensure_index(
-    paths: Sequence[Path] | None,
-    index_dir: Path,
-    model: str,
-    *,
-    cache_dir: Path | None = None,
-    progress: bool = True,
-    faiss_kind: str = "flat",
-    say: Callable[[str], None] | None = _say_default,
-) -> Path:
-    """Build the index of `paths` (default: the bundled book) unless an up-to-date one is there."""
-    from docqa.corpus import bundled_files
-    from docqa.index.cache import default_cache_dir
-    from docqa.index.embed import load_embedder
-    from docqa.ingest.pipeline import chunker_settings, load_corpus
-
-    files = [Path(p) for p in paths] if paths else bundled_files()
-    corpus = load_corpus(files)
-    chunker = chunker_settings()
-    _restore_previous(Path(index_dir))
-    if is_current(index_dir, model_name=model, chunker=chunker, files=corpus_checksums(corpus)):
-        return Path(index_dir)
-    say = say or (lambda _m: None)
-    say(f"building the index of {len(corpus.documents)} document(s) into {index_dir} (one time)")
-    embedder = load_embedder(model, cache_dir or default_cache_dir(), say=say)
-    build_index(corpus, index_dir, embedder, chunker=chunker, faiss_kind=faiss_kind, progress=progress, say=say)
-    return Path(index_dir)
-

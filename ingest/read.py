@@ -14,6 +14,7 @@ from pathlib import Path
 
 from docqa.ingest.model import Document, IngestError
 from docqa.ingest.structure import split_lines
+from docqa.ingest.text import SENTENCE_END
 
 TEXT_SUFFIXES = (".txt", ".md", ".markdown")
 JSONL_SUFFIXES = (".jsonl",)
@@ -205,7 +206,7 @@ def guess_title(text: str) -> str | None:
         letters = re.findall(r"[^\W\d_]", line.content)
         if len(letters) < 2:
             continue  # rules, page numbers, decorations
-        if line.kind != "text" or len(line.content) > _TITLE_MAX or line.content[-1] in "。！？；.!?;":
+        if line.kind != "text" or len(line.content) > _TITLE_MAX or line.content[-1] in SENTENCE_END + ".":
             return None  # the body or a heading came first: no title line
         return re.sub(r"\s+", " ", line.content)
     return None

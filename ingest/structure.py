@@ -16,6 +16,7 @@ from bisect import bisect_left
 from dataclasses import dataclass
 
 from docqa.ingest.model import Chapter, Document, FrontMatter, Section, Subsection
+from docqa.ingest.text import CLOSERS, HAN, SENTENCE_END
 
 HEADING_MAX = 50  # a heading line is short; longer lines are body text
 _CN_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5,
@@ -28,8 +29,7 @@ _SECTION = re.compile(rf"^(第\s*(?:{_NUM})\s*节)\s*[:：.．、]?\s*(.*)$")
 _SUB1 = re.compile(r"^([一二三四五六七八九十百]+\s*[、．.])\s*(\S.*)$")
 _SUB2 = re.compile(r"^([（(]\s*[一二三四五六七八九十百]+\s*[)）])\s*(\S.*)$")
 _MD = re.compile(r"^ {0,3}(#{1,6})\s*([^#\s].*?)(?:\s+#+)?\s*$")
-_SENTENCE_END = "。！？；!?;…"
-_CLOSERS = "”’」』）)】》\"'"
+_SENTENCE_END = SENTENCE_END + "…"  # a line ending in an ellipsis is finished too
 _PAGE = re.compile(r"^(.*?)(?:\s*[/／|｜]\s*|\s*[.．·…‥_—\-]{2,}\s*|\s+)(\d{1,4})$|^(\d{1,4})$")
 _LIST_START = re.compile(r"^([（(]?\d+[)）.、．]|[（(][一二三四五六七八九十]+[)）]|[一二三四五六七八九十]+、|[-*+•·>|#])")
 
@@ -384,7 +384,7 @@ def _name_group(lines: list[Line], i: int) -> tuple[int, int]:
 
 def _group_title(lines: list[Line], first: int, last: int) -> str:
     titles = [ln.title for ln in lines[first:last + 1] if ln.kind != "blank"]
-    cjk = [t for t in titles if re.search(r"[\u3400-\u9fff]", t)]
+    cjk = [t for t in titles if re.search(f"[{HAN}]", t)]
     return (cjk or titles)[0]
 
 
@@ -562,7 +562,7 @@ def _blank_between(lines: list[Line], a: int, b: int) -> bool:
 
 def _unfinished(block: str) -> bool:
     last = block[-1]
-    if last in _SENTENCE_END or last in _CLOSERS or last in ":：":
+    if last in _SENTENCE_END or last in CLOSERS or last in ":：":
         return False
     return bool(re.search(r"[，。；、,;]", block)) and len(block) >= 10
 
@@ -571,4 +571,4 @@ def _continues(line: str) -> bool:
     if _LIST_START.match(line) or _CHAPTER.match(line) or _SECTION.match(line):
         return False
     first = line[0]
-    return bool(re.match(r"[\u3400-\u9fff0-9a-z]", first))
+    return bool(re.match(f"[{HAN}0-9a-z]", first))

@@ -13,8 +13,25 @@ import unicodedata
 # that belong to the sentence they close.
 SENTENCE_END = "。！？；!?;"
 CLOSERS = "”’」』）)】》\"'"
-_CJK = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u3000-\u303f\uff00-\uffef"
-_SPACE_BETWEEN_CJK = re.compile(rf"(?<=[{_CJK}])[ \t\u3000]+|[ \t\u3000]+(?=[{_CJK}])")
+
+# Character classes (for use inside [...]). HAN: Chinese characters (radicals, which PDF text
+# often has in place of ideographs, CJK Unified, Extension A, Compatibility). CJK_WIDE: every
+# CJK block (radicals, CJK punctuation, kana, Han) and the full-width forms: text written with
+# no space between its characters.
+HAN = r"\u2e80-\u2fdf\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+CJK_WIDE = r"\u2e80-\u9fff\uf900-\ufaff\uff00-\uffef"
+_HAN = re.compile(f"[{HAN}]")
+_SPACE_BETWEEN_CJK = re.compile(rf"(?<=[{CJK_WIDE}])[ \t\u3000]+|[ \t\u3000]+(?=[{CJK_WIDE}])")
+
+
+def has_han(text: str) -> bool:
+    """Whether `text` holds a Chinese character: how a question's language is told (zh or not)."""
+    return _HAN.search(text) is not None
+
+
+def language(text: str) -> str:
+    """"zh" when the text has any Han character, else "en" (the other language docqa corrects for)."""
+    return "zh" if has_han(text) else "en"
 _WS = re.compile(r"\s+")
 
 

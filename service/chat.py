@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from docqa.ingest.model import Passage
-from docqa.ingest.text import compact, sentence_spans
+from docqa.ingest.text import HAN, compact, sentence_spans
 from docqa.service.format import citation_label, result_dict
 from docqa.errors import InputError
 
@@ -31,7 +31,7 @@ CLOSEST_EN = "Closest passages in the book (they do not answer the question):"
 NO_ANSWER_ZH = "书中没有找到能回答这个问题的段落。"
 NO_ANSWER_EN = "No passage in the book answers this question."
 
-_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+_CJK = re.compile(f"[{HAN}]")
 _WORD = re.compile(r"[A-Za-z0-9]+")
 # Compounds containing 那/这/它/其/该/他/她/此 that do not point back at anything.
 _ZH_NOT_ANAPHORA = re.compile(

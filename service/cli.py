@@ -250,7 +250,9 @@ def main(argv: list[str] | None = None) -> int:
     from docqa.ingest.model import IngestError
     from docqa.ingest.outline import ChapterNotFound, ChapterNotInCorpus, SectionNotFound
 
-    known = (CliError, IngestError, IndexLoadError, IndexBuildError, ModelLoadError, EvalFileError,
+    from docqa.errors import DocqaError
+
+    known = (DocqaError, CliError, IngestError, IndexLoadError, IndexBuildError, ModelLoadError, EvalFileError,
              ChapterNotFound, ChapterNotInCorpus, SectionNotFound, ValueError)
     try:
         settings = _settings(args)

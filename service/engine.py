@@ -25,12 +25,13 @@ def open_searcher(settings: Settings) -> "Searcher":
     An index named with --index is opened as it is, never built or replaced: rebuilding is
     `docqa build`'s job, and whatever else is at that path belongs to the user.
     """
+    from docqa.api import ensure_index
     from docqa.index.search import Searcher
-    from docqa.index.store import ensure_index
 
     index_dir = index_dir_for(settings)
+    embedder = None  # the model a first build loads serves too: it is loaded once
     if settings.index is None:
-        ensure_index(settings.corpus, index_dir, settings.model, cache_dir=settings.cache_dir)
+        embedder = ensure_index(settings.corpus, index_dir, settings.model, cache_dir=settings.cache_dir)
     explicit_model = settings.model if "model" in settings.model_fields_set else None
-    return Searcher.open(index_dir, explicit_model, cache_dir=settings.cache_dir,
+    return Searcher.open(index_dir, explicit_model, embedder=embedder, cache_dir=settings.cache_dir,
                          refusal_threshold=settings.refusal_threshold)

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from docqa.index.store import MARKER, build_index, ensure_index, load_index
+from docqa.api import ensure_index
+from docqa.index.store import MARKER, build_index, load_index
 from docqa.service.cli import main
 from tests.fakes import FakeEmbedder, make_corpus
 

@@ -63,9 +63,9 @@ def test_a_chapter_only_listed_in_the_contents_is_answered_with_what_is_known(se
 
 
 def test_threshold_is_a_parameter(searcher):
-    never = Searcher(searcher.index, searcher.embedder, refusal_threshold=0.0)
-    always = Searcher(searcher.index, searcher.embedder, refusal_threshold=1.0)
+    never = Searcher(searcher.store, searcher.embedder, refusal_threshold=0.0)
+    always = Searcher(searcher.store, searcher.embedder, refusal_threshold=1.0)
     assert not never.ask("What is the capital of France?").refused
     assert always.ask("中国的外汇储备有多少？").refused
     with pytest.raises(ValueError, match="refusal_threshold"):
-        Searcher(searcher.index, searcher.embedder, refusal_threshold=1.5)
+        Searcher(searcher.store, searcher.embedder, refusal_threshold=1.5)

@@ -4,8 +4,9 @@ import shutil
 
 import pytest
 
+from docqa.index.ranking import RankingSettings
 from docqa.index.search import Searcher
-from docqa.index.store import (BM25_DIR, MANIFEST, MARKER, PASSAGES, VECTORS, IndexLoadError, build_index, indexed_text,
+from docqa.index.store import (BM25_DIR, FORMAT_VERSION, MANIFEST, MARKER, PASSAGES, VECTORS, IndexLoadError, build_index, indexed_text,
                          load_index)
 from docqa.ingest.text import normalize
 from tests.fakes import FakeEmbedder, make_corpus
@@ -31,7 +32,8 @@ def test_index_folder_holds_exactly_the_documented_files(built):
     assert names == sorted([MANIFEST, MARKER, PASSAGES, VECTORS, BM25_DIR, "documents.json", "sentences.npz", "terms.json",
                             "hubness.npz"])
     manifest = json.loads((target / MANIFEST).read_text(encoding="utf-8"))
-    assert manifest["format_version"] == 2
+    assert manifest["format_version"] == FORMAT_VERSION
+    assert RankingSettings.from_dict(manifest["ranking"]) == RankingSettings()
     assert manifest["model"] == {"name": "fake-bigram-64", "dimension": 64, "prompts": {"query": "", "passage": ""}}
     assert manifest["counts"] == {"documents": 1, "passages": 4, "sentences": 4}
     assert manifest["chunker"] == CHUNKER
@@ -49,8 +51,9 @@ def test_rows_line_up_across_faiss_bm25_and_passages(built):
     assert hits[0].passage.passage_id == "doc:0002"
     row = next(i for i, p in enumerate(s.passages) if p.passage_id == "doc:0002")
     expected = FakeEmbedder().encode_passages([normalize(indexed_text(s.passages[row]))])[0]
-    assert s.index.vectors.reconstruct(row) @ expected == pytest.approx(1.0)
-    assert s.index.bm25.get_scores_from_ids([s.index.bm25.vocab_dict["外汇"]]).argmax() == row
+    assert s.store.dense.index.reconstruct(row) @ expected == pytest.approx(1.0)
+    bm25 = s.store.keyword.bm25
+    assert bm25.get_scores_from_ids([bm25.vocab_dict["外汇"]]).argmax() == row
 
 
 def test_chapter_and_document_filters(built):

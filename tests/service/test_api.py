@@ -391,7 +391,7 @@ def test_health_answers_while_the_index_loads(book_index, cache_dir, searcher, m
         release.wait(30)
         return searcher
 
-    monkeypatch.setattr(service.api, "open_searcher", slow_open)
+    monkeypatch.setattr(docqa.service.api, "open_searcher", slow_open)
     app = create_app(make_settings(book_index, cache_dir))
     with TestClient(app) as c:
         assert c.get("/healthz").status_code == 200

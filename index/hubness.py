@@ -1,0 +1,62 @@
+"""The hubness part of the index: per-passage hubness and the language shift.
+
+Some passages (a title page, a table of contents) sit close to every question; a question in
+another language than the book sees little else. A passage's mean similarity to generic
+questions (`en`, `zh`) is subtracted from its score, as CSLS does for cross-lingual retrieval,
+and an English question is moved by the mean difference between the same generic questions
+asked in Chinese and in English (`shift`).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+LANGUAGE_PAIRS = Path(__file__).with_name("data") / "language_pairs.tsv"
+
+
+class Hubness:
+    FILE = "hubness.npz"
+    FILES = (FILE,)
+
+    def __init__(self, en: np.ndarray, zh: np.ndarray, shift: np.ndarray):
+        self.en = en
+        self.zh = zh
+        self.shift = shift
+
+    @classmethod
+    def build(cls, vectors: np.ndarray, embedder) -> "Hubness":
+        text = LANGUAGE_PAIRS.read_text(encoding="utf-8")
+        pairs = [line.split("\t") for line in text.splitlines() if "\t" in line]
+        en = embedder.encode_queries([a.strip() for a, _ in pairs])
+        zh = embedder.encode_queries([b.strip() for _, b in pairs])
+        return cls((vectors @ en.T).mean(axis=1).astype(np.float32),
+                   (vectors @ zh.T).mean(axis=1).astype(np.float32),
+                   (zh.mean(axis=0) - en.mean(axis=0)).astype(np.float32))
+
+    def save(self, folder: Path) -> None:
+        np.savez(Path(folder) / self.FILE, en=self.en, zh=self.zh, shift=self.shift)
+
+    @classmethod
+    def load(cls, folder: Path) -> "Hubness":
+        with np.load(Path(folder) / cls.FILE) as z:
+            return cls(z["en"], z["zh"], z["shift"])
+
+    def problems(self, passages: int, dimension: int) -> list[str]:
+        out = []
+        if len(self.en) != passages or len(self.zh) != passages:
+            out.append(f"hubness of {len(self.zh)} passages for {passages}")
+        if len(self.shift) != dimension:
+            out.append(f"language shift of dimension {len(self.shift)}, model dimension {dimension}")
+        return out
+
+    def of(self, lang: str) -> np.ndarray:
+        """Each passage's hubness for questions in `lang` ("zh" or "en")."""
+        return self.zh if lang == "zh" else self.en
+
+    def query_vector(self, qvec: np.ndarray, lang: str) -> np.ndarray:
+        """An English question moved towards where the same question in Chinese would be."""
+        if lang == "zh":
+            return qvec
+        qvec = qvec + self.shift
+        return (qvec / np.linalg.norm(qvec)).astype(np.float32)

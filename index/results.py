@@ -1,0 +1,35 @@
+"""What a search returns: ranked passages and the answer drawn from them.
+
+Plain dataclasses shared by the ranking (search.py) and the answer choice (answer.py), so
+neither imports the other.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from docqa.ingest.model import Passage
+
+__all__ = ["Hit", "Answer"]
+
+
+@dataclass
+class Hit:
+    """A passage and its fused score (comparable within one question's ranking only)."""
+
+    passage: Passage
+    score: float
+
+
+@dataclass
+class Answer:
+    """The short extractive answer, the passage it was taken from, and the ranked hits."""
+
+    text: str
+    passage_id: str | None
+    hits: list[Hit] = field(default_factory=list)
+    # A refusal: the book does not answer the question. `text` is then empty, `message` says
+    # so in the question's language, and `hits` are only the closest passages.
+    refused: bool = False
+    message: str | None = None
+    support: float | None = None
+    evidence: object | None = None  # refusal.Evidence, for calibration

@@ -1,0 +1,81 @@
+"""The answer sentence: closest to the question, words of the topic not counted, neighbours joined."""
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+
+from docqa.index.answer import best_answer
+from docqa.index.ranking import RankingSettings
+from docqa.index.results import Hit
+from docqa.index.sentences import SentenceTable
+from docqa.ingest.model import Passage
+from docqa.ingest.text import normalize
+from tests.fakes import FakeEmbedder
+
+
+def _passage(i: int, text: str, headings: list[str] | None = None) -> Passage:
+    return Passage(passage_id=f"d:{i}", doc_id="d", title="测试书", chapter=1, chapter_title="第一章", section=None,
+                   section_number=None, subsection=None, heading_path=headings or ["第一章"], source="d.txt",
+                   start=1000 * i, end=1000 * i + len(text), text=text)
+
+
+def _answer(passages, question, settings=None, tokens=None):
+    fake = FakeEmbedder()
+    table = SentenceTable.build(passages, fake)
+    hits = [Hit(p, 1.0 - i / 10) for i, p in enumerate(passages)]
+    qvec = fake.encode_queries([normalize(question)])[0]
+    return best_answer(qvec, tokens if tokens is not None else [], hits, list(range(len(passages))), table,
+                       settings)
+
+
+def test_the_sentence_closest_to_the_question_wins():
+    p = _passage(0, "本章介绍对外开放。中国外汇储备接近四万亿美元。其他内容在后面。")
+    one_sentence = RankingSettings(max_answer_chars=20)
+    answer = _answer([p], "中国外汇储备接近多少美元", one_sentence)
+    assert (answer.text, answer.passage_id) == ("中国外汇储备接近四万亿美元。", "d:0")
+    assert "中国外汇储备接近四万亿美元。" in _answer([p], "中国外汇储备接近多少美元").text
+
+
+def test_an_adjacent_sentence_joins_only_when_both_fit():
+    long_tail = "后面还有很长的说明" * 30 + "。"
+    p = _passage(0, "外汇储备接近四万亿美元。约占世界的三分之一。" + long_tail)
+    assert _answer([p], "外汇储备接近四万亿美元").text == "外汇储备接近四万亿美元。约占世界的三分之一。"
+    short = RankingSettings(max_answer_chars=14)
+    assert _answer([p], "外汇储备接近四万亿美元", short).text == "外汇储备接近四万亿美元。"
+
+
+def test_a_heading_line_is_never_the_answer():
+    p = _passage(0, "产能利用率\n煤炭开采和洗选业最低，只有百分之六十。", headings=["第一章", "产能利用率"])
+    answer = _answer([p], "产能利用率", tokens=["产能", "利用率"])
+    assert answer.text == "煤炭开采和洗选业最低，只有百分之六十。"
+
+
+def test_words_of_the_topic_do_not_count_but_other_question_words_do():
+    p = _passage(0, "钢铁行业是本章的话题。产能过剩最严重。", headings=["第一章", "钢铁行业"])
+    # The first sentence has two of the question's words, but they name the topic (a heading);
+    # the second has one word of the question's own.
+    settings = RankingSettings(lexical_weight=5.0, max_answer_chars=12)
+    answer = _answer([p], "钢铁行业是", settings, tokens=["钢铁", "行业", "产能"])
+    assert answer.text == "产能过剩最严重。"
+    no_words = _answer([p], "钢铁行业是", settings, tokens=[])
+    assert no_words.text == "钢铁行业是本章的话题。"  # the cosine alone prefers the first
+
+
+def test_rank_penalty_breaks_a_tie_for_the_better_passage_and_only_top_passages_count():
+    same = "外汇储备接近四万亿美元。"
+    passages = [_passage(0, "无关的一句话。"), _passage(1, same), _passage(2, same)]
+    assert _answer(passages, same).passage_id == "d:1"
+    one = RankingSettings(answer_passages=1)
+    assert _answer(passages, same, one).text == "无关的一句话。"
+
+
+def test_no_hits_no_answer_and_no_sentences_fall_back_to_the_passage_start():
+    fake = FakeEmbedder()
+    empty = SentenceTable(np.zeros(0, np.int32), np.zeros(0, np.int32), np.zeros(0, np.int32),
+                          np.zeros((0, fake.dim), np.float32))
+    assert best_answer(fake.encode_queries(["问"])[0], [], [], [], empty).text == ""
+    p = _passage(0, "——")
+    answer = best_answer(fake.encode_queries(["问"])[0], [], [Hit(p, 1.0)], [0], SentenceTable.build([p], fake))
+    assert (answer.text, answer.passage_id) == ("——", "d:0")
+    assert replace(RankingSettings(), max_answer_chars=5).max_answer_chars == 5

@@ -1,0 +1,39 @@
+"""The keyword tokenizer: corpus terms kept whole, stop words and punctuation dropped."""
+from __future__ import annotations
+
+from docqa.index.tokenize import STOP_WORDS, Tokenizer, corpus_terms
+
+
+def test_corpus_terms_are_quoted_terms_and_heading_words():
+    texts = ["我们提出“一带一路”倡议。", "所谓「产能合作」是指……", "“的”"]
+    headings = ["第三章 国际产能合作、政策沟通的长期路线与机制", "一、装备制造走出去", "第2节 金融支持"]
+    terms = corpus_terms(texts, headings)
+    assert "一带一路" in terms and "产能合作" in terms
+    assert "国际产能合作" in terms and "政策沟通的长期路线与机制" not in terms and "装备制造走出去" in terms and "金融支持" in terms
+    assert not any(t.startswith("第") for t in terms)  # heading numbers are not terms
+    assert "的" not in terms  # too short, and a stop word
+
+
+def test_a_corpus_term_stays_whole_and_its_parts_still_match():
+    plain = Tokenizer()
+    with_term = Tokenizer(["澜湄合作机制"])
+    text = "澜湄合作机制的成效"
+    assert "澜湄合作机制" not in plain(text)
+    tokens = with_term(text)
+    assert "澜湄合作机制" in tokens
+    assert "合作" in tokens and "机制" in tokens  # search mode also yields the parts
+    assert "的" not in tokens
+
+
+def test_queries_and_passages_are_folded_alike():
+    tok = Tokenizer(["一带一路"])
+    assert tok("“一带一路”倡议") == tok("一带一路倡议")
+    assert tok("ＡＢＣ公司") == tok("abc公司")  # full-width letters and case
+    assert all(t not in STOP_WORDS for t in tok("什么是一带一路的主要内容？"))
+    assert tok("。，！？") == []
+
+
+def test_one_corpus_terms_do_not_leak_into_another_tokenizer():
+    Tokenizer(["量子纠缠态"])
+    assert "量子纠缠态" not in Tokenizer()("量子纠缠态")
+    assert Tokenizer(["b", "a", "a"]).terms == ["a", "b"]
