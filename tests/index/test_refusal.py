@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import pytest
 
+from docqa.errors import InputError
 from docqa.index.navigation import is_navigation
 from docqa.index.search import Searcher
 
@@ -67,5 +68,5 @@ def test_threshold_is_a_parameter(searcher):
     always = Searcher(searcher.store, searcher.embedder, refusal_threshold=1.0)
     assert not never.ask("What is the capital of France?").refused
     assert always.ask("中国的外汇储备有多少？").refused
-    with pytest.raises(ValueError, match="refusal_threshold"):
+    with pytest.raises(InputError, match="refusal_threshold"):
         Searcher(searcher.store, searcher.embedder, refusal_threshold=1.5)
