@@ -148,9 +148,9 @@ def _write_jsonl(path: Path, rows: Sequence[dict]) -> None:
 
 
 def _document_outline(doc: Document) -> dict:
-    data = asdict(doc)
-    data["text"] = ""
-    return data
+    """The document as read, its extracted text included: for a PDF, EPUB or DOCX that text
+    exists nowhere else, and passages' `start`/`end` index into it."""
+    return asdict(doc)
 
 
 def _document_from_dict(d: dict) -> Document:

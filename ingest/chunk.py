@@ -54,6 +54,8 @@ def segments(doc: Document) -> list[Segment]:
     out: list[Segment] = []
     first_chapter = min((c.start for c in doc.chapters if c.in_corpus), default=None)
     for fm in doc.front_matter:
+        if not fm.in_corpus:
+            continue
         seg = Segment(fm.start, fm.end, "toc" if fm.kind == "toc" else "front_matter",
                       [fm.title], section=fm.title, by_lines=fm.kind == "toc")
         out.append(seg)
@@ -106,17 +108,35 @@ def chunk_document(doc: Document, target_chars: int = DEFAULT_TARGET_CHARS,
             if not all(k in heads for k in range(i, j)):
                 spans.append((seg, units[i:j]))
     passages = []
+    page_at = page_lookup(doc.pages)
     for ordinal, (seg, units) in enumerate(spans, start=1):
         ch = seg.chapter
         a, b = units[0][0], units[-1][1]
+        first_page, last_page = page_at(a), page_at(b - 1)
         passages.append(Passage(
             passage_id=f"{doc.doc_id}:{ordinal:04d}", doc_id=doc.doc_id, title=doc.title,
             chapter=ch.number if ch else None, chapter_title=ch.title if ch else None,
             section=seg.section, section_number=seg.section_number, subsection=seg.subsection,
             heading_path=list(seg.heading_path), source=doc.source, start=a, end=b,
             text=passage_text(doc, units), kind=seg.kind,
+            page=first_page[0] if first_page else None, page_end=last_page[0] if last_page else None,
+            page_label=first_page[1] if first_page else None,
         ))
     return passages
+
+
+def page_lookup(pages):
+    """offset -> (physical page, label) for a paged document; None for one without pages."""
+    starts = [int(p[0]) for p in pages]
+
+    def at(offset: int):
+        if not starts:
+            return None
+        k = bisect_right(starts, offset) - 1
+        # several pages may start at one offset (empty pages): the last of them holds the text
+        _, number, label = pages[max(k, 0)]
+        return int(number), label
+    return at
 
 
 # --- sentences ----------------------------------------------------------------------------

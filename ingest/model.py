@@ -48,7 +48,11 @@ class FrontMatter:
     title: str
     start: int
     end: int
-    kind: str = "front_matter"  # "toc" for the table of contents
+    kind: str = "front_matter"  # "toc" for the table of contents, "back_matter" after the body
+    # Back matter known only from the contents (e.g. 参考文献 with its page): start/end point
+    # at the contents entry and no passages are cut from it.
+    toc_page: int | None = None
+    in_corpus: bool = True
 
 
 @dataclass
@@ -70,6 +74,12 @@ class Document:
     # Whitespace gaps (start, end) between two blocks of one sentence split by a page end:
     # chunking joins across them, citations keep the original offsets.
     page_breaks: list[tuple[int, int]] = field(default_factory=list)
+    # Paged sources (PDF): (offset where a physical page starts, its 1-based number, its
+    # printed label or None), in text order.
+    pages: list[tuple[int, int, str | None]] = field(default_factory=list)
+    # Heading levels the file itself declares (bookmarks, nav, heading styles, <h1>-<h6>):
+    # (offset of the heading's line, level 1 = top).
+    heading_levels: list[tuple[int, int]] = field(default_factory=list)
 
 
 @dataclass

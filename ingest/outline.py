@@ -36,7 +36,8 @@ def outline_dict(documents: list[Document]) -> dict[str, Any]:
     return {"documents": [{
         "doc_id": doc.doc_id,
         "title": doc.title,
-        "front_matter": [{"title": fm.title} for fm in doc.front_matter],
+        "front_matter": [{"title": fm.title, "kind": fm.kind, "toc_page": fm.toc_page,
+                          "in_corpus": fm.in_corpus} for fm in doc.front_matter],
         "chapters": [{
             "number": ch.number,
             "title": ch.title,
@@ -122,7 +123,7 @@ def chapter_dict(document: Document, chapter: Chapter, passages: list[Passage]) 
         "passages": [{
             "passage_id": p.passage_id, "doc_id": p.doc_id, "section": p.section,
             "subsection": p.subsection, "source": p.source, "start": p.start, "end": p.end,
-            "text": p.text,
+            "text": p.text, "page": p.page, "page_end": p.page_end, "page_label": p.page_label,
         } for p in mine],
     }
 
@@ -132,9 +133,11 @@ def render_outline_text(documents: list[Document]) -> str:
     out: list[str] = []
     for doc in documents:
         out.append(f"{doc.title}  [{doc.doc_id}]  {doc.source}")
-        if doc.front_matter:
+        front = [fm for fm in doc.front_matter if fm.kind != "back_matter"]
+        back = [fm for fm in doc.front_matter if fm.kind == "back_matter"]
+        if front:
             out.append("  Front matter")
-            out.extend(f"    {fm.title}" for fm in doc.front_matter)
+            out.extend(f"    {fm.title}{_matter_note(fm)}" for fm in front)
         if doc.chapters:
             out.append("  Chapters")
         for ch in doc.chapters:
@@ -147,5 +150,14 @@ def render_outline_text(documents: list[Document]) -> str:
             for sec in ch.sections:
                 out.append(f"      {sec.heading or sec.title}")
                 out.extend(f"        {sub.title}" for sub in sec.subsections)
+        if back:
+            out.append("  Back matter")
+            out.extend(f"    {fm.title}{_matter_note(fm)}" for fm in back)
         out.append("")
     return "\n".join(out).rstrip("\n") + "\n"
+
+
+def _matter_note(fm) -> str:
+    if fm.in_corpus:
+        return f"  (p. {fm.toc_page})" if fm.toc_page is not None else ""
+    return f"  (not in corpus, p. {fm.toc_page})" if fm.toc_page is not None else "  (not in corpus)"

@@ -12,13 +12,14 @@ import os
 import re
 from pathlib import Path
 
+from docqa.ingest.formats import FORMAT_SUFFIXES, is_book_file, kind_of, read_formatted
 from docqa.ingest.model import Document, IngestError
 from docqa.ingest.structure import split_lines
 from docqa.ingest.text import SENTENCE_END
 
 TEXT_SUFFIXES = (".txt", ".md", ".markdown")
 JSONL_SUFFIXES = (".jsonl",)
-SUPPORTED = TEXT_SUFFIXES + JSONL_SUFFIXES
+SUPPORTED = TEXT_SUFFIXES + JSONL_SUFFIXES + FORMAT_SUFFIXES
 _TITLE_MAX = 50
 _SHAPE = 'each line must be one object like {"id": ..., "title": ..., "text": ...}'
 
@@ -39,14 +40,14 @@ def list_files(paths: list[Path]) -> list[Path]:
             raise IngestError(f"{path}: no such file or folder; check the path and try again")
         if path.is_dir():
             found = sorted(
-                (p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in SUPPORTED
+                (p for p in path.rglob("*") if p.is_file() and (p.suffix.lower() in SUPPORTED or is_book_file(p))
                  and not any(part.startswith(".") for part in p.relative_to(path).parts)),
                 key=lambda p: p.relative_to(path).as_posix(),
             )
             if not found:
                 raise IngestError(f"{path}: no .txt, .md or .jsonl files in this folder; add some or pass a file")
             files.extend(found)
-        elif path.suffix.lower() in SUPPORTED:
+        elif path.suffix.lower() in SUPPORTED or is_book_file(path):
             files.append(path)
         else:
             raise IngestError(
@@ -64,7 +65,12 @@ def read_documents(paths: list[Path], root: Path | None = None) -> list[Document
     documents: list[Document] = []
     for path in list_files(paths):
         source = Path(os.path.relpath(path.resolve(), root)).as_posix()
-        if path.suffix.lower() in JSONL_SUFFIXES:
+        kind = kind_of(path, source)
+        if kind is not None:
+            doc = read_formatted(path, source, kind, progress=True)
+            doc.doc_id = slug(source)
+            documents.append(doc)
+        elif path.suffix.lower() in JSONL_SUFFIXES:
             documents.extend(read_jsonl(path, source))
         else:
             documents.append(read_text(path, source))

@@ -49,6 +49,11 @@ _TOC_NAMES = {"目录", "目次", "contents", "tableofcontents"}
 _FRONT_PATTERN = re.compile(r"^(第.版|再版|修订版|新版)?(序|序言|前言|说明|后记)$")
 _APPENDIX = re.compile(r"^(附录|appendix)")
 _COMMITTEE = re.compile(r"(编委会|委员会)$")
+# Lines only a copyright page has (the CIP record, ISBN, a rights notice): where such a
+# paragraph starts, the copyright page starts, whatever front matter came before it.
+_COPYRIGHT = re.compile(r"版权所有|侵权必究|图书在版编目|CIP\s*数据|ISBN[\s:：]*[0-9X\-]{10,}|"
+                        r"all rights reserved|^copyright\b|^©", re.I)
+COPYRIGHT_TITLE = "版权页"
 
 
 @dataclass
@@ -256,7 +261,9 @@ def _toc_extent(lines: list[Line], head_last: int) -> int:
     return len(lines)
 
 
-def _parse_toc(lines: list[Line], first: int, last: int) -> list[Chapter]:
+def _parse_toc(lines: list[Line], first: int, last: int,
+               named: list[tuple[str, int, Line]] | None = None) -> list[Chapter]:
+    """Chapters and sections listed in the contents; named entries (参考文献 228, 前言 i) go to `named`."""
     chapters: list[Chapter] = []
     skip: set[int] = set()
     pending: Section | Chapter | None = None
@@ -288,6 +295,10 @@ def _parse_toc(lines: list[Line], first: int, last: int) -> list[Chapter]:
         elif not title and page is not None and pending is not None:
             pending.toc_page = page
             pending = None
+        elif title and page is not None and named is not None and line.kind in ("text", "front", "back"):
+            key = name_key(title)
+            if key in _FRONT_NAMES or key in _BACK_NAMES or _APPENDIX.match(key) or _FRONT_PATTERN.match(key):
+                named.append((normalize_name(title), page, line))
     return chapters
 
 
@@ -296,9 +307,11 @@ def _parse_toc(lines: list[Line], first: int, last: int) -> list[Chapter]:
 def structure_document(doc: Document) -> Document:
     """Fill `front_matter`, `chapters`, `loose_sections`, `heading_spans`, `page_breaks`."""
     lines = split_lines(doc.text)
+    _apply_levels(lines, doc.heading_levels)
     named = {"front", "back", "toc", "committee"}
     in_toc: set[int] = set()
     toc_chapters: list[Chapter] = []
+    toc_named: list[tuple[str, int, Line]] = []
     toc_blocks: dict[int, tuple[int, int, str]] = {}  # first line -> (head_last, end, title)
     for line in lines:
         if line.kind != "toc" or line.index in in_toc:
@@ -308,7 +321,7 @@ def structure_document(doc: Document) -> Document:
         title = _group_title(lines, first, head_last)
         toc_blocks[first] = (head_last, end, title)
         in_toc.update(range(first, end))
-        toc_chapters.extend(_parse_toc(lines, head_last + 1, end))
+        toc_chapters.extend(_parse_toc(lines, head_last + 1, end, toc_named))
 
     body = [ln for ln in lines if ln.index not in in_toc and ln.kind != "blank"]
     mode_a = any(ln.kind == "chapter" for ln in body)
@@ -327,10 +340,15 @@ def structure_document(doc: Document) -> Document:
         return {"sub1": 2, "sub2": 3}.get(ln.kind)
 
     first_chapter = min((ln.index for ln in body if rank(ln) == 0), default=len(lines))
+    copyright_at = _copyright_start(lines, body, first_chapter)
     blocks: list[_Block] = []
     i = 0
     while i < len(lines):
         ln = lines[i]
+        if i == copyright_at:
+            blocks.append(_Block("front", i, -1, COPYRIGHT_TITLE))
+            i += 1
+            continue
         if ln.index in toc_blocks:
             head_last, end, title = toc_blocks[ln.index]
             blocks.append(_Block("toc", i, head_last, title))
@@ -363,9 +381,53 @@ def structure_document(doc: Document) -> Document:
     if not blocks or blocks[0].first > 0:
         blocks.insert(0, _Block("loose", 0))
     _fill(doc, lines, blocks, rank, toc_chapters)
+    _add_listed_matter(doc, toc_named)
     toc_spans = [(f.start, f.end) for f in doc.front_matter if f.kind == "toc"]
     doc.page_breaks = find_page_breaks(doc.text, lines, doc.heading_spans + toc_spans)
     return doc
+
+
+def _apply_levels(lines: list[Line], levels: list[tuple[int, int]]) -> None:
+    """Heading levels the file declares (PDF bookmarks, heading styles, <h1>-<h6>) mark lines
+    the text rules would read as body text as Markdown-like headings of that level."""
+    if not levels:
+        return
+    by_start = {ln.start: ln for ln in lines if ln.kind != "blank"}
+    for offset, level in levels:
+        ln = by_start.get(int(offset))
+        if ln is None:
+            continue
+        if ln.kind == "text" and ln.content and len(ln.content) <= HEADING_MAX + 10:
+            ln.kind, ln.md_level, ln.title = "md", int(level), clean_title(ln.content)
+        elif ln.kind in ("chapter", "section"):
+            ln.md_level = int(level)
+
+
+def _copyright_start(lines: list[Line], body: list[Line], first_chapter: int) -> int | None:
+    """The first line of the paragraph holding the first copyright-page line before the body."""
+    for ln in body:
+        if ln.index >= first_chapter:
+            return None
+        if ln.kind == "text" and _COPYRIGHT.search(ln.text):
+            k = ln.index
+            while k > 0 and lines[k - 1].kind == "text":
+                k -= 1
+            return k
+    return None
+
+
+def _add_listed_matter(doc: Document, listed: list[tuple[str, int, Line]]) -> None:
+    """Front and back matter the contents list with a page: the page goes on the part in the
+    text, or the part is added as known only from the contents (like a missing chapter)."""
+    for title, page, line in listed:
+        key = name_key(title)
+        present = next((fm for fm in doc.front_matter if fm.kind != "toc" and name_key(fm.title) == key), None)
+        if present is not None:
+            present.toc_page = present.toc_page or page
+            continue
+        kind = "back_matter" if key in _BACK_NAMES or _APPENDIX.match(key) else "front_matter"
+        doc.front_matter.append(FrontMatter(title, line.start, line.end, kind=kind, toc_page=page,
+                                            in_corpus=False))
 
 
 def _name_group(lines: list[Line], i: int) -> tuple[int, int]:

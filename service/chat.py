@@ -6,7 +6,7 @@ from the conversation. Replies are plain text (answer, then numbered quotes that
 name chapter and section) because chat frontends render nothing else; the same
 citations travel as structured data beside the text.
 
-Nothing here knows about HTTP; `service.api` validates requests and calls in.
+Nothing here knows about HTTP; `service.routes.openai` validates requests and calls in.
 """
 from __future__ import annotations
 
@@ -18,10 +18,9 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from docqa.ingest.model import Passage
-from docqa.ingest.text import HAN, compact, sentence_spans
-from docqa.service.format import citation_label, result_dict
 from docqa.errors import InputError
+from docqa.ingest.text import HAN, compact, sentence_spans
+from docqa.service.format import is_chinese, location
 
 MODEL_ID = "docqa"
 QUOTE_CHARS = 240
@@ -48,8 +47,10 @@ SHORT_WORDS = 3
 MAX_CONTEXT_TURNS = 2
 
 
-class ChatError(InputError, ValueError):
+class ChatError(InputError):
     """A conversation that cannot be answered as sent; the message says what to change."""
+
+    status_code = 400
 
 
 @dataclass
@@ -117,13 +118,8 @@ def retrieval_query(turns: Sequence[Turn]) -> str:
     return " ".join([*context, question])
 
 
-def citation(passage: Passage, score: float) -> dict[str, Any]:
-    """`heading` rides along so a client can show where the passage sits without rebuilding it."""
-    return {**result_dict(passage, float(score)), "heading": citation_label(passage)}
-
-
 def no_answer_text(question: str) -> str:
-    return NO_ANSWER_ZH if _CJK.search(question) else NO_ANSWER_EN
+    return NO_ANSWER_ZH if is_chinese(question) else NO_ANSWER_EN
 
 
 def _bigrams(text: str) -> set[str]:
@@ -152,11 +148,12 @@ def quote_sentences(text: str, answer_text: str, question: str = "") -> str:
 
 def reply_pieces(answer_text: str, citations: Sequence[dict[str, Any]], question: str = "") -> list[str]:
     """The reply in the order it streams; joined, it is exactly the non-streamed reply."""
+    chinese = is_chinese(answer_text)
     pieces = [answer_text]
     for i, c in enumerate(citations, 1):
         quoted = f"> {quote_sentences(c['text'], answer_text, question)}"
         pieces.append(
-            f"\n\n[{i}] {c['heading']} ({c['source']}, chars {c['start']}–{c['end']})\n{quoted}"
+            f"\n\n[{i}] {c['heading']} ({location(c, chinese)})\n{quoted}"
         )
     return pieces
 
@@ -165,8 +162,9 @@ def refusal_pieces(message: str, closest: Sequence[dict[str, Any]]) -> list[str]
     """A refusal says so plainly; the nearest passages are named as such, not as citations."""
     if not closest:
         return [message]
-    intro = CLOSEST_ZH if _CJK.search(message) else CLOSEST_EN
-    lines = [f"- {c['heading']} ({c['source']}, chars {c['start']}–{c['end']})" for c in closest]
+    chinese = is_chinese(message)
+    intro = CLOSEST_ZH if chinese else CLOSEST_EN
+    lines = [f"- {c['heading']} ({location(c, chinese)})" for c in closest]
     return [message, f"\n\n{intro}\n" + "\n".join(lines)]
 
 

@@ -7,7 +7,8 @@ import json
 import sys
 from pathlib import Path
 from typing import Any
-from docqa.errors import InputError
+
+from docqa.errors import DocqaError, InputError
 
 EXIT_ERROR = 1
 
@@ -36,7 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
     for name, help_ in (("search", "ranked passages for a question"), ("ask", "an answer with its cited passages")):
         p = sub.add_parser(name, help=help_)
         p.add_argument("question", nargs="?", help="the question, in Chinese or English")
-        p.add_argument("-k", type=int, default=5, help="how many passages (default 5)")
+        p.add_argument("-k", type=int, default=5, help="how many passages, 1 to 50 (default 5)")
         p.add_argument("--chapter", type=int, help="only passages of this chapter number")
         p.add_argument("--doc-id", help="only passages of this document")
         p.add_argument("--questions", type=Path, help='JSONL file of {"id", "question"} lines, answered one JSON line each')
@@ -45,7 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("eval", help="hit@1, hit@5, MRR@10 and answer accuracy on labelled questions")
     p.add_argument("file", type=Path, metavar="FILE.jsonl", help='lines of {"question", "gold": [substrings]}')
-    p.add_argument("-k", type=int, default=10, help="passages retrieved per question (default 10)")
+    p.add_argument("-k", type=int, default=10, help="passages retrieved per question, 1 to 50 (default 10)")
     p.add_argument("--json", action="store_true")
     common(p)
 
@@ -70,7 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _settings(args: argparse.Namespace):
-    from docqa.service.settings import Settings
+    from docqa.service.settings import load_settings
 
     overrides: dict[str, Any] = {}
     for key in ("index", "model", "host", "port", "refusal_threshold"):
@@ -78,7 +79,7 @@ def _settings(args: argparse.Namespace):
             overrides[key] = getattr(args, key)
     if getattr(args, "paths", None):
         overrides["corpus"] = args.paths
-    return Settings(**overrides)
+    return load_settings(**overrides)
 
 
 def _open(settings):
@@ -108,67 +109,80 @@ def _cmd_build(args, settings) -> int:
     return 0
 
 
-def _print_hits(hits) -> None:
+def _print_hits(hits, chinese: bool) -> None:
     from docqa.service.format import citation_label, location
 
     for i, h in enumerate(hits, 1):
         p = h.passage
-        print(f"[{i}] {citation_label(p)}  ({location(p)}, score {h.score:.4f})")
+        print(f"[{i}] {citation_label(p)}  ({location(p, chinese)}, score {h.score:.4f})")
         print("    " + p.text.replace("\n", " "))
         print()
 
 
-def _batch(args, searcher) -> int:
-    from docqa.index.evaluate import read_questions
-    from docqa.service.format import result_dict
+def _answer_json(answer) -> dict[str, Any]:
+    """`"answer": null` when the book does not answer (`refusal` then says so in the question's
+    language); `results` are the passages either way (on a refusal, the closest ones)."""
+    from docqa.service.format import passage_dict
 
-    for q in read_questions(args.questions, need_gold=False):
+    head = ({"answer": None, "refusal": answer.message} if answer.refused
+            else {"answer": {"text": answer.text, "passage_id": answer.passage_id}})
+    return {**head, "support": answer.support, "results": [passage_dict(h.passage, h.score) for h in answer.hits]}
+
+
+def _batch(args, settings, searcher) -> int:
+    from docqa.index.evaluate import read_questions
+    from docqa.service.questions import check_question
+
+    questions = read_questions(args.questions, need_gold=False)
+    for q in questions:  # all checked before the first answer, so a bad line costs no half-written output
+        q["question"] = check_question(q["question"], settings.max_question_chars, f"question {q['id']!r}")
+    for q in questions:
         answer = searcher.ask(q["question"], k=args.k, chapter=args.chapter, doc_id=args.doc_id)
-        _emit({"id": q["id"], "question": q["question"], **_answer_json(answer),
-               "results": [result_dict(h.passage, h.score) for h in answer.hits]})
+        _emit({"id": q["id"], "question": q["question"], **_answer_json(answer)})
     return 0
 
 
-def _answer_json(answer) -> dict[str, Any]:
-    """`"answer": null` when the book does not answer; `refusal` then says so in the question's language."""
-    if answer.refused:
-        return {"answer": None, "refusal": answer.message, "support": answer.support}
-    return {"answer": {"text": answer.text, "passage_id": answer.passage_id}, "support": answer.support}
 
 
 def _cmd_search(args, settings) -> int:
-    from docqa.service.format import citation_label, result_dict
+    from docqa.service.format import citation_label, is_chinese, location
+    from docqa.service.lookup import check_scope
+    from docqa.service.questions import check_k, check_question
 
-    if args.k < 1 or args.k > 100:
-        raise CliError(f"-k must be between 1 and 100, got {args.k}")
+    check_k(args.k, "-k")
     if (args.question is None) == (args.questions is None):
         raise CliError("give either a QUESTION or --questions FILE.jsonl (not both)")
+    question = None
+    if args.question is not None:
+        question = check_question(args.question, settings.max_question_chars)
     searcher = _open(settings)
-    if args.questions is not None:
-        return _batch(args, searcher)
-    answer = searcher.ask(args.question, k=args.k, chapter=args.chapter, doc_id=args.doc_id)
+    check_scope(searcher, args.chapter, args.doc_id, outline="docqa chapters")
+    if question is None:
+        return _batch(args, settings, searcher)
+    answer = searcher.ask(question, k=args.k, chapter=args.chapter, doc_id=args.doc_id)
     if args.json:
-        _emit({"question": args.question, **_answer_json(answer),
-               "results": [result_dict(h.passage, h.score) for h in answer.hits]})
+        _emit({"question": question, **_answer_json(answer)})
         return 0
     if not answer.hits:
         print("no passage matches (check --chapter / --doc-id)")
         return 0
+    chinese = is_chinese(question)
     if args.command == "ask" and answer.refused:
         print(answer.message)
-        print("\nClosest passages (they do not answer the question):\n")
-    elif args.command == "ask":
+        print("\n最接近的段落（并不回答这个问题）：\n" if chinese else "\nClosest passages (they do not answer the question):\n")
+    elif args.command == "ask" and answer.passage_id is not None:
+        src = searcher.passage(answer.passage_id)
         print(answer.text)
-        if answer.passage_id is not None:
-            src = searcher.passage(answer.passage_id)
-            print(f"  — {citation_label(src)} ({src.source}, chars {src.start}–{src.end})\n")
-    _print_hits(answer.hits)
+        print(f"  — {citation_label(src)} ({location(src, chinese)})\n")
+    _print_hits(answer.hits, chinese)
     return 0
 
 
 def _cmd_eval(args, settings) -> int:
     from docqa.index.evaluate import evaluate, read_questions
+    from docqa.service.questions import check_k
 
+    check_k(args.k, "-k")
     questions = read_questions(args.file, need_gold=True)
     report = evaluate(_open(settings), questions, k=args.k).to_dict()
     if args.json:
@@ -207,23 +221,24 @@ def _cmd_chapters(args, settings) -> int:
 
 
 def _cmd_chapter(args, settings) -> int:
-    from docqa.ingest.outline import chapter_dict, chapter_passages, find_chapter
+    from docqa.service.format import chapter_dict, location
+    from docqa.service.lookup import chapter_passages
 
     documents, passages = _outline_source(args, settings)
-    doc, chapter = find_chapter(documents, args.number, doc_id=args.doc_id)
-    chosen = chapter_passages(passages, doc.doc_id, args.number, section=args.section)
-    data = chapter_dict(doc, chapter, chosen)
+    doc, chapter, chosen = chapter_passages(passages, documents, args.number, args.section, args.doc_id,
+                                            outline="docqa chapters")
+    data = chapter_dict(doc, chapter, chosen, section=args.section)
     if args.json:
         _emit(data)
         return 0
-    print(f"{chapter.heading or chapter.title}")
+    print(data["heading"])
     current, shown_to = None, None
     for p in data["passages"]:
         heading = " › ".join(x for x in (p["section"], p["subsection"]) if x)
         if heading != current:
             print(f"\n== {heading} ==" if heading else "")
             current = heading
-        print(f"[{p['passage_id']}] ({p['source']}, chars {p['start']}–{p['end']})")
+        print(f"[{p['passage_id']}] ({location(p, True)})")
         # Neighbouring passages share a sentence; read in order, it is printed once.
         skip = shown_to - p["start"] if shown_to is not None and p["start"] < shown_to else 0
         print("  " + p["text"][skip:].strip().replace("\n", " "))
@@ -244,21 +259,12 @@ COMMANDS = {"build": _cmd_build, "search": _cmd_search, "ask": _cmd_search, "eva
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from docqa.index.embed import ModelLoadError
-    from docqa.index.evaluate import EvalFileError
-    from docqa.index.store import IndexBuildError, IndexLoadError
-    from docqa.ingest.model import IngestError
-    from docqa.ingest.outline import ChapterNotFound, ChapterNotInCorpus, SectionNotFound
-
-    from docqa.errors import DocqaError
-
-    known = (DocqaError, CliError, IngestError, IndexLoadError, IndexBuildError, ModelLoadError, EvalFileError,
-             ChapterNotFound, ChapterNotInCorpus, SectionNotFound, ValueError)
     try:
         settings = _settings(args)
         return COMMANDS[args.command](args, settings)
-    except known as exc:
-        print(f"docqa: error: {exc}", file=sys.stderr)
+    except DocqaError as exc:
+        message = " ".join(str(exc).split())  # one line, whatever the message held
+        print(f"docqa: error: {message}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
         print("docqa: interrupted", file=sys.stderr)

@@ -1,14 +1,18 @@
 """The one settings object, read by the CLI and the service (never by library code).
 
-Every field comes from a `DOCQA_*` environment variable; CLI flags override it.
+Every field comes from a `DOCQA_*` environment variable; CLI flags override it. A value out of
+range is refused when the settings are read (`load_settings` turns pydantic's report into one
+line naming the variable), not when the first request meets it.
 """
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
-from pydantic import Field
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from docqa.errors import InputError
 from docqa.index.cache import default_cache_dir
 from docqa.index.refusal import DEFAULT_THRESHOLD
 
@@ -23,12 +27,31 @@ class Settings(BaseSettings):
     corpus: list[Path] | None = None
     model: str = DEFAULT_MODEL
     host: str = "127.0.0.1"
-    port: int = 8000
-    api_key: str | None = None
+    port: int = Field(8000, ge=0, le=65535)
+    api_key: str | None = Field(None, description="require `Authorization: Bearer <key>`; unset: no auth")
     cors_origins: list[str] = Field(default_factory=list)
-    max_question_chars: int = 1000
-    max_body_bytes: int = 64 * 1024
-    workers_threads: int = 4
+    max_question_chars: int = Field(1000, ge=1, le=100_000)
+    max_body_bytes: int = Field(64 * 1024, ge=1, le=64 * 1024 * 1024)
+    workers_threads: int = Field(4, ge=1, le=32, description="questions answered at once")
+    max_queue: int = Field(64, ge=0, le=10_000,
+                           description="questions waiting for a worker; past it: 503 with Retry-After")
+    request_timeout: float = Field(15.0, gt=0, le=3600,
+                                   description="seconds for a client to send its request line, headers and body")
+    keep_alive_timeout: float = Field(5.0, gt=0, le=3600, description="seconds an idle connection stays open")
+
+    @field_validator("api_key")
+    @classmethod
+    def _key_is_usable(cls, v: str | None) -> str | None:
+        # An empty key used to turn auth off silently; a padded one can never match what clients send.
+        if v is None:
+            return v
+        if not v:
+            raise ValueError("is empty: set a key, or unset the variable to serve without auth")
+        if v != v.strip():
+            raise ValueError("has leading or trailing whitespace: remove it")
+        if any(ord(c) < 0x21 or ord(c) > 0x7e for c in v):
+            raise ValueError("must be printable ASCII without spaces (it travels in an HTTP header)")
+        return v
     # Below this support (0..1) a question is answered "not in this book"; 0 never refuses.
     # The default is the operating point measured by benchmarks/refusal.py.
     refusal_threshold: float = Field(default=DEFAULT_THRESHOLD, ge=0.0, le=1.0)
@@ -39,3 +62,18 @@ class Settings(BaseSettings):
             return self.index
         safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in self.model)
         return self.cache_dir / "indexes" / f"bundled-{safe}"
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """The environment plus `overrides`, or an InputError naming the variable and what it must be."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            name = str(err["loc"][0]) if err.get("loc") else "settings"
+            msg = str(err.get("msg", "is invalid")).removeprefix("Value error, ")
+            got = err.get("input")
+            shown = "" if name == "api_key" or got is None or isinstance(got, dict) else f" (got {got!r})"
+            problems.append(f"DOCQA_{name.upper()}: {msg}{shown}")
+        raise InputError("invalid settings: " + "; ".join(problems)) from None

@@ -165,7 +165,8 @@ def _check_response(r) -> None:
     assert r.status_code < 500, where
     if r.status_code >= 400:
         assert r.headers["content-type"].startswith("application/json"), where
-        detail = r.json()["detail"]
+        body = r.json()  # OpenAI's error shape under /v1/, docqa's {"detail"} elsewhere
+        detail = body["error"]["message"] if r.request.url.path.startswith("/v1/") else body["detail"]
         assert isinstance(detail, str) and detail.strip(), where
     elif r.status_code == 200 and r.headers["content-type"].startswith("application/json"):
         r.json()

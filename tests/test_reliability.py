@@ -19,9 +19,9 @@ import pytest
 
 from docqa.index.store import (BM25_DIR, DOCUMENTS, FORMAT_VERSION, MANIFEST, PASSAGES, SENTENCES, TERMS, VECTORS,
                          IndexLoadError, build_index, load_index, sha256_file)
-from benchmarks.bench_http import stop
 from docqa.service.cli import main
 from tests.fakes import FakeEmbedder, make_corpus
+from tests.serving import stop
 
 ROOT = Path(__file__).resolve().parents[1]
 CHUNKER = {"target_chars": 300, "overlap_sentences": 1}

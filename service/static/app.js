@@ -50,7 +50,9 @@ async function api(path, body) {
     data = null;
   }
   if (!res.ok) {
-    const detail = data && data.detail ? data.detail : res.status + " " + res.statusText;
+    // docqa's routes say {"detail"}; the OpenAI-compatible ones {"error": {"message"}}
+    const reason = data && (data.detail || (data.error && data.error.message));
+    const detail = reason || res.status + " " + res.statusText;
     if (res.status === 401) showKeyBar("需要 API 密钥：" + detail);
     throw new ApiError(res.status, detail);
   }
@@ -135,7 +137,13 @@ function addMessage(cls, ...children) {
 }
 
 function whereText(c) {
-  return `${c.source}，第 ${c.start}–${c.end} 字`;
+  // pages as service/format.py's page_text writes them in Chinese
+  let page = "";
+  if (c.page != null) {
+    const last = c.page_end != null && c.page_end !== c.page && !c.page_label ? `–${c.page_end}` : "";
+    page = `，第 ${c.page_label || c.page}${last} 页`;
+  }
+  return `${c.source}${page}，第 ${c.start}–${c.end} 字`;
 }
 
 function citationList(citations, answer) {
@@ -242,7 +250,7 @@ function passageNode(p, highlight) {
     "article",
     { class: "passage", id: "p-" + p.passage_id, dataset: { passageId: p.passage_id },
       onclick: () => select(p.passage_id) },
-    el("div", { class: "pmeta" }, `${p.source}，第 ${p.start}–${p.end} 字`),
+    el("div", { class: "pmeta" }, whereText(p)),
     body,
   );
 }

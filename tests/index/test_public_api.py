@@ -41,3 +41,13 @@ def test_first_start_builds_the_bundled_book_and_loads_the_model_once(cache_dir,
     assert s.search("丝绸之路经济带", k=3)
     docqa.open_index(cache_dir=cache_dir)  # now built: opened, loading the model to serve
     assert len(loads) == 2
+
+
+def test_module_level_search_and_ask_keep_one_searcher(book_index, cache_dir):
+    hits = docqa.search("产能利用率", k=2, index=book_index, cache_dir=cache_dir)
+    assert len(hits) == 2 and all(isinstance(h, docqa.Hit) for h in hits)
+    answer = docqa.ask("产能利用率", k=2, index=book_index, cache_dir=cache_dir)
+    assert [h.passage.passage_id for h in answer.hits] == [h.passage.passage_id for h in hits]
+    from docqa.api import _opened
+
+    assert _opened.cache_info().currsize == 1

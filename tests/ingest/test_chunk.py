@@ -91,7 +91,7 @@ def test_passage_labels(book):
                               "一、“一带一路”将有效化解我国产能过剩"]
     assert (p.source, p.kind) == ("belt-and-road-capacity-cooperation.txt", "body")
     fm = next(p for p in book.passages if "ISBN" in p.text)
-    assert (fm.kind, fm.chapter, fm.section, fm.heading_path) == ("front_matter", None, "内容简介", ["内容简介"])
+    assert (fm.kind, fm.chapter, fm.section, fm.heading_path) == ("front_matter", None, "版权页", ["版权页"])
 
 
 def test_contents_passages_hold_one_chapter_entry_each(book):

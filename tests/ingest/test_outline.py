@@ -16,8 +16,11 @@ def toc_sections(*entries):
 BOOK_OUTLINE = {"documents": [{
     "doc_id": DOC,
     "title": "“一带一路”工业文明",
-    "front_matter": [{"title": t} for t in
-                     ("内容简介", "“一带一路”工业文明丛书编委会", "作者简介", "总序", "前言", "目录")],
+    "front_matter": [{"title": t, "kind": k, "toc_page": page, "in_corpus": page is None} for t, k, page in
+                     (("内容简介", "front_matter", None), ("版权页", "front_matter", None),
+                      ("“一带一路”工业文明丛书编委会", "front_matter", None), ("作者简介", "front_matter", None),
+                      ("总序", "front_matter", None), ("前言", "front_matter", None), ("目录", "toc", None),
+                      ("参考文献", "back_matter", 228))],
     "chapters": [
         {"number": 1, "title": "产能合作的背景与意义", "in_corpus": True, "toc_page": 1, "sections": [
             {"number": 1, "title": "“一带一路”的内涵", "subsections": []},
@@ -102,7 +105,9 @@ def test_chapter_dict(book):
     mine = [p for p in book.passages if p.chapter == 1]
     assert [d["passage_id"] for d in data["passages"]] == [p.passage_id for p in mine]
     first = data["passages"][0]
-    assert set(first) == {"passage_id", "doc_id", "section", "subsection", "source", "start", "end", "text"}
+    assert set(first) == {"passage_id", "doc_id", "section", "subsection", "source", "start", "end", "text",
+                          "page", "page_end", "page_label"}
+    assert first["page"] is None  # a .txt has no pages
     assert doc.text[first["start"]:first["end"]].startswith("第一章 产能合作的背景与意义")
 
 
@@ -116,7 +121,8 @@ def test_render_outline_text(book):
     assert "        一、“一带一路”将有效化解我国产能过剩" in lines
     assert "    第六章 “一带一路”产能合作模式分析  (not in corpus, p. 207)" in lines
     assert "      第一节 PPP 模式分析" in lines
-    assert text.endswith("防止海外恶性竞争\n")
+    assert "    版权页" in lines
+    assert text.endswith("防止海外恶性竞争\n  Back matter\n    参考文献  (not in corpus, p. 228)\n")
 
 
 def test_outline_of_a_document_without_chapters(write):

@@ -31,7 +31,7 @@ def test_folder_is_read_recursively_in_sorted_order_and_skips_other_files(tmp_pa
     write("z.txt", "最后一个文件。")
     write("a/b.txt", "子目录里的文件。")
     write("c.md", "# 标题\n\n正文。")
-    write("notes.pdf", b"%PDF-1.4")
+    write("notes.rtf", b"{\\rtf1 notes}")
     write(".hidden/x.txt", "隐藏的。")
     docs = read_documents([tmp_path])
     assert [d.source for d in docs] == ["a/b.txt", "c.md", "z.txt"]
@@ -185,13 +185,13 @@ def test_missing_path_is_refused(tmp_path):
 
 
 def test_unsupported_extension_given_explicitly_is_refused(write):
-    path = write("book.pdf", b"%PDF-1.4")
-    with pytest.raises(IngestError, match=r"book.pdf: unsupported file type '.pdf'"):
+    path = write("book.rtf", b"{\\rtf1 notes}")
+    with pytest.raises(IngestError, match=r"book.rtf: unsupported file type '.rtf'"):
         read_documents([path])
 
 
 def test_folder_without_readable_files_is_refused(tmp_path, write):
-    write("book.pdf", b"%PDF-1.4")
+    write("book.rtf", b"{\\rtf1 notes}")
     with pytest.raises(IngestError, match="no .txt, .md or .jsonl files"):
         read_documents([tmp_path])
 

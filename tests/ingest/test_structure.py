@@ -73,16 +73,22 @@ def test_book_front_matter_blocks(book_doc):
     text = book_doc.text
     assert [(f.title, f.kind) for f in book_doc.front_matter] == [
         ("内容简介", "front_matter"),
+        ("版权页", "front_matter"),
         ("“一带一路”工业文明丛书编委会", "front_matter"),
         ("作者简介", "front_matter"),
         ("总序", "front_matter"),
         ("前言", "front_matter"),
         ("目录", "toc"),
+        ("参考文献", "back_matter"),
     ]
     starts = [text[f.start:].split("\n")[0] for f in book_doc.front_matter]
-    assert starts == ["内 容 简 介", "“一带一路”工业文明丛书编委会", "作者 简介", "Preface", "Foreword", "Contents"]
+    assert starts == ["内 容 简 介", "未经许可，不得以任何方式复制或抄袭本书之部分或全部内容。",
+                      "“一带一路”工业文明丛书编委会", "作者 简介", "Preface", "Foreword", "Contents", "参考文献 228"]
     blocks = {f.title: text[f.start:f.end] for f in book_doc.front_matter}
-    assert "ISBN 978-7-121-30590-0" in blocks["内容简介"]
+    assert "ISBN 978-7-121-30590-0" in blocks["版权页"] and "ISBN" not in blocks["内容简介"]
+    assert blocks["内容简介"].endswith("提供有价值的信息。")
+    listed = book_doc.front_matter[-1]
+    assert (listed.in_corpus, listed.toc_page) == (False, 228)
     assert blocks["作者简介"].endswith("企业投资管理和绩效评价等方面有深入研究。")
     assert blocks["前言"].endswith("编著者\n\n2018年4月")
     assert blocks["目录"].endswith("参考文献 228")

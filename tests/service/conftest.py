@@ -1,10 +1,6 @@
 """Service fixtures: the real app over the session's real index, in-process or on a socket."""
 from __future__ import annotations
 
-import contextlib
-import socket
-import threading
-import time
 from collections.abc import Iterator
 
 import pytest
@@ -12,6 +8,7 @@ from fastapi.testclient import TestClient
 
 from docqa.service.api import create_app
 from docqa.service.settings import Settings
+from tests.serving import free_port, live_server  # noqa: F401 - re-exported for the test modules
 
 
 def make_settings(book_index, cache_dir, **overrides) -> Settings:
@@ -45,30 +42,3 @@ def book_text() -> dict[str, str]:
     from docqa.corpus import bundled_files
 
     return {p.name: p.read_text(encoding="utf-8-sig") for p in bundled_files()}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@contextlib.contextmanager
-def live_server(app) -> Iterator[str]:
-    """The app on a real socket (uvicorn in a thread), for the browser and real-HTTP tests."""
-    import uvicorn
-
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=15)

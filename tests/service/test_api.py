@@ -11,17 +11,25 @@ from fastapi.testclient import TestClient
 
 import docqa.service.api
 from docqa.service.api import create_app
+from docqa.service.middleware import BodyGuard
 
 from .conftest import make_settings
 
 CITATION_FIELDS = {"passage_id", "doc_id", "title", "chapter", "chapter_title", "section", "subsection",
-                   "source", "start", "end", "text", "score"}
+                   "heading", "source", "start", "end", "page", "page_end", "page_label", "text", "score"}
 
 
 def assert_error(r: httpx.Response, status: int, *words: str) -> str:
+    """The status, and a message that says what to change: `{"detail"}`, or OpenAI's shape under /v1/."""
     assert r.status_code == status, r.text
     assert r.headers["content-type"].startswith("application/json")
-    detail = r.json()["detail"]
+    body = r.json()
+    if r.request.url.path.startswith("/v1/"):
+        assert set(body) == {"error"} and set(body["error"]) == {"message", "type", "code"}, body
+        detail = body["error"]["message"]
+    else:
+        assert set(body) == {"detail"}, body
+        detail = body["detail"]
     assert isinstance(detail, str) and detail
     for w in words:
         assert w in detail, detail
@@ -221,7 +229,7 @@ def test_question_length_limit(book_index, cache_dir, searcher):
                      "DOCQA_MAX_QUESTION_CHARS")
         assert_error(c.get("/search", params={"q": "x" * 21}), 422, "q ", "limit is 20")
         chat = {"messages": [{"role": "user", "content": "外" * 21}]}
-        assert_error(c.post("/v1/chat/completions", json=chat), 422, "messages[-1].content", "limit is 20")
+        assert_error(c.post("/v1/chat/completions", json=chat), 422, "messages[0].content", "limit is 20")
 
 
 def test_body_size_limit_on_content_length_and_on_streamed_bytes(book_index, cache_dir, searcher):
@@ -267,8 +275,6 @@ def test_body_limit_sees_through_a_short_content_length(book_index, cache_dir, s
 
 
 def test_bad_content_length_header(client):
-    from docqa.service.api import BodyGuard
-
     sent: list[dict] = []
 
     async def call():

@@ -12,11 +12,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from benchmarks.bench_http import stop
 from docqa.service import chat
 from docqa.service.chat import ChatError, Turn
 
-from .conftest import free_port
+from tests.serving import free_port, stop
 from .test_api import assert_cites_source, assert_error
 
 REPO = Path(__file__).resolve().parents[2]
@@ -267,3 +266,40 @@ def test_openai_client_against_docqa_serve(served):
     ask = httpx.post(served + "/ask", json={"question": "中国的外汇储备有多少？"},
                      headers={"Authorization": "Bearer test-key-123"})
     assert ask.status_code == 200 and "4 万亿美元" in ask.json()["answer"]["text"]
+
+
+def test_openai_client_shows_the_reason_of_each_error(book_index, cache_dir, searcher):
+    """Errors under /v1/ are OpenAI-shaped, so the official client's exception says what was wrong."""
+    import openai
+
+    from docqa.service.api import create_app
+    from tests.serving import live_server
+
+    from .conftest import make_settings
+
+    app = create_app(make_settings(book_index, cache_dir, api_key="k3y"), searcher)
+    with live_server(app) as base:
+        client = openai.OpenAI(base_url=base + "/v1", api_key="k3y", max_retries=0, timeout=60)
+        cases = [
+            (openai.BadRequestError, 400, "no user message", {"messages": [{"role": "system", "content": "hi"}]}),
+            (openai.UnprocessableEntityError, 422, "k must be at most 50",
+             {"messages": [{"role": "user", "content": "外汇"}], "extra_body": {"k": 51}}),
+            (openai.NotFoundError, 404, "not in the corpus",
+             {"messages": [{"role": "user", "content": "外汇"}], "extra_body": {"chapter": 5}}),
+            (openai.UnprocessableEntityError, 422, "n must be at most 1",
+             {"messages": [{"role": "user", "content": "外汇"}], "n": 2}),
+        ]
+        for kind, status, words, kwargs in cases:
+            with pytest.raises(kind) as info:
+                client.chat.completions.create(model="docqa", **kwargs)
+            err = info.value
+            assert err.status_code == status
+            assert words in str(err), str(err)
+            assert err.code and err.type == "invalid_request_error"
+        with pytest.raises(openai.AuthenticationError) as info:
+            openai.OpenAI(base_url=base + "/v1", api_key="wrong", max_retries=0).models.list()
+        assert "wrong API key" in str(info.value) and info.value.type == "authentication_error"
+        # docqa's own routes keep {"detail": ...}
+        r = httpx.post(base + "/ask", json={"question": ""}, headers={"Authorization": "Bearer k3y"},
+                       trust_env=False)
+        assert r.status_code == 422 and set(r.json()) == {"detail"}

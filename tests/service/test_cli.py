@@ -70,7 +70,8 @@ def test_ask_json_against_a_built_index(capsys, book_index):
     assert len(data["results"]) == 3
     assert data["answer"]["passage_id"] in {r["passage_id"] for r in data["results"]}
     assert set(data["results"][0]) == {"passage_id", "doc_id", "title", "chapter", "chapter_title", "section",
-                                       "subsection", "source", "start", "end", "text", "score"}
+                                       "subsection", "heading", "source", "start", "end", "page", "page_end",
+                                       "page_label", "text", "score"}
 
 
 def test_search_batch_writes_one_line_per_question(capsys, book_index, tmp_path):
@@ -146,3 +147,38 @@ def test_missing_index_dir_is_built_and_bad_paths_refused(capsys, tmp_path):
 def test_search_needs_a_question(capsys, book_index):
     code, _, err = run(capsys, "search", "--index", str(book_index))
     assert code == 1 and "QUESTION" in err
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["ask", "外汇", "-k", "51"], ["-k must be from 1 to 50", "51"]),
+    (["search", "外汇", "-k", "0"], ["-k must be from 1 to 50"]),
+    (["ask", "   "], ["question must not be blank"]),
+    (["ask", "\u200b\u200d\ufeff"], ["question must not be blank"]),
+    (["ask", "外汇", "--chapter", "99"], ["no chapter 99", "docqa chapters"]),
+    (["ask", "外汇", "--doc-id", "nope"], ["'nope' is not in the corpus"]),
+])
+def test_bad_questions_and_options_exit_1_with_one_line(capsys, book_index, argv, words):
+    code, out, err = run(capsys, *argv, "--index", str(book_index))
+    assert code == 1 and out == "" and "Traceback" not in err
+    last = err.splitlines()[-1]  # (the model's loading bar may come first)
+    assert last.startswith("docqa: error: ") and err.count("docqa: error") == 1
+    for w in words:
+        assert w in last, err
+
+
+def test_question_too_long_for_the_limit(capsys, book_index, monkeypatch):
+    monkeypatch.setenv("DOCQA_MAX_QUESTION_CHARS", "10")
+    code, _, err = run(capsys, "ask", "外" * 11, "--index", str(book_index))
+    assert code == 1 and "11 characters" in err and "DOCQA_MAX_QUESTION_CHARS" in err
+
+
+def test_a_bug_is_not_swallowed(capsys, monkeypatch):
+    """Only DocqaError becomes a one-line message; a bare ValueError is a bug and keeps its traceback."""
+    import docqa.service.cli as cli
+
+    def broken(args, settings):
+        raise ValueError("a bug")
+
+    monkeypatch.setitem(cli.COMMANDS, "chapters", broken)
+    with pytest.raises(ValueError, match="a bug"):
+        main(["chapters"])

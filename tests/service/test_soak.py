@@ -12,9 +12,10 @@ import time
 import httpx
 import pytest
 
-from benchmarks.bench_http import proc_status, run_load, served
+from tests.serving import proc_status, run_load, served
 
-pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/PID/status")
+pytestmark = [pytest.mark.slow,
+              pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/PID/status")]
 
 CLIENTS = 32
 SOAK_SECONDS = 60

@@ -1,0 +1,111 @@
+"""Readers for PDF, EPUB, DOCX and HTML books, chosen by what a file is, not what it is called.
+
+`read_formatted` turns one such file into a `Document` whose text is the extracted text; the
+heading levels the file declares and, for a PDF, its page map travel with it, so the common
+structure and chunking rules run on every format and passages cite physical pages.
+"""
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from docqa.ingest.formats.detect import NAMES, claimed, sniff
+from docqa.ingest.model import Document, IngestError
+
+FORMAT_SUFFIXES = (".pdf", ".epub", ".docx", ".html", ".htm", ".xhtml")
+BOOK_KINDS = ("pdf", "epub", "docx", "html")
+_TEXT_SUFFIXES = (".txt", ".md", ".markdown", ".jsonl")
+
+
+def kind_of(path: Path, source: str) -> str | None:
+    """The reader for `path` ("pdf", "epub", "docx", "html"), or None for a text file.
+
+    The content decides; a file whose content is another format than its extension claims
+    (a .pdf that is a ZIP, a .txt that is a PDF) is refused rather than guessed at.
+    """
+    try:
+        actual = sniff(path)
+    except OSError as e:
+        raise IngestError(f"{source}: cannot read the file ({e.strerror}); check its permissions") from None
+    claim = claimed(path)
+    suffix = path.suffix.lower()
+    if claim is not None:
+        if actual == claim or (claim == "html" and actual == "text"):
+            return claim
+        if claim in ("epub", "docx") and actual == "zip":
+            raise IngestError(f"{source}: not a readable {NAMES[claim]} file (a damaged or foreign ZIP archive); "
+                              "re-download or re-export it")
+        raise IngestError(f"{source}: the name says {NAMES[claim]} but the content is {NAMES.get(actual, actual)}; "
+                          f"rename it to match its content or re-export it as {NAMES[claim]}")
+    if actual in BOOK_KINDS and actual != "html":
+        if suffix in _TEXT_SUFFIXES:
+            raise IngestError(f"{source}: the name says text but the content is {NAMES[actual]}; "
+                              f"rename it to .{actual} and read it again")
+        return actual
+    if actual == "html" and suffix not in _TEXT_SUFFIXES:
+        return "html"
+    if suffix not in _TEXT_SUFFIXES and actual in ("ole", "image", "binary", "zip"):
+        raise IngestError(f"{source}: unsupported content ({NAMES[actual]}); give a .txt, .md, .jsonl, "
+                          ".pdf, .epub, .docx or .html file")
+    return None
+
+
+def is_book_file(path: Path) -> bool:
+    """For folder scans: a file with a book extension, or without a known one whose content is a book."""
+    if path.suffix.lower() in FORMAT_SUFFIXES:
+        return True
+    if path.suffix.lower() in _TEXT_SUFFIXES:
+        return False
+    try:
+        return sniff(path) in ("pdf", "epub", "docx")
+    except OSError:
+        return False
+
+
+def read_formatted(path: Path, source: str, kind: str, *, progress: bool = False) -> Document:
+    """Read a PDF, EPUB, DOCX or HTML file into a `Document` (raises `IngestError`)."""
+    from docqa.ingest.read import guess_title
+
+    if kind == "pdf":
+        from docqa.ingest.formats.pdf import read_pdf
+        from docqa.ingest.formats.ocr import ocr_reader
+
+        extracted = read_pdf(path, source, ocr=ocr_reader(), progress=_bar(source) if progress else None)
+    elif kind == "epub":
+        from docqa.ingest.formats.epub import read_epub
+        extracted = read_epub(path, source)
+    elif kind == "docx":
+        from docqa.ingest.formats.docx import read_docx
+        extracted = read_docx(path, source)
+    elif kind == "html":
+        from docqa.ingest.formats.html import read_html
+        extracted = read_html(path, source)
+    else:  # pragma: no cover - kind_of only returns the kinds above
+        raise ValueError(kind)
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    title = extracted.title or guess_title(extracted.text) or Path(source).stem
+    metadata = {"format": kind}
+    if extracted.pages:
+        metadata["page_count"] = extracted.pages[-1][1]
+    return Document(doc_id="", title=title, source=source, text=extracted.text, checksum=h.hexdigest(),
+                    metadata=metadata, pages=[tuple(p) for p in extracted.pages],
+                    heading_levels=[tuple(h) for h in extracted.headings])
+
+
+def _bar(source: str):
+    """A tqdm bar on stderr for long PDFs (pages read of pages)."""
+    state: dict = {}
+
+    def update(done: int, total: int) -> None:
+        if total < 50:
+            return
+        if "bar" not in state:
+            from tqdm import tqdm
+            state["bar"] = tqdm(total=total, desc=f"reading {source}", unit="page", leave=False)
+        state["bar"].update(done - state["bar"].n)
+        if done == total:
+            state["bar"].close()
+    return update

@@ -1,0 +1,66 @@
+"""Finding what a request names (a document, a chapter, a section) or saying what there is.
+
+A filter naming no chapter or document would silently return nothing, so it is refused with
+the names there are. `outline` tells the reader where to look: "GET /chapters" over HTTP,
+"docqa chapters" on the command line.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from docqa.errors import NotFoundError
+
+if TYPE_CHECKING:
+    from docqa.index.search import Searcher
+    from docqa.ingest.model import Chapter, Document, Passage
+
+
+def document(documents: "list[Document]", doc_id: str | None) -> "Document":
+    if doc_id is None:
+        return documents[0]
+    for doc in documents:
+        if doc.doc_id == doc_id:
+            return doc
+    known = ", ".join(d.doc_id for d in documents[:10])
+    raise NotFoundError(f"doc_id {doc_id!r} is not in the corpus", hint=f"known documents: {known}")
+
+
+def chapter(documents: "list[Document]", number: int, doc_id: str | None,
+            outline: str = "GET /chapters") -> "tuple[Document, Chapter]":
+    from docqa.ingest.outline import ChapterNotFound, find_chapter
+
+    if doc_id is not None:
+        document(documents, doc_id)
+    try:
+        return find_chapter(documents, number, doc_id=doc_id)
+    except ChapterNotFound as exc:
+        raise NotFoundError(str(exc), hint=f"see {outline} for the chapters there are") from None
+
+
+def chapter_passages(passages: "list[Passage]", documents: "list[Document]", number: int, section: int | None,
+                     doc_id: str | None, outline: str = "GET /chapters") -> "tuple[Document, Chapter, list[Passage]]":
+    from docqa.ingest.outline import SectionNotFound, chapter_passages as find_passages
+
+    doc, ch = chapter(documents, number, doc_id, outline)
+    try:
+        chosen = find_passages(passages, doc.doc_id, number, section=section)
+    except SectionNotFound as exc:
+        where = f"GET /chapters/{number}" if outline.startswith("GET") else f"docqa chapter {number}"
+        raise NotFoundError(str(exc), hint=f"{where} lists them with their numbers") from None
+    return doc, ch, chosen
+
+
+def check_scope(searcher: "Searcher", chapter_number: int | None, doc_id: str | None,
+                outline: str = "GET /chapters") -> None:
+    if doc_id is not None:
+        document(searcher.documents, doc_id)
+    if chapter_number is not None:
+        chapter(searcher.documents, chapter_number, doc_id, outline)
+
+
+def passage(searcher: "Searcher", passage_id: str) -> Any:
+    try:
+        return searcher.passage(passage_id)
+    except KeyError:
+        raise NotFoundError(f"passage {passage_id!r} does not exist",
+                            hint="ids come from /ask, /search or /chapters/{n}") from None

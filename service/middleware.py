@@ -1,0 +1,199 @@
+"""What every request passes before a route sees it: the body guard, the API key, and the
+connection-level deadline for request headers.
+
+These are plain ASGI middlewares (not `BaseHTTPMiddleware`) so a refused request costs no
+task and no body copy, and their errors take the same JSON shape as the routes' (see
+`service.http_errors`).
+"""
+from __future__ import annotations
+
+import asyncio
+import hmac
+import logging
+from typing import Any
+
+import anyio
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from uvicorn.protocols.http.h11_impl import H11Protocol
+
+from docqa.service.http_errors import send_error
+
+log = logging.getLogger("docqa.service")
+PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/", "/favicon.ico"})
+PUBLIC_PREFIXES = ("/static/",)
+
+
+class BodyGuard:
+    """Reads the whole request body up front, so size, encoding and time are checked before any handler.
+
+    The size is checked on Content-Length and again on the bytes that actually arrive (a chunked
+    or lying client); a body that has not fully arrived `timeout` seconds after the request
+    started (a client that sends fewer bytes than its Content-Length, or trickles them) gets 408
+    and the connection is closed. Bodies are JSON whatever their Content-Type, so `curl -d` works.
+    """
+
+    def __init__(self, app: ASGIApp, max_bytes: int, timeout: float = 15.0):
+        self.app = app
+        self.max_bytes = max_bytes
+        self.timeout = timeout
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path = scope["path"]
+        too_big = (f"request body is over the {self.max_bytes}-byte limit; send a shorter question "
+                   "or fewer chat messages (DOCQA_MAX_BODY_BYTES)")
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None:
+            try:
+                length = int(declared)
+            except ValueError:
+                await send_error(send, path, 400, "Content-Length header is not a number")
+                return
+            if length > self.max_bytes:
+                await send_error(send, path, 413, too_big)
+                return
+        chunks: list[bytes] = []
+        size = 0
+        outcome = "late"
+        with anyio.move_on_after(self.timeout):
+            while True:
+                message = await receive()
+                if message["type"] == "http.disconnect":
+                    return
+                chunk = message.get("body", b"")
+                size += len(chunk)
+                if size > self.max_bytes:
+                    outcome = "too big"
+                    break
+                chunks.append(chunk)
+                if not message.get("more_body", False):
+                    outcome = "complete"
+                    break
+        if outcome == "too big":
+            await send_error(send, path, 413, too_big)
+            return
+        if outcome == "late":
+            await send_error(send, path, 408,
+                             f"the request body did not arrive within {self.timeout:g} seconds "
+                             f"({size} bytes came); send the whole body at once (DOCQA_REQUEST_TIMEOUT)",
+                             {"Connection": "close"})
+            return
+        body = b"".join(chunks)
+        if body:
+            try:
+                body.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                await send_error(send, path, 400, f"request body is not valid UTF-8 (byte {body[exc.start]:#04x} "
+                                                  f"at offset {exc.start}); send JSON encoded as UTF-8")
+                return
+            if scope["method"] in ("POST", "PUT", "PATCH"):
+                scope = dict(scope)
+                scope["headers"] = [(k, v) for k, v in scope["headers"] if k != b"content-type"]
+                scope["headers"].append((b"content-type", b"application/json"))
+
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+
+class BearerAuth:
+    """With DOCQA_API_KEY set, every route but the health checks and the page's own files needs the key.
+
+    The scheme name is case-insensitive (RFC 9110: `bearer`, `BEARER`); two Authorization
+    headers are ambiguous and refused with 400 rather than guessing which one counts.
+    """
+
+    def __init__(self, app: ASGIApp, api_key: str):
+        self.app = app
+        self.expected = api_key.encode()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] == "OPTIONS" or is_public(scope["path"]):
+            await self.app(scope, receive, send)
+            return
+        given = [v for k, v in scope["headers"] if k == b"authorization"]
+        path = scope["path"]
+        how = "send the header 'Authorization: Bearer <DOCQA_API_KEY>'"
+        if len(given) > 1:
+            await send_error(send, path, 400, f"{len(given)} Authorization headers; {how} once")
+            return
+        if not given:
+            detail = f"missing API key: {how}"
+        else:
+            scheme, _, token = given[0].strip().partition(b" ")
+            if scheme.lower() == b"bearer" and hmac.compare_digest(token.strip(), self.expected):
+                await self.app(scope, receive, send)
+                return
+            detail = f"wrong API key: {how} with the server's key"
+        await send_error(send, path, 401, detail, {"WWW-Authenticate": "Bearer"})
+
+
+def is_public(path: str) -> bool:
+    return path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES)
+
+
+class DeadlineH11Protocol(H11Protocol):
+    """uvicorn's h11 protocol with a deadline on the request line and headers.
+
+    uvicorn times out idle keep-alive connections but not a client that trickles its headers
+    (or connects and sends nothing): each byte resets its timer. Here a request's headers must
+    be complete within `header_timeout` seconds of its first byte (or of the connection); else
+    the connection is closed. The body has its own deadline in `BodyGuard`.
+    """
+
+    header_timeout: float = 15.0
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._header_deadline: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._arm()
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        if self._waiting_for_headers():
+            if self._header_deadline is None:
+                self._arm()
+        else:
+            self._disarm()
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        self._disarm()  # idle now: uvicorn's keep-alive timeout takes over until the next byte
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm()
+        super().connection_lost(exc)
+
+    def _waiting_for_headers(self) -> bool:
+        return self.cycle is None or self.cycle.response_complete
+
+    def _arm(self) -> None:
+        self._disarm()
+        self._header_deadline = self.loop.call_later(self.header_timeout, self._headers_too_slow)
+
+    def _disarm(self) -> None:
+        if self._header_deadline is not None:
+            self._header_deadline.cancel()
+            self._header_deadline = None
+
+    def _headers_too_slow(self) -> None:
+        self._header_deadline = None
+        if self._waiting_for_headers() and not self.transport.is_closing():
+            log.info("closing a connection whose request headers took over %gs", self.header_timeout)
+            self.transport.close()
+
+
+def protocol_with_deadline(seconds: float) -> type[DeadlineH11Protocol]:
+    return type("DocqaH11Protocol", (DeadlineH11Protocol,), {"header_timeout": seconds})
