@@ -69,16 +69,19 @@ def open_index(index: str | Path | None = None, *, model: str | None = None,
 
 
 def build_index(paths: Sequence[str | Path], index: str | Path, *, model: str = DEFAULT_MODEL,
-                cache_dir: str | Path | None = None, progress: bool = False) -> dict:
+                cache_dir: str | Path | None = None, progress: bool = False,
+                max_file_bytes: int | None = None) -> dict:
     """Index files or folders into `index` (a new or empty folder, or an existing docqa index);
-    returns the index manifest."""
+    returns the index manifest. `max_file_bytes`: the largest file read (default
+    `docqa.ingest.read.DEFAULT_MAX_FILE_BYTES`)."""
     from docqa.index.cache import default_cache_dir
     from docqa.index.embed import load_embedder
     from docqa.index.store import build_index as _build, check_replaceable
     from docqa.ingest.pipeline import chunker_settings, load_corpus
 
     check_replaceable(Path(index))
-    corpus = load_corpus([Path(p) for p in paths])
+    limit = {} if max_file_bytes is None else {"max_file_bytes": max_file_bytes}
+    corpus = load_corpus([Path(p) for p in paths], **limit)
     cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     embedder = load_embedder(model, cache, say=lambda _m: None)
     return _build(corpus, Path(index), embedder, chunker=chunker_settings(), progress=progress, say=None)

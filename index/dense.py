@@ -38,7 +38,9 @@ class DenseVectors:
     def save(self, folder: Path) -> None:
         import faiss
 
-        faiss.write_index(self.index, str(Path(folder) / self.FILE))
+        # Through Python, whose write raises on a full disk; faiss's own writer can only warn
+        # ("close error") and leave a short file behind.
+        (Path(folder) / self.FILE).write_bytes(faiss.serialize_index(self.index).tobytes())
 
     @classmethod
     def load(cls, folder: Path) -> "DenseVectors":

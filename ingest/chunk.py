@@ -8,11 +8,11 @@ joined), so only whitespace tells `text` and `source_text[start:end]` apart.
 from __future__ import annotations
 
 import re
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field, replace
 
 from docqa.ingest.model import Chapter, Document, Passage, Section
-from docqa.ingest.structure import split_lines
+from docqa.ingest.structure import Line, split_lines
 from docqa.ingest.text import CJK_WIDE, sentence_spans
 
 # Measured: on the bundled book targets of 150-500 characters retrieved alike (within one
@@ -25,6 +25,8 @@ CHUNKER_VERSION = 1
 
 _CJK = CJK_WIDE + "“”‘’"
 _SOFT_CUTS = ("\n", "，,、：:", " \t\u3000")
+_CJK_CHAR = re.compile(f"[{_CJK}]")
+_SPACES = re.compile(r"\s+")
 
 
 @dataclass
@@ -49,7 +51,26 @@ def chunker_settings(target_chars: int = DEFAULT_TARGET_CHARS,
             "max_chars": 2 * target_chars, "overlap_sentences": overlap_sentences}
 
 
-def segments(doc: Document) -> list[Segment]:
+class _Lines:
+    """The document's lines, split once and looked up by offset (ingest stays linear however
+    many contents blocks a file has)."""
+
+    def __init__(self, text: str) -> None:
+        self.lines = split_lines(text)
+        self.starts = [ln.start for ln in self.lines]
+
+    def within(self, start: int, end: int) -> list[Line]:
+        """Lines starting in [start, end), cut at `end`."""
+        k = bisect_left(self.starts, start)
+        out = []
+        while k < len(self.lines) and self.lines[k].start < end:
+            ln = self.lines[k]
+            out.append(ln if ln.end <= end else replace(ln, end=end))
+            k += 1
+        return out
+
+
+def segments(doc: Document, lines: _Lines | None = None) -> list[Segment]:
     """Every citable stretch of the document in reading order, labelled for its passages."""
     out: list[Segment] = []
     first_chapter = min((c.start for c in doc.chapters if c.in_corpus), default=None)
@@ -75,8 +96,9 @@ def segments(doc: Document) -> list[Segment]:
                                          sec.heading or sec.title))
     for seg in out:
         if seg.by_lines:
-            seg.breaks = [ln.start for ln in split_lines(doc.text[: seg.end])
-                          if ln.kind == "chapter" and seg.start < ln.start < seg.end]
+            lines = lines or _Lines(doc.text)
+            seg.breaks = [ln.start for ln in lines.within(seg.start, seg.end)
+                          if ln.kind == "chapter" and seg.start < ln.start]
     return sorted(out, key=lambda s: s.start)
 
 
@@ -98,9 +120,11 @@ def chunk_document(doc: Document, target_chars: int = DEFAULT_TARGET_CHARS,
         raise ValueError("target_chars must be positive and overlap_sentences not negative")
     max_chars = max_chars or 2 * target_chars
     doc = replace(doc, heading_spans=_pairs(doc.heading_spans), page_breaks=_pairs(doc.page_breaks))
+    breaks = set(doc.page_breaks)  # once per document: per passage it was quadratic
     spans: list[tuple[Segment, list[tuple[int, int]]]] = []
-    for seg in segments(doc):
-        units = _units(doc, seg, max_chars)
+    lines = _Lines(doc.text) if any(f.kind == "toc" for f in doc.front_matter) else None
+    for seg in segments(doc, lines):
+        units = _units(doc, seg, max_chars, lines, breaks)
         overlap = 0 if seg.by_lines else overlap_sentences
         inside = _spans_in(doc.heading_spans, seg.start, seg.end)
         heads = {k for k, (a, b) in enumerate(units) if any(s <= a and b <= e for s, e in inside)}
@@ -118,7 +142,7 @@ def chunk_document(doc: Document, target_chars: int = DEFAULT_TARGET_CHARS,
             chapter=ch.number if ch else None, chapter_title=ch.title if ch else None,
             section=seg.section, section_number=seg.section_number, subsection=seg.subsection,
             heading_path=list(seg.heading_path), source=doc.source, start=a, end=b,
-            text=passage_text(doc, units), kind=seg.kind,
+            text=passage_text(doc, units, breaks), kind=seg.kind,
             page=first_page[0] if first_page else None, page_end=last_page[0] if last_page else None,
             page_label=first_page[1] if first_page else None,
         ))
@@ -141,12 +165,14 @@ def page_lookup(pages):
 
 # --- sentences ----------------------------------------------------------------------------
 
-def _units(doc: Document, seg: Segment, max_chars: int) -> list[tuple[int, int]]:
+def _units(doc: Document, seg: Segment, max_chars: int, lines: _Lines | None = None,
+           page_breaks: set[tuple[int, int]] | None = None) -> list[tuple[int, int]]:
     """The segment's sentences: cut at headings, joined across page breaks, long ones split."""
     text = doc.text
     if seg.by_lines:
-        raw = [(ln.start, ln.end) for ln in split_lines(text[: seg.end])
-               if ln.kind != "blank" and ln.start >= seg.start]
+        lines = lines or _Lines(text)
+        raw = [(ln.start, ln.end) for ln in lines.within(seg.start, seg.end)
+               if ln.kind != "blank" and ln.end > ln.start]
     else:
         raw = sentence_spans(text, seg.start, seg.end)
     cuts = sorted({x for s, e in _spans_in(doc.heading_spans, seg.start, seg.end) for x in (s, e)
@@ -159,7 +185,7 @@ def _units(doc: Document, seg: Segment, max_chars: int) -> list[tuple[int, int]]
                 s = c
         pieces.append(_trim(text, s, e))
     pieces = [p for p in pieces if p[1] > p[0]]
-    breaks = set(doc.page_breaks)
+    breaks = set(doc.page_breaks) if page_breaks is None else page_breaks
     merged: list[tuple[int, int]] = []
     for s, e in pieces:
         if merged and (merged[-1][1], s) in breaks:
@@ -261,12 +287,13 @@ def _spans_in(spans: list[tuple[int, int]], a: int, b: int) -> list[tuple[int, i
 
 # --- passage text -------------------------------------------------------------------------
 
-def passage_text(doc: Document, units: list[tuple[int, int]]) -> str:
+def passage_text(doc: Document, units: list[tuple[int, int]],
+                 page_breaks: set[tuple[int, int]] | None = None) -> str:
     """The cited units with layout whitespace folded: a line wrap or page break inside a
     sentence goes (or becomes a space between Latin words); a paragraph break stays one blank
     line, so `sentence_spans` splits the passage text as it split the source."""
     text = doc.text
-    breaks = set(doc.page_breaks)
+    breaks = set(doc.page_breaks) if page_breaks is None else page_breaks
     heads = _spans_in(doc.heading_spans, units[0][0], units[-1][1])
     out: list[str] = []
     for n, (a, b) in enumerate(units):
@@ -274,10 +301,10 @@ def passage_text(doc: Document, units: list[tuple[int, int]]) -> str:
             gap_start = units[n - 1][1]
             out.append(_fold(text, gap_start, a, breaks, heads, between=True))
         pos = a
-        for m in re.finditer(r"\s+", text[a:b]):
-            out.append(text[pos:a + m.start()])
-            out.append(_fold(text, a + m.start(), a + m.end(), breaks, heads, between=False))
-            pos = a + m.end()
+        for m in _SPACES.finditer(text, a, b):
+            out.append(text[pos:m.start()])
+            out.append(_fold(text, m.start(), m.end(), breaks, heads, between=False))
+            pos = m.end()
         out.append(text[pos:b])
     return "".join(out)
 
@@ -286,7 +313,7 @@ def _fold(text: str, s: int, e: int, breaks: set[tuple[int, int]], heads: list[t
           between: bool) -> str:
     ws = text[s:e]
     before, after = text[s - 1], text[e] if e < len(text) else ""
-    latin = not (re.match(f"[{_CJK}]", before) or re.match(f"[{_CJK}]", after))
+    latin = not (_CJK_CHAR.match(before) or _CJK_CHAR.match(after))
     space = " " if latin else ""
     if "\n" not in ws and "\r" not in ws:
         return space if between else " "

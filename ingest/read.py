@@ -10,8 +10,10 @@ import hashlib
 import json
 import os
 import re
+import stat
 from pathlib import Path
 
+from docqa.ingest.encoding import decode
 from docqa.ingest.formats import FORMAT_SUFFIXES, is_book_file, kind_of, read_formatted
 from docqa.ingest.model import Document, IngestError
 from docqa.ingest.structure import split_lines
@@ -32,54 +34,103 @@ def default_root(paths: list[Path]) -> Path:
     return Path(os.path.commonpath([str(b) for b in bases]))
 
 
+DEFAULT_MAX_FILE_BYTES = 200_000_000
+MAX_FILE_SETTING = "DOCQA_MAX_FILE_BYTES"
+
+
 def list_files(paths: list[Path]) -> list[Path]:
-    """The files to read: given files as they are, folders searched recursively in sorted order."""
+    """The files to read: given files as they are, folders searched (iteratively, so any
+    depth works) in sorted order. A subfolder that cannot be listed is an error, not a skip."""
     files: list[Path] = []
     for path in map(Path, paths):
-        if not path.exists():
-            raise IngestError(f"{path}: no such file or folder; check the path and try again")
-        if path.is_dir():
-            found = sorted(
-                (p for p in path.rglob("*") if p.is_file() and (p.suffix.lower() in SUPPORTED or is_book_file(p))
-                 and not any(part.startswith(".") for part in p.relative_to(path).parts)),
-                key=lambda p: p.relative_to(path).as_posix(),
-            )
+        try:
+            info = path.stat()
+        except FileNotFoundError:
+            raise IngestError(f"{path}: no such file or folder; check the path and try again") from None
+        except OSError as e:
+            raise IngestError(f"{path}: cannot open ({e.strerror})",
+                              hint="check the path and its permissions") from None
+        if stat.S_ISDIR(info.st_mode):
+            found = sorted(_walk(path), key=lambda p: p.relative_to(path).as_posix())
             if not found:
                 raise IngestError(f"{path}: no .txt, .md or .jsonl files in this folder; add some or pass a file")
             files.extend(found)
-        elif path.suffix.lower() in SUPPORTED or is_book_file(path):
+        elif path.suffix.lower() in SUPPORTED:
+            files.append(path)  # a FIFO or device named like a book is refused when read
+        elif not stat.S_ISREG(info.st_mode):
+            raise _not_regular(path, str(path), info.st_mode)
+        elif is_book_file(path):
             files.append(path)
         else:
             raise IngestError(
                 f"{path}: unsupported file type {path.suffix or '(none)'!r}; "
-                "give a .txt, .md or .jsonl file (UTF-8 or GBK)")
+                "give a .txt, .md or .jsonl file (UTF-8, GB18030/GBK or Big5)")
     unique: dict[Path, Path] = {}
     for f in files:
         unique.setdefault(f.resolve(), f)
     return list(unique.values())
 
 
-def read_documents(paths: list[Path], root: Path | None = None) -> list[Document]:
-    """Read every file under `paths`; raise `IngestError` before returning if any is bad."""
+def _walk(top: Path) -> list[Path]:
+    """Supported, non-hidden entries under `top`, depth-first with an explicit stack (no
+    recursion limit); folder links are followed once each, so a link loop ends."""
+    found: list[Path] = []
+    seen: set[tuple[int, int]] = set()
+    stack = [top]
+    while stack:
+        folder = stack.pop()
+        try:
+            info = folder.stat()
+            if (info.st_dev, info.st_ino) in seen:
+                continue
+            seen.add((info.st_dev, info.st_ino))
+            with os.scandir(folder) as it:
+                entries = list(it)
+        except OSError as e:
+            raise IngestError(f"{folder}: cannot list this folder ({e.strerror})",
+                              hint="fix its permissions, or move it out of the corpus folder") from None
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue
+            try:
+                is_dir = entry.is_dir()
+            except OSError:
+                is_dir = False
+            if is_dir:
+                stack.append(Path(entry.path))
+            elif Path(entry.name).suffix.lower() in SUPPORTED:
+                found.append(Path(entry.path))
+            elif _is_regular(entry) and is_book_file(Path(entry.path)):  # sniffing opens: regular files only
+                found.append(Path(entry.path))
+    return found
+
+
+def read_documents(paths: list[Path], root: Path | None = None, *,
+                   max_file_bytes: int = DEFAULT_MAX_FILE_BYTES) -> list[Document]:
+    """Read every file under `paths`; raise `IngestError` before returning if any is bad.
+
+    Only regular files are read (a FIFO or device named like a text file is refused, not
+    waited on), each at most `max_file_bytes` long."""
     root = Path(root).resolve() if root is not None else default_root(paths)
     documents: list[Document] = []
     for path in list_files(paths):
         source = Path(os.path.relpath(path.resolve(), root)).as_posix()
+        check_file(path, source, max_file_bytes)  # before anything opens it to sniff its format
         kind = kind_of(path, source)
         if kind is not None:
             doc = read_formatted(path, source, kind, progress=True)
             doc.doc_id = slug(source)
             documents.append(doc)
         elif path.suffix.lower() in JSONL_SUFFIXES:
-            documents.extend(read_jsonl(path, source))
+            documents.extend(read_jsonl(path, source, read_bytes(path, source, max_file_bytes)))
         else:
-            documents.append(read_text(path, source))
+            documents.append(read_text(path, source, read_bytes(path, source, max_file_bytes)))
     _unique_ids(documents)
     return documents
 
 
-def read_text(path: Path, source: str) -> Document:
-    data = _read_bytes(path, source)
+def read_text(path: Path, source: str, data: bytes | None = None) -> Document:
+    data = read_bytes(path, source) if data is None else data
     text, encoding = decode(data, source)
     if not text.strip():
         raise IngestError(f"{source}: the file is empty (or only whitespace); remove it or add text")
@@ -90,9 +141,9 @@ def read_text(path: Path, source: str) -> Document:
     )
 
 
-def read_jsonl(path: Path, source: str) -> list[Document]:
+def read_jsonl(path: Path, source: str, data: bytes | None = None) -> list[Document]:
     """One document per line: {"id", "title", "text", ...}; other keys become metadata."""
-    data = _read_bytes(path, source)
+    data = read_bytes(path, source) if data is None else data
     text, _ = decode(data, source)
     if not text.strip():
         raise IngestError(f"{source}: the file is empty (or only whitespace); remove it or add documents")
@@ -103,10 +154,7 @@ def read_jsonl(path: Path, source: str) -> list[Document]:
         if not line.strip():
             continue
         where = f"{source}, line {number}"
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise IngestError(f"{where}: invalid JSON ({e.msg} at column {e.colno}); fix the line: {_SHAPE}") from None
+        record = _parse_line(line, where)
         if not isinstance(record, dict):
             raise IngestError(f"{where}: expected a JSON object, got {type(record).__name__}; {_SHAPE}")
         body = record.get("text")
@@ -123,54 +171,85 @@ def read_jsonl(path: Path, source: str) -> list[Document]:
         seen[doc_id] = number
         title = (record.get("title") or "").strip() or guess_title(body) or doc_id
         metadata = {k: v for k, v in record.items() if k not in ("id", "title", "text")}
+        try:
+            json.dumps(record, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError as e:
+            raise IngestError(f"{where}: a string holds the lone surrogate \\u{ord(e.object[e.start]):04x}, "
+                              "which is not a character", hint="fix or remove that escape in the line") from None
         documents.append(Document(doc_id=doc_id, title=title, source=source, text=body,
                                   checksum=checksum, metadata=metadata, line=number))
     return documents
 
 
-def decode(data: bytes, source: str) -> tuple[str, str]:
-    """Strict UTF-8 (BOM dropped), then strict GB18030 (covers GBK/GB2312), then a confident guess."""
-    errors: list[tuple[int, str]] = []
-    for encoding in ("utf-8-sig", "gb18030"):
+def _parse_line(line: str, where: str):
+    try:
+        return json.loads(line)
+    except json.JSONDecodeError as e:
+        raise IngestError(f"{where}: invalid JSON ({e.msg} at column {e.colno}); fix the line: {_SHAPE}") from None
+    except RecursionError:
+        raise IngestError(f"{where}: the JSON is nested too deeply to read",
+                          hint=f"flatten the line: {_SHAPE}") from None
+    except ValueError as e:  # e.g. an integer longer than Python converts (4300 digits)
+        raise IngestError(f"{where}: invalid JSON ({e})", hint=f"fix the line: {_SHAPE}") from None
+
+
+def read_bytes(path: Path, source: str, max_bytes: int = DEFAULT_MAX_FILE_BYTES) -> bytes:
+    """The file's bytes if it is a regular file of at most `max_bytes`; never blocks on a FIFO
+    or reads a device forever."""
+    with _open_regular(path, source, max_bytes) as f:
         try:
-            return data.decode(encoding), encoding.replace("-sig", "")
-        except UnicodeDecodeError as e:
-            errors.append((e.start, encoding))
-    guessed = _guess_encoding(data)
-    if guessed is not None:
-        return guessed
-    offset, encoding = max(errors)
-    name = "UTF-8" if encoding.startswith("utf") else "GB18030/GBK"
-    raise IngestError(
-        f"{source}: cannot decode the file: byte 0x{data[offset]:02x} at byte offset {offset} is not valid "
-        f"{name} (tried UTF-8 and GB18030/GBK); convert the file to UTF-8, "
-        "e.g. `iconv -f <its encoding> -t UTF-8`, and read it again")
+            data = f.read(max_bytes + 1)
+        except OSError as e:
+            raise IngestError(f"{source}: cannot read the file ({e.strerror}); check the disk and its permissions") from None
+    if len(data) > max_bytes:
+        raise _too_big(source, len(data), max_bytes)
+    return data
 
 
-def _guess_encoding(data: bytes) -> tuple[str, str] | None:
-    """charset-normalizer, trusted only with a byte order mark or a long, clean, coherent text."""
+def check_file(path: Path, source: str, max_bytes: int = DEFAULT_MAX_FILE_BYTES) -> None:
+    """Refuse, without reading it, anything but a regular file of at most `max_bytes`."""
+    with _open_regular(path, source, max_bytes):
+        pass
+
+
+def _open_regular(path: Path, source: str, max_bytes: int):
     try:
-        from charset_normalizer import from_bytes
-    except ImportError:  # pragma: no cover - it is a declared dependency
-        return None
-    best = from_bytes(data).best()
-    if best is None:
-        return None
-    reliable = best.bom or (len(data) >= 200 and best.chaos <= 0.05 and best.coherence >= 0.5)
-    if not reliable:
-        return None
-    try:
-        text = data.decode(best.encoding)
-    except (UnicodeDecodeError, LookupError):
-        return None
-    return text.lstrip("\ufeff"), best.encoding
-
-
-def _read_bytes(path: Path, source: str) -> bytes:
-    try:
-        return path.read_bytes()
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))  # a FIFO opens at once
     except OSError as e:
         raise IngestError(f"{source}: cannot read the file ({e.strerror}); check its permissions") from None
+    f = os.fdopen(fd, "rb")
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):
+        f.close()
+        raise _not_regular(path, source, info.st_mode)
+    if info.st_size > max_bytes:
+        f.close()
+        raise _too_big(source, info.st_size, max_bytes)
+    return f
+
+
+_KINDS = {stat.S_IFIFO: "named pipe (FIFO)", stat.S_IFCHR: "character device", stat.S_IFBLK: "block device",
+          stat.S_IFSOCK: "socket", stat.S_IFDIR: "folder"}
+
+
+def _not_regular(path: Path, source: str, mode: int) -> IngestError:
+    kind = _KINDS.get(stat.S_IFMT(mode), "not a regular file")
+    name = f"{path} (a link to {os.path.realpath(path)})" if Path(path).is_symlink() else source
+    return IngestError(f"{name}: is a {kind}, not a regular file",
+                       hint="give text files only (copy the data into a .txt file)")
+
+
+def _is_regular(entry: os.DirEntry) -> bool:
+    try:
+        return entry.is_file()  # follows links; False for FIFOs, devices and sockets
+    except OSError:
+        return False
+
+
+def _too_big(source: str, size: int, limit: int) -> IngestError:
+    return IngestError(f"{source}: the file is {size:,} bytes, over the {limit:,}-byte limit for one file",
+                       hint=f"split it into smaller files, or raise the limit: set {MAX_FILE_SETTING} "
+                            "(or pass max_file_bytes= to load_corpus)")
 
 
 def slug(source: str) -> str:

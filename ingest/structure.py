@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 
 from docqa.ingest.model import Chapter, Document, FrontMatter, Section, Subsection
@@ -212,9 +212,9 @@ def toc_entry(s: str) -> tuple[str, int | None]:
 
 
 def _next_text(lines: list[Line], i: int) -> Line | None:
-    for line in lines[i + 1:]:
-        if line.kind != "blank":
-            return line
+    for k in range(i + 1, len(lines)):  # indexes, not a slice: called once per heading
+        if lines[k].kind != "blank":
+            return lines[k]
     return None
 
 
@@ -435,7 +435,8 @@ def _name_group(lines: list[Line], i: int) -> tuple[int, int]:
     last = i
     if lines[i].kind == "committee":
         return i, i
-    for ln in lines[i + 1:]:
+    for k in range(i + 1, len(lines)):
+        ln = lines[k]
         if ln.kind == "blank":
             continue
         if ln.kind not in ("front", "back", "toc"):
@@ -531,7 +532,7 @@ def _fill(doc: Document, lines: list[Line], blocks: list[_Block], rank, toc_chap
 def _line_at(lines: list[Line], offset: int | None, default: int) -> int:
     if offset is None:
         return default
-    k = bisect_left([ln.start for ln in lines], offset)
+    k = bisect_left(lines, offset, key=lambda ln: ln.start)  # no list per call: once per block
     while lines[k].kind == "blank":
         k += 1
     return k
@@ -542,6 +543,7 @@ def _sections(doc: Document, lines: list[Line], heads: list[_Head], stop: int) -
         return []
     top = min(h.rank for h in heads)
     tops = [h for h in heads if h.rank == top]
+    firsts = [h.first for h in heads]  # in reading order
     sections = []
     for n, h in enumerate(tops):
         next_first = tops[n + 1].first if n + 1 < len(tops) else stop
@@ -549,7 +551,7 @@ def _sections(doc: Document, lines: list[Line], heads: list[_Head], stop: int) -
         doc.heading_spans.append((h.line.start, lines[h.last].end))
         number = h.number if h.number is not None else n + 1
         section = Section(number, h.title, h.line.start, end, h.heading)
-        inner = [g for g in heads if h.first < g.first < next_first]
+        inner = heads[bisect_right(firsts, h.first):bisect_left(firsts, next_first)]
         if inner:
             sub_rank = min(g.rank for g in inner)
             subs = [g for g in inner if g.rank == sub_rank]

@@ -33,6 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("paths", nargs="*", type=Path, metavar="PATH", help=".txt/.md/.jsonl files or folders")
     common(p)
     p.add_argument("--faiss", choices=["flat", "hnsw"], default="flat", help="exact (flat) or approximate (hnsw) vectors")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar or messages (a bar shows only on a terminal)")
 
     for name, help_ in (("search", "ranked passages for a question"), ("ask", "an answer with its cited passages")):
         p = sub.add_parser(name, help=help_)
@@ -100,10 +101,12 @@ def _cmd_build(args, settings) -> int:
     from docqa.service.engine import index_dir_for
 
     check_replaceable(index_dir_for(settings))
-    corpus = load_corpus(list(settings.corpus or bundled_files()))
-    embedder = load_embedder(settings.model, settings.cache_dir, say=lambda m: print(m, file=sys.stderr))
+    corpus = load_corpus(list(settings.corpus or bundled_files()), max_file_bytes=settings.max_file_bytes)
+    say = None if args.quiet else (lambda m: print(m, file=sys.stderr))
+    embedder = load_embedder(settings.model, settings.cache_dir, say=say)
     index_dir = index_dir_for(settings)
-    manifest = build_index(corpus, index_dir, embedder, chunker=chunker_settings(), faiss_kind=args.faiss)
+    manifest = build_index(corpus, index_dir, embedder, chunker=chunker_settings(), faiss_kind=args.faiss,
+                           progress=not args.quiet, say=say)
     print(json.dumps({"index": str(index_dir), "counts": manifest["counts"],
                       "files": len(corpus_checksums(corpus)), "seconds": manifest["build_seconds"]}, ensure_ascii=False))
     return 0
@@ -205,7 +208,7 @@ def _outline_source(args, settings):
     from docqa.corpus import bundled_files
     from docqa.ingest.pipeline import load_corpus
 
-    corpus = load_corpus(list(settings.corpus or bundled_files()))
+    corpus = load_corpus(list(settings.corpus or bundled_files()), max_file_bytes=settings.max_file_bytes)
     return corpus.documents, corpus.passages
 
 

