@@ -22,12 +22,13 @@ class EvalReport:
     hit_at_5: float = 0.0
     mrr_at_10: float = 0.0
     answer_accuracy: float = 0.0
+    refused: int = 0
     misses: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {"questions": self.questions, "k": self.k, "hit@1": round(self.hit_at_1, 4), "hit@5": round(self.hit_at_5, 4),
                 "mrr@10": round(self.mrr_at_10, 4), "answer": round(self.answer_accuracy, 4),
-                "misses": self.misses}
+                "refused": self.refused, "misses": self.misses}
 
 
 def read_questions(path: Path, *, need_gold: bool) -> list[dict[str, Any]]:
@@ -81,14 +82,16 @@ def evaluate(searcher, questions: list[dict[str, Any]], *, k: int = 10) -> EvalR
         h1 += first == 1
         h5 += first is not None and first <= 5
         mrr += 1.0 / first if first else 0.0
-        answered = _matches(answer.text, answer.hits[0].passage.doc_id if answer.hits else "", gold, None)
+        report.refused += answer.refused
+        answered = not answer.refused and _matches(answer.text, answer.hits[0].passage.doc_id if answer.hits else "", gold, None)
         if answered and gold_doc is not None:
             src = next((h for h in answer.hits if h.passage.passage_id == answer.passage_id), None)
             answered = src is not None and src.passage.doc_id == gold_doc
         acc += answered
         if first != 1 or not answered:
             report.misses.append({"id": q.get("id"), "question": q["question"], "gold": gold, "rank": first,
-                                  "answer": answer.text,
+                                  "answer": answer.message if answer.refused else answer.text,
+                                  "refused": answer.refused,
                                   "top": answer.hits[0].passage.text[:120] if answer.hits else None})
     n = max(len(questions), 1)
     report.hit_at_1, report.hit_at_5, report.mrr_at_10, report.answer_accuracy = h1 / n, h5 / n, mrr / n, acc / n

@@ -27,3 +27,9 @@ class Answer:
     text: str
     passage_id: str | None
     hits: list[Hit] = field(default_factory=list)
+    # A refusal: the book does not answer the question. `text` is then empty, `message` says
+    # so in the question's language, and `hits` are only the closest passages.
+    refused: bool = False
+    message: str | None = None
+    support: float | None = None
+    evidence: object | None = None  # refusal.Evidence, for calibration

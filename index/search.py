@@ -13,12 +13,14 @@ from pathlib import Path
 import numpy as np
 
 from docqa.errors import InputError, NotFoundError
+from docqa.index import refusal
 from docqa.index.answer import best_answer
+from docqa.index.navigation import is_navigation
+from docqa.index.question import classify, corpus_script, fold_script
 from docqa.index.backend import IndexStore, Where
 from docqa.index.ranking import RankingSettings, make_fusion
 from docqa.index.results import Answer, Hit
 from docqa.ingest.model import Passage
-from docqa.ingest.text import language
 
 __all__ = ["Searcher", "Hit", "Answer", "PassageNotFound"]
 
@@ -56,7 +58,16 @@ class Searcher:
     `benchmarks/fusion.py`); by default the index ranks the way it was built to.
     """
 
-    def __init__(self, store: IndexStore, embedder, *, ranking: RankingSettings | None = None):
+    def __init__(self, store: IndexStore, embedder, *, ranking: RankingSettings | None = None,
+                 refusal_threshold: float = refusal.DEFAULT_THRESHOLD, refusal_coefficients: dict | None = None):
+        """`refusal_threshold`: `ask` says the book does not answer a question whose support
+        (0..1, see docqa.index.refusal) is below it; 0 never refuses, higher refuses more."""
+        if not 0.0 <= refusal_threshold <= 1.0:
+            raise InputError(f"refusal_threshold must be between 0 and 1, got {refusal_threshold}")
+        self.refusal_threshold = refusal_threshold
+        # None: this model's similarities were never calibrated, so no refusal is made.
+        self.refusal_coefficients = refusal_coefficients or (
+            refusal.COEFFICIENTS if store.model_name in refusal.CALIBRATED_MODELS else None)
         self.store = store
         self.embedder = embedder
         self.ranking = ranking or store.ranking
@@ -65,10 +76,13 @@ class Searcher:
         self.documents = store.documents
         self.model_name = store.model_name
         self._row = {p.passage_id: i for i, p in enumerate(self.passages)}
+        self._navigation = np.array([is_navigation(p) for p in self.passages], dtype=bool)
+        self.script = corpus_script([p.text for p in self.passages])
+        self._names = None
 
     @classmethod
     def open(cls, index_dir: Path, model: str | None = None, *, embedder=None, cache_dir: Path | None = None,
-             ranking: RankingSettings | None = None) -> "Searcher":
+             ranking: RankingSettings | None = None, **kwargs) -> "Searcher":
         """Load the index directory at `index_dir`; `embedder` is used when it is the index's model
         (so a model loaded to build the index is not loaded again), else the model is loaded."""
         from docqa.index.cache import default_cache_dir
@@ -78,7 +92,24 @@ class Searcher:
         store = load_index(index_dir, model_name=model)
         if embedder is None or embedder.model_name != store.model_name:
             embedder = load_embedder(store.model_name, cache_dir or default_cache_dir())
-        return cls(store, embedder, ranking=ranking)
+        return cls(store, embedder, ranking=ranking, **kwargs)
+
+    def query_text(self, question: str, info=None) -> str:
+        """What is searched for a question: in the corpus's script, with the corpus words an
+        English question spells in pinyin."""
+        info = info or classify(question)
+        question = fold_script(question.strip(), self.script)
+        if info.language == "en":
+            question = " ".join([question, *self._pinyin_names().spelled(question)])
+        return question
+
+    def _pinyin_names(self):
+        if self._names is None:
+            from docqa.index.names import PinyinNames
+
+            keyword = getattr(self.store, "keyword", None)  # the words of a directory store's BM25
+            self._names = PinyinNames(getattr(getattr(keyword, "bm25", None), "vocab_dict", {}))
+        return self._names
 
     def _row_of(self, passage_id: str) -> int:
         try:
@@ -105,7 +136,9 @@ class Searcher:
         if k < 1:
             raise InputError(f"k must be at least 1, got {k}")
         settings, store = self.ranking, self.store
-        lang = language(question)
+        info = classify(question)
+        question = self.query_text(question, info)
+        lang = info.language
         qvec = store.query_vector(self.embedder.encode_queries([question])[0], lang)
         tokens = store.tokenize(question)
         penalty = settings.hub_weight(lang) * store.hubness(lang)
@@ -114,6 +147,9 @@ class Searcher:
         ranked = self.fusion.fuse(store.dense_search(qvec, pool, where, penalty),
                                   store.keyword_search(tokens, pool, where),
                                   _QuestionScorer(store, qvec, penalty))
+        if not info.navigation:
+            # Contents and copyright pages are evidence only for questions about the book itself.
+            ranked = [rs for rs in ranked if not self._navigation[rs[0]]] or ranked
         hits: list[Hit] = []
         rows: list[int] = []
         for row, score in ranked:
@@ -124,7 +160,7 @@ class Searcher:
             rows.append(row)
             if len(hits) == k:
                 break
-        return qvec, tokens, hits, rows
+        return qvec, tokens, hits, rows, info
 
     def search(self, question: str, k: int = 5, chapter: int | None = None, doc_id: str | None = None) -> list[Hit]:
         """The `k` best passages for `question` (fewer when the filters or the pool hold fewer)."""
@@ -132,5 +168,6 @@ class Searcher:
 
     def ask(self, question: str, k: int = 5, chapter: int | None = None, doc_id: str | None = None) -> Answer:
         """The short answer and the `k` best passages it was drawn from."""
-        qvec, tokens, hits, rows = self._retrieve(question, k, chapter, doc_id)
-        return best_answer(qvec, tokens, hits, rows, self.store.sentences, self.ranking)
+        qvec, tokens, hits, rows, info = self._retrieve(question, k, chapter, doc_id)
+        answer = best_answer(qvec, tokens, hits, rows, self.store.sentences, self.ranking, info)
+        return refusal.review(self, question, info, qvec, tokens, answer, rows)

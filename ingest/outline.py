@@ -19,11 +19,13 @@ class ChapterNotFound(NotFoundError):
 class ChapterNotInCorpus(NotFoundError):
     """The contents list the chapter, but its text is not in the corpus."""
 
-    def __init__(self, number: int, title: str, toc_page: int | None, toc_title: str = "目录"):
+    def __init__(self, number: int, title: str, toc_page: int | None, toc_title: str = "目录",
+                 with_text: list[int] | None = None):
         self.number, self.title, self.toc_page = number, title, toc_page
         where = f"{toc_title}, page {toc_page}" if toc_page is not None else toc_title
+        have = f"; chapters with text: {', '.join(map(str, with_text))}" if with_text else ""
         super().__init__(f"chapter {number} “{title}” is listed in the table of contents ({where}) "
-                         "but its text is not in the corpus")
+                         f"but its text is not in the corpus{have}")
 
 
 class SectionNotFound(NotFoundError):
@@ -66,7 +68,8 @@ def find_chapter(documents: list[Document], number: int, doc_id: str | None = No
             listed = listed or (doc, ch)
     if listed is not None:
         doc, ch = listed
-        raise ChapterNotInCorpus(ch.number, ch.title, ch.toc_page, _toc_title(doc))
+        with_text = sorted({c.number for d in docs for c in d.chapters if c.in_corpus})
+        raise ChapterNotInCorpus(ch.number, ch.title, ch.toc_page, _toc_title(doc), with_text)
     numbers = sorted({ch.number for d in docs for ch in d.chapters})
     available = ", ".join(map(str, numbers)) if numbers else "none"
     scope = f" in {doc_id}" if doc_id else ""

@@ -19,11 +19,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from docqa.errors import InputError
-from docqa.ingest.text import HAN
+from docqa.ingest.text import HAN, compact, sentence_spans
 from docqa.service.format import is_chinese, location
 
 MODEL_ID = "docqa"
-QUOTE_CHARS = 600
+QUOTE_CHARS = 240
+QUOTE_SENTENCES = 2
+CLOSEST_ZH = "书中最接近的段落（它们并不回答这个问题）："
+CLOSEST_EN = "Closest passages in the book (they do not answer the question):"
 NO_ANSWER_ZH = "书中没有找到能回答这个问题的段落。"
 NO_ANSWER_EN = "No passage in the book answers this question."
 
@@ -119,36 +122,69 @@ def no_answer_text(question: str) -> str:
     return NO_ANSWER_ZH if is_chinese(question) else NO_ANSWER_EN
 
 
-def reply_pieces(answer_text: str, citations: Sequence[dict[str, Any]]) -> list[str]:
+def _bigrams(text: str) -> set[str]:
+    folded = compact(text).lower()
+    return {folded[i:i + 2] for i in range(len(folded) - 1)}
+
+
+def quote_sentences(text: str, answer_text: str, question: str = "") -> str:
+    """The sentences of a cited passage that bear on the answer: the answer's own sentence, then
+    those sharing the most of the question's and the answer's wording, in reading order. The
+    whole passage stays one click away (its id and offsets travel with the citation)."""
+    spans = sentence_spans(text, line_breaks=True)
+    if not spans:
+        return ""
+    want, ans = _bigrams(question + answer_text), compact(answer_text)
+    scored = []
+    for n, (s, e) in enumerate(spans):
+        sentence = text[s:e]
+        own = bool(ans) and (ans in compact(sentence) or compact(sentence) in ans)
+        scored.append((own, len(_bigrams(sentence) & want), -n))
+    order = sorted(range(len(spans)), key=lambda n: scored[n], reverse=True)
+    chosen = sorted(order[:QUOTE_SENTENCES]) if scored[order[0]][:2] != (False, 0) else [0]
+    quote = " … ".join(" ".join(text[s:e].split()) for s, e in (spans[n] for n in chosen))
+    return quote if len(quote) <= QUOTE_CHARS else quote[:QUOTE_CHARS - 1].rstrip() + "…"
+
+
+def reply_pieces(answer_text: str, citations: Sequence[dict[str, Any]], question: str = "") -> list[str]:
     """The reply in the order it streams; joined, it is exactly the non-streamed reply."""
     chinese = is_chinese(answer_text)
     pieces = [answer_text]
     for i, c in enumerate(citations, 1):
-        quote = c["text"].strip()
-        if len(quote) > QUOTE_CHARS:
-            quote = quote[:QUOTE_CHARS].rstrip() + "…"
-        lines = [line.strip() for line in quote.splitlines() if line.strip()]
-        quoted = "\n".join(f"> {line}" for line in lines)
+        quoted = f"> {quote_sentences(c['text'], answer_text, question)}"
         pieces.append(
             f"\n\n[{i}] {c['heading']} ({location(c, chinese)})\n{quoted}"
         )
     return pieces
 
 
-def format_reply(answer_text: str, citations: Sequence[dict[str, Any]]) -> str:
-    return "".join(reply_pieces(answer_text, citations))
+def refusal_pieces(message: str, closest: Sequence[dict[str, Any]]) -> list[str]:
+    """A refusal says so plainly; the nearest passages are named as such, not as citations."""
+    if not closest:
+        return [message]
+    chinese = is_chinese(message)
+    intro = CLOSEST_ZH if chinese else CLOSEST_EN
+    lines = [f"- {c['heading']} ({location(c, chinese)})" for c in closest]
+    return [message, f"\n\n{intro}\n" + "\n".join(lines)]
+
+
+def format_reply(answer_text: str, citations: Sequence[dict[str, Any]], question: str = "") -> str:
+    return "".join(reply_pieces(answer_text, citations, question))
+
+
+def _pieces(out: dict[str, Any], question: str) -> list[str]:
+    if out.get("answer") is None:
+        return refusal_pieces(out["refusal"], out.get("closest", []))
+    return reply_pieces(out["answer"]["text"], out["citations"], question)
 
 
 def new_completion_id() -> str:
     return f"chatcmpl-{uuid.uuid4().hex}"
 
 
-def completion(
-    answer: dict[str, Any],
-    citations: list[dict[str, Any]],
-    query: str,
-    model: str = MODEL_ID,
-) -> dict[str, Any]:
+def completion(out: dict[str, Any], query: str, model: str = MODEL_ID) -> dict[str, Any]:
+    """`out` is what /ask returns: `answer` (null for "not in this book"), `refusal`,
+    `citations` (empty on a refusal) and `closest`."""
     return {
         "id": new_completion_id(),
         "object": "chat.completion",
@@ -157,12 +193,11 @@ def completion(
         "choices": [
             {
                 "index": 0,
-                "message": {"role": "assistant", "content": format_reply(answer["text"], citations)},
+                "message": {"role": "assistant", "content": "".join(_pieces(out, query))},
                 "finish_reason": "stop",
             }
         ],
-        "answer": answer,
-        "citations": citations,
+        **out,
         "retrieval_query": query,
     }
 
@@ -173,12 +208,7 @@ def _split_text(text: str, size: int = 24) -> Iterator[str]:
         yield text[i : i + size]
 
 
-def stream_events(
-    answer: dict[str, Any],
-    citations: list[dict[str, Any]],
-    query: str,
-    model: str = MODEL_ID,
-) -> Iterator[str]:
+def stream_events(out: dict[str, Any], query: str, model: str = MODEL_ID) -> Iterator[str]:
     """Server-sent events in OpenAI's chunk format, ending with `data: [DONE]`.
 
     The last chunk (finish_reason "stop") carries the structured citations, as the
@@ -198,10 +228,10 @@ def stream_events(
         return f"data: {json.dumps(body, ensure_ascii=False)}\n\n"
 
     yield chunk({"role": "assistant", "content": ""})
-    pieces = reply_pieces(answer["text"], citations)
+    pieces = _pieces(out, query)
     for piece in _split_text(pieces[0]):
         yield chunk({"content": piece})
     for piece in pieces[1:]:
         yield chunk({"content": piece})
-    yield chunk({}, "stop", answer=answer, citations=citations, retrieval_query=query)
+    yield chunk({}, "stop", **out, retrieval_query=query)
     yield "data: [DONE]\n\n"

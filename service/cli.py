@@ -24,6 +24,9 @@ def build_parser() -> argparse.ArgumentParser:
     def common(p: argparse.ArgumentParser, *, model: bool = True) -> None:
         p.add_argument("--index", type=Path, help="index directory (default: the bundled book's, in the user cache)")
         if model:
+            p.add_argument("--refusal-threshold", type=float, metavar="T",
+                           help="answer 'not in this book' below this support, 0..1 (default: "
+                                "$DOCQA_REFUSAL_THRESHOLD or the calibrated default; 0 never refuses)")
             p.add_argument("--model", help="sentence-transformers model name or path (default: $DOCQA_MODEL or the bundled multilingual-e5-small)")
 
     p = sub.add_parser("build", help="build the index of a corpus (default: the bundled book)")
@@ -72,7 +75,7 @@ def _settings(args: argparse.Namespace):
     from docqa.service.settings import load_settings
 
     overrides: dict[str, Any] = {}
-    for key in ("index", "model", "host", "port"):
+    for key in ("index", "model", "host", "port", "refusal_threshold"):
         if getattr(args, key, None) is not None:
             overrides[key] = getattr(args, key)
     if getattr(args, "paths", None):
@@ -120,10 +123,13 @@ def _print_hits(hits, chinese: bool) -> None:
 
 
 def _answer_json(answer) -> dict[str, Any]:
+    """`"answer": null` when the book does not answer (`refusal` then says so in the question's
+    language); `results` are the passages either way (on a refusal, the closest ones)."""
     from docqa.service.format import passage_dict
 
-    return {"answer": {"text": answer.text, "passage_id": answer.passage_id},
-            "results": [passage_dict(h.passage, h.score) for h in answer.hits]}
+    head = ({"answer": None, "refusal": answer.message} if answer.refused
+            else {"answer": {"text": answer.text, "passage_id": answer.passage_id}})
+    return {**head, "support": answer.support, "results": [passage_dict(h.passage, h.score) for h in answer.hits]}
 
 
 def _batch(args, settings, searcher) -> int:
@@ -137,6 +143,8 @@ def _batch(args, settings, searcher) -> int:
         answer = searcher.ask(q["question"], k=args.k, chapter=args.chapter, doc_id=args.doc_id)
         _emit({"id": q["id"], "question": q["question"], **_answer_json(answer)})
     return 0
+
+
 
 
 def _cmd_search(args, settings) -> int:
@@ -162,7 +170,10 @@ def _cmd_search(args, settings) -> int:
         print("no passage matches (check --chapter / --doc-id)")
         return 0
     chinese = is_chinese(question)
-    if args.command == "ask" and answer.passage_id is not None:
+    if args.command == "ask" and answer.refused:
+        print(answer.message)
+        print("\n最接近的段落（并不回答这个问题）：\n" if chinese else "\nClosest passages (they do not answer the question):\n")
+    elif args.command == "ask" and answer.passage_id is not None:
         src = searcher.passage(answer.passage_id)
         print(answer.text)
         print(f"  — {citation_label(src)} ({location(src, chinese)})\n")
@@ -181,7 +192,7 @@ def _cmd_eval(args, settings) -> int:
         _emit(report)
         return 0
     print(f"questions {report['questions']}  hit@1 {report['hit@1']:.3f}  hit@5 {report['hit@5']:.3f}  "
-          f"MRR@10 {report['mrr@10']:.3f}  answer {report['answer']:.3f}")
+          f"MRR@10 {report['mrr@10']:.3f}  answer {report['answer']:.3f}  refused {report['refused']}")
     for m in report["misses"]:
         print(f"- [{m['id']}] {m['question']}  rank={m['rank']}  gold={m['gold']}\n    answer: {m['answer'][:100]}")
     return 0
@@ -224,14 +235,17 @@ def _cmd_chapter(args, settings) -> int:
         _emit(data)
         return 0
     print(data["heading"])
-    current = None
+    current, shown_to = None, None
     for p in data["passages"]:
         heading = " › ".join(x for x in (p["section"], p["subsection"]) if x)
         if heading != current:
             print(f"\n== {heading} ==" if heading else "")
             current = heading
         print(f"[{p['passage_id']}] ({location(p, True)})")
-        print("  " + p["text"].replace("\n", " "))
+        # Neighbouring passages share a sentence; read in order, it is printed once.
+        skip = shown_to - p["start"] if shown_to is not None and p["start"] < shown_to else 0
+        print("  " + p["text"][skip:].strip().replace("\n", " "))
+        shown_to = p["end"] if shown_to is None else max(shown_to, p["end"])
     return 0
 
 

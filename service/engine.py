@@ -33,4 +33,5 @@ def open_searcher(settings: Settings) -> "Searcher":
     if settings.index is None:
         embedder = ensure_index(settings.corpus, index_dir, settings.model, cache_dir=settings.cache_dir)
     explicit_model = settings.model if "model" in settings.model_fields_set else None
-    return Searcher.open(index_dir, explicit_model, embedder=embedder, cache_dir=settings.cache_dir)
+    return Searcher.open(index_dir, explicit_model, embedder=embedder, cache_dir=settings.cache_dir,
+                         refusal_threshold=settings.refusal_threshold)

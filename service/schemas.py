@@ -62,8 +62,11 @@ class CitationOut(PassageFields):
 
 
 class AskOut(BaseModel):
-    answer: AnswerOut
-    citations: list[CitationOut]
+    answer: AnswerOut | None = Field(description="null when the book does not answer the question")
+    refusal: str | None = Field(None, description="on a refusal, saying so in the question's language")
+    citations: list[CitationOut] = Field(description="the passages the answer rests on; empty on a refusal")
+    closest: list[CitationOut] = Field(default_factory=list,
+                                       description="on a refusal, the nearest passages (they do not answer)")
 
 
 class SearchOut(BaseModel):
@@ -204,6 +207,8 @@ class ChatOut(BaseModel):
     created: int
     model: str
     choices: list[ChoiceOut]
-    answer: AnswerOut
+    answer: AnswerOut | None = Field(description="null when the book does not answer the question")
+    refusal: str | None = None
     citations: list[CitationOut]
+    closest: list[CitationOut] = Field(default_factory=list)
     retrieval_query: str = Field(description="what was searched: the question, with earlier turns for a follow-up")

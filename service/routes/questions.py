@@ -16,12 +16,14 @@ router = APIRouter(tags=["questions"])
 
 
 def answer_out(answer: Any, question: str) -> dict[str, Any]:
-    """The answer and its citations as /ask and the chat return them."""
-    text = answer.text or no_answer_text(question)
-    return {
-        "answer": {"text": text, "passage_id": answer.passage_id},
-        "citations": [fmt.passage_dict(h.passage, h.score) for h in answer.hits],
-    }
+    """The answer and its citations as /ask and the chat return them. A refusal ("not in this
+    book") is `"answer": null` with a `refusal` message; its passages are `closest`, not citations."""
+    passages = [fmt.passage_dict(h.passage, h.score) for h in answer.hits]
+    if getattr(answer, "refused", False) or not answer.text:
+        return {"answer": None, "refusal": getattr(answer, "message", None) or no_answer_text(question),
+                "citations": [], "closest": passages}
+    return {"answer": {"text": answer.text, "passage_id": answer.passage_id}, "refusal": None,
+            "citations": passages, "closest": []}
 
 
 @router.post("/ask", response_model=AskOut)

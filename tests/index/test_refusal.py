@@ -1,0 +1,72 @@
+"""Refusal and clean answers on the real index of the bundled book, with the real model."""
+from __future__ import annotations
+
+import pytest
+
+from docqa.errors import InputError
+from docqa.index.navigation import is_navigation
+from docqa.index.search import Searcher
+
+
+def test_questions_the_book_does_not_answer_are_refused(searcher):
+    for question, lang in (("What is the capital of France?", "en"), ("怎样做红烧肉？", "zh"),
+                           ("中国高铁的最高运营时速是多少公里？", "zh"),
+                           ("Where is the headquarters of the Asian Infrastructure Investment Bank?", "en")):
+        a = searcher.ask(question)
+        assert a.refused, (question, a.text, a.support)
+        assert a.text == "" and a.passage_id is None
+        assert a.hits, "the closest passages are still given"
+        if lang == "zh":
+            assert a.message.startswith("这本书里没有找到关于")
+        else:
+            assert a.message.startswith("The book does not say")
+
+
+def test_questions_the_book_answers_are_answered_cleanly(searcher):
+    for question, gold in (("中国的外汇储备有多少？", "4 万亿美元"), ("What is the price of the book?", "69.00元"),
+                           ("李芳芳的籍贯是哪里？", "河南孟州"), ("When was Li Fangfang born?", "1982年9月"),
+                           ("What is the Silk Road Economic Belt?", "经济桥梁")):
+        a = searcher.ask(question)
+        assert not a.refused, (question, a.message, a.support)
+        assert gold in a.text, (question, a.text)
+        assert "\n" not in a.text and len(a.text) <= 200
+        source = searcher.passage(a.passage_id)
+        assert a.text.rstrip("…").replace(" ", "")[:10] in source.text.replace("\n", "").replace(" ", "")
+
+
+def test_traditional_question_finds_the_simplified_text_and_cites_it_unchanged(searcher):
+    simplified, traditional = searcher.ask("中国的外汇储备有多少？"), searcher.ask("中國的外匯儲備有多少？")
+    assert not traditional.refused
+    assert traditional.passage_id == simplified.passage_id
+    assert "4 万亿美元" in traditional.text
+    assert traditional.hits[0].passage.text == searcher.passage(traditional.hits[0].passage.passage_id).text
+
+
+def test_navigation_text_is_not_evidence_for_content_questions(searcher):
+    a = searcher.ask("“丝绸之路经济带”是什么？", k=10)
+    assert a.hits and not any(is_navigation(h.passage) for h in a.hits)
+    b = searcher.ask("这本书的定价是多少？")
+    assert is_navigation(searcher.passage(b.passage_id))
+
+
+def test_a_chapter_only_listed_in_the_contents_is_answered_with_what_is_known(searcher):
+    doc = searcher.documents[0]
+    listed = [c for c in doc.chapters if not c.in_corpus and c.toc_page is not None]
+    assert listed, "the bundled book lists chapters whose text it lacks"
+    ch = listed[0]
+    zh = "一二三四五六七八九十"[ch.number - 1]
+    a = searcher.ask(f"第{zh}章讲了哪些内容？")
+    assert not a.refused
+    assert ch.title in a.text and str(ch.toc_page) in a.text and "不在" in a.text
+    assert searcher.passage(a.passage_id).kind == "toc"
+    en = searcher.ask(f"What does chapter {ch.number} cover?")
+    assert ch.title in en.text and "not in this corpus" in en.text
+
+
+def test_threshold_is_a_parameter(searcher):
+    never = Searcher(searcher.store, searcher.embedder, refusal_threshold=0.0)
+    always = Searcher(searcher.store, searcher.embedder, refusal_threshold=1.0)
+    assert not never.ask("What is the capital of France?").refused
+    assert always.ask("中国的外汇储备有多少？").refused
+    with pytest.raises(InputError, match="refusal_threshold"):
+        Searcher(searcher.store, searcher.embedder, refusal_threshold=1.5)
