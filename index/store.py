@@ -94,7 +94,7 @@ def _looks_like_manifest(path: Path) -> bool:
 def not_an_index_error(index_dir: Path, *, build_hint: bool = True) -> IndexStateError:
     """The refusal for a path that holds something other than a docqa index."""
     index_dir = Path(index_dir)
-    todo = f"build one with `docqa build PATH --index DIR` into a new or empty folder" if build_hint else ""
+    todo = "build one with `docqa build PATH --index DIR` into a new or empty folder" if build_hint else ""
     if owned_state(index_dir) == "file":
         what = "a link" if index_dir.is_symlink() else "a file"
         return IndexLoadError(f"{index_dir} is {what}, not a docqa index", hint=todo or None)

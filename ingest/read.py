@@ -16,13 +16,11 @@ from pathlib import Path
 from docqa.ingest.encoding import decode
 from docqa.ingest.formats import FORMAT_SUFFIXES, is_book_file, kind_of, read_formatted
 from docqa.ingest.model import Document, IngestError
-from docqa.ingest.structure import split_lines
-from docqa.ingest.text import SENTENCE_END
+from docqa.ingest.structure import guess_title
 
 TEXT_SUFFIXES = (".txt", ".md", ".markdown")
 JSONL_SUFFIXES = (".jsonl",)
 SUPPORTED = TEXT_SUFFIXES + JSONL_SUFFIXES + FORMAT_SUFFIXES
-_TITLE_MAX = 50
 _SHAPE = 'each line must be one object like {"id": ..., "title": ..., "text": ...}'
 
 
@@ -279,19 +277,3 @@ def _unique_ids(documents: list[Document]) -> None:
         owners[doc.doc_id] = doc
 
 
-def guess_title(text: str) -> str | None:
-    """The first `# ` heading, else the first short line with letters before the body starts."""
-    lines = split_lines(text)
-    for line in lines:
-        if line.md_level == 1 and line.kind in ("md", "text"):
-            return line.content
-    for line in lines:
-        if line.kind == "blank":
-            continue
-        letters = re.findall(r"[^\W\d_]", line.content)
-        if len(letters) < 2:
-            continue  # rules, page numbers, decorations
-        if line.kind != "text" or len(line.content) > _TITLE_MAX or line.content[-1] in SENTENCE_END + ".":
-            return None  # the body or a heading came first: no title line
-        return re.sub(r"\s+", " ", line.content)
-    return None

@@ -636,3 +636,24 @@ def _continues(line: str) -> bool:
         return False
     first = line[0]
     return bool(re.match(f"[{HAN}0-9a-z]", first))
+
+
+_TITLE_MAX = 50
+
+
+def guess_title(text: str) -> str | None:
+    """The first `# ` heading, else the first short line with letters before the body starts."""
+    lines = split_lines(text)
+    for line in lines:
+        if line.md_level == 1 and line.kind in ("md", "text"):
+            return line.content
+    for line in lines:
+        if line.kind == "blank":
+            continue
+        letters = re.findall(r"[^\W\d_]", line.content)
+        if len(letters) < 2:
+            continue  # rules, page numbers, decorations
+        if line.kind != "text" or len(line.content) > _TITLE_MAX or line.content[-1] in SENTENCE_END + ".":
+            return None  # the body or a heading came first: no title line
+        return re.sub(r"\s+", " ", line.content)
+    return None

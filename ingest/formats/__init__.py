@@ -64,7 +64,7 @@ def is_book_file(path: Path) -> bool:
 
 def read_formatted(path: Path, source: str, kind: str, *, progress: bool = False) -> Document:
     """Read a PDF, EPUB, DOCX or HTML file into a `Document` (raises `IngestError`)."""
-    from docqa.ingest.read import guess_title
+    from docqa.ingest.structure import guess_title
 
     if kind == "pdf":
         from docqa.ingest.formats.pdf import read_pdf

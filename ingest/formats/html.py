@@ -108,7 +108,7 @@ _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([\w.:-]+)""", r
 
 def decode_html(data: bytes, source: str) -> str:
     """The page's declared charset when it names one Python knows, else UTF-8, GB18030 or a guess."""
-    from docqa.ingest.read import decode
+    from docqa.ingest.encoding import decode
 
     m = _META_CHARSET.search(data[:4096])
     if m and not data.startswith((b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")):

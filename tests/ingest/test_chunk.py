@@ -202,8 +202,8 @@ def test_documents_read_back_from_json_chunk_the_same(book, book_doc):
 
 def test_ingest_reads_the_text_a_fixed_number_of_times_however_many_contents(tmp_path, monkeypatch):
     """Chunking once re-split the text up to every contents block: quadratic in their number."""
-    from benchmarks.bench_ingest import book
-    from docqa.ingest import chunk, read, structure
+    from tests.bookgen import book
+    from docqa.ingest import chunk, structure
 
     text = book(300_000, chapters_per_volume=2, sections=2, paragraphs=1)
     path = tmp_path / "volumes.txt"
@@ -215,7 +215,7 @@ def test_ingest_reads_the_text_a_fixed_number_of_times_however_many_contents(tmp
         scanned.append(len(t))
         return real(t)
 
-    for module in (structure, chunk, read):
+    for module in (structure, chunk):
         monkeypatch.setattr(module, "split_lines", counting)
     corpus = load_corpus([path])
     contents = [f for f in corpus.documents[0].front_matter if f.kind == "toc"]

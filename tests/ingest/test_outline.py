@@ -64,7 +64,7 @@ def test_find_chapter_listed_but_not_in_corpus(book):
     with pytest.raises(ChapterNotInCorpus) as e:
         find_chapter(book.documents, 6)
     assert str(e.value) == ("chapter 6 ““一带一路”产能合作模式分析” is listed in the table of contents "
-                            "(目录, page 207) but its text is not in the corpus")
+                            "(目录, page 207) but its text is not in the corpus; chapters with text: 1")
     assert (e.value.number, e.value.title, e.value.toc_page) == (6, "“一带一路”产能合作模式分析", 207)
     assert isinstance(e.value, LookupError)
 
