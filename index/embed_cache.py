@@ -38,15 +38,7 @@ class EmbeddingCache:
     def encode(self, texts: Sequence[str], prompt: str, compute: Callable[[list[str]], np.ndarray]) -> np.ndarray:
         """Vectors for `texts`, computing (and storing) only those not cached yet."""
         keys = [_key(prompt, t) for t in texts]
-        found: dict[bytes, np.ndarray] = {}
-        for i in range(0, len(keys), 500):
-            chunk = keys[i:i + 500]
-            rows = self._db.execute(
-                f"SELECT key, vector FROM vectors WHERE key IN ({','.join('?' * len(chunk))})", chunk).fetchall()
-            for key, blob in rows:
-                vec = np.frombuffer(blob, dtype=np.float32)
-                if vec.shape == (self.dim,):
-                    found[key] = vec
+        found = {k: v for k, v in self._lookup(keys).items() if v.shape == (self.dim,)}
         todo = list(dict.fromkeys(t for t, k in zip(texts, keys) if k not in found))
         if todo:
             new = compute(todo)
@@ -59,6 +51,17 @@ class EmbeddingCache:
             out[i] = found[key]
         return out
 
+    def _lookup(self, keys: Sequence[bytes]) -> dict[bytes, np.ndarray]:
+        """The stored vectors of those keys, as flat float32 arrays (shape checks are the caller's)."""
+        found: dict[bytes, np.ndarray] = {}
+        for i in range(0, len(keys), 500):
+            chunk = keys[i:i + 500]
+            rows = self._db.execute(
+                f"SELECT key, vector FROM vectors WHERE key IN ({','.join('?' * len(chunk))})", chunk).fetchall()
+            for key, blob in rows:
+                found[key] = np.frombuffer(blob, dtype=np.float32)
+        return found
+
     def close(self) -> None:
         self._db.close()
 
@@ -66,15 +69,7 @@ class EmbeddingCache:
                       compute: Callable[[list[str]], list[np.ndarray]]) -> list[np.ndarray]:
         """Like `encode`, for texts that each map to several vectors (a passage and its sentences)."""
         keys = [_key(prompt, t) for t in texts]
-        found: dict[bytes, np.ndarray] = {}
-        for i in range(0, len(keys), 500):
-            chunk = keys[i:i + 500]
-            rows = self._db.execute(
-                f"SELECT key, vector FROM vectors WHERE key IN ({','.join('?' * len(chunk))})", chunk).fetchall()
-            for key, blob in rows:
-                vec = np.frombuffer(blob, dtype=np.float32)
-                if vec.size and vec.size % self.dim == 0:
-                    found[key] = vec.reshape(-1, self.dim)
+        found = {k: v.reshape(-1, self.dim) for k, v in self._lookup(keys).items() if v.size and v.size % self.dim == 0}
         todo = list(dict.fromkeys(t for t, k in zip(texts, keys) if k not in found))
         if todo:
             new = compute(todo)

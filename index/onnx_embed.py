@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from docqa.errors import ModelError
+from docqa.index.token_batch import padded
 
 
 class OnnxEncoder:
@@ -47,14 +48,7 @@ class OnnxEncoder:
 
     def ids(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
         """Padded token ids and mask; texts are stripped as sentence-transformers strips them."""
-        encs = self.tokenizer.encode_batch([t.strip() for t in texts])
-        width = max(len(e.ids) for e in encs)
-        ids = np.full((len(encs), width), self.pad_id, np.int64)
-        mask = np.zeros((len(encs), width), np.int64)
-        for i, e in enumerate(encs):
-            ids[i, :len(e.ids)] = e.ids
-            mask[i, :len(e.ids)] = 1
-        return ids, mask
+        return padded(self.tokenizer.encode_batch([t.strip() for t in texts]), self.pad_id)
 
     def encode_queries(self, texts: Sequence[str], prompt: str = "query: ") -> np.ndarray:
         return self.encode([prompt + t for t in texts])

@@ -22,6 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
+from docqa.index.token_batch import padded
+
 PRECISIONS = ("auto", "bf16", "fp32")
 
 
@@ -76,12 +78,7 @@ class TorchEncoder:
 
     def _tokenize(self, texts: Sequence[str]):
         encs = self.tokenizer.encode_batch(list(texts))
-        width = max(len(e.ids) for e in encs)
-        ids = np.full((len(encs), width), self.pad_id, np.int64)
-        mask = np.zeros((len(encs), width), np.int64)
-        for i, e in enumerate(encs):
-            ids[i, :len(e.ids)] = e.ids
-            mask[i, :len(e.ids)] = 1
+        ids, mask = padded(encs, self.pad_id)
         return encs, ids, mask
 
     def _states(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
