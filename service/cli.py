@@ -94,21 +94,18 @@ def _emit(data: Any) -> None:
 
 
 def _cmd_build(args, settings) -> int:
+    from docqa.api import build_index
     from docqa.corpus import bundled_files
-    from docqa.index.embed import load_embedder
-    from docqa.index.store import build_index, check_replaceable, corpus_checksums
-    from docqa.ingest.pipeline import chunker_settings, load_corpus
     from docqa.service.engine import index_dir_for
 
-    check_replaceable(index_dir_for(settings))
-    corpus = load_corpus(list(settings.corpus or bundled_files()), max_file_bytes=settings.max_file_bytes)
-    say = None if args.quiet else (lambda m: print(m, file=sys.stderr))
-    embedder = load_embedder(settings.model, settings.cache_dir, say=say)
     index_dir = index_dir_for(settings)
-    manifest = build_index(corpus, index_dir, embedder, chunker=chunker_settings(), faiss_kind=args.faiss,
-                           progress=not args.quiet, say=say)
+    say = None if args.quiet else (lambda m: print(m, file=sys.stderr))
+    manifest = build_index(list(settings.corpus or bundled_files()), index_dir, model=settings.model,
+                           cache_dir=settings.cache_dir, progress=not args.quiet,
+                           max_file_bytes=settings.max_file_bytes, faiss_kind=args.faiss, say=say)
     print(json.dumps({"index": str(index_dir), "counts": manifest["counts"],
-                      "files": len(corpus_checksums(corpus)), "seconds": manifest["build_seconds"]}, ensure_ascii=False))
+                      "files": len(manifest["corpus"]["files"]), "seconds": manifest["build_seconds"]},
+                     ensure_ascii=False))
     return 0
 
 

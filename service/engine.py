@@ -31,10 +31,8 @@ def open_searcher(settings: Settings) -> "Searcher":
     index_dir = index_dir_for(settings)
     embedder = None  # the model a first build loads serves too: it is loaded once
     if settings.index is None:
-        embedder = ensure_index(settings.corpus, index_dir, settings.model, cache_dir=settings.cache_dir)
+        embedder = ensure_index(settings.corpus, index_dir, settings.model, cache_dir=settings.cache_dir,
+                                query_engine=settings.query_engine)
     explicit_model = settings.model if "model" in settings.model_fields_set else None
-    engine = settings.query_engine
-    if embedder is not None and hasattr(embedder, "query_engine"):
-        embedder.query_engine = engine  # nothing has been asked yet: its question encoder is not loaded
     return Searcher.open(index_dir, explicit_model, embedder=embedder, cache_dir=settings.cache_dir,
-                         query_engine=engine, refusal_threshold=settings.refusal_threshold)
+                         query_engine=settings.query_engine, refusal_threshold=settings.refusal_threshold)

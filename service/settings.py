@@ -67,10 +67,9 @@ class Settings(BaseSettings):
 
     def index_dir(self) -> Path:
         """Without --index, the bundled corpus's index lives in the user cache, one per model."""
-        if self.index is not None:
-            return self.index
-        safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in self.model)
-        return self.cache_dir / "indexes" / f"bundled-{safe}"
+        from docqa.api import bundled_index_dir
+
+        return self.index if self.index is not None else bundled_index_dir(self.cache_dir, self.model)
 
 
 def load_settings(**overrides: Any) -> Settings:
