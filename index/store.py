@@ -91,20 +91,20 @@ def _looks_like_manifest(path: Path) -> bool:
     return isinstance(data, dict) and "format_version" in data and "model" in data
 
 
-def not_an_index_error(index_dir: Path, *, build_hint: bool = True) -> IndexStateError:
+def not_an_index_error(index_dir: Path) -> IndexStateError:
     """The refusal for a path that holds something other than a docqa index."""
     index_dir = Path(index_dir)
-    todo = "build one with `docqa build PATH --index DIR` into a new or empty folder" if build_hint else ""
+    todo = "build one with `docqa build PATH --index DIR` into a new or empty folder"
     if owned_state(index_dir) == "file":
         what = "a link" if index_dir.is_symlink() else "a file"
-        return IndexLoadError(f"{index_dir} is {what}, not a docqa index", hint=todo or None)
+        return IndexLoadError(f"{index_dir} is {what}, not a docqa index", hint=todo)
     try:
         count = sum(1 for _ in index_dir.iterdir())
     except OSError as exc:
         return IndexLoadError(f"{index_dir} cannot be read ({exc.strerror})", hint="check its permissions")
     noun = "entry" if count == 1 else "entries"
     return IndexLoadError(f"{index_dir} is not a docqa index (it holds {count} {noun}); docqa leaves it untouched",
-                          hint=todo or None)
+                          hint=todo)
 
 
 def check_replaceable(index_dir: Path) -> None:

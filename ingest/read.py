@@ -14,12 +14,11 @@ import stat
 from pathlib import Path
 
 from docqa.ingest.encoding import decode
-from docqa.ingest.formats import FORMAT_SUFFIXES, is_book_file, kind_of, read_formatted
+from docqa.ingest.formats import (FORMAT_SUFFIXES, JSONL_SUFFIXES, TEXT_SUFFIXES, is_book_file, kind_of,
+                                  read_formatted)
 from docqa.ingest.model import Document, IngestError
 from docqa.ingest.structure import guess_title
 
-TEXT_SUFFIXES = (".txt", ".md", ".markdown")
-JSONL_SUFFIXES = (".jsonl",)
 SUPPORTED = TEXT_SUFFIXES + JSONL_SUFFIXES + FORMAT_SUFFIXES
 _SHAPE = 'each line must be one object like {"id": ..., "title": ..., "text": ...}'
 

@@ -14,7 +14,9 @@ from docqa.ingest.model import Document, IngestError
 
 FORMAT_SUFFIXES = (".pdf", ".epub", ".docx", ".html", ".htm", ".xhtml")
 BOOK_KINDS = ("pdf", "epub", "docx", "html")
-_TEXT_SUFFIXES = (".txt", ".md", ".markdown", ".jsonl")
+TEXT_SUFFIXES = (".txt", ".md", ".markdown")
+JSONL_SUFFIXES = (".jsonl",)
+_TEXT_SUFFIXES = TEXT_SUFFIXES + JSONL_SUFFIXES  # read as text, never sniffed as books
 
 
 def kind_of(path: Path, source: str) -> str | None:
