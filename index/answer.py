@@ -6,6 +6,12 @@ another pass of the model. Words of the question found in a sentence count too, 
 of the topic itself (the document title and the headings above the passage): a question names
 its topic, and the sentence that introduces the topic by name is rarely the one that answers
 it. The remaining words weigh more the fewer candidate sentences contain them.
+
+A sentence runs to 。！？ (or ! ? .): clauses split off at a semicolon belong to the sentence
+they continue, so an answer keeps a list ("…作为食物来源；木材可制成…；心材…") whole. A sentence too
+long for the answer is cut to the clauses around the one that shares the most words with the
+question, not to its head: the answer to "为确保…，伊达政宗做了什么？" follows the clause that
+restates the question.
 """
 from __future__ import annotations
 
@@ -92,16 +98,66 @@ def best_answer(qvec: np.ndarray, qtokens: list[str], hits: list[Hit], rows: lis
     score += np.array([preference(hits[c.rank].passage.text[c.start:c.end], info) for c in cands])
     best = int(np.argmax(score))
     c = cands[best]
-    s, e = c.start, c.end
+    passage = hits[c.rank].passage
+    runs = _sentences(cands, lambda d: hits[d.rank].passage.text[d.start:d.end])
+    run = next(r for r in runs if best in r)
+    s, e = cands[run[0]].start, cands[run[-1]].end
+    if e - s > max_chars:
+        return Answer(_focus(passage.text, cands, run, best, qtokens, max_chars), passage.passage_id, hits)
     # A second sentence only when it is adjacent and still fits: it keeps the answer readable.
     # A field or label line (“定 价: 69.00元”) stands alone.
-    alone = is_label_line(hits[c.rank].passage.text[s:e])
-    neighbours = [j for j in (best - 1, best + 1) if not alone and 0 <= j < len(cands) and cands[j].rank == c.rank
-                  and abs(cands[j].i - c.i) == 1]
-    for j in sorted(neighbours, key=lambda j: -score[j]):
-        s2, e2 = min(s, cands[j].start), max(e, cands[j].end)
-        if e2 - s2 <= max_chars:
-            s, e = s2, e2
-            break
-    passage = hits[c.rank].passage
+    if not is_label_line(passage.text[c.start:c.end]):
+        at = runs.index(run)
+        before = runs[at - 1] if at and cands[runs[at - 1][-1]].rank == c.rank else None
+        after = runs[at + 1] if at + 1 < len(runs) and cands[runs[at + 1][0]].rank == c.rank else None
+        neighbours = []
+        if before and cands[before[-1]].i == cands[run[0]].i - 1:
+            neighbours.append(before)
+        if after and cands[after[0]].i == cands[run[-1]].i + 1:
+            neighbours.append(after)
+        for r in sorted(neighbours, key=lambda r: -max(score[j] for j in r)):
+            s2, e2 = min(s, cands[r[0]].start), max(e, cands[r[-1]].end)
+            if e2 - s2 <= max_chars:
+                s, e = s2, e2
+                break
     return Answer(clean_answer(passage.text[s:e], max_chars), passage.passage_id, hits)
+
+
+_CONTINUES = re.compile(r"[；;][”’」』）)]*\s*$")
+_CLAUSE_END = re.compile(r"[，,；;：:]")
+_CJK_CHAR = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+
+
+def _sentences(cands: list[_Candidate], text_of) -> list[list[int]]:
+    """The candidates grouped into sentences: runs of adjacent units of one passage, each ending
+    in a semicolon but the last. Every candidate is in exactly one run, in order."""
+    runs: list[list[int]] = []
+    for j, c in enumerate(cands):
+        prev = cands[j - 1] if j else None
+        if prev and prev.rank == c.rank and prev.i + 1 == c.i and _CONTINUES.search(text_of(prev)):
+            runs[-1].append(j)
+        else:
+            runs.append([j])
+    return runs
+
+
+def _focus(text: str, cands: list[_Candidate], run: list[int], best: int, qtokens: list[str], max_chars: int) -> str:
+    """A sentence longer than `max_chars` cut to whole clauses: from the clause of the best unit
+    that shares the most (rarity-weighted) question words and characters, forward, then back
+    while they fit; "…" marks where the sentence goes on."""
+    start, end = cands[run[0]].start, cands[run[-1]].end
+    cuts = sorted({start, end, *(m.end() for m in _CLAUSE_END.finditer(text, start, end))})
+    clauses = [_Candidate(0, 0, i, a, b, normalize(text[a:b]).lower(), cands[best].topic)
+               for i, (a, b) in enumerate(zip(cuts, cuts[1:]))]
+    words = sorted(set(qtokens))
+    chars = sorted({ch for t in words for ch in t if _CJK_CHAR.match(ch)})
+    fit = _lexical(clauses, words) + _lexical(clauses, chars)
+    inside = [k for k, cl in enumerate(clauses) if cl.start < cands[best].end and cl.end > cands[best].start]
+    lo = hi = max(inside, key=lambda k: (fit[k], -k))
+    room = max_chars - 2  # for the marks at either end
+    while hi + 1 < len(clauses) and clauses[hi + 1].end - clauses[lo].start <= room:
+        hi += 1
+    while lo > 0 and clauses[hi].end - clauses[lo - 1].start <= room:
+        lo -= 1
+    body = clean_answer(text[clauses[lo].start:clauses[hi].end], room + 1)
+    return ("…" if lo > 0 else "") + body.rstrip("，,；;：:") + ("…" if hi + 1 < len(clauses) and not body.endswith("…") else "")

@@ -79,3 +79,25 @@ def test_no_hits_no_answer_and_no_sentences_fall_back_to_the_passage_start():
     answer = best_answer(fake.encode_queries(["问"])[0], [], [Hit(p, 1.0)], [0], SentenceTable.build([p], fake))
     assert (answer.text, answer.passage_id) == ("——", "d:0")
     assert replace(RankingSettings(), max_answer_chars=5).max_answer_chars == 5
+
+
+def test_clauses_after_a_semicolon_stay_with_their_sentence():
+    p = _passage(0, "对毛利人而言，此树的用途广泛，假种皮作为食物来源；木材可制成猎鸟的矛；心材可作为纹身用的颜料。"
+                    "它生长在低地森林。")
+    answer = _answer([p], "此树的用途", RankingSettings(max_answer_chars=50))
+    assert answer.text == "对毛利人而言，此树的用途广泛，假种皮作为食物来源；木材可制成猎鸟的矛；心材可作为纹身用的颜料。"
+    # With room for two sentences, the next one joins the whole first sentence.
+    assert _answer([p], "此树的用途").text.endswith("；心材可作为纹身用的颜料。它生长在低地森林。")
+
+
+def test_a_sentence_too_long_for_the_answer_is_cut_around_the_clause_the_question_restates():
+    head = "伊达政宗违反丰臣秀吉所定的惣无事令，开始夺取芦名氏的据点，" + "随后双方在各地反复交战，" * 8
+    p = _passage(0, head + "伊达政宗为确保通往敌军要塞的道路，拉拢了猪苗代盛国，又派兵守住城池。")
+    question = "为确保通往敌军要塞的道路，伊达政宗做了什么？"
+    settings = RankingSettings(max_answer_chars=60)
+    answer = _answer([p], question, settings, tokens=["确保", "敌军", "要塞", "道路", "伊达", "政宗"])
+    assert "拉拢了猪苗代盛国" in answer.text and len(answer.text) <= 60
+    assert answer.text.startswith("…") and "\n" not in answer.text
+    # Without question words in any clause, the sentence keeps its head and says it goes on.
+    plain = _answer([p], question, settings, tokens=[])
+    assert plain.text.startswith("伊达政宗违反") and plain.text.endswith("…") and len(plain.text) <= 60
