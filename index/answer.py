@@ -8,7 +8,8 @@ its topic, and the sentence that introduces the topic by name is rarely the one 
 it. The remaining words weigh more the fewer candidate sentences contain them.
 
 A sentence runs to 。！？ (or ! ? .): clauses split off at a semicolon belong to the sentence
-they continue, so an answer keeps a list ("…作为食物来源；木材可制成…；心材…") whole. A sentence too
+they continue, so an answer keeps a list ("…作为食物来源；木材可制成…；心材…") whole, and a mark
+inside a quotation or a title (“…地位。通常…”, 《卡拉OK.LIVE！‧台北‧我》) ends nothing. A sentence too
 long for the answer is cut to the clauses around the one that shares the most words with the
 question, not to its head: the answer to "为确保…，伊达政宗做了什么？" follows the clause that
 restates the question.
@@ -134,11 +135,20 @@ def _sentences(cands: list[_Candidate], text_of) -> list[list[int]]:
     runs: list[list[int]] = []
     for j, c in enumerate(cands):
         prev = cands[j - 1] if j else None
-        if prev and prev.rank == c.rank and prev.i + 1 == c.i and _CONTINUES.search(text_of(prev)):
+        if prev and prev.rank == c.rank and prev.i + 1 == c.i and (
+                _CONTINUES.search(text_of(prev)) or _open_quote("".join(text_of(cands[k]) for k in runs[-1]))):
             runs[-1].append(j)
         else:
             runs.append([j])
     return runs
+
+
+_PAIRS = ("“”", "「」", "『』", "《》", "（）", "()")
+
+
+def _open_quote(text: str) -> bool:
+    """A quotation or title still open: the sentence mark inside it does not end the sentence."""
+    return any(text.count(a) > text.count(b) for a, b in _PAIRS)
 
 
 def _focus(text: str, cands: list[_Candidate], run: list[int], best: int, qtokens: list[str], max_chars: int) -> str:

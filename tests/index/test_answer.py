@@ -101,3 +101,13 @@ def test_a_sentence_too_long_for_the_answer_is_cut_around_the_clause_the_questio
     # Without question words in any clause, the sentence keeps its head and says it goes on.
     plain = _answer([p], question, settings, tokens=[])
     assert plain.text.startswith("伊达政宗违反") and plain.text.endswith("…") and len(plain.text) <= 60
+
+
+def test_a_sentence_mark_inside_quotes_or_a_title_does_not_end_the_sentence():
+    p = _passage(0, "这个词通常用来描述新近致富的人。牛津英语词典解释暴发户为：“一个人迅速获得财富。通常含义是他不适应新的地位。”"
+                    "《卡拉OK！台北》是他的第六张专辑。")
+    answer = _answer([p], "牛津英语词典怎么解释暴发户", RankingSettings(max_answer_chars=45),
+                     tokens=["牛津", "英语", "词典", "解释", "暴发户"])
+    assert answer.text == "牛津英语词典解释暴发户为：“一个人迅速获得财富。通常含义是他不适应新的地位。”"
+    title = _answer([p], "第六张专辑是什么", RankingSettings(max_answer_chars=20), tokens=["第六", "专辑"])
+    assert title.text == "《卡拉OK！台北》是他的第六张专辑。"
