@@ -43,6 +43,15 @@ class _Candidate:
     end: int
     folded: str
     topic: str
+    line: bool = False  # alone on its line: only then can it be a heading, a name or a field
+
+
+def own_line(text: str, start: int, end: int) -> bool:
+    """Whether text[start:end] is a whole line: a short unit inside a paragraph ("…播放的《CDTV！》",
+    cut off at the mark inside the title) is part of a sentence, not a heading."""
+    before = text[:start].rstrip(" \t\u3000")
+    after = text[end:].lstrip(" \t\u3000")
+    return (not before or before.endswith("\n")) and (not after or after.startswith("\n"))
 
 
 def _candidates(hits: list[Hit], rows: list[int], sentences: SentenceTable, passages: int,
@@ -57,15 +66,16 @@ def _candidates(hits: list[Hit], rows: list[int], sentences: SentenceTable, pass
         for i in range(hi - lo):
             s, e = int(sentences.start[lo + i]), int(sentences.end[lo + i])
             folded = normalize(passage.text[s:e]).lower()
-            if is_label_line(passage.text[s:e]):
+            line = own_line(passage.text, s, e)
+            if line and is_label_line(passage.text[s:e]):
                 # A name or heading on its own line scopes the text under it ("李芳芳" / "女，…").
                 label = folded
             elif label:
                 folded = f"{label} {folded}"
             # A heading names a topic; it does not answer a question about it. Nor does a rule line.
             if (_WORDS.search(folded) and folded not in {h.lower() for h in headings}
-                    and usable(passage.text[s:e], info)):
-                out.append(_Candidate(rank, lo, i, s, e, folded, topic))
+                    and (not line or usable(passage.text[s:e], info))):
+                out.append(_Candidate(rank, lo, i, s, e, folded, topic, line))
     return out
 
 
@@ -107,7 +117,7 @@ def best_answer(qvec: np.ndarray, qtokens: list[str], hits: list[Hit], rows: lis
         return Answer(_focus(passage.text, cands, run, best, qtokens, max_chars), passage.passage_id, hits)
     # A second sentence only when it is adjacent and still fits: it keeps the answer readable.
     # A field or label line (“定 价: 69.00元”) stands alone.
-    if not is_label_line(passage.text[c.start:c.end]):
+    if not (c.line and is_label_line(passage.text[c.start:c.end])):
         at = runs.index(run)
         before = runs[at - 1] if at and cands[runs[at - 1][-1]].rank == c.rank else None
         after = runs[at + 1] if at + 1 < len(runs) and cands[runs[at + 1][0]].rank == c.rank else None

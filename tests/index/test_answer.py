@@ -111,3 +111,14 @@ def test_a_sentence_mark_inside_quotes_or_a_title_does_not_end_the_sentence():
     assert answer.text == "牛津英语词典解释暴发户为：“一个人迅速获得财富。通常含义是他不适应新的地位。”"
     title = _answer([p], "第六张专辑是什么", RankingSettings(max_answer_chars=20), tokens=["第六", "专辑"])
     assert title.text == "《卡拉OK！台北》是他的第六张专辑。"
+
+
+def test_a_short_unit_inside_a_paragraph_is_not_a_heading():
+    # "！" inside the title ends a unit that is short and has no sentence mark of its own at its
+    # end; it is part of the sentence, not a name line that answers nothing.
+    p = _passage(0, "AKIRA说他希望作出不愧对原曲的PV。2008年3月播放的《CDTV×Sacas！》节目中第一次于公开场合演唱。")
+    answer = _answer([p], "第一次在公开场合演唱是什么节目", tokens=["第一次", "公开场合", "演唱", "节目"])
+    assert "《CDTV×Sacas！》节目中第一次于公开场合演唱。" in answer.text
+    # The same words on a line of their own are a heading, and never the answer.
+    q = _passage(1, "《CDTV×Sacas！》\n节目中第一次于公开场合演唱。")
+    assert _answer([q], "第一次在公开场合演唱是什么节目", tokens=["节目", "演唱"]).text == "节目中第一次于公开场合演唱。"
