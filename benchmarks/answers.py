@@ -2,7 +2,8 @@
 
     python benchmarks/cmrc.py ../shared/bench/cmrc2018_trial.json /tmp/cmrc
     docqa build /tmp/cmrc/docs.jsonl --index /tmp/cmrc/index
-    python benchmarks/answers.py --cmrc /tmp/cmrc [--vectors /tmp/qvecs.npz] [--misses /tmp/misses.jsonl]
+    docqa build --index /tmp/book
+    python benchmarks/answers.py --cmrc /tmp/cmrc --book-index /tmp/book [--vectors /tmp/qvecs.npz] [--misses FILE]
 
 The same searcher `docqa eval` uses (default refusal threshold; a refusal counts as wrong), with
 the questions encoded in batches up front (one at a time costs seconds on a loaded machine);
@@ -107,13 +108,14 @@ def main() -> None:
     parser.add_argument("--cmrc", type=Path, help="folder from benchmarks/cmrc.py with an index/ built in it")
     parser.add_argument("--vectors", type=Path, help="keep the encoded questions here between runs")
     parser.add_argument("--misses", type=Path, help="write every miss here (JSON lines)")
+    parser.add_argument("--book-index", type=Path, help="the book's index (default: the bundled book's, in the user cache)")
     args = parser.parse_args()
 
     from docqa.index.search import Searcher
     from docqa.service.engine import open_searcher
     from docqa.service.settings import Settings
 
-    book = open_searcher(Settings())
+    book = open_searcher(Settings(index=args.book_index) if args.book_index else Settings())
     book.embedder = StoredQueries(book.embedder, args.vectors)
     results = {}
     lines = []

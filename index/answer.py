@@ -103,7 +103,10 @@ def best_answer(qvec: np.ndarray, qtokens: list[str], hits: list[Hit], rows: lis
     if not cands:
         p = hits[0].passage
         return Answer(clean_answer(p.text, max_chars), p.passage_id, hits)
-    dense = sentences.vectors[[c.first + c.i for c in cands]] @ qvec
+    at = [c.first + c.i for c in cands]
+    dense = sentences.vectors[at] @ qvec
+    if sentences.context is not None and settings.context_weight:
+        dense = (1 - settings.context_weight) * dense + settings.context_weight * (sentences.context[at] @ qvec)
     ranks = np.array([c.rank for c in cands])
     score = dense + settings.lexical_weight * _lexical(cands, sorted(set(qtokens))) - settings.rank_penalty * ranks
     score += np.array([preference(hits[c.rank].passage.text[c.start:c.end], info) for c in cands])

@@ -239,19 +239,26 @@ def _build_index(corpus: Corpus, index_dir: Path, embedder, *, chunker: dict[str
             keyword = KeywordIndex.build(indexed, term_sources=[p.text for p in passages], headings=headings)
             keyword.save(tmp)
 
+            context = ranking.context_weight > 0
             say(f"embedding {len(passages)} passages and {SentenceTable.distinct(passages)} sentences "
-                f"with {embedder.model_name}")
+                f"{'(alone and under their headings) ' if context else ''}with {embedder.model_name}")
             both = getattr(embedder, "encode_passages_and_sentences", None)
             if both is not None:  # one call: passages and sentences share batches and one progress bar
                 row, start, end, texts = SentenceTable.spans(passages)
                 grouped: list[list[str]] = [[] for _ in passages]
                 for r, t in zip(row, texts):
                     grouped[r].append(normalize(t))
+                if context:  # each passage's sentences, then the same under its headings
+                    for r, t in zip(row, SentenceTable.context_texts(passages, row, texts)):
+                        grouped[r].append(t)
                 vectors, groups = both([normalize(t) for t in indexed], grouped, progress=progress)
-                sentences = SentenceTable(row, start, end, np.concatenate([vectors[:0], *groups]).astype(np.float32))
+                halves = [np.split(g, 2) if context else (g, g[:0]) for g in groups]
+                sentences = SentenceTable(row, start, end, np.concatenate([vectors[:0], *(h[0] for h in halves)]).astype(np.float32),
+                                          np.concatenate([vectors[:0], *(h[1] for h in halves)]).astype(np.float32)
+                                          if context else None)
             else:
                 vectors = embedder.encode_passages([normalize(t) for t in indexed], progress=progress)
-                sentences = SentenceTable.build(passages, embedder, progress=progress)
+                sentences = SentenceTable.build(passages, embedder, progress=progress, context=context)
             DenseVectors.build(vectors, faiss_kind).save(tmp)
             Hubness.build(vectors, embedder).save(tmp)
             sentences.save(tmp)
