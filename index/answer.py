@@ -113,7 +113,7 @@ def best_answer(qvec: np.ndarray, qtokens: list[str], hits: list[Hit], rows: lis
     best = int(np.argmax(score))
     c = cands[best]
     passage = hits[c.rank].passage
-    runs = _sentences(cands, lambda d: hits[d.rank].passage.text[d.start:d.end])
+    runs = _sentences(cands, lambda d: hits[d.rank].passage.text[d.start:d.end], max_chars)
     run = next(r for r in runs if best in r)
     s, e = cands[run[0]].start, cands[run[-1]].end
     if e - s > max_chars:
@@ -142,14 +142,18 @@ _CLAUSE_END = re.compile(r"[，,；;：:]")
 _CJK_CHAR = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 
 
-def _sentences(cands: list[_Candidate], text_of) -> list[list[int]]:
+def _sentences(cands: list[_Candidate], text_of, max_chars: int) -> list[list[int]]:
     """The candidates grouped into sentences: runs of adjacent units of one passage, each ending
-    in a semicolon but the last. Every candidate is in exactly one run, in order."""
+    in a semicolon or inside an open quotation but the last. A quotation left open (a stray
+    bracket) holds a run together only as far as an answer can reach. Every candidate is in
+    exactly one run, in order."""
     runs: list[list[int]] = []
     for j, c in enumerate(cands):
         prev = cands[j - 1] if j else None
         if prev and prev.rank == c.rank and prev.i + 1 == c.i and (
-                _CONTINUES.search(text_of(prev)) or _open_quote("".join(text_of(cands[k]) for k in runs[-1]))):
+                _CONTINUES.search(text_of(prev))
+                or (c.end - cands[runs[-1][0]].start <= max_chars
+                    and _open_quote("".join(text_of(cands[k]) for k in runs[-1])))):
             runs[-1].append(j)
         else:
             runs.append([j])

@@ -122,3 +122,10 @@ def test_a_short_unit_inside_a_paragraph_is_not_a_heading():
     # The same words on a line of their own are a heading, and never the answer.
     q = _passage(1, "《CDTV×Sacas！》\n节目中第一次于公开场合演唱。")
     assert _answer([q], "第一次在公开场合演唱是什么节目", tokens=["节目", "演唱"]).text == "节目中第一次于公开场合演唱。"
+
+
+def test_a_bracket_left_open_does_not_glue_the_rest_of_the_passage_into_one_sentence():
+    p = _passage(0, "这里有一个没有闭合的括号（注释。" + "".join(f"第{i}句讲的是别的事情。" for i in range(8))
+                 + "外汇储备接近四万亿美元。后面还有一句话。")
+    answer = _answer([p], "外汇储备接近四万亿美元", RankingSettings(max_answer_chars=40))
+    assert answer.text in ("外汇储备接近四万亿美元。后面还有一句话。", "第7句讲的是别的事情。外汇储备接近四万亿美元。")
