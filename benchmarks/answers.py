@@ -103,11 +103,37 @@ def summary(name: str, res: list[dict], per_q: float) -> str:
             f"refused {sum(r['refused'] for r in res):3}  ask {per_q * 1000:5.1f} ms/q  misses: {misses}")
 
 
+def latency(searcher, questions: list[str], rounds: int) -> str:
+    """p50 of `ask` with the real query encoder, of the encoding alone, and of their difference."""
+    import statistics
+
+    stored, searcher.embedder = searcher.embedder, searcher.embedder.inner
+    try:
+        for q in questions[:10]:
+            searcher.ask(q, k=5)
+        ask, floor = [], []
+        for _ in range(rounds):
+            for q in questions:
+                t = time.perf_counter()
+                searcher.ask(q, k=5)
+                ask.append((time.perf_counter() - t) * 1000)
+                t = time.perf_counter()
+                searcher.embedder.encode_queries([searcher.query_text(q)])
+                floor.append((time.perf_counter() - t) * 1000)
+    finally:
+        searcher.embedder = stored
+    return (f"latency      n={len(ask):4}  ask p50 {statistics.median(ask):.1f} ms  floor (query embedding) p50 "
+            f"{statistics.median(floor):.1f} ms  ask - floor p50 {statistics.median(a - f for a, f in zip(ask, floor)):.1f} ms")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cmrc", type=Path, help="folder from benchmarks/cmrc.py with an index/ built in it")
     parser.add_argument("--vectors", type=Path, help="keep the encoded questions here between runs")
     parser.add_argument("--misses", type=Path, help="write every miss here (JSON lines)")
+    parser.add_argument("--latency", type=int, default=0, metavar="ROUNDS",
+                        help="also time in-process ask on the book questions (real query encoding), "
+                             "ROUNDS times each, next to the query embedding alone (the floor)")
     parser.add_argument("--book-index", type=Path, help="the book's index (default: the bundled book's, in the user cache)")
     args = parser.parse_args()
 
@@ -132,6 +158,9 @@ def main() -> None:
         for part in ("tune", "check"):
             lines.append(summary(f"cmrc-{part}", [r for r in res if r["half"] == part], per_q))
     book.embedder.save()
+    if args.latency:
+        lines.append(latency(book, [r["question"] for _, path in BOOK_SETS if path.is_file() for r in _rows(path)],
+                             args.latency))
     print("\n".join(lines))
     if args.misses:
         with open(args.misses, "w", encoding="utf-8") as f:
