@@ -92,9 +92,12 @@ def describe(documents: Sequence[Document], passages: Sequence[Passage],
 def list_documents(index_dir: Path) -> list[LibraryDocument]:
     """The documents of the index at `index_dir` (reads its manifest, documents and passages;
     no model, no vectors)."""
-    from docqa.index.store import DOCUMENTS, PASSAGES, IndexLoadError, _document_from_dict, read_manifest
+    from docqa.index.store import DOCUMENTS, PASSAGES, IndexLoadError, _document_from_dict, owned_state, read_manifest
 
     index_dir = Path(index_dir)
+    if owned_state(index_dir) in ("missing", "empty"):
+        raise IndexLoadError(f"no index at {index_dir}",
+                             hint=f"create a library with `docqa add PATH… --index {index_dir}`")
     manifest = read_manifest(index_dir)
     try:
         documents = [_document_from_dict(d) for d in json.loads((index_dir / DOCUMENTS).read_text(encoding="utf-8"))]

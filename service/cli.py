@@ -130,11 +130,11 @@ def _cmd_build(args, settings) -> int:
 
 
 def _print_hits(hits, chinese: bool) -> None:
-    from docqa.service.format import citation_label, location
+    from docqa.service.format import cited, location
 
     for i, h in enumerate(hits, 1):
         p = h.passage
-        print(f"[{i}] {citation_label(p)}  ({location(p, chinese)}, score {h.score:.4f})")
+        print(f"[{i}] {cited(p)}  ({location(p, chinese)}, score {h.score:.4f})")
         print("    " + p.text.replace("\n", " "))
         print()
 
@@ -165,7 +165,7 @@ def _batch(args, settings, searcher) -> int:
 
 
 def _cmd_search(args, settings) -> int:
-    from docqa.service.format import citation_label, is_chinese, location
+    from docqa.service.format import cited, is_chinese, location
     from docqa.service.lookup import check_scope
     from docqa.service.questions import check_k, check_question
 
@@ -193,7 +193,7 @@ def _cmd_search(args, settings) -> int:
     elif args.command == "ask" and answer.passage_id is not None:
         src = searcher.passage(answer.passage_id)
         print(answer.text)
-        print(f"  — {citation_label(src)} ({location(src, chinese)})\n")
+        print(f"  — {cited(src)} ({location(src, chinese)})\n")
     _print_hits(answer.hits, chinese)
     return 0
 
