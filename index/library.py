@@ -167,7 +167,7 @@ def add_documents(index_dir: Path, paths: Sequence[str | Path], *, embedder=None
             else:
                 store = load_index(index_dir)
                 manifest = store.manifest
-                chunker, faiss_kind, ranking = manifest["chunker"], manifest["faiss"]["kind"], store.ranking
+                chunker, faiss_kind, ranking = manifest["chunker"], _faiss_kind(manifest), store.ranking
                 _check_compatible(index_dir, manifest, chunker_settings(), PASSAGE_CONTEXT)
                 documents, passages = list(store.documents), list(store.passages)
             wanted_model = manifest["model"]["name"] if store is not None else model_name
@@ -213,16 +213,19 @@ def add_documents(index_dir: Path, paths: Sequence[str | Path], *, embedder=None
                                       f"not {embedder.model_name!r}",
                                       hint=f"add with --model {wanted_model}")
             vectors, sentences = embed_passages(new_passages, embedder, progress=progress, say=say)
-            hub = Hubness.build(vectors, embedder)
             if store is not None:
+                hub = store.hub.extended(vectors)
+                if hub is None:  # an index from before the hubness means were kept
+                    fresh_hub = Hubness.build(vectors, embedder)
+                    hub = Hubness(np.concatenate([store.hub.en, fresh_hub.en]),
+                                  np.concatenate([store.hub.zh, fresh_hub.zh]), store.hub.shift)
                 old_vectors = store.dense.index.reconstruct_n(0, store.dense.size)
                 vectors = np.concatenate([old_vectors, vectors]).astype(np.float32)
                 sentences = _concat_sentences(store.sentences, sentences, len(passages))
-                hub = Hubness(np.concatenate([store.hub.en, hub.en]), np.concatenate([store.hub.zh, hub.zh]),
-                              store.hub.shift)
                 model = manifest["model"]
                 root = manifest["corpus"]["root"]
             else:
+                hub = Hubness.build(vectors, embedder)
                 model = {"name": embedder.model_name, "dimension": embedder.dim, "prompts": embedder.prompts}
                 root = str(default_root([Path(p) for p in paths]))
             now = _now()
@@ -249,7 +252,6 @@ def remove_documents(index_dir: Path, doc_ids: Sequence[str], *,
     is rebuilt from the passages that remain. An unknown id refuses the whole change."""
     from filelock import FileLock
 
-    from docqa.index.hubness import Hubness
     from docqa.index.store import build_write_error, load_index, lock_path, owned_state, recover, write_index
 
     say = say or (lambda _m: None)
@@ -280,13 +282,13 @@ def remove_documents(index_dir: Path, doc_ids: Sequence[str], *,
             rows = np.flatnonzero(keep)
             vectors = store.dense.index.reconstruct_n(0, store.dense.size)[rows]
             sentences = _select_sentences(store.sentences, keep)
-            hub = Hubness(store.hub.en[rows], store.hub.zh[rows], store.hub.shift)
+            hub = store.hub.select(rows)
             documents = [d for d in store.documents if d.doc_id not in gone]
             passages = [p for p, k in zip(store.passages, keep) if k]
             added = {d.doc_id: listed[d.doc_id].added_at or _now() for d in documents}
             write_index(index_dir, documents=documents, passages=passages, vectors=vectors, sentences=sentences,
                         hub=hub, model=manifest["model"], root=manifest["corpus"]["root"],
-                        chunker=manifest["chunker"], faiss_kind=manifest["faiss"]["kind"], ranking=store.ranking,
+                        chunker=manifest["chunker"], faiss_kind=_faiss_kind(manifest), ranking=store.ranking,
                         added=added, t0=t0, say=say)
     except OSError as exc:
         raise build_write_error(exc, index_dir) from exc
@@ -295,6 +297,11 @@ def remove_documents(index_dir: Path, doc_ids: Sequence[str], *,
     change.seconds = round(time.perf_counter() - t0, 3)
     say(f"removed {len(change.removed)} document(s) from {index_dir} ({len(passages)} passages remain)")
     return change
+
+
+def _faiss_kind(manifest: dict[str, Any]) -> str:
+    faiss = manifest.get("faiss")
+    return faiss.get("kind", "flat") if isinstance(faiss, dict) else "flat"
 
 
 def _check_compatible(index_dir: Path, manifest: dict[str, Any], chunker: dict[str, Any], context: str) -> None:

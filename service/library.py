@@ -101,9 +101,15 @@ class Library:
         """Why this server cannot change its index, or None when it can."""
         from docqa.api import check_own_library
 
+        from docqa.index.store import DirectoryStore
+
         if self.settings.index is None:
             return ("this server serves docqa's own cache index of the bundled book, which is never changed; "
                     "start it with --index DIR (DOCQA_INDEX) to serve a library of your own")
+        store = getattr(self.state.searcher, "store", None)
+        if store is not None and not isinstance(store, DirectoryStore):
+            return (f"this server's index is a {type(store).__name__}; adding and removing books works on an "
+                    "index directory (serve one with --index DIR)")
         try:
             check_own_library(self.settings.index, self.settings.cache_dir)
         except DocqaError as exc:

@@ -243,3 +243,19 @@ def test_a_folder_that_is_not_an_index_is_never_touched(files, tmp_path, embedde
     with pytest.raises(IndexStateError, match="not a docqa index"):
         remove_documents(user, ["a"])
     assert tree(user) == {"notes.txt": "我的笔记".encode()}
+
+
+def test_an_index_without_stored_hubness_means_gets_them_from_the_model(library, files, embedder, monkeypatch,
+                                                                       tmp_path):
+    from docqa.index.hubness import Hubness
+
+    target = tmp_path / "lib"
+    shutil.copytree(library["dir"], target)
+    monkeypatch.setattr(Hubness, "extended", lambda self, vectors: None)  # as an index built before them
+    add_documents(target, [files["b"]], embedder=embedder)
+    store = load_index(target)
+    rows = np.array([i for i, p in enumerate(store.passages) if p.doc_id == "b"])
+    vectors = store.dense.index.reconstruct_n(0, store.dense.size)[rows]
+    expected = Hubness.build(vectors, embedder)
+    assert np.allclose(store.hub.en[rows], expected.en, atol=1e-5)
+    assert np.allclose(store.hub.zh[rows], expected.zh, atol=1e-5)
