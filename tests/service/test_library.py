@@ -316,3 +316,31 @@ def test_cli_refusals(capsys, tmp_path, cache_dir):
     code, _, err = run(capsys, "add", str(tmp_path / "a.txt"), str(tmp_path / "bad.pdf"),
                        "--index", str(tmp_path / "new"))
     assert code == 1 and "bad.pdf" in err and not (tmp_path / "new").exists()
+
+
+def test_a_killed_cli_add_leaves_the_library_as_it_was(base_library, tmp_path, cache_dir):
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    target = tmp_path / "lib"
+    shutil.copytree(base_library, target)
+    before = tree(target)
+    (tmp_path / "long.txt").write_text(book(40_000, seed=81), encoding="utf-8")
+    proc = subprocess.Popen([sys.executable, "-m", "docqa.service.cli", "add", str(tmp_path / "long.txt"),
+                             "--index", str(target)], stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "DOCQA_CACHE_DIR": str(cache_dir)})
+    try:
+        for line in proc.stderr:  # killed while it embeds: the old index is all there is
+            if line.startswith("embedding"):
+                break
+        proc.send_signal(signal.SIGKILL)
+    finally:
+        proc.wait(timeout=60)
+    assert proc.returncode == -signal.SIGKILL
+    assert tree(target) == before
+    (tmp_path / "short.txt").write_bytes(small_book(82))
+    assert main(["add", str(tmp_path / "short.txt"), "--index", str(target), "-q"]) == 0
+    assert [d.doc_id for d in list_documents(target)] == ["book", "short"]
+    assert not [p for p in tmp_path.iterdir() if ".building-" in p.name]
