@@ -131,8 +131,8 @@ def add_documents(index_dir: Path, paths: Sequence[str | Path], *, embedder=None
 
     The model is `embedder`, or `load_embedder(name)` called only when something must be embedded
     (with the index's model name, or `model_name` for a new index; given for an existing index, it
-    must be the index's). Every file is read before the
-    index is touched, so an unreadable one refuses the whole add.
+    must be the index's). Every file is read before the index is touched, so an unreadable one
+    refuses the whole add.
     """
     from filelock import FileLock
 
