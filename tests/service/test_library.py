@@ -118,6 +118,9 @@ def test_upload_list_search_and_delete(served, library_dir):
     assert gone.json()["removed"]["doc_id"] == "新书" and gone.json()["documents"] == 1
     assert [d["doc_id"] for d in client.get("/documents").json()["documents"]] == ["book"]
     assert client.delete("/documents/新书").status_code == 404
+    assert client.get("/documents/jobs/nope").status_code == 404
+    paths = client.get("/openapi.json").json()["paths"]
+    assert {"get", "post"} <= set(paths["/documents"]) and "delete" in paths["/documents/{doc_id}"]
     r = client.get("/search", params={"q": "产能合作", "doc_id": "新书"})
     assert r.status_code == 404 and "book" in r.json()["detail"]
 
@@ -344,3 +347,48 @@ def test_a_killed_cli_add_leaves_the_library_as_it_was(base_library, tmp_path, c
     assert main(["add", str(tmp_path / "short.txt"), "--index", str(target), "-q"]) == 0
     assert [d.doc_id for d in list_documents(target)] == ["book", "short"]
     assert not [p for p in tmp_path.iterdir() if ".building-" in p.name]
+
+
+def test_readme_library_curl_examples_work_as_written(base_library, cache_dir, embedder, tmp_path):
+    """The curl lines of the README's library section, run as printed (JOB_ID and DOC_ID filled in
+    from the answers) against a live library server, with an EPUB made by pandoc."""
+    import re
+    import shlex
+    import subprocess
+    import sys
+    from pathlib import Path as P
+
+    for tool in ("curl", "pandoc"):
+        if shutil.which(tool) is None:
+            pytest.skip(f"{tool} is not installed")
+    sys.path.insert(0, str(P(__file__).resolve().parents[2] / "benchmarks"))
+    from make_books import book_text, make_docx, to_epub
+
+    readme = (P(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## A library of books", 1)[1].split("\n## ", 1)[0]
+    commands = [line.split(" #")[0].strip() for block in re.findall(r"```bash\n(.*?)```", section, flags=re.S)
+                for line in block.splitlines() if line.startswith("curl ") and "127.0.0.1:8000" in line]
+    assert len(commands) == 4, commands
+    text, _ = book_text(chapters=2, seed=91)
+    to_epub(make_docx(text, tmp_path / "book.docx", headings=True), tmp_path / "book.epub", title="河山记")
+    target = tmp_path / "library"
+    shutil.copytree(base_library, target)
+    app, _ = make_client(target, cache_dir, embedder)
+    filled: dict[str, str] = {}
+    with live_server(app) as base:
+        for command in commands:
+            for name, value in filled.items():
+                command = command.replace(name, value)
+            argv = [a.replace("127.0.0.1:8000", base.removeprefix("http://")) for a in shlex.split(command)]
+            out = subprocess.run(argv + ["--fail-with-body"], capture_output=True, text=True, timeout=120,
+                                 cwd=tmp_path)
+            assert out.returncode == 0, (command, out.stdout, out.stderr)
+            body = json.loads(out.stdout)
+            if body.get("status") == "queued":
+                filled["JOB_ID"] = body["job"]["job_id"]
+                job = wait(httpx.Client(base_url=base), filled["JOB_ID"])
+                assert job["status"] == "done", job
+                filled["DOC_ID"] = job["result"]["added"][0]["doc_id"]
+    assert filled["DOC_ID"] == "book-2"  # "book" was taken by the bundled book: the new one got a suffix
+    assert [d.doc_id for d in list_documents(target)] == ["book"]
+    assert app.state.docqa.internal_errors == 0
