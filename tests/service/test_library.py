@@ -392,3 +392,15 @@ def test_readme_library_curl_examples_work_as_written(base_library, cache_dir, e
     assert filled["DOC_ID"] == "book-2"  # "book" was taken by the bundled book: the new one got a suffix
     assert [d.doc_id for d in list_documents(target)] == ["book"]
     assert app.state.docqa.internal_errors == 0
+
+
+def test_the_same_file_uploaded_twice_at_once_is_added_once(served):
+    app, client = served
+    first = upload(client, "twice.txt", small_book(95))
+    second = upload(client, "twice-copy.txt", small_book(95))  # queued before the first is in
+    assert first.status_code == 202 and second.status_code == 202
+    one, two = (wait(client, r.json()["job"]["job_id"]) for r in (first, second))
+    assert one["status"] == two["status"] == "done"
+    assert [d["doc_id"] for d in one["result"]["added"]] == ["twice"]
+    assert two["result"]["added"] == [] and [d["doc_id"] for d in two["result"]["already"]] == ["twice"]
+    assert [d["doc_id"] for d in client.get("/documents").json()["documents"]] == ["book", "twice"]
