@@ -47,3 +47,22 @@ def test_a_sentence_that_does_not_name_its_topic_answers_a_question_about_it(tmp
     alone = Searcher.open(tmp_path / "idx", embedder=embedder, refusal_threshold=0.0,
                           ranking=RankingSettings(context_weight=0.0))
     assert "叶呈扇形" not in alone.ask("银杏的叶子是什么形状的？").text
+
+
+def test_a_library_add_and_remove_keep_the_context_vectors_of_a_fresh_build(tmp_path):
+    from docqa.index.library import add_documents, remove_documents
+
+    a, b = tmp_path / "a.txt", tmp_path / "b.txt"
+    a.write_text("第一章 银杏\n\n银杏是落叶乔木。叶呈扇形，秋季变为金黄色。\n", encoding="utf-8")
+    b.write_text("第一章 水獭\n\n水獭是半水栖哺乳动物。牠们的毛短而密，呈深褐色。\n", encoding="utf-8")
+    build_index(load_corpus([a]), tmp_path / "lib", FakeEmbedder(), chunker=chunker_settings(), progress=False, say=None)
+    add_documents(tmp_path / "lib", [b], embedder=FakeEmbedder())
+    build_index(load_corpus([a, b]), tmp_path / "fresh", FakeEmbedder(), chunker=chunker_settings(), progress=False,
+                say=None)
+    grown, fresh = load_index(tmp_path / "lib"), load_index(tmp_path / "fresh")
+    assert grown.sentences.context is not None and np.allclose(grown.sentences.context, fresh.sentences.context)
+    remove_documents(tmp_path / "lib", [grown.documents[0].doc_id])
+    left = load_index(tmp_path / "lib").sentences
+    assert left.context is not None and left.context.shape == left.vectors.shape
+    kept = np.array([p.doc_id != grown.documents[0].doc_id for p in fresh.passages])[fresh.sentences.row]
+    assert np.allclose(left.context, fresh.sentences.context[kept])
