@@ -526,7 +526,9 @@ def load_index(index_dir: Path, *, model_name: str | None = None) -> DirectorySt
 
 def is_current(index_dir: Path, *, model_name: str, chunker: dict[str, Any], files: list[dict[str, str]]) -> bool:
     """Whether an existing index was built from these inputs, so it need not be rebuilt (a
-    previous index that a killed build had moved aside is put back first)."""
+    previous index that a killed build had moved aside is put back first). An index saved
+    without one of today's ranking settings predates it and lacks what it needs (the sentence
+    context vectors of `context_weight`), so it is rebuilt too."""
     _restore_previous(Path(index_dir))
     try:
         m = read_manifest(index_dir)
@@ -535,4 +537,5 @@ def is_current(index_dir: Path, *, model_name: str, chunker: dict[str, Any], fil
     from docqa.index.tokenize import TOKENIZER_VERSION
 
     return (m["model"]["name"] == model_name and m["chunker"] == chunker and m["corpus"]["files"] == files
-            and m.get("passage_context") == PASSAGE_CONTEXT and m["tokenizer"].get("version") == TOKENIZER_VERSION)
+            and m.get("passage_context") == PASSAGE_CONTEXT and m["tokenizer"].get("version") == TOKENIZER_VERSION
+            and set(m.get("ranking") or {}) >= set(asdict(RankingSettings())))

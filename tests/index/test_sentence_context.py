@@ -66,3 +66,16 @@ def test_a_library_add_and_remove_keep_the_context_vectors_of_a_fresh_build(tmp_
     assert left.context is not None and left.context.shape == left.vectors.shape
     kept = np.array([p.doc_id != grown.documents[0].doc_id for p in fresh.passages])[fresh.sentences.row]
     assert np.allclose(left.context, fresh.sentences.context[kept])
+
+
+def test_a_cached_index_from_before_the_context_vectors_is_built_again(tmp_path):
+    from docqa.index.store import MANIFEST, corpus_checksums, is_current
+
+    corpus = make_corpus({1: ["银杏是落叶乔木。叶呈扇形。"]})
+    build_index(corpus, tmp_path / "idx", FakeEmbedder(), chunker=CHUNKER, progress=False, say=None)
+    inputs = dict(model_name="fake-bigram-64", chunker=CHUNKER, files=corpus_checksums(corpus))
+    assert is_current(tmp_path / "idx", **inputs)
+    manifest = json.loads((tmp_path / "idx" / MANIFEST).read_text(encoding="utf-8"))
+    del manifest["ranking"]["context_weight"]  # as an older docqa saved it
+    (tmp_path / "idx" / MANIFEST).write_text(json.dumps(manifest), encoding="utf-8")
+    assert not is_current(tmp_path / "idx", **inputs)
