@@ -16,10 +16,14 @@ import numpy as np
 
 from docqa.errors import InputError
 
-__all__ = ["RankingSettings", "Fusion", "ZScoreFusion", "ReciprocalRankFusion", "FUSIONS", "make_fusion",
+__all__ = ["RankingSettings", "CONTEXT_VECTORS", "Fusion", "ZScoreFusion", "ReciprocalRankFusion", "FUSIONS", "make_fusion",
            "DenseLeg", "KeywordLeg"]
 
 FUSIONS = ("zscore", "rrf", "dense", "keyword")
+CONTEXT_VECTORS = ("pooled", "embedded")
+FILLED_WHEN_MISSING = {"context_vectors": "embedded"}
+"""Settings an older manifest lacks that still describe its index: before `context_vectors`
+existed every index embedded its context vectors."""
 
 
 @dataclass(frozen=True)
@@ -89,7 +93,14 @@ class RankingSettings:
     accuracy (`benchmarks/answers.py`), CMRC tuning / checking halves: 0 0.871 / 0.873, 0.4
     0.879 / 0.883, 0.5 0.881 / 0.881, 0.6 0.883 / 0.883, 0.7 0.883 / 0.884, 1.0 0.877 / 0.877;
     book-en 0.839 at 1.0, unchanged from 0 to 0.7; the other book sets unchanged throughout. 0.6:
-    the middle of the tuning half's plateau. Costs the build a second embedding of every sentence."""
+    the middle of the tuning half's plateau."""
+
+    context_vectors: str = "embedded"
+    """How the context vectors are made: "pooled" (each sentence's tokens averaged out of its
+    passage's own forward pass, which already reads the passage under its title and headings:
+    late chunking, no extra model work) or "embedded" (each sentence embedded again as
+    "title headings：sentence", a second embedding of every sentence). An index saved before this
+    setting existed holds "embedded" ones. Measured in BENCHMARKS.md (issues 11 and 12)."""
 
     max_answer_chars: int = 200
     """An answer is one sentence, or two adjacent ones when they fit in this many characters."""
@@ -99,6 +110,9 @@ class RankingSettings:
             raise InputError(f"unknown fusion {self.fusion!r}", hint=f"use one of {', '.join(FUSIONS)}")
         if self.candidate_pool < 1 or self.answer_passages < 1 or self.dense_overfetch < 1:
             raise InputError("candidate_pool, answer_passages and dense_overfetch must be at least 1")
+        if self.context_vectors not in CONTEXT_VECTORS:
+            raise InputError(f"unknown context_vectors {self.context_vectors!r}",
+                             hint=f"use one of {', '.join(CONTEXT_VECTORS)}")
         if not 0.0 <= self.context_weight <= 1.0:
             raise InputError(f"context_weight must be between 0 and 1, got {self.context_weight}")
 
@@ -115,7 +129,7 @@ class RankingSettings:
         extra = sorted(set(data) - known)
         if extra:
             raise InputError(f"unknown ranking settings: {', '.join(extra)}")
-        return cls(**data)
+        return cls(**{**FILLED_WHEN_MISSING, **data})
 
 
 @dataclass
