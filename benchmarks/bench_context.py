@@ -70,7 +70,7 @@ def main() -> None:
             out = subprocess.run([sys.executable, __file__, str(docs), "--out", str(args.out), "--one", variant,
                                   str(index)], check=True, capture_output=True, text=True).stdout
             row = json.loads(out.strip().splitlines()[-1])
-            row.update(what=index.name, load=load)
+            row.update(what=index.name, load=load, kind="-" if variant == "none" else row["kind"])
             rows.append(row)
             print(json.dumps(row), file=sys.stderr, flush=True)
     print("| variant | built | passages | sentences | context vectors | CPU s | wall s | load avg |")
