@@ -179,9 +179,21 @@ class _Connection:
 
         def wrapped(*args, **kwargs):
             kwargs.setdefault("timeout", self.timeout)
+            try:
+                return self.call(name.replace("_", " "), method, *args, **kwargs)
+            except StoreUnavailable as exc:
+                # A restarted server may come back with the collection released: load it, once.
+                if not (args and _not_loaded(exc.__cause__)):
+                    raise
+            self.call("load the collection", self.client.load_collection, args[0], timeout=self.timeout)
             return self.call(name.replace("_", " "), method, *args, **kwargs)
 
         return wrapped
+
+
+def _not_loaded(exc: BaseException | None) -> bool:
+    text = str(getattr(exc, "message", "") or exc).lower()
+    return getattr(exc, "code", None) == 101 or "not loaded" in text or "released" in text
 
 
 def _parts(text: str) -> list[str]:
