@@ -81,8 +81,9 @@ def test_a_store_that_goes_away_gives_503_with_the_reason_and_comes_back(milvus_
     assert app.state.docqa.internal_errors == 0
 
 
-def test_a_store_unreachable_at_start_makes_readyz_say_so(book_index, cache_dir):
-    uri = f"milvus://127.0.0.1:{free_port()}/book"
+def test_a_store_unreachable_at_start_makes_readyz_say_so_until_it_comes(book_index, cache_dir, tmp_path):
+    port = free_port()
+    uri = f"milvus://127.0.0.1:{port}/book"
     settings = make_settings(book_index, cache_dir, index=None, store=uri, store_timeout=5)
     app = create_app(settings)
     with TestClient(app) as client:
@@ -94,4 +95,15 @@ def test_a_store_unreachable_at_start_makes_readyz_say_so(book_index, cache_dir)
         assert "StoreUnavailable" in r.json()["detail"] and f"the Milvus store {uri} failed to connect" in r.json()["detail"]
         ask = client.post("/ask", json={"question": "本书一共分为几章？"})
         assert ask.status_code == 503 and "failed to connect" in ask.json()["detail"]
+
+        proc = _milvus_server(tmp_path / "data", port)
+        try:
+            migrate(book_index, uri)
+            deadline = time.monotonic() + 120
+            while client.get("/readyz").status_code != 200:
+                assert time.monotonic() < deadline, "the service never opened the store once it was there"
+                time.sleep(0.5)
+            assert client.post("/ask", json={"question": "本书一共分为几章？"}).status_code == 200
+        finally:
+            _stop(proc)
     assert app.state.docqa.internal_errors == 0
