@@ -134,10 +134,6 @@ def filter_expr(where: Where) -> str:
     return " and ".join(parts)
 
 
-def _rows_expr(rows: Sequence[int]) -> str:
-    return f"row in [{', '.join(str(int(r)) for r in rows)}]"
-
-
 class _Connection:
     """A pymilvus client whose every failure is a `StoreUnavailable` naming the store."""
 
@@ -339,16 +335,20 @@ class MilvusStore:
         order = np.argsort(-scores, kind="stable")[:want]
         return DenseLeg(rows[order], scores[order])
 
+    def _fetch(self, rows: np.ndarray, field: str) -> list:
+        """One field of the given rows, by primary key, in the order asked."""
+        got = self.conn.get(self._passage_collection, ids=[int(r) for r in rows], output_fields=["row", field])
+        by_row = {int(r["row"]): r[field] for r in got}
+        missing = [int(r) for r in rows if int(r) not in by_row]
+        if missing:
+            raise StoreUnavailable(f"the Milvus store {self.label} has no rows {missing[:5]}",
+                                   hint="the collection changed under the server: restart it, or rebuild")
+        return [by_row[int(r)] for r in rows]
+
     def dense_scores(self, qvec: np.ndarray, rows: np.ndarray) -> np.ndarray:
         if len(rows) == 0:
             return np.zeros(0, np.float32)
-        got = self.conn.query(self._passage_collection, filter=_rows_expr(rows), output_fields=["row", "vector"])
-        vecs = {int(r["row"]): np.asarray(r["vector"], dtype=np.float32) for r in got}
-        missing = [int(r) for r in rows if int(r) not in vecs]
-        if missing:
-            raise StoreUnavailable(f"the Milvus store {self.label} has no vectors for rows {missing[:5]}",
-                                   hint="the collection changed under the server: restart it, or rebuild")
-        return np.stack([vecs[int(r)] for r in rows]) @ qvec
+        return np.asarray(self._fetch(rows, "vector"), dtype=np.float32) @ qvec
 
     def _query_terms(self, tokens: list[str]) -> dict[int, float]:
         ids = [self._vocab[t][0] for t in tokens if t in self._vocab]
@@ -371,12 +371,14 @@ class MilvusStore:
         return KeywordLeg(rows[order], scores[order], None, coverage)
 
     def keyword_scores(self, tokens: list[str], rows: np.ndarray) -> np.ndarray:
+        """The rows' keyword vectors fetched by primary key and multiplied here: the same inner
+        product as a search, at a third of Milvus Lite's search cost."""
         query = self._query_terms(tokens)
         if not query or len(rows) == 0:
             return np.zeros(len(rows), np.float32)
-        got_rows, got = self._search("terms", [query], len(rows), _rows_expr(rows), {"metric_type": "IP"})
-        score = dict(zip(map(int, got_rows), map(float, got)))
-        return np.array([score.get(int(r), 0.0) for r in rows], dtype=np.float32)
+        vectors = self._fetch(rows, "terms")
+        return np.array([sum(w * float(v.get(t, v.get(str(t), 0.0))) for t, w in query.items()) for v in vectors],
+                        dtype=np.float32)
 
     def document_frequency(self, token: str) -> int:
         entry = self._vocab.get(token)
