@@ -223,3 +223,22 @@ def test_a_rebuild_swaps_generations_and_readers_keep_answering(book_index, tmp_
     names = MilvusClient(str(tmp_path / "gen.db")).list_collections()
     assert sorted(names) == sorted(["book", *(f"book__{g}_{part}" for g in (second.generation, open_store(uri).generation)
                                              for part in ("passages", "sentences"))])
+
+
+def test_migrate_chapters_and_eval_through_the_cli(book_index, tmp_path, capsys):
+    uri = f"milvus-lite://{tmp_path}/cli.db/book"
+    assert main(["migrate", "--from", str(book_index), "--to", uri, "-q"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["counts"] == load_index(book_index).manifest["counts"] and out["vector_index"] == "FLAT"
+    assert main(["chapters", "--store", uri, "--json"]) == 0
+    remote = json.loads(capsys.readouterr().out)
+    assert main(["chapters", "--index", str(book_index), "--json"]) == 0
+    assert remote == json.loads(capsys.readouterr().out)
+    questions = tmp_path / "q.jsonl"
+    questions.write_text("\n".join(json.dumps(json.loads(line), ensure_ascii=False)
+                                   for line in BOOK_DEV.read_text(encoding="utf-8").splitlines()[:8] if line),
+                         encoding="utf-8")
+    assert main(["eval", str(questions), "--store", uri, "--json"]) == 0
+    remote = json.loads(capsys.readouterr().out)
+    assert main(["eval", str(questions), "--index", str(book_index), "--json"]) == 0
+    assert remote == json.loads(capsys.readouterr().out)
