@@ -165,6 +165,12 @@ def test_an_unreachable_store_is_one_clear_error(capsys):
     assert "check that Milvus is running" in err
     with pytest.raises(StoreUnavailable):
         open_store(uri)
+    t0 = time.monotonic()
+    assert main(["build", "--store", uri, "-q"]) == 1  # refused before the book is read or embedded
+    assert time.monotonic() - t0 < 10
+    assert "failed to connect" in capsys.readouterr().err
+    assert main(["build", "--store", uri, "--index", "/tmp/x", "-q"]) == 1
+    assert "give --index DIR or --store URI, not both" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("uri, words", [
