@@ -66,13 +66,18 @@ def synthetic_corpus(n: int, rng: np.random.Generator) -> tuple[Corpus, list[str
     from docqa.ingest.encoding import common_han
 
     chars = np.array(sorted(common_han())[:3000])
-    words = ["".join(rng.choice(chars, size=int(rng.integers(2, 4)))) for _ in range(20_000)]
+    words = np.array(["".join(rng.choice(chars, size=int(rng.integers(2, 4)))) for _ in range(20_000)])
     p = 1.0 / np.arange(1, len(words) + 1) ** 1.07
     p /= p.sum()
-    source, passages = "", []
+    lengths = rng.integers(8, 15, size=(n, 3))
+    drawn = words[rng.choice(len(words), size=int(lengths.sum()), p=p)]  # one draw: per-call choice is slow
+    source, passages, pos = "", [], 0
     docs = max(1, n // 500)
     for i in range(n):
-        sentences = ["".join(rng.choice(words, size=int(rng.integers(8, 15)), p=p)) + "。" for _ in range(3)]
+        sentences = []
+        for length in lengths[i]:
+            sentences.append("".join(drawn[pos:pos + length]) + "。")
+            pos += length
         text = "".join(sentences)
         start = len(source)
         source += text + "\n"
@@ -82,7 +87,7 @@ def synthetic_corpus(n: int, rng: np.random.Generator) -> tuple[Corpus, list[str
                                 heading_path=[], source="synthetic.txt", start=start, end=start + len(text), text=text))
     documents = [Document(doc_id=f"doc{d}", title=f"doc{d}", source="synthetic.txt", text="", checksum="0" * 64)
                  for d in range(docs)]
-    questions = ["".join(rng.choice(words, size=4, p=p)) + "是什么？" for _ in range(1000)]
+    questions = ["".join(words[rng.choice(len(words), size=4, p=p)]) + "是什么？" for _ in range(1000)]
     return Corpus(root=".", documents=documents, passages=passages), questions
 
 
