@@ -435,15 +435,19 @@ def open_store(target: MilvusTarget | str, *, model_name: str | None = None, tim
             passages[i] = Passage.from_dict(json.loads(r["passage"]))
             hub["zh"][i], hub["en"][i] = r["hub_zh"], r["hub_en"]
     count = manifest["counts"].get("sentences", 0)
+    context = bool(info.get("sentence_context"))
     srow, sstart, send = (np.zeros(count, np.int32) for _ in range(3))
     svec = np.zeros((count, dim), np.float32)
+    scontext = np.zeros((count, dim), np.float32) if context else None
+    fields = ["id", "row", "start", "end", "vector", *(["context"] if context else [])]
     seen = 0
     for lo, hi in _ranges(count, 5_000):
-        for r in conn.query(info["sentences"], filter=f"id >= {lo} and id < {hi}",
-                            output_fields=["id", "row", "start", "end", "vector"]):
+        for r in conn.query(info["sentences"], filter=f"id >= {lo} and id < {hi}", output_fields=fields):
             i = int(r["id"])
             srow[i], sstart[i], send[i] = r["row"], r["start"], r["end"]
             svec[i] = r["vector"]
+            if scontext is not None:
+                scontext[i] = r["context"]
             seen += 1
     problems = []
     missing = sum(p is None for p in passages)
@@ -453,7 +457,7 @@ def open_store(target: MilvusTarget | str, *, model_name: str | None = None, tim
         problems.append(f"{seen} sentences, manifest says {count}")
     if len(shift) != dim:
         problems.append(f"language shift of dimension {len(shift)}, model dimension {dim}")
-    sentences = SentenceTable(srow, sstart, send, svec)
+    sentences = SentenceTable(srow, sstart, send, svec, scontext)
     problems += sentences.problems(n, count)
     if problems:
         raise IndexLoadError(f"the docqa index in {target.label} is inconsistent ({'; '.join(problems)})", hint=rebuild)
@@ -476,7 +480,7 @@ def _passage_schema(dim: int):
     return schema
 
 
-def _sentence_schema(dim: int):
+def _sentence_schema(dim: int, context: bool):
     from pymilvus import DataType, MilvusClient
 
     schema = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False)
@@ -485,6 +489,8 @@ def _sentence_schema(dim: int):
     schema.add_field("start", DataType.INT64)
     schema.add_field("end", DataType.INT64)
     schema.add_field("vector", DataType.FLOAT_VECTOR, dim=dim)
+    if context:  # the sentence read under its title and headings (`SentenceTable.context`)
+        schema.add_field("context", DataType.FLOAT_VECTOR, dim=dim)
     return schema
 
 
@@ -515,6 +521,7 @@ class IndexParts:
     hub_zh: np.ndarray
     hub_en: np.ndarray
     shift: np.ndarray
+    hub_means: dict[str, np.ndarray] | None = None  # the mean generic question per language, when kept
 
 
 def parts_of_directory(store) -> IndexParts:
@@ -532,7 +539,8 @@ def parts_of_directory(store) -> IndexParts:
         manifest=store.manifest, passages=store.passages, documents=store.documents,
         vectors=store.dense.index.reconstruct_n(0, store.dense.size).astype(np.float32),
         keyword_rows=by_term.tocsr(), vocab=vocab, terms=list(store.keyword.tokenizer.terms),
-        sentences=store.sentences, hub_zh=store.hub.zh, hub_en=store.hub.en, shift=store.hub.shift)
+        sentences=store.sentences, hub_zh=store.hub.zh, hub_en=store.hub.en, shift=store.hub.shift,
+        hub_means=None if store.hub.en_mean is None else {"en": store.hub.en_mean, "zh": store.hub.zh_mean})
 
 
 def _owned(conn: _Connection, cat: _Catalogue, target: MilvusTarget) -> bool:
@@ -628,12 +636,16 @@ def save_store(parts: IndexParts, target: MilvusTarget | str, *, vector_kind: st
         conn.insert(names["passages"], rows)
     st = parts.sentences
     say(f"writing {len(st)} sentences")
+    context = st.context is not None
     index = conn.client.prepare_index_params()
     index.add_index("vector", index_type="FLAT", metric_type="IP")
-    conn.create_collection(names["sentences"], schema=_sentence_schema(dim), index_params=index)
+    if context:
+        index.add_index("context", index_type="FLAT", metric_type="IP")
+    conn.create_collection(names["sentences"], schema=_sentence_schema(dim, context), index_params=index)
     for lo, hi in _ranges(len(st)):
         conn.insert(names["sentences"], [{"id": j, "row": int(st.row[j]), "start": int(st.start[j]),
-                                          "end": int(st.end[j]), "vector": st.vectors[j].tolist()}
+                                          "end": int(st.end[j]), "vector": st.vectors[j].tolist(),
+                                          **({"context": st.context[j].tolist()} if context else {})}
                                          for j in range(lo, hi)])
     for name in names.values():
         conn.flush(name)
@@ -643,7 +655,10 @@ def save_store(parts: IndexParts, target: MilvusTarget | str, *, vector_kind: st
     cat.put(f"{gen}/terms", parts.terms)
     cat.put(f"{gen}/vocab", parts.vocab)
     cat.put(f"{gen}/shift", [float(x) for x in parts.shift])
-    cat.put(f"{gen}/info", {"store_format": STORE_FORMAT, **names, "search_params": search_params})
+    cat.put(f"{gen}/hub_means", None if parts.hub_means is None else {k: [float(x) for x in v]
+                                                                      for k, v in parts.hub_means.items()})
+    cat.put(f"{gen}/info", {"store_format": STORE_FORMAT, **names, "search_params": search_params,
+                            "sentence_context": context})
     conn.flush(target.collection)
     cat.put(CURRENT_KEY, {"generation": gen})  # the switch: one row
     conn.flush(target.collection)

@@ -73,6 +73,12 @@ def _base_dictionary() -> tuple[dict[str, int], int]:
     return base.FREQ, base.total
 
 
+@lru_cache(maxsize=1)
+def _frozen_base() -> FrozenDictionary:
+    """jieba's dictionary hashed once per process (about 0.5 CPU s), for every index built."""
+    return FrozenDictionary.from_dict(_base_dictionary()[0])
+
+
 def _key(word: str) -> int:
     return int.from_bytes(hashlib.blake2b(word.encode("utf-8", "surrogatepass"), digest_size=8).digest(), "little")
 
@@ -97,6 +103,20 @@ class FrozenDictionary(Mapping):
             raise ValueError("word frequencies out of int32 range")
         order = np.argsort(keys, kind="stable")
         return cls(keys[order], freqs[order])
+
+    def merged(self, words: Mapping[str, int]) -> "FrozenDictionary":
+        """A copy with `words` set (updated or inserted), its overlay folded in too."""
+        words = {**self._overlay, **words}
+        keys = np.fromiter((_key(w) for w in words), dtype=np.uint64, count=len(words))
+        freqs = np.fromiter(words.values(), dtype=np.int64, count=len(words))
+        keys, first = np.unique(keys[::-1], return_index=True)  # the last value of a repeated hash
+        freqs = freqs[::-1][first]
+        at = np.searchsorted(self._keys, keys)
+        found = (at < len(self._keys)) & (self._keys[np.minimum(at, len(self._keys) - 1)] == keys)
+        out_freqs = self._freqs.copy()
+        out_freqs[at[found]] = freqs[found]
+        return FrozenDictionary(np.insert(self._keys, at[~found], keys[~found]),
+                                np.insert(out_freqs, at[~found], freqs[~found]))
 
     def __getitem__(self, word: str) -> int:
         if word in self._overlay:
@@ -159,7 +179,11 @@ class Tokenizer:
     def save_dictionary(self, path: Path) -> None:
         """Write the dictionary (jieba's plus the corpus terms) as a `FrozenDictionary`."""
         freq = self._jieba.FREQ
-        frozen = freq if isinstance(freq, FrozenDictionary) and not freq._overlay else FrozenDictionary.from_dict(freq)
+        if isinstance(freq, FrozenDictionary):
+            frozen = freq.merged({})
+        else:  # jieba's dictionary plus what adding the terms changed: each term and its prefixes
+            changed = {t[:i]: freq[t[:i]] for t in self.terms for i in range(1, len(t) + 1) if t[:i] in freq}
+            frozen = _frozen_base().merged(changed)
         frozen.save(path, self._jieba.total)
 
     def settings(self) -> dict:

@@ -16,7 +16,7 @@ from pathlib import Path
 from docqa.ingest.encoding import decode
 from docqa.ingest.formats import (FORMAT_SUFFIXES, JSONL_SUFFIXES, TEXT_SUFFIXES, is_book_file, kind_of,
                                   read_formatted)
-from docqa.ingest.model import Document, IngestError
+from docqa.ingest.model import Document, IngestError, TooLargeError, UnsupportedFormatError
 from docqa.ingest.structure import guess_title
 
 SUPPORTED = TEXT_SUFFIXES + JSONL_SUFFIXES + FORMAT_SUFFIXES
@@ -60,7 +60,7 @@ def list_files(paths: list[Path]) -> list[Path]:
         elif is_book_file(path):
             files.append(path)
         else:
-            raise IngestError(
+            raise UnsupportedFormatError(
                 f"{path}: unsupported file type {path.suffix or '(none)'!r}; "
                 f"give a {READABLE} file (text in UTF-8, GB18030/GBK or Big5)")
     unique: dict[Path, Path] = {}
@@ -245,7 +245,7 @@ def _is_regular(entry: os.DirEntry) -> bool:
 
 
 def _too_big(source: str, size: int, limit: int) -> IngestError:
-    return IngestError(f"{source}: the file is {size:,} bytes, over the {limit:,}-byte limit for one file",
+    return TooLargeError(f"{source}: the file is {size:,} bytes, over the {limit:,}-byte limit for one file",
                        hint=f"split it into smaller files, or raise the limit: set {MAX_FILE_SETTING} "
                             "(or pass max_file_bytes= to load_corpus)")
 

@@ -76,6 +76,7 @@ def test_the_store_holds_everything_the_search_layer_reads(lite_uri, book_index)
     assert {k: v for k, v in store.manifest.items() if k != "store"} == local.manifest
     assert np.array_equal(store.sentences.row, local.sentences.row)
     assert np.allclose(store.sentences.vectors, local.sentences.vectors)
+    assert local.sentences.context is not None and np.allclose(store.sentences.context, local.sentences.context)
     assert np.allclose(store.hubness("en"), local.hubness("en")) and np.allclose(store.hubness("zh"), local.hubness("zh"))
     tokens = local.tokenize("产能合作的重点行业有哪些")
     assert store.tokenize("产能合作的重点行业有哪些") == tokens

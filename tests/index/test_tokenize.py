@@ -65,3 +65,18 @@ def test_the_frozen_dictionary_answers_lookups_and_takes_overlay_words():
     assert d["中国"] == 5 and d.get("中") == 0 and "国" in d and "美国" not in d and d.get("美国") is None
     d["美国"] = 7
     assert d["美国"] == 7 and len(d) == 4
+
+
+def test_the_saved_dictionary_is_jiebas_with_the_terms_added(tmp_path):
+    """The saved table (jieba's, hashed once per process, with the terms merged in) equals the
+    whole live dictionary hashed afresh."""
+    import numpy as np
+
+    from docqa.index.tokenize import FrozenDictionary
+
+    tok = Tokenizer(["澜湄合作机制", "量子纠缠态", "一带一路"])
+    tok.save_dictionary(tmp_path / "d.npz")
+    saved, total = FrozenDictionary.load(tmp_path / "d.npz")
+    fresh = FrozenDictionary.from_dict(tok._jieba.FREQ)
+    assert total == tok._jieba.total
+    assert np.array_equal(saved._keys, fresh._keys) and np.array_equal(saved._freqs, fresh._freqs)
