@@ -147,7 +147,8 @@ class DenseLeg:
 @dataclass
 class KeywordLeg:
     """The keyword leg's candidates (best first), the BM25 score of every row (None when no
-    word of the question is in the corpus), and the share of the question's words the corpus has."""
+    word of the question is in the corpus, or when the store does not hold every score at hand:
+    fusion then asks for the rows it needs), and the share of the question's words the corpus has."""
 
     rows: np.ndarray
     scores: np.ndarray
@@ -156,11 +157,15 @@ class KeywordLeg:
 
 
 class DenseScorer(Protocol):
-    """What a fusion may ask of the dense side for passages only the keyword leg proposed."""
+    """What a fusion may ask of either side for passages only the other leg proposed."""
 
     def dense_scores(self, rows: np.ndarray) -> np.ndarray: ...
 
     def sentence_scores(self, rows: np.ndarray) -> np.ndarray: ...
+
+    def keyword_scores(self, rows: np.ndarray) -> np.ndarray:
+        """BM25 of rows, asked only when the keyword leg carries no score per passage."""
+        ...
 
 
 class Fusion(Protocol):
@@ -199,8 +204,9 @@ class ZScoreFusion:
             if self.sentence_weight:
                 d = (1 - self.sentence_weight) * d + self.sentence_weight * scorer.sentence_scores(rows)
             fused += self.dense_weight * _zscore(d)
-        if self.keyword_weight and keyword.all_scores is not None:
-            fused += self.keyword_weight * _zscore(keyword.all_scores[rows]) * keyword.coverage
+        if self.keyword_weight and len(keyword.rows):
+            bm25 = keyword.all_scores[rows] if keyword.all_scores is not None else scorer.keyword_scores(rows)
+            fused += self.keyword_weight * _zscore(bm25) * keyword.coverage
         order = np.lexsort((rows, -fused))
         return [(int(rows[i]), float(fused[i])) for i in order]
 

@@ -499,6 +499,18 @@ class DirectoryStore:
     def keyword_search(self, tokens: list[str], n: int, where: Where) -> KeywordLeg:
         return self.keyword.search(tokens, n, self.mask(where))
 
+    def keyword_scores(self, tokens: list[str], rows: np.ndarray) -> np.ndarray:
+        return self.keyword.scores_of(tokens, rows)
+
+    def document_frequency(self, token: str) -> int:
+        return self.keyword.document_frequency(token)
+
+    def vocabulary(self) -> Sequence[str]:
+        return list(self.keyword.bm25.vocab_dict)
+
+    def check(self) -> None:
+        """Everything is in memory: nothing can go away."""
+
 
 LoadedIndex = DirectoryStore
 """The name this class had before the index was split into parts."""
