@@ -107,13 +107,13 @@ def anchors(question: str, names: list[str], context: list[str]) -> float:
     near-topic set)."""
     from docqa.index.question import book_fields
 
-    folded = compact(normalize(" ".join(context))).lower()
     terms: list[tuple[str, ...]] = [(n,) for n in dict.fromkeys(names)]
     terms += [(a,) for a in dict.fromkeys(_ACRONYM.findall(question))]
     terms += [tuple(x for x in labels if len(x) > 1) for labels in book_fields(question)]
     terms = [t for t in terms if t]
     if not terms:
         return 0.0
+    folded = compact(normalize(" ".join(context))).lower()
     return sum(any(compact(x).lower() in folded for x in t) for t in terms) / len(terms)
 
 
