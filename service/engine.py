@@ -20,7 +20,7 @@ def index_dir_for(settings: Settings) -> Path:
 
 
 def open_searcher(settings: Settings) -> "Searcher":
-    """Open the index. Only docqa's own cache indexes are built (or rebuilt) here.
+    """Open the index (or the Milvus store). Only docqa's own cache indexes are built (or rebuilt) here.
 
     An index named with --index is opened as it is, never built or replaced: rebuilding is
     `docqa build`'s job, and whatever else is at that path belongs to the user.
@@ -28,6 +28,11 @@ def open_searcher(settings: Settings) -> "Searcher":
     from docqa.api import ensure_index
     from docqa.index.search import Searcher
 
+    if settings.store is not None:
+        explicit_model = settings.model if "model" in settings.model_fields_set else None
+        return Searcher.open(settings.store, explicit_model, cache_dir=settings.cache_dir,
+                             query_engine=settings.query_engine, refusal_threshold=settings.refusal_threshold,
+                             store_timeout=settings.store_timeout)
     index_dir = index_dir_for(settings)
     embedder = None  # the model a first build loads serves too: it is loaded once
     if settings.index is None:
