@@ -49,6 +49,18 @@ _FIELD_LABELS = (
 )
 
 
+# A question about the book as an object names it: "the book", "this book", "本书".
+_ABOUT_BOOK = re.compile(r"\b(the|this) book\b|本书|这本书|该书|此书", re.I)
+
+
+def book_fields(question: str) -> list[tuple[str, ...]]:
+    """For a question about the book itself, the copyright-page labels of each field it asks
+    for (one tuple of alternative labels per field), else none."""
+    if not _ABOUT_BOOK.search(question):
+        return []
+    return [labels for pattern, labels in _FIELD_LABELS if pattern.search(question)]
+
+
 @dataclass(frozen=True)
 class QuestionInfo:
     text: str

