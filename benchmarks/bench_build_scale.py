@@ -128,9 +128,10 @@ def run_build(docs: Path, work: Path, chars: int, model_dir: Path, nice: int) ->
     index = work / f"index-{chars}"
     log = work / f"build-{chars}.log"
     docqa = shutil.which("docqa") or sys.exit("bench_build_scale: the docqa command is not on PATH")
-    inner = (f"nice -n {nice} /usr/bin/time -f 'TIME %e %U %S %M' {shlex.quote(docqa)} build "
+    # A pseudo terminal without a size gives tqdm zero columns, and so no bar.
+    inner = (f"stty cols 120 rows 40; nice -n {nice} /usr/bin/time -f 'TIME %e %U %S %M' {shlex.quote(docqa)} build "
              f"{shlex.quote(str(docs))} --index {shlex.quote(str(index))}")
-    env = {**os.environ, "DOCQA_CACHE_DIR": str(cache), "COLUMNS": "120"}
+    env = {**os.environ, "DOCQA_CACHE_DIR": str(cache)}
     t = time.perf_counter()
     proc = subprocess.run(["script", "-qfec", inner, str(log)], env=env, stdin=subprocess.DEVNULL,
                           stdout=subprocess.DEVNULL)

@@ -220,8 +220,8 @@ def ensure_query_model(model_dir: Path) -> tuple[Path, Path]:
         ck = _parse(_read_bytes(source), source)
         tmp = Path(tempfile.mkdtemp(prefix=".query-", dir=model_dir))
         try:
-            UnigramTokenizer.save(tmp / QUERY_VOCAB, ck.pieces, ck.scores, ck.norm_map, bos=ck.bos, eos=ck.eos,
-                                  pad=ck.pad, unk=ck.unk)
+            UnigramTokenizer.from_pieces(ck.pieces, ck.scores, ck.norm_map, bos=ck.bos, eos=ck.eos, pad=ck.pad,
+                                         unk=ck.unk).save(tmp / QUERY_VOCAB)
             build_onnx(ck, tmp / QUERY_ONNX, packed=True)
             for name in (QUERY_VOCAB, QUERY_ONNX + ".data", QUERY_ONNX):
                 os.chmod(tmp / name, 0o644)
