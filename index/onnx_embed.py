@@ -10,6 +10,7 @@ one's buffers for good.
 """
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -37,7 +38,7 @@ class OnnxEncoder:
             raise ModelError(f"cannot prepare the question model in {model_dir}: {exc}",
                              hint="delete that folder; docqa rebuilds it on the next run") from exc
         opts = ort.SessionOptions()
-        opts.intra_op_num_threads = threads or 0
+        opts.intra_op_num_threads = threads or os.cpu_count() or 1  # one batched forward on every core
         opts.inter_op_num_threads = 1
         opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         opts.enable_cpu_mem_arena = False
@@ -52,21 +53,26 @@ class OnnxEncoder:
                              hint="delete that folder; docqa rebuilds it on the next run") from exc
         self.dim = int(self.session.get_outputs()[0].shape[-1])
 
-    def ids(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-        """Padded token ids and mask; texts are stripped as sentence-transformers strips them."""
-        return self.tokenizer.batch([t.strip() for t in texts])
+    def prepare_queries(self, texts: Sequence[str], prompt: str = "query: ") -> list[list[int]]:
+        """Token ids of each question, stripped as sentence-transformers strips it. Runs in the
+        asking thread, so the one thread that runs the model only runs the model."""
+        return [self.tokenizer.encode((prompt + t).strip()) for t in texts]
 
-    def encode_queries(self, texts: Sequence[str], prompt: str = "query: ") -> np.ndarray:
-        return self.encode([prompt + t for t in texts])
-
-    def encode(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
-        """Texts of similar length share a forward pass (the shorter ones padded to the longest)."""
-        if not texts:
+    def encode_prepared(self, rows: Sequence[list[int]], batch_size: int = 64) -> np.ndarray:
+        """Vectors of tokenised texts; texts of similar length share a forward pass (the shorter
+        ones padded to the longest)."""
+        if not rows:
             return np.zeros((0, self.dim), np.float32)
-        order = np.argsort([len(t) for t in texts], kind="stable")
-        out = np.empty((len(texts), self.dim), np.float32)
-        for start in range(0, len(texts), batch_size):
+        order = np.argsort([len(r) for r in rows], kind="stable")
+        out = np.empty((len(rows), self.dim), np.float32)
+        for start in range(0, len(rows), batch_size):
             chunk = order[start:start + batch_size]
-            ids, mask = self.ids([texts[i] for i in chunk])
+            ids, mask = self.tokenizer.pad([rows[i] for i in chunk])
             out[chunk] = self.session.run(None, {"input_ids": ids, "attention_mask": mask})[0]
         return out
+
+    def encode_queries(self, texts: Sequence[str], prompt: str = "query: ") -> np.ndarray:
+        return self.encode_prepared(self.prepare_queries(texts, prompt))
+
+    def encode(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
+        return self.encode_prepared(self.prepare_queries(texts, ""), batch_size)

@@ -141,9 +141,8 @@ class UnigramTokenizer:
         """<s> piece ids </s>, truncated to `max_tokens` as sentence-transformers truncates."""
         return [self.bos, *self.content_ids(text)[: self.max_tokens - 2], self.eos]
 
-    def batch(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-        """Ids padded to the longest text, and the attention mask."""
-        rows = [self.encode(t) for t in texts]
+    def pad(self, rows: Sequence[list[int]]) -> tuple[np.ndarray, np.ndarray]:
+        """Ids padded to the longest row, and the attention mask."""
         width = max(len(r) for r in rows)
         ids = np.full((len(rows), width), self.pad_id, np.int64)
         mask = np.zeros((len(rows), width), np.int64)
