@@ -44,6 +44,12 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def proc_cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process, all its threads, from /proc (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def proc_status(pid: int) -> dict[str, int]:
     """VmRSS / VmHWM / VmSize of a process, in kB, from /proc (Linux)."""
     out = {}
@@ -60,6 +66,7 @@ class Server:
     base_url: str
     log_path: Path
     ready_seconds: float = 0.0
+    ready_cpu_seconds: float = 0.0
 
     @property
     def pid(self) -> int:
@@ -102,6 +109,7 @@ def served(index_dir: Path, cache_dir: Path, *, log_path: Path, env: dict[str, s
                     r = client.get(f"{server.base_url}/readyz")
                     if r.status_code == 200:
                         server.ready_seconds = time.monotonic() - started
+                        server.ready_cpu_seconds = proc_cpu_seconds(proc.pid)
                         break
                     if "could not be loaded" in r.text:
                         raise RuntimeError(f"docqa serve cannot load {index_dir}: {r.json()['detail']}")
@@ -405,15 +413,19 @@ def main() -> None:
     with served(index_dir, cache, log_path=work / "server.log", env=server_env) as server:
         mem_loaded = proc_status(server.pid)
         results["ready_seconds"] = server.ready_seconds
+        results["ready_cpu_seconds"] = server.ready_cpu_seconds
         run_load(server.base_url, questions, 2, requests=20, path=args.path)  # warm-up, not counted
         mem_warm = proc_status(server.pid)
         for clients in args.clients:
             n = max(args.requests, 4 * clients)
+            cpu0 = proc_cpu_seconds(server.pid)
             res = run_load(server.base_url, questions, clients, requests=n, path=args.path)
+            cpu = proc_cpu_seconds(server.pid) - cpu0
             if res.errors:
                 print(f"  {clients} clients: {len(res.errors)} errors, first: {res.errors[0]}")
             results["http"][clients] = {**summary(res.latencies_ms), "requests": len(res.latencies_ms),
-                                        "errors": len(res.errors), "seconds": res.seconds, "qps": res.throughput}
+                                        "errors": len(res.errors), "seconds": res.seconds, "qps": res.throughput,
+                                        "server_cpu_ms_per_request": cpu * 1000 / max(1, len(res.latencies_ms))}
         mem_after = proc_status(server.pid)
     after = in_process(searcher, questions[: args.floor_queries])
     results["floor_after"] = summary(after["floor"])
@@ -433,18 +445,27 @@ def main() -> None:
     of = summary(other_floor)
     print(f"| for reference: the floor with the {other} engine | {of['p50']:.1f} | {of['p95']:.1f} | {of['p99']:.1f} |")
     print(f"\nbare pipeline: {rate:.1f} asks/s ({args.floor_queries} asks in {rate_s:.1f}s, one thread)")
-    print(f"\n`docqa serve` ({args.engine} engine) ready in {results['ready_seconds']:.2f} s")
+    print(f"\n`docqa serve` ({args.engine} engine) ready in {results['ready_seconds']:.2f} s wall, "
+          f"{results['ready_cpu_seconds']:.2f} CPU s (polled every 50 ms)")
     print(f"\nHTTP {args.path} via `docqa serve` (ms; ratios to the floor p50 {floor_p50:.1f} ms)")
     print("| clients | requests | errors | p50 | p95 | p99 | req/s | p50/floor | p99/floor | req/s / bare |")
     print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for clients, r in results["http"].items():
         print(f"| {clients} | {r['requests']} | {r['errors']} | {r['p50']:.1f} | {r['p95']:.1f} | {r['p99']:.1f} | "
               f"{r['qps']:.1f} | {r['p50'] / floor_p50:.2f}x | {r['p99'] / floor_p50:.2f}x | {r['qps'] / rate:.2f}x |")
-    print("\nLittle's law: with N clients each waiting for its answer, mean latency = N / throughput:")
+    cores = os.cpu_count() or 1
+    print(f"\nLittle's law: with N clients each waiting for its answer, mean latency = N / throughput. The server's "
+          f"CPU per answer bounds its throughput on {cores} cores, whatever the load outside:")
+    print("| clients | mean latency = N / req/s | / floor | server CPU ms per answer | best req/s on all cores "
+          "| least mean latency | / floor | req/s for mean latency 5x the floor |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|")
     for clients, r in results["http"].items():
-        bound = clients / r["qps"] * 1000 if r["qps"] else float("nan")
-        print(f"  {clients} clients at {r['qps']:.1f} req/s: mean latency {bound:.1f} ms = {bound / floor_p50:.2f}x "
-              f"the floor; p99 within 5x needs at least {clients / (5 * floor_p50 / 1000):.0f} req/s")
+        mean = clients / r["qps"] * 1000 if r["qps"] else float("nan")
+        cpu = r["server_cpu_ms_per_request"]
+        best = cores * 1000 / cpu if cpu else float("nan")
+        least = clients / best * 1000 if best else float("nan")
+        print(f"| {clients} | {mean:.1f} ms | {mean / floor_p50:.2f}x | {cpu:.1f} | {best:.0f} | {least:.1f} ms | "
+              f"{least / floor_p50:.2f}x | {clients / (5 * floor_p50 / 1000):.0f} |")
     print("\n`docqa serve` memory (MB)")
     print("| when | VmRSS | VmHWM (peak) | threads |\n|---|---:|---:|---:|")
     for when, key in (("after load (/readyz 200)", "after_load"), ("after warm-up", "after_warmup"),
