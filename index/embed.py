@@ -88,7 +88,13 @@ class _QueryBatcher:
                     break
                 batch.append(job)
                 size += len(job.texts)
-            self._run(batch)
+            try:
+                self._run(batch)
+            except BaseException as exc:  # noqa: BLE001 - never leave a caller waiting on a dead thread
+                for job in batch:
+                    if not job.done.is_set():
+                        job.error = exc
+                        job.done.set()
 
 
 class Embedder:
