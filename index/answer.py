@@ -6,6 +6,13 @@ another pass of the model. Words of the question found in a sentence count too, 
 of the topic itself (the document title and the headings above the passage): a question names
 its topic, and the sentence that introduces the topic by name is rarely the one that answers
 it. The remaining words weigh more the fewer candidate sentences contain them.
+
+A sentence runs to 。！？ (or ! ? .): clauses split off at a semicolon belong to the sentence
+they continue, so an answer keeps a list ("…作为食物来源；木材可制成…；心材…") whole, and a mark
+inside a quotation or a title (“…地位。通常…”, 《卡拉OK.LIVE！‧台北‧我》) ends nothing. A sentence too
+long for the answer is cut to the clauses around the one that shares the most words with the
+question, not to its head: the answer to "为确保…，伊达政宗做了什么？" follows the clause that
+restates the question.
 """
 from __future__ import annotations
 
@@ -36,6 +43,15 @@ class _Candidate:
     end: int
     folded: str
     topic: str
+    line: bool = False  # alone on its line: only then can it be a heading, a name or a field
+
+
+def own_line(text: str, start: int, end: int) -> bool:
+    """Whether text[start:end] is a whole line: a short unit inside a paragraph ("…播放的《CDTV！》",
+    cut off at the mark inside the title) is part of a sentence, not a heading."""
+    before = text[:start].rstrip(" \t\u3000")
+    after = text[end:].lstrip(" \t\u3000")
+    return (not before or before.endswith("\n")) and (not after or after.startswith("\n"))
 
 
 def _candidates(hits: list[Hit], rows: list[int], sentences: SentenceTable, passages: int,
@@ -50,15 +66,16 @@ def _candidates(hits: list[Hit], rows: list[int], sentences: SentenceTable, pass
         for i in range(hi - lo):
             s, e = int(sentences.start[lo + i]), int(sentences.end[lo + i])
             folded = normalize(passage.text[s:e]).lower()
-            if is_label_line(passage.text[s:e]):
+            line = own_line(passage.text, s, e)
+            if line and is_label_line(passage.text[s:e]):
                 # A name or heading on its own line scopes the text under it ("李芳芳" / "女，…").
                 label = folded
             elif label:
                 folded = f"{label} {folded}"
             # A heading names a topic; it does not answer a question about it. Nor does a rule line.
             if (_WORDS.search(folded) and folded not in {h.lower() for h in headings}
-                    and usable(passage.text[s:e], info)):
-                out.append(_Candidate(rank, lo, i, s, e, folded, topic))
+                    and (not line or usable(passage.text[s:e], info))):
+                out.append(_Candidate(rank, lo, i, s, e, folded, topic, line))
     return out
 
 
@@ -86,22 +103,88 @@ def best_answer(qvec: np.ndarray, qtokens: list[str], hits: list[Hit], rows: lis
     if not cands:
         p = hits[0].passage
         return Answer(clean_answer(p.text, max_chars), p.passage_id, hits)
-    dense = sentences.vectors[[c.first + c.i for c in cands]] @ qvec
+    at = [c.first + c.i for c in cands]
+    dense = sentences.vectors[at] @ qvec
+    if sentences.context is not None and settings.context_weight:
+        dense = (1 - settings.context_weight) * dense + settings.context_weight * (sentences.context[at] @ qvec)
     ranks = np.array([c.rank for c in cands])
     score = dense + settings.lexical_weight * _lexical(cands, sorted(set(qtokens))) - settings.rank_penalty * ranks
     score += np.array([preference(hits[c.rank].passage.text[c.start:c.end], info) for c in cands])
     best = int(np.argmax(score))
     c = cands[best]
-    s, e = c.start, c.end
+    passage = hits[c.rank].passage
+    runs = _sentences(cands, lambda d: hits[d.rank].passage.text[d.start:d.end], max_chars)
+    run = next(r for r in runs if best in r)
+    s, e = cands[run[0]].start, cands[run[-1]].end
+    if e - s > max_chars:
+        return Answer(_focus(passage.text, cands, run, best, qtokens, max_chars), passage.passage_id, hits)
     # A second sentence only when it is adjacent and still fits: it keeps the answer readable.
     # A field or label line (“定 价: 69.00元”) stands alone.
-    alone = is_label_line(hits[c.rank].passage.text[s:e])
-    neighbours = [j for j in (best - 1, best + 1) if not alone and 0 <= j < len(cands) and cands[j].rank == c.rank
-                  and abs(cands[j].i - c.i) == 1]
-    for j in sorted(neighbours, key=lambda j: -score[j]):
-        s2, e2 = min(s, cands[j].start), max(e, cands[j].end)
-        if e2 - s2 <= max_chars:
-            s, e = s2, e2
-            break
-    passage = hits[c.rank].passage
+    if not (c.line and is_label_line(passage.text[c.start:c.end])):
+        at = runs.index(run)
+        before = runs[at - 1] if at and cands[runs[at - 1][-1]].rank == c.rank else None
+        after = runs[at + 1] if at + 1 < len(runs) and cands[runs[at + 1][0]].rank == c.rank else None
+        neighbours = []
+        if before and cands[before[-1]].i == cands[run[0]].i - 1:
+            neighbours.append(before)
+        if after and cands[after[0]].i == cands[run[-1]].i + 1:
+            neighbours.append(after)
+        for r in sorted(neighbours, key=lambda r: -max(score[j] for j in r)):
+            s2, e2 = min(s, cands[r[0]].start), max(e, cands[r[-1]].end)
+            if e2 - s2 <= max_chars:
+                s, e = s2, e2
+                break
     return Answer(clean_answer(passage.text[s:e], max_chars), passage.passage_id, hits)
+
+
+_CONTINUES = re.compile(r"[；;][”’」』）)]*\s*$")
+_CLAUSE_END = re.compile(r"[，,；;：:]")
+_CJK_CHAR = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+
+
+def _sentences(cands: list[_Candidate], text_of, max_chars: int) -> list[list[int]]:
+    """The candidates grouped into sentences: runs of adjacent units of one passage, each ending
+    in a semicolon or inside an open quotation but the last. A quotation left open (a stray
+    bracket) holds a run together only as far as an answer can reach. Every candidate is in
+    exactly one run, in order."""
+    runs: list[list[int]] = []
+    for j, c in enumerate(cands):
+        prev = cands[j - 1] if j else None
+        if prev and prev.rank == c.rank and prev.i + 1 == c.i and (
+                _CONTINUES.search(text_of(prev))
+                or (c.end - cands[runs[-1][0]].start <= max_chars
+                    and _open_quote("".join(text_of(cands[k]) for k in runs[-1])))):
+            runs[-1].append(j)
+        else:
+            runs.append([j])
+    return runs
+
+
+_PAIRS = ("“”", "「」", "『』", "《》", "（）", "()")
+
+
+def _open_quote(text: str) -> bool:
+    """A quotation or title still open: the sentence mark inside it does not end the sentence."""
+    return any(text.count(a) > text.count(b) for a, b in _PAIRS)
+
+
+def _focus(text: str, cands: list[_Candidate], run: list[int], best: int, qtokens: list[str], max_chars: int) -> str:
+    """A sentence longer than `max_chars` cut to whole clauses: from the clause of the best unit
+    that shares the most (rarity-weighted) question words and characters, forward, then back
+    while they fit; "…" marks where the sentence goes on."""
+    start, end = cands[run[0]].start, cands[run[-1]].end
+    cuts = sorted({start, end, *(m.end() for m in _CLAUSE_END.finditer(text, start, end))})
+    clauses = [_Candidate(0, 0, i, a, b, normalize(text[a:b]).lower(), cands[best].topic)
+               for i, (a, b) in enumerate(zip(cuts, cuts[1:]))]
+    words = sorted(set(qtokens))
+    chars = sorted({ch for t in words for ch in t if _CJK_CHAR.match(ch)})
+    fit = _lexical(clauses, words) + _lexical(clauses, chars)
+    inside = [k for k, cl in enumerate(clauses) if cl.start < cands[best].end and cl.end > cands[best].start]
+    lo = hi = max(inside, key=lambda k: (fit[k], -k))
+    room = max_chars - 2  # for the marks at either end
+    while hi + 1 < len(clauses) and clauses[hi + 1].end - clauses[lo].start <= room:
+        hi += 1
+    while lo > 0 and clauses[hi].end - clauses[lo - 1].start <= room:
+        lo -= 1
+    body = clean_answer(text[clauses[lo].start:clauses[hi].end], room + 1)
+    return ("…" if lo > 0 else "") + body.rstrip("，,；;：:") + ("…" if hi + 1 < len(clauses) and not body.endswith("…") else "")

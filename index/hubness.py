@@ -19,10 +19,15 @@ class Hubness:
     FILE = "hubness.npz"
     FILES = (FILE,)
 
-    def __init__(self, en: np.ndarray, zh: np.ndarray, shift: np.ndarray):
+    def __init__(self, en: np.ndarray, zh: np.ndarray, shift: np.ndarray,
+                 en_mean: np.ndarray | None = None, zh_mean: np.ndarray | None = None):
+        """`en_mean`, `zh_mean`: the mean generic question vector in each language. A passage's
+        hubness is its cosine with that mean, so passages added later get theirs without the model."""
         self.en = en
         self.zh = zh
         self.shift = shift
+        self.en_mean = en_mean
+        self.zh_mean = zh_mean
 
     @classmethod
     def build(cls, vectors: np.ndarray, embedder) -> "Hubness":
@@ -30,17 +35,32 @@ class Hubness:
         pairs = [line.split("\t") for line in text.splitlines() if "\t" in line]
         en = embedder.encode_queries([a.strip() for a, _ in pairs])
         zh = embedder.encode_queries([b.strip() for _, b in pairs])
-        return cls((vectors @ en.T).mean(axis=1).astype(np.float32),
-                   (vectors @ zh.T).mean(axis=1).astype(np.float32),
-                   (zh.mean(axis=0) - en.mean(axis=0)).astype(np.float32))
+        en_mean, zh_mean = en.mean(axis=0).astype(np.float32), zh.mean(axis=0).astype(np.float32)
+        return cls((vectors @ en_mean).astype(np.float32), (vectors @ zh_mean).astype(np.float32),
+                   (zh_mean - en_mean).astype(np.float32), en_mean, zh_mean)
+
+    def extended(self, vectors: np.ndarray) -> "Hubness | None":
+        """This hubness with rows for more passages appended, or None when the index predates the
+        stored means (the caller then builds it with the model)."""
+        if self.en_mean is None or self.zh_mean is None:
+            return None
+        return Hubness(np.concatenate([self.en, (vectors @ self.en_mean).astype(np.float32)]),
+                       np.concatenate([self.zh, (vectors @ self.zh_mean).astype(np.float32)]),
+                       self.shift, self.en_mean, self.zh_mean)
+
+    def select(self, rows: np.ndarray) -> "Hubness":
+        """The hubness of some passages only (their rows, in order)."""
+        return Hubness(self.en[rows], self.zh[rows], self.shift, self.en_mean, self.zh_mean)
 
     def save(self, folder: Path) -> None:
-        np.savez(Path(folder) / self.FILE, en=self.en, zh=self.zh, shift=self.shift)
+        means = {} if self.en_mean is None or self.zh_mean is None else {"en_mean": self.en_mean, "zh_mean": self.zh_mean}
+        np.savez(Path(folder) / self.FILE, en=self.en, zh=self.zh, shift=self.shift, **means)
 
     @classmethod
     def load(cls, folder: Path) -> "Hubness":
         with np.load(Path(folder) / cls.FILE) as z:
-            return cls(z["en"], z["zh"], z["shift"])
+            means = (z["en_mean"], z["zh_mean"]) if "en_mean" in z.files and "zh_mean" in z.files else (None, None)
+            return cls(z["en"], z["zh"], z["shift"], *means)
 
     def problems(self, passages: int, dimension: int) -> list[str]:
         out = []

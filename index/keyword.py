@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from docqa.index.ranking import KeywordLeg
-from docqa.index.tokenize import Tokenizer, corpus_terms
+from docqa.index.tokenize import FrozenDictionary, Tokenizer, corpus_terms
 
 
 class KeywordIndex:
@@ -17,7 +17,8 @@ class KeywordIndex:
 
     DIR = "bm25"
     TERMS = "terms.json"
-    FILES = (TERMS,)
+    DICTIONARY = "dictionary.npz"
+    FILES = (TERMS, DICTIONARY)
 
     def __init__(self, tokenizer: Tokenizer, bm25):
         self.tokenizer = tokenizer
@@ -40,6 +41,7 @@ class KeywordIndex:
         folder = Path(folder)
         self.bm25.save(str(folder / self.DIR), show_progress=False)
         (folder / self.TERMS).write_text(json.dumps(self.tokenizer.terms, ensure_ascii=False), encoding="utf-8")
+        self.tokenizer.save_dictionary(folder / self.DICTIONARY)
 
     @classmethod
     def load(cls, folder: Path) -> "KeywordIndex":
@@ -47,7 +49,9 @@ class KeywordIndex:
 
         folder = Path(folder)
         terms = json.loads((folder / cls.TERMS).read_text(encoding="utf-8"))
-        return cls(Tokenizer(terms), bm25s.BM25.load(str(folder / cls.DIR)))
+        frozen = folder / cls.DICTIONARY
+        dictionary = FrozenDictionary.load(frozen) if frozen.is_file() else None
+        return cls(Tokenizer(terms, dictionary=dictionary), bm25s.BM25.load(str(folder / cls.DIR)))
 
     @classmethod
     def listed(cls, files: Sequence[str]) -> str | None:

@@ -3,6 +3,12 @@
 Sentence vectors are computed at build time, so scoring a passage by its closest sentence and
 choosing the answer sentence each cost a dot product, not another pass of the model. Sentences
 are in passage order, so a passage's sentences are one contiguous run of the table.
+
+Each sentence may also have a second vector, `context`: the sentence read under its document
+title and headings ("蓝线裸顶鲷：本鱼体呈银灰色。"). A sentence that answers a question about its
+topic often does not name it ("本鱼", "其叶", "牠们"); alone, it is far from a question that does,
+and the sentence that merely names the topic wins. The answer choice mixes the two (see
+`RankingSettings.context_weight`); ranking and refusal use the plain vectors only.
 """
 from __future__ import annotations
 
@@ -15,15 +21,22 @@ from docqa.ingest.model import Passage
 from docqa.ingest.text import normalize, sentence_spans
 
 
+def topic(passage: Passage) -> str:
+    """The document title and the headings above the passage, each once."""
+    return " ".join(dict.fromkeys(t for t in (passage.title, *passage.heading_path) if t))
+
+
 class SentenceTable:
     FILE = "sentences.npz"
     FILES = (FILE,)
 
-    def __init__(self, row: np.ndarray, start: np.ndarray, end: np.ndarray, vectors: np.ndarray):
+    def __init__(self, row: np.ndarray, start: np.ndarray, end: np.ndarray, vectors: np.ndarray,
+                 context: np.ndarray | None = None):
         self.row = row
         self.start = start
         self.end = end
         self.vectors = vectors
+        self.context = context  # None: built without (context_weight 0, or an older index)
 
     @staticmethod
     def spans(passages: Sequence[Passage]) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
@@ -38,14 +51,25 @@ class SentenceTable:
         return (np.asarray(rows, dtype=np.int32), np.asarray(starts, dtype=np.int32),
                 np.asarray(ends, dtype=np.int32), texts)
 
+    @staticmethod
+    def context_texts(passages: Sequence[Passage], row: np.ndarray, texts: Sequence[str]) -> list[str]:
+        """Each sentence under its passage's title and headings, as its context vector reads it."""
+        return [normalize(f"{topic(passages[r])}：{t}") for r, t in zip(row, texts)]
+
     @classmethod
-    def build(cls, passages: Sequence[Passage], embedder, *, progress: bool = False) -> "SentenceTable":
-        """Embed each distinct sentence once (repeated lines such as running heads are common)."""
+    def build(cls, passages: Sequence[Passage], embedder, *, progress: bool = False,
+              context: bool = False) -> "SentenceTable":
+        """Embed each distinct sentence once (repeated lines such as running heads are common);
+        with `context`, each also under its title and headings."""
         row, start, end, texts = cls.spans(passages)
-        unique = {t: i for i, t in enumerate(dict.fromkeys(texts))}
-        uvecs = embedder.encode_passages([normalize(t) for t in unique], progress=progress)
-        vectors = uvecs[[unique[t] for t in texts]] if texts else np.zeros((0, embedder.dim), np.float32)
-        return cls(row, start, end, vectors.astype(np.float32))
+        wanted = [normalize(t) for t in texts]
+        if context:
+            wanted += cls.context_texts(passages, row, texts)
+        unique = {t: i for i, t in enumerate(dict.fromkeys(wanted))}
+        uvecs = embedder.encode_passages(list(unique), progress=progress)
+        vectors = (uvecs[[unique[t] for t in wanted]] if wanted else np.zeros((0, embedder.dim))).astype(np.float32)
+        n = len(texts)
+        return cls(row, start, end, vectors[:n], vectors[n:] if context else None)
 
     @staticmethod
     def distinct(passages: Sequence[Passage]) -> int:
@@ -53,13 +77,15 @@ class SentenceTable:
 
     def save(self, folder: Path) -> None:
         # float16 halves the file; the cosines move by ~1e-3, below any ranking difference measured.
+        extra = {} if self.context is None else {"context": self.context.astype(np.float16)}
         np.savez(Path(folder) / self.FILE, row=self.row, start=self.start, end=self.end,
-                 vectors=self.vectors.astype(np.float16))
+                 vectors=self.vectors.astype(np.float16), **extra)
 
     @classmethod
     def load(cls, folder: Path) -> "SentenceTable":
         with np.load(Path(folder) / cls.FILE) as z:
-            return cls(z["row"], z["start"], z["end"], z["vectors"].astype(np.float32))
+            context = z["context"].astype(np.float32) if "context" in z.files else None
+            return cls(z["row"], z["start"], z["end"], z["vectors"].astype(np.float32), context)
 
     def __len__(self) -> int:
         return int(len(self.row))
@@ -72,6 +98,8 @@ class SentenceTable:
             out.append("sentence rows out of order or beyond the passages")
         if len(self.vectors) != len(self):
             out.append(f"{len(self.vectors)} sentence vectors for {len(self)} sentences")
+        if self.context is not None and self.context.shape != self.vectors.shape:
+            out.append(f"{len(self.context)} sentence context vectors for {len(self)} sentences")
         return out
 
     def of(self, row: int) -> tuple[int, int]:

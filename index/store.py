@@ -134,10 +134,9 @@ def sha256_file(path: Path) -> str:
 
 
 def corpus_checksums(corpus: Corpus) -> list[dict[str, str]]:
-    seen: dict[str, str] = {}
-    for doc in corpus.documents:
-        seen[doc.source] = doc.checksum
-    return [{"source": s, "sha256": c} for s, c in sorted(seen.items())]
+    # (source, checksum) pairs: one per file, even when a library holds two files of one name.
+    seen = {(doc.source, doc.checksum) for doc in corpus.documents}
+    return [{"source": s, "sha256": c} for s, c in sorted(seen)]
 
 
 def indexed_text(p: Passage) -> str:
@@ -227,67 +226,100 @@ def _build_index(corpus: Corpus, index_dir: Path, embedder, *, chunker: dict[str
     index_dir = Path(index_dir)
     index_dir.parent.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
-    with FileLock(str(_lock_path(index_dir))):
+    with FileLock(str(lock_path(index_dir))):
         recover(index_dir)
         check_replaceable(index_dir)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{index_dir.name}.building-", dir=index_dir.parent))
-        try:
-            passages = corpus.passages
-            say(f"tokenizing {len(passages)} passages")
-            indexed = [indexed_text(p) for p in passages]
-            headings = [h for p in passages for h in p.heading_path] + [d.title for d in corpus.documents]
-            keyword = KeywordIndex.build(indexed, term_sources=[p.text for p in passages], headings=headings)
-            keyword.save(tmp)
-
-            say(f"embedding {len(passages)} passages and {SentenceTable.distinct(passages)} sentences "
-                f"with {embedder.model_name}")
-            both = getattr(embedder, "encode_passages_and_sentences", None)
-            if both is not None:  # one call: passages and sentences share batches and one progress bar
-                row, start, end, texts = SentenceTable.spans(passages)
-                grouped: list[list[str]] = [[] for _ in passages]
-                for r, t in zip(row, texts):
-                    grouped[r].append(normalize(t))
-                vectors, groups = both([normalize(t) for t in indexed], grouped, progress=progress)
-                sentences = SentenceTable(row, start, end, np.concatenate([vectors[:0], *groups]).astype(np.float32))
-            else:
-                vectors = embedder.encode_passages([normalize(t) for t in indexed], progress=progress)
-                sentences = SentenceTable.build(passages, embedder, progress=progress)
-            DenseVectors.build(vectors, faiss_kind).save(tmp)
-            Hubness.build(vectors, embedder).save(tmp)
-            sentences.save(tmp)
-            _write_jsonl(tmp / PASSAGES, [p.to_dict() for p in passages])
-            (tmp / DOCUMENTS).write_text(json.dumps([_document_outline(d) for d in corpus.documents],
-                                                    ensure_ascii=False), encoding="utf-8")
-            manifest = {
-                "format_version": FORMAT_VERSION,
-                "model": {"name": embedder.model_name, "dimension": embedder.dim, "prompts": embedder.prompts},
-                "corpus": {"root": corpus.root, "files": corpus_checksums(corpus)},
-                "chunker": chunker,
-                "passage_context": PASSAGE_CONTEXT,
-                "tokenizer": keyword.settings(),
-                "faiss": {"kind": faiss_kind, "metric": "inner_product"},
-                "ranking": ranking.to_dict(),
-                "counts": {"documents": len(corpus.documents), "passages": len(passages),
-                           "sentences": len(sentences)},
-                "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                "build_seconds": round(time.perf_counter() - t0, 3),
-            }
-            manifest["files"] = {
-                str(p.relative_to(tmp)): {"bytes": p.stat().st_size, "sha256": sha256_file(p)}
-                for p in sorted(tmp.rglob("*")) if p.is_file()
-            }
-            (tmp / MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
-            (tmp / MARKER).write_bytes(b"")
-            _fsync_tree(tmp)
-            _swap_in(tmp, index_dir)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
+        passages = corpus.passages
+        vectors, sentences = embed_passages(passages, embedder, progress=progress, say=say,
+                                            context=ranking.context_weight > 0)
+        hub = Hubness.build(vectors, embedder)
+        model = {"name": embedder.model_name, "dimension": embedder.dim, "prompts": embedder.prompts}
+        built_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        manifest = write_index(index_dir, documents=corpus.documents, passages=passages, vectors=vectors,
+                               sentences=sentences, hub=hub, model=model, root=corpus.root, chunker=chunker,
+                               faiss_kind=faiss_kind, ranking=ranking,
+                               added={d.doc_id: built_at for d in corpus.documents}, t0=t0, say=say)
     say(f"index ready: {index_dir} ({len(passages)} passages, {time.perf_counter() - t0:.1f}s)")
     return manifest
 
 
-def _lock_path(index_dir: Path) -> Path:
+def embed_passages(passages: Sequence[Passage], embedder, *, progress: bool,
+                   say: Callable[[str], None], context: bool = True) -> tuple[np.ndarray, SentenceTable]:
+    """The passages' vectors and their sentence table (rows 0..len(passages)-1); with `context`,
+    each sentence is embedded under its title and headings too (`RankingSettings.context_weight`)."""
+    say(f"embedding {len(passages)} passages and {SentenceTable.distinct(passages)} sentences "
+        f"{'(alone and under their headings) ' if context else ''}with {embedder.model_name}")
+    indexed = [indexed_text(p) for p in passages]
+    both = getattr(embedder, "encode_passages_and_sentences", None)
+    if both is not None:  # one call: passages and sentences share batches and one progress bar
+        row, start, end, texts = SentenceTable.spans(passages)
+        grouped: list[list[str]] = [[] for _ in passages]
+        for r, t in zip(row, texts):
+            grouped[r].append(normalize(t))
+        if context:  # each passage's sentences, then the same under its headings
+            for r, t in zip(row, SentenceTable.context_texts(passages, row, texts)):
+                grouped[r].append(t)
+        vectors, groups = both([normalize(t) for t in indexed], grouped, progress=progress)
+        halves = [np.split(g, 2) if context else (g, g[:0]) for g in groups]
+        plain = np.concatenate([vectors[:0], *(h[0] for h in halves)]).astype(np.float32)
+        read = np.concatenate([vectors[:0], *(h[1] for h in halves)]).astype(np.float32) if context else None
+        sentences = SentenceTable(row, start, end, plain, read)
+    else:
+        vectors = embedder.encode_passages([normalize(t) for t in indexed], progress=progress)
+        sentences = SentenceTable.build(passages, embedder, progress=progress, context=context)
+    return vectors, sentences
+
+
+def write_index(index_dir: Path, *, documents: Sequence[Document], passages: Sequence[Passage],
+                vectors: np.ndarray, sentences: SentenceTable, hub: Hubness, model: dict[str, Any], root: str,
+                chunker: dict[str, Any], faiss_kind: str, ranking: RankingSettings, added: dict[str, str],
+                t0: float, say: Callable[[str], None]) -> dict[str, Any]:
+    """Write an index of these parts in a temporary sibling folder and swap it in (the caller
+    holds the build lock). The keyword index is built here, from every passage, so its
+    statistics are those of exactly these documents. `added`: each document's time of adding."""
+    tmp = Path(tempfile.mkdtemp(prefix=f".{index_dir.name}.building-", dir=index_dir.parent))
+    try:
+        say(f"tokenizing {len(passages)} passages")
+        indexed = [indexed_text(p) for p in passages]
+        headings = [h for p in passages for h in p.heading_path] + [d.title for d in documents]
+        keyword = KeywordIndex.build(indexed, term_sources=[p.text for p in passages], headings=headings)
+        keyword.save(tmp)
+        DenseVectors.build(vectors, faiss_kind).save(tmp)
+        hub.save(tmp)
+        sentences.save(tmp)
+        _write_jsonl(tmp / PASSAGES, [p.to_dict() for p in passages])
+        (tmp / DOCUMENTS).write_text(json.dumps([_document_outline(d) for d in documents],
+                                                ensure_ascii=False), encoding="utf-8")
+        manifest = {
+            "format_version": FORMAT_VERSION,
+            "model": model,
+            "corpus": {"root": root, "files": corpus_checksums(Corpus(root, list(documents), []))},
+            "chunker": chunker,
+            "passage_context": PASSAGE_CONTEXT,
+            "tokenizer": keyword.settings(),
+            "faiss": {"kind": faiss_kind, "metric": "inner_product"},
+            "ranking": ranking.to_dict(),
+            "counts": {"documents": len(documents), "passages": len(passages), "sentences": len(sentences)},
+            "added": {d.doc_id: added[d.doc_id] for d in documents},
+            "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "build_seconds": round(time.perf_counter() - t0, 3),
+        }
+        manifest["files"] = {
+            str(p.relative_to(tmp)): {"bytes": p.stat().st_size, "sha256": sha256_file(p)}
+            for p in sorted(tmp.rglob("*")) if p.is_file()
+        }
+        (tmp / MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
+        (tmp / MARKER).write_bytes(b"")
+        _fsync_tree(tmp)
+        _swap_in(tmp, index_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return manifest
+
+
+def lock_path(index_dir: Path) -> Path:
+    """The lock file that serialises every change to `index_dir`."""
     return index_dir.with_name(f".{index_dir.name}.lock")
 
 
@@ -494,7 +526,9 @@ def load_index(index_dir: Path, *, model_name: str | None = None) -> DirectorySt
 
 def is_current(index_dir: Path, *, model_name: str, chunker: dict[str, Any], files: list[dict[str, str]]) -> bool:
     """Whether an existing index was built from these inputs, so it need not be rebuilt (a
-    previous index that a killed build had moved aside is put back first)."""
+    previous index that a killed build had moved aside is put back first). An index saved
+    without one of today's ranking settings predates it and lacks what it needs (the sentence
+    context vectors of `context_weight`), so it is rebuilt too."""
     _restore_previous(Path(index_dir))
     try:
         m = read_manifest(index_dir)
@@ -503,4 +537,5 @@ def is_current(index_dir: Path, *, model_name: str, chunker: dict[str, Any], fil
     from docqa.index.tokenize import TOKENIZER_VERSION
 
     return (m["model"]["name"] == model_name and m["chunker"] == chunker and m["corpus"]["files"] == files
-            and m.get("passage_context") == PASSAGE_CONTEXT and m["tokenizer"].get("version") == TOKENIZER_VERSION)
+            and m.get("passage_context") == PASSAGE_CONTEXT and m["tokenizer"].get("version") == TOKENIZER_VERSION
+            and set(m.get("ranking") or {}) >= set(asdict(RankingSettings())))

@@ -7,16 +7,20 @@ same way the passages were.
 """
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Mapping
 from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
 
 from docqa.ingest.text import normalize
 
-TOKENIZER_VERSION = 1
+TOKENIZER_VERSION = 2
 
 _STOP_ZH = set(
     "的 了 是 在 和 与 及 或 等 也 都 而 又 并 对 把 被 让 给 从 向 以 于 为 之 其 这 那 此 该 各 每 "
@@ -69,20 +73,118 @@ def _base_dictionary() -> tuple[dict[str, int], int]:
     return base.FREQ, base.total
 
 
+@lru_cache(maxsize=1)
+def _frozen_base() -> FrozenDictionary:
+    """jieba's dictionary hashed once per process (about 0.5 CPU s), for every index built."""
+    return FrozenDictionary.from_dict(_base_dictionary()[0])
+
+
+def _key(word: str) -> int:
+    return int.from_bytes(hashlib.blake2b(word.encode("utf-8", "surrogatepass"), digest_size=8).digest(), "little")
+
+
+class FrozenDictionary(Mapping):
+    """A jieba word-frequency table as sorted 64-bit word hashes and their frequencies.
+
+    jieba's own cache takes about 0.8 s to unmarshal (500k entries), most of a command-line
+    question's time; these arrays load in milliseconds, and a question's cut needs only a few
+    hundred look-ups. Writes (jieba's `add_word`) go to a small overlay. A hash collision between
+    two of 500k words has a probability near 1e-8.
+    """
+
+    def __init__(self, keys: np.ndarray, freqs: np.ndarray):
+        self._keys, self._freqs, self._overlay = keys, freqs, {}
+
+    @classmethod
+    def from_dict(cls, freq: Mapping[str, int]) -> "FrozenDictionary":
+        keys = np.fromiter((_key(w) for w in freq), dtype=np.uint64, count=len(freq))
+        freqs = np.fromiter(freq.values(), dtype=np.int64, count=len(freq))
+        if len(freqs) and (freqs.min() < 0 or freqs.max() > np.iinfo(np.int32).max):
+            raise ValueError("word frequencies out of int32 range")
+        order = np.argsort(keys, kind="stable")
+        return cls(keys[order], freqs[order])
+
+    def merged(self, words: Mapping[str, int]) -> "FrozenDictionary":
+        """A copy with `words` set (updated or inserted), its overlay folded in too."""
+        words = {**self._overlay, **words}
+        keys = np.fromiter((_key(w) for w in words), dtype=np.uint64, count=len(words))
+        freqs = np.fromiter(words.values(), dtype=np.int64, count=len(words))
+        keys, first = np.unique(keys[::-1], return_index=True)  # the last value of a repeated hash
+        freqs = freqs[::-1][first]
+        at = np.searchsorted(self._keys, keys)
+        found = (at < len(self._keys)) & (self._keys[np.minimum(at, len(self._keys) - 1)] == keys)
+        out_freqs = self._freqs.copy()
+        out_freqs[at[found]] = freqs[found]
+        return FrozenDictionary(np.insert(self._keys, at[~found], keys[~found]),
+                                np.insert(out_freqs, at[~found], freqs[~found]))
+
+    def __getitem__(self, word: str) -> int:
+        if word in self._overlay:
+            return self._overlay[word]
+        h = np.uint64(_key(word))
+        i = int(np.searchsorted(self._keys, h))
+        if i < len(self._keys) and self._keys[i] == h:
+            return int(self._freqs[i])
+        raise KeyError(word)
+
+    def __contains__(self, word: object) -> bool:
+        try:
+            self[word]  # type: ignore[index]
+        except (KeyError, TypeError):
+            return False
+        return True
+
+    def __setitem__(self, word: str, freq: int) -> None:
+        self._overlay[word] = freq
+
+    def __len__(self) -> int:
+        return len(self._keys) + len(self._overlay)
+
+    def __iter__(self) -> Iterator[str]:
+        raise TypeError("a FrozenDictionary keeps word hashes, not words")
+
+    def save(self, path: Path, total: int) -> None:
+        if self._overlay:
+            raise ValueError("freeze the dictionary after adding words, not before")
+        with open(path, "wb") as f:
+            np.savez(f, keys=self._keys, freqs=self._freqs.astype(np.int32), total=np.int64(total))
+
+    @classmethod
+    def load(cls, path: Path) -> tuple["FrozenDictionary", int]:
+        with np.load(path) as table:
+            return cls(table["keys"], table["freqs"]), int(table["total"])
+
+
 class Tokenizer:
     """jieba, the corpus terms, NFKC folding and stop words, in one callable."""
 
-    def __init__(self, terms: Iterable[str] = ()):
+    def __init__(self, terms: Iterable[str] = (), *, dictionary: tuple[FrozenDictionary, int] | None = None):
+        """`dictionary`: the frozen table saved with an index (its terms already added), which
+        spares loading jieba's own dictionary; cuts are the same."""
         import jieba
 
+        self._jieba = jieba.Tokenizer()
+        self.terms = sorted(set(terms))
+        if dictionary is not None:
+            self._jieba.FREQ, self._jieba.total = dictionary
+            self._jieba.initialized = True
+            return
         # Each tokenizer gets its own copy of jieba's dictionary (loaded once per process), so
         # one corpus's terms never leak into another's.
         freq, total = _base_dictionary()
-        self._jieba = jieba.Tokenizer()
         self._jieba.FREQ, self._jieba.total, self._jieba.initialized = dict(freq), total, True
-        self.terms = sorted(set(terms))
         for term in self.terms:
             self._jieba.add_word(term, freq=max(self._jieba.suggest_freq(term, tune=False), 1000))
+
+    def save_dictionary(self, path: Path) -> None:
+        """Write the dictionary (jieba's plus the corpus terms) as a `FrozenDictionary`."""
+        freq = self._jieba.FREQ
+        if isinstance(freq, FrozenDictionary):
+            frozen = freq.merged({})
+        else:  # jieba's dictionary plus what adding the terms changed: each term and its prefixes
+            changed = {t[:i]: freq[t[:i]] for t in self.terms for i in range(1, len(t) + 1) if t[:i] in freq}
+            frozen = _frozen_base().merged(changed)
+        frozen.save(path, self._jieba.total)
 
     def settings(self) -> dict:
         return {"version": TOKENIZER_VERSION, "mode": "jieba-search", "terms": len(self.terms),

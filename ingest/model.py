@@ -121,3 +121,15 @@ class Corpus:
 
 class IngestError(InputError, ValueError):
     """A corpus input that cannot be read; the message names the file and place."""
+
+
+class UnsupportedFormatError(IngestError):
+    """A file of a kind docqa does not read, or whose content is not what its name says."""
+
+    status_code = 415
+
+
+class TooLargeError(IngestError):
+    """A file over a size limit, as stored or as unpacked (a ZIP container)."""
+
+    status_code = 413

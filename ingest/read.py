@@ -16,10 +16,11 @@ from pathlib import Path
 from docqa.ingest.encoding import decode
 from docqa.ingest.formats import (FORMAT_SUFFIXES, JSONL_SUFFIXES, TEXT_SUFFIXES, is_book_file, kind_of,
                                   read_formatted)
-from docqa.ingest.model import Document, IngestError
+from docqa.ingest.model import Document, IngestError, TooLargeError, UnsupportedFormatError
 from docqa.ingest.structure import guess_title
 
 SUPPORTED = TEXT_SUFFIXES + JSONL_SUFFIXES + FORMAT_SUFFIXES
+READABLE = "PDF, EPUB, DOCX, HTML, .txt, .md or .jsonl"
 _SHAPE = 'each line must be one object like {"id": ..., "title": ..., "text": ...}'
 
 
@@ -27,7 +28,7 @@ def default_root(paths: list[Path]) -> Path:
     """The folder sources are named relative to: the folder given, or a file's own folder."""
     bases = [p if p.is_dir() else p.parent for p in (Path(p).resolve() for p in paths)]
     if not bases:
-        raise IngestError("no corpus path given: pass a file or folder of .txt, .md or .jsonl files")
+        raise IngestError(f"no corpus path given: pass a file or folder of {READABLE} files")
     return Path(os.path.commonpath([str(b) for b in bases]))
 
 
@@ -50,7 +51,7 @@ def list_files(paths: list[Path]) -> list[Path]:
         if stat.S_ISDIR(info.st_mode):
             found = sorted(_walk(path), key=lambda p: p.relative_to(path).as_posix())
             if not found:
-                raise IngestError(f"{path}: no .txt, .md or .jsonl files in this folder; add some or pass a file")
+                raise IngestError(f"{path}: no readable files in this folder ({READABLE}); add some or pass a file")
             files.extend(found)
         elif path.suffix.lower() in SUPPORTED:
             files.append(path)  # a FIFO or device named like a book is refused when read
@@ -59,9 +60,9 @@ def list_files(paths: list[Path]) -> list[Path]:
         elif is_book_file(path):
             files.append(path)
         else:
-            raise IngestError(
+            raise UnsupportedFormatError(
                 f"{path}: unsupported file type {path.suffix or '(none)'!r}; "
-                "give a .txt, .md or .jsonl file (UTF-8, GB18030/GBK or Big5)")
+                f"give a {READABLE} file (text in UTF-8, GB18030/GBK or Big5)")
     unique: dict[Path, Path] = {}
     for f in files:
         unique.setdefault(f.resolve(), f)
@@ -244,7 +245,7 @@ def _is_regular(entry: os.DirEntry) -> bool:
 
 
 def _too_big(source: str, size: int, limit: int) -> IngestError:
-    return IngestError(f"{source}: the file is {size:,} bytes, over the {limit:,}-byte limit for one file",
+    return TooLargeError(f"{source}: the file is {size:,} bytes, over the {limit:,}-byte limit for one file",
                        hint=f"split it into smaller files, or raise the limit: set {MAX_FILE_SETTING} "
                             "(or pass max_file_bytes= to load_corpus)")
 

@@ -22,8 +22,9 @@ from starlette.middleware.cors import CORSMiddleware
 
 from docqa.service import http_errors
 from docqa.service.engine import open_searcher
-from docqa.service.middleware import BearerAuth, BodyGuard, protocol_with_deadline
-from docqa.service.routes import health, openai, outline, questions
+from docqa.service.middleware import UPLOAD_SLACK, BearerAuth, BodyGuard, protocol_with_deadline
+from docqa.service.library import Library
+from docqa.service.routes import documents, health, openai, outline, questions
 from docqa.service.schemas import ErrorOut
 from docqa.service.settings import Settings
 from docqa.service.state import ServiceState
@@ -53,23 +54,25 @@ def create_app(settings: Settings, searcher: "Searcher | None" = None) -> FastAP
         summary="Questions about a Chinese book, answered with cited passages",
         version="0.1.0",
         lifespan=lifespan,
-        responses={code: {"model": ErrorOut} for code in (400, 401, 404, 408, 413, 422, 503)},
+        responses={code: {"model": ErrorOut} for code in (400, 401, 404, 408, 409, 413, 415, 422, 503)},
     )
     app.state.docqa = state
+    app.state.docqa_library = Library(state)
 
     def count_bug() -> None:
         state.internal_errors += 1
 
     http_errors.install(app, on_bug=count_bug)
-    app.add_middleware(BodyGuard, max_bytes=settings.max_body_bytes, timeout=settings.request_timeout)
+    app.add_middleware(BodyGuard, max_bytes=settings.max_body_bytes, timeout=settings.request_timeout,
+                       uploads={"/documents": min(settings.max_upload_bytes, settings.max_file_bytes) + UPLOAD_SLACK})
     if settings.api_key:
         app.add_middleware(BearerAuth, api_key=settings.api_key)
     if settings.cors_origins:
         app.add_middleware(
-            CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST", "OPTIONS"],
+            CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST", "DELETE", "OPTIONS"],
             allow_headers=["Authorization", "Content-Type"],
         )
-    for area in (health, questions, outline, openai):
+    for area in (health, questions, outline, openai, documents):
         app.include_router(area.router)
 
     @app.get("/", response_class=FileResponse, include_in_schema=False)

@@ -20,7 +20,7 @@ from typing import Any
 
 from docqa.errors import InputError
 from docqa.ingest.text import HAN, compact, sentence_spans
-from docqa.service.format import is_chinese, location
+from docqa.service.format import cited, is_chinese, location
 
 MODEL_ID = "docqa"
 QUOTE_CHARS = 240
@@ -153,7 +153,7 @@ def reply_pieces(answer_text: str, citations: Sequence[dict[str, Any]], question
     for i, c in enumerate(citations, 1):
         quoted = f"> {quote_sentences(c['text'], answer_text, question)}"
         pieces.append(
-            f"\n\n[{i}] {c['heading']} ({location(c, chinese)})\n{quoted}"
+            f"\n\n[{i}] {cited(c)} ({location(c, chinese)})\n{quoted}"
         )
     return pieces
 
@@ -164,7 +164,7 @@ def refusal_pieces(message: str, closest: Sequence[dict[str, Any]]) -> list[str]
         return [message]
     chinese = is_chinese(message)
     intro = CLOSEST_ZH if chinese else CLOSEST_EN
-    lines = [f"- {c['heading']} ({location(c, chinese)})" for c in closest]
+    lines = [f"- {cited(c)} ({location(c, chinese)})" for c in closest]
     return [message, f"\n\n{intro}\n" + "\n".join(lines)]
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -64,6 +65,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     common(p, model=False)
 
+    p = sub.add_parser("add", help="add books to a library index (a new folder becomes a new library)")
+    p.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="files or folders in any format docqa reads")
+    p.add_argument("--index", type=Path, required=True,
+                   help="the library's index folder (required: docqa's own cache index is never changed)")
+    p.add_argument("--model", help="the model of a new library (default: $DOCQA_MODEL or the bundled one); "
+                                   "an existing library keeps its own")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar or messages")
+
+    p = sub.add_parser("remove", help="remove books from a library index by document id")
+    p.add_argument("doc_ids", nargs="+", metavar="DOC_ID", help="ids as `docqa list` shows them")
+    p.add_argument("--index", type=Path, required=True, help="the library's index folder")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("-q", "--quiet", action="store_true", help="no messages")
+
+    p = sub.add_parser("list", help="the documents of an index: id, title, format, pages, passages, added")
+    p.add_argument("--index", type=Path, help="index directory (default: the bundled book's, in the user cache)")
+    p.add_argument("--model", help=argparse.SUPPRESS)
+    p.add_argument("--json", action="store_true", help="one JSON array of the documents")
+
     p = sub.add_parser("serve", help="the HTTP API, OpenAI-compatible chat and the chat page")
     p.add_argument("--host", help="default 127.0.0.1")
     p.add_argument("--port", type=int, help="default 8000")
@@ -110,11 +131,11 @@ def _cmd_build(args, settings) -> int:
 
 
 def _print_hits(hits, chinese: bool) -> None:
-    from docqa.service.format import citation_label, location
+    from docqa.service.format import cited, location
 
     for i, h in enumerate(hits, 1):
         p = h.passage
-        print(f"[{i}] {citation_label(p)}  ({location(p, chinese)}, score {h.score:.4f})")
+        print(f"[{i}] {cited(p)}  ({location(p, chinese)}, score {h.score:.4f})")
         print("    " + p.text.replace("\n", " "))
         print()
 
@@ -145,7 +166,7 @@ def _batch(args, settings, searcher) -> int:
 
 
 def _cmd_search(args, settings) -> int:
-    from docqa.service.format import citation_label, is_chinese, location
+    from docqa.service.format import cited, is_chinese, location
     from docqa.service.lookup import check_scope
     from docqa.service.questions import check_k, check_question
 
@@ -173,7 +194,7 @@ def _cmd_search(args, settings) -> int:
     elif args.command == "ask" and answer.passage_id is not None:
         src = searcher.passage(answer.passage_id)
         print(answer.text)
-        print(f"  — {citation_label(src)} ({location(src, chinese)})\n")
+        print(f"  — {cited(src)} ({location(src, chinese)})\n")
     _print_hits(answer.hits, chinese)
     return 0
 
@@ -246,6 +267,59 @@ def _cmd_chapter(args, settings) -> int:
     return 0
 
 
+def _library_say(args):
+    return None if getattr(args, "quiet", False) else (lambda m: print(m, file=sys.stderr, flush=True))
+
+
+def _cmd_add(args, settings) -> int:
+    from dataclasses import asdict
+
+    from docqa.api import add_documents
+
+    model = settings.model if args.model is not None or "model" in settings.model_fields_set else None
+    change = add_documents(args.paths, settings.index, model=model, cache_dir=settings.cache_dir,
+                           progress=not args.quiet, max_file_bytes=settings.max_file_bytes, say=_library_say(args))
+    if args.json:
+        _emit(asdict(change))
+        return 0
+    for d in change.added:
+        print(f"added {d.doc_id}\t{d.title}\t({d.format}, {d.passages} passages)")
+    for d in change.already:
+        print(f"already there {d.doc_id}\t{d.title}")
+    print(f"{change.index}: {change.documents} documents, {change.passages} passages")
+    return 0
+
+
+def _cmd_remove(args, settings) -> int:
+    from dataclasses import asdict
+
+    from docqa.api import remove_documents
+
+    change = remove_documents(args.doc_ids, settings.index, cache_dir=settings.cache_dir, say=_library_say(args))
+    if args.json:
+        _emit(asdict(change))
+        return 0
+    for d in change.removed:
+        print(f"removed {d.doc_id}\t{d.title}")
+    print(f"{change.index}: {change.documents} documents, {change.passages} passages")
+    return 0
+
+
+def _cmd_list(args, settings) -> int:
+    from dataclasses import asdict
+
+    from docqa.api import list_documents
+
+    docs = list_documents(settings.index, model=settings.model, cache_dir=settings.cache_dir)
+    if args.json:
+        _emit([asdict(d) for d in docs])
+        return 0
+    for d in docs:
+        pages = f", {d.pages} pages" if d.pages else ""
+        print(f"{d.doc_id}\t{d.title}\t({d.format}{pages}, {d.passages} passages, added {d.added_at})")
+    return 0
+
+
 def _cmd_serve(args, settings) -> int:
     from docqa.service.api import run
 
@@ -254,7 +328,8 @@ def _cmd_serve(args, settings) -> int:
 
 
 COMMANDS = {"build": _cmd_build, "search": _cmd_search, "ask": _cmd_search, "eval": _cmd_eval,
-            "chapters": _cmd_chapters, "chapter": _cmd_chapter, "serve": _cmd_serve}
+            "chapters": _cmd_chapters, "chapter": _cmd_chapter, "serve": _cmd_serve,
+            "add": _cmd_add, "remove": _cmd_remove, "list": _cmd_list}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -269,6 +344,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("docqa: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader (`| head`) has gone: stop quietly, as Unix tools do, and keep Python's exit
+        # flush from raising again on the closed pipe.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from pathlib import PurePosixPath
 from typing import Any
 
 from docqa.ingest.model import Passage
@@ -25,6 +26,25 @@ def citation_label(p: Passage) -> str:
     """The headings as the book writes them ("第一章 … › 第二节 … › 一、…"), so a reader can find
     the place in a printed copy too."""
     return " › ".join(p.heading_path) or p.title
+
+
+def book_title(p: Passage | Mapping[str, Any]) -> str | None:
+    """The book a passage is from, as a citation names it ("《书名》"); None when its title is
+    only its file name (a text file without a title line), which the location names anyway."""
+    title, source = (_field(p, "title") or "").strip(), _field(p, "source") or ""
+    if not title or title == PurePosixPath(source).stem:
+        return None
+    return f"《{title.strip('《》')}》"
+
+
+def cited(p: Passage | Mapping[str, Any]) -> str:
+    """What a citation line names: the book and the headings ("《书名》 第一章 … › 第一节 …"), so
+    a reader of a library knows which book, and where in it."""
+    heading = _field(p, "heading") if isinstance(p, Mapping) else citation_label(p)
+    title = book_title(p)
+    if title is None:
+        return heading or ""
+    return title if not heading or heading == _field(p, "title") else f"{title} {heading}"
 
 
 def _field(p: Passage | Mapping[str, Any], name: str) -> Any:

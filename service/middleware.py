@@ -13,6 +13,7 @@ import logging
 from typing import Any
 
 import anyio
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
@@ -32,16 +33,21 @@ class BodyGuard:
     and the connection is closed. Bodies are JSON whatever their Content-Type, so `curl -d` works.
     """
 
-    def __init__(self, app: ASGIApp, max_bytes: int, timeout: float = 15.0):
+    def __init__(self, app: ASGIApp, max_bytes: int, timeout: float = 15.0, uploads: dict[str, int] | None = None):
+        """`uploads`: paths that take a file upload (POST), with their own byte limit."""
         self.app = app
         self.max_bytes = max_bytes
         self.timeout = timeout
+        self.uploads = uploads or {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         path = scope["path"]
+        if scope["method"] == "POST" and path in self.uploads:
+            await self._upload(scope, receive, send, self.uploads[path])
+            return
         too_big = (f"request body is over the {self.max_bytes}-byte limit; send a shorter question "
                    "or fewer chat messages (DOCQA_MAX_BODY_BYTES)")
         declared = dict(scope["headers"]).get(b"content-length")
@@ -103,6 +109,46 @@ class BodyGuard:
             return await receive()
 
         await self.app(scope, replay, send)
+
+
+    async def _upload(self, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
+        """A file upload is streamed to the route (whose form parser spools it to disk), not held
+        here: its size is checked on Content-Length and on the bytes as they arrive (413), and
+        each piece must arrive within `timeout` seconds of the one before (408)."""
+        path = scope["path"]
+        too_big = (f"the upload is over the {limit - UPLOAD_SLACK:,}-byte limit for one file; upload a smaller "
+                   "file, or raise DOCQA_MAX_UPLOAD_BYTES (and DOCQA_MAX_FILE_BYTES)")
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None:
+            try:
+                length = int(declared)
+            except ValueError:
+                await send_error(send, path, 400, "Content-Length header is not a number")
+                return
+            if length > limit:
+                await send_error(send, path, 413, too_big, {"Connection": "close"})
+                return
+        size = 0
+
+        async def counted() -> Message:
+            nonlocal size
+            message = None
+            with anyio.move_on_after(self.timeout):
+                message = await receive()
+            if message is None:
+                raise HTTPException(408, f"the upload stalled: nothing arrived for {self.timeout:g} seconds "
+                                         f"({size} bytes came); send the file at once (DOCQA_REQUEST_TIMEOUT)",
+                                    headers={"Connection": "close"})
+            size += len(message.get("body", b""))
+            if size > limit:
+                raise HTTPException(413, too_big, headers={"Connection": "close"})
+            return message
+
+        await self.app(scope, counted, send)
+
+
+UPLOAD_SLACK = 64 * 1024
+"""Room in an upload's body for the multipart framing around the file."""
 
 
 class BearerAuth:

@@ -212,3 +212,56 @@ class ChatOut(BaseModel):
     citations: list[CitationOut]
     closest: list[CitationOut] = Field(default_factory=list)
     retrieval_query: str = Field(description="what was searched: the question, with earlier turns for a follow-up")
+
+
+class DocumentOut(BaseModel):
+    """A document of the library, as GET /documents lists it."""
+    doc_id: str
+    title: str
+    source: str = Field(description="the file it was read from")
+    format: str = Field(description="pdf, epub, docx, html, txt, md or jsonl")
+    pages: int | None = Field(description="pages of a paged source (PDF), else null")
+    passages: int
+    added_at: str | None = Field(description="when the document was added (UTC, ISO 8601)")
+    checksum: str = Field(description="sha256 of the file; the same file uploaded again is not added twice")
+
+
+class DocumentListOut(BaseModel):
+    documents: list[DocumentOut]
+    writable: bool = Field(description="whether POST and DELETE /documents can change this server's index")
+    read_only_reason: str | None = None
+
+
+class ChangeOut(BaseModel):
+    added: list[DocumentOut] = []
+    already: list[DocumentOut] = Field([], description="documents given again, found by checksum")
+    renamed: dict[str, str] = Field({}, description="id wanted -> id given, when the wanted id was taken")
+    removed: list[DocumentOut] = []
+    documents: int = Field(description="documents in the library after the change")
+    passages: int
+
+
+class JobOut(BaseModel):
+    job_id: str
+    kind: Literal["add", "remove"]
+    target: str = Field(description="the uploaded file's (safe) name, or the document id removed")
+    status: Literal["queued", "running", "done", "failed"]
+    stage: str = Field(description="what the change is doing now")
+    progress: float = Field(ge=0, le=1)
+    error: str | None = Field(description="why a failed change failed; the index is then unchanged")
+    created_at: str
+    finished_at: str | None
+    result: ChangeOut | None = None
+
+
+class UploadOut(BaseModel):
+    status: Literal["queued", "exists"] = Field(
+        description="queued: 202, follow the job; exists: 200, the same file is already in the library")
+    job: JobOut | None = None
+    document: DocumentOut | None = None
+
+
+class RemovedOut(BaseModel):
+    removed: DocumentOut
+    documents: int
+    passages: int

@@ -49,6 +49,9 @@ class Settings(BaseSettings):
                             "commands; see BENCHMARKS.md")
     max_file_bytes: int = Field(DEFAULT_MAX_FILE_BYTES, gt=0,
                                 description="largest corpus file read, in bytes (a guard against huge or endless files)")
+    max_upload_bytes: int = Field(100_000_000, gt=0,
+                                  description="largest file POST /documents accepts, in bytes (413 above it, "
+                                              "or above DOCQA_MAX_FILE_BYTES when that is lower)")
 
     @field_validator("api_key")
     @classmethod

@@ -1,6 +1,6 @@
 """A build that cannot write says so in one line and leaves nothing half-built.
 
-The full disk is a real one: a 128 KB tmpfs mounted for the test (needs root and a kernel
+The full disk is a real one: a small tmpfs mounted for the test (needs root and a kernel
 that allows it; skipped otherwise). The corpus is the bundled book, so the files written
 are real bm25s, FAISS and numpy files.
 """
@@ -22,12 +22,15 @@ from tests.fakes import FakeEmbedder, make_corpus
 
 
 @pytest.fixture()
-def small_disk():
-    """A 128 KB tmpfs: room for a tiny index, not for the bundled book's."""
+def small_disk(request):
+    """A tmpfs of 9 MB by default: room for one tiny index (about 6 MB, most of it the keyword
+    dictionary), not for a second one beside it; `@pytest.mark.parametrize("small_disk", [size],
+    indirect=True)` picks another size."""
+    size = getattr(request, "param", "9m")
     if os.geteuid() != 0 or not shutil.which("mount"):
         pytest.skip("mounting a small tmpfs needs root")
     mnt = Path(tempfile.mkdtemp(prefix="docqa-full-"))
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=128k", "tmpfs", str(mnt)], capture_output=True)
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(mnt)], capture_output=True)
     if done.returncode != 0:
         mnt.rmdir()
         pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode().strip()}")
@@ -57,6 +60,7 @@ def test_full_disk_is_a_clean_error_and_the_previous_index_survives(small_disk):
     assert sorted(p.name for p in small_disk.iterdir()) == [".idx.lock", "idx"]  # nothing half-built
 
 
+@pytest.mark.parametrize("small_disk", ["2m"], indirect=True)
 def test_full_disk_on_a_first_build_leaves_nothing(small_disk):
     target = small_disk / "idx"
     with pytest.raises(IndexBuildError, match="no space left"):

@@ -9,8 +9,9 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+from docqa.ingest.formats.archive import DEFAULT_MAX_UNPACKED_BYTES, check_archive
 from docqa.ingest.formats.detect import NAMES, claimed, sniff
-from docqa.ingest.model import Document, IngestError
+from docqa.ingest.model import Document, IngestError, UnsupportedFormatError
 
 FORMAT_SUFFIXES = (".pdf", ".epub", ".docx", ".html", ".htm", ".xhtml")
 BOOK_KINDS = ("pdf", "epub", "docx", "html")
@@ -35,19 +36,19 @@ def kind_of(path: Path, source: str) -> str | None:
         if actual == claim or (claim == "html" and actual == "text"):
             return claim
         if claim in ("epub", "docx") and actual == "zip":
-            raise IngestError(f"{source}: not a readable {NAMES[claim]} file (a damaged or foreign ZIP archive); "
+            raise UnsupportedFormatError(f"{source}: not a readable {NAMES[claim]} file (a damaged or foreign ZIP archive); "
                               "re-download or re-export it")
-        raise IngestError(f"{source}: the name says {NAMES[claim]} but the content is {NAMES.get(actual, actual)}; "
+        raise UnsupportedFormatError(f"{source}: the name says {NAMES[claim]} but the content is {NAMES.get(actual, actual)}; "
                           f"rename it to match its content or re-export it as {NAMES[claim]}")
     if actual in BOOK_KINDS and actual != "html":
         if suffix in _TEXT_SUFFIXES:
-            raise IngestError(f"{source}: the name says text but the content is {NAMES[actual]}; "
+            raise UnsupportedFormatError(f"{source}: the name says text but the content is {NAMES[actual]}; "
                               f"rename it to .{actual} and read it again")
         return actual
     if actual == "html" and suffix not in _TEXT_SUFFIXES:
         return "html"
     if suffix not in _TEXT_SUFFIXES and actual in ("ole", "image", "binary", "zip"):
-        raise IngestError(f"{source}: unsupported content ({NAMES[actual]}); give a .txt, .md, .jsonl, "
+        raise UnsupportedFormatError(f"{source}: unsupported content ({NAMES[actual]}); give a .txt, .md, .jsonl, "
                           ".pdf, .epub, .docx or .html file")
     return None
 
@@ -64,8 +65,10 @@ def is_book_file(path: Path) -> bool:
         return False
 
 
-def read_formatted(path: Path, source: str, kind: str, *, progress: bool = False) -> Document:
-    """Read a PDF, EPUB, DOCX or HTML file into a `Document` (raises `IngestError`)."""
+def read_formatted(path: Path, source: str, kind: str, *, progress: bool = False,
+                   max_unpacked_bytes: int = DEFAULT_MAX_UNPACKED_BYTES) -> Document:
+    """Read a PDF, EPUB, DOCX or HTML file into a `Document` (raises `IngestError`).
+    `max_unpacked_bytes`: the most an EPUB or DOCX may unpack to (see `check_archive`)."""
     from docqa.ingest.structure import guess_title
 
     if kind == "pdf":
@@ -75,9 +78,11 @@ def read_formatted(path: Path, source: str, kind: str, *, progress: bool = False
         extracted = read_pdf(path, source, ocr=ocr_reader(), progress=_bar(source) if progress else None)
     elif kind == "epub":
         from docqa.ingest.formats.epub import read_epub
+        check_archive(path, source, max_unpacked_bytes)
         extracted = read_epub(path, source)
     elif kind == "docx":
         from docqa.ingest.formats.docx import read_docx
+        check_archive(path, source, max_unpacked_bytes)
         extracted = read_docx(path, source)
     elif kind == "html":
         from docqa.ingest.formats.html import read_html

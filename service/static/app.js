@@ -27,16 +27,22 @@ class ApiError extends Error {
   }
 }
 
-async function api(path, body) {
+function authHeaders() {
   const headers = { Accept: "application/json" };
   const key = localStorage.getItem(KEY_STORE);
   if (key) headers.Authorization = "Bearer " + key;
+  return headers;
+}
+
+async function api(path, body, method) {
+  const headers = authHeaders();
   const init = { headers };
   if (body !== undefined) {
     init.method = "POST";
     headers["Content-Type"] = "application/json";
     init.body = JSON.stringify(body);
   }
+  if (method) init.method = method;
   let res;
   try {
     res = await fetch(path, init);
@@ -117,13 +123,153 @@ async function loadBook() {
   if (!(await waitReady())) return;
   try {
     const outline = await api("chapters");
-    const doc = (outline.documents || [])[0];
-    if (doc && doc.title) {
-      $("book-title").textContent = doc.title;
-      document.title = doc.title + " · docqa";
+    const docs = outline.documents || [];
+    const title = docs.length === 1 ? docs[0].title : docs.length > 1 ? `书架 · ${docs.length} 本书` : "";
+    if (title) {
+      $("book-title").textContent = title;
+      document.title = title + " · docqa";
     }
+    await loadLibrary();
   } catch (e) {
     if (e.status !== 401) setStatus(e.message, true);
+  }
+}
+
+// ---- library: the books, upload, outline, remove, and the scope of a question ------------------
+
+let books = [];
+
+async function loadLibrary() {
+  const data = await api("documents");
+  books = data.documents;
+  const scope = $("scope");
+  const chosen = scope.value;
+  scope.replaceChildren(el("option", { value: "" }, `全部书籍（${books.length}）`),
+    ...books.map((b) => el("option", { value: b.doc_id }, b.title)));
+  scope.value = books.some((b) => b.doc_id === chosen) ? chosen : "";
+  const list = $("library-list");
+  list.replaceChildren(...books.map((b) => el("li", { dataset: { docId: b.doc_id } },
+    el("span", { class: "book-title", title: b.source }, b.title),
+    el("span", { class: "note" }, `${b.format}${b.pages ? "，" + b.pages + " 页" : ""}，${b.passages} 段`),
+    el("button", { type: "button", class: "outline-button", onclick: () => showOutline(b) }, "目录"),
+    data.writable ? el("button", { type: "button", class: "remove-button", onclick: () => removeBook(b) }, "删除") : null,
+  )));
+  $("upload-form").hidden = !data.writable;
+  $("library-note").hidden = data.writable;
+  $("library-note").textContent = data.writable ? "" : "此服务器的书架只读：" + (data.read_only_reason || "");
+}
+
+$("library-toggle").addEventListener("click", () => {
+  const panel = $("library");
+  panel.hidden = !panel.hidden;
+  $("library-toggle").setAttribute("aria-expanded", String(!panel.hidden));
+  if (!panel.hidden) loadLibrary().catch((e) => setStatus(e.message, true));
+});
+
+async function removeBook(b) {
+  if (!confirm(`从书架删除《${b.title}》？此操作不能撤销。`)) return;
+  try {
+    await api("documents/" + encodeURIComponent(b.doc_id), undefined, "DELETE");
+    $("upload-note").textContent = `已删除《${b.title}》`;
+    await loadBook();
+  } catch (e) {
+    $("upload-note").textContent = e.message;
+  }
+}
+
+function uploadFile(file, onProgress) {
+  // XMLHttpRequest, not fetch: only it reports upload progress.
+  return new Promise((resolve, reject) => {
+    const xhr = new XMLHttpRequest();
+    xhr.open("POST", "documents");
+    for (const [k, v] of Object.entries(authHeaders())) xhr.setRequestHeader(k, v);
+    xhr.upload.onprogress = (e) => { if (e.lengthComputable) onProgress(e.loaded / e.total); };
+    xhr.onerror = () => reject(new ApiError(0, "无法连接服务器"));
+    xhr.onload = () => {
+      let data = null;
+      try { data = JSON.parse(xhr.responseText); } catch (e) { data = null; }
+      if (xhr.status >= 200 && xhr.status < 300) resolve(data);
+      else reject(new ApiError(xhr.status, (data && data.detail) || xhr.status + " " + xhr.statusText));
+    };
+    const form = new FormData();
+    form.append("file", file);
+    xhr.send(form);
+  });
+}
+
+$("upload-form").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  const file = $("upload-file").files[0];
+  if (!file) return;
+  const bar = $("upload-progress"), note = $("upload-note");
+  bar.hidden = false;
+  bar.value = 0;
+  $("upload-button").disabled = true;
+  note.textContent = "正在上传…";
+  try {
+    const out = await uploadFile(file, (share) => { bar.value = share * 0.3; });
+    if (out.status === "exists") {
+      note.textContent = `《${out.document.title}》已在书架中`;
+      return;
+    }
+    for (;;) {
+      const job = await api("documents/jobs/" + out.job.job_id);
+      bar.value = 0.3 + 0.7 * job.progress;
+      note.textContent = job.stage;
+      if (job.status === "done") {
+        const added = (job.result && job.result.added) || [];
+        note.textContent = added.length ? `已添加《${added[0].title}》` : "书架中已有这本书";
+        break;
+      }
+      if (job.status === "failed") {
+        note.textContent = "未能添加：" + job.error;
+        break;
+      }
+      await new Promise((ok) => setTimeout(ok, 700));
+    }
+    $("upload-file").value = "";
+    await loadBook();
+  } catch (err) {
+    note.textContent = err.message;
+  } finally {
+    bar.hidden = true;
+    $("upload-button").disabled = false;
+  }
+});
+
+async function showOutline(b) {
+  const reader = $("reader");
+  reader.hidden = false;
+  document.body.classList.add("reading");
+  chapterShown = null;
+  $("reader-crumb").textContent = b.source;
+  $("reader-title").textContent = b.title;
+  $("reader-where").textContent = "目录";
+  try {
+    const outline = await api("chapters?doc_id=" + encodeURIComponent(b.doc_id));
+    const doc = outline.documents[0];
+    const list = el("ol", { class: "outline" });
+    for (const ch of doc.chapters) {
+      const label = `第 ${ch.number} 章 ${ch.title}`;
+      const item = ch.in_corpus
+        ? el("button", { type: "button", onclick: () => openChapter(b, ch.number) }, label)
+        : el("span", { class: "absent" }, label + "（只在目录中）");
+      const sections = el("ol", {}, ...(ch.sections || []).map((s) => el("li", {}, s.title)));
+      list.append(el("li", {}, item, sections));
+    }
+    if (!doc.chapters.length) list.append(el("li", { class: "note" }, "这本书没有分章。"));
+    $("reader-body").replaceChildren(list);
+  } catch (e) {
+    $("reader-body").replaceChildren(el("p", { class: "error" }, e.message));
+  }
+}
+
+async function openChapter(b, number) {
+  try {
+    const ch = await api(`chapters/${number}?doc_id=${encodeURIComponent(b.doc_id)}`);
+    if (ch.passages.length) openPassage(ch.passages[0].passage_id);
+  } catch (e) {
+    $("reader-body").replaceChildren(el("p", { class: "error" }, e.message));
   }
 }
 
@@ -160,7 +306,8 @@ function citationList(citations, answer) {
         onclick: () => openPassage(c.passage_id, answer.text),
       },
       el("span", { class: "num" }, `[${i + 1}]`),
-      el("span", { class: "heading" }, c.heading || c.title),
+      el("span", { class: "heading" }, el("span", { class: "book" }, `《${c.title}》 `),
+        c.heading && c.heading !== c.title ? c.heading : ""),
       el("span", { class: "where" }, whereText(c)),
       el("span", { class: "snippet" }, snippet),
     );
@@ -176,8 +323,9 @@ async function ask(question) {
   const pending = addMessage("assistant pending", el("p", {}, "正在书中查找…"));
   $("ask-button").disabled = true;
   const messages = [...turns, { role: "user", content: question }];
+  const docId = $("scope").value;
   try {
-    const data = await api("v1/chat/completions", { model: "docqa", messages });
+    const data = await api("v1/chat/completions", { model: "docqa", messages, ...(docId ? { doc_id: docId } : {}) });
     pending.classList.remove("pending");
     pending.replaceChildren();
     if (data.answer === null) {

@@ -30,7 +30,7 @@ def test_index_folder_holds_exactly_the_documented_files(built):
     _, target = built
     names = sorted(p.name for p in target.iterdir())
     assert names == sorted([MANIFEST, MARKER, PASSAGES, VECTORS, BM25_DIR, "documents.json", "sentences.npz", "terms.json",
-                            "hubness.npz"])
+                            "dictionary.npz", "hubness.npz"])
     manifest = json.loads((target / MANIFEST).read_text(encoding="utf-8"))
     assert manifest["format_version"] == FORMAT_VERSION
     assert RankingSettings.from_dict(manifest["ranking"]) == RankingSettings()

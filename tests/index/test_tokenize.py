@@ -37,3 +37,46 @@ def test_one_corpus_terms_do_not_leak_into_another_tokenizer():
     Tokenizer(["量子纠缠态"])
     assert "量子纠缠态" not in Tokenizer()("量子纠缠态")
     assert Tokenizer(["b", "a", "a"]).terms == ["a", "b"]
+
+
+def test_the_frozen_dictionary_cuts_exactly_as_jieba_does(tmp_path):
+    """The table saved with an index must give the very tokens the passages were cut into."""
+    from pathlib import Path
+
+    from docqa.index.tokenize import FrozenDictionary
+
+    terms = ["澜湄合作机制", "一带一路", "产能合作"]
+    live = Tokenizer(terms)
+    live.save_dictionary(tmp_path / "dictionary.npz")
+    frozen = Tokenizer(terms, dictionary=FrozenDictionary.load(tmp_path / "dictionary.npz"))
+    book = Path(__file__).resolve().parents[2] / "corpus"
+    text = "\n".join(p.read_text(encoding="utf-8") for p in sorted(book.glob("*.txt")))
+    lines = [line for line in text.splitlines() if line.strip()]
+    lines += ["What is the price of the book?", "澜湄合作机制的成效如何？", "中國的外匯儲備有多少？", "ＡＢＣ公司2015年"]
+    assert len(lines) > 100
+    assert [frozen(line) for line in lines] == [live(line) for line in lines]
+    assert "澜湄合作机制" in frozen("澜湄合作机制的成效")
+
+
+def test_the_frozen_dictionary_answers_lookups_and_takes_overlay_words():
+    from docqa.index.tokenize import FrozenDictionary
+
+    d = FrozenDictionary.from_dict({"中国": 5, "中": 0, "国": 3})
+    assert d["中国"] == 5 and d.get("中") == 0 and "国" in d and "美国" not in d and d.get("美国") is None
+    d["美国"] = 7
+    assert d["美国"] == 7 and len(d) == 4
+
+
+def test_the_saved_dictionary_is_jiebas_with_the_terms_added(tmp_path):
+    """The saved table (jieba's, hashed once per process, with the terms merged in) equals the
+    whole live dictionary hashed afresh."""
+    import numpy as np
+
+    from docqa.index.tokenize import FrozenDictionary
+
+    tok = Tokenizer(["澜湄合作机制", "量子纠缠态", "一带一路"])
+    tok.save_dictionary(tmp_path / "d.npz")
+    saved, total = FrozenDictionary.load(tmp_path / "d.npz")
+    fresh = FrozenDictionary.from_dict(tok._jieba.FREQ)
+    assert total == tok._jieba.total
+    assert np.array_equal(saved._keys, fresh._keys) and np.array_equal(saved._freqs, fresh._freqs)

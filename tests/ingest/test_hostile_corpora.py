@@ -148,7 +148,7 @@ def test_other_bad_corpora_give_one_line(tmp_path, make):
         target, expect = tmp_path / "notes.txt" / "x.txt", "Not a directory"
     elif make == "empty":
         (tmp_path / "empty").mkdir()
-        target, expect = tmp_path / "empty", "no .txt, .md or .jsonl files"
+        target, expect = tmp_path / "empty", "no readable files"
     else:
         (tmp_path / "junk.txt").write_bytes(bytes(range(256)) * 64)
         target, expect = tmp_path / "junk.txt", "junk.txt: cannot"

@@ -113,7 +113,7 @@ def test_completion_reply_names_chapter_and_section_and_quotes(client, book_text
     assert "4 万亿美元" in answer["text"]
     assert content.startswith(answer["text"] + "\n\n[1] ")
     for i, c in enumerate(citations, 1):
-        head = f"[{i}] {c['heading']} ({c['source']}, chars {c['start']}–{c['end']})\n> "
+        head = f"[{i}] 《{c['title']}》 {c['heading']} ({c['source']}, chars {c['start']}–{c['end']})\n> "
         assert head in content
         assert_cites_source(book_text, c)
     source = next(c for c in citations if c["passage_id"] == answer["passage_id"])

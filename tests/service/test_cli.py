@@ -182,3 +182,28 @@ def test_a_bug_is_not_swallowed(capsys, monkeypatch):
     monkeypatch.setitem(cli.COMMANDS, "chapters", broken)
     with pytest.raises(ValueError, match="a bug"):
         main(["chapters"])
+
+
+def test_a_closed_pipe_ends_the_output_quietly(book_index):
+    """`docqa ask … | head -1` must not end in a BrokenPipeError traceback. The reader is gone
+    before docqa writes anything, so every write meets a closed pipe."""
+    import os
+
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    ask = subprocess.Popen([sys.executable, "-m", "docqa.service.cli", "ask", "中国外汇储备大约有多少？",
+                            "--index", str(book_index)], stdout=write_end, stderr=subprocess.PIPE)
+    os.close(write_end)
+    err = ask.communicate(timeout=120)[1].decode()
+    assert ask.returncode == 141
+    assert err == ""
+
+
+def test_a_question_from_the_command_line_does_not_load_jiebas_dictionary(book_index):
+    """The index carries its keyword dictionary as a table that loads in milliseconds."""
+    code = ("import sys\nfrom docqa.service.cli import main\n"
+            f"assert main(['ask', '中国外汇储备大约有多少？', '--index', {str(book_index)!r}]) == 0\n"
+            "from docqa.index.tokenize import _base_dictionary\n"
+            "print('loaded', _base_dictionary.cache_info().currsize)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip().splitlines()[-1] == "loaded 0"
