@@ -50,16 +50,8 @@ class BodyGuard:
             return
         too_big = (f"request body is over the {self.max_bytes}-byte limit; send a shorter question "
                    "or fewer chat messages (DOCQA_MAX_BODY_BYTES)")
-        declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None:
-            try:
-                length = int(declared)
-            except ValueError:
-                await send_error(send, path, 400, "Content-Length header is not a number")
-                return
-            if length > self.max_bytes:
-                await send_error(send, path, 413, too_big)
-                return
+        if not await _within_declared_length(scope, send, self.max_bytes, too_big, {}):
+            return
         chunks: list[bytes] = []
         size = 0
         outcome = "late"
@@ -115,19 +107,10 @@ class BodyGuard:
         """A file upload is streamed to the route (whose form parser spools it to disk), not held
         here: its size is checked on Content-Length and on the bytes as they arrive (413), and
         each piece must arrive within `timeout` seconds of the one before (408)."""
-        path = scope["path"]
         too_big = (f"the upload is over the {limit - UPLOAD_SLACK:,}-byte limit for one file; upload a smaller "
                    "file, or raise DOCQA_MAX_UPLOAD_BYTES (and DOCQA_MAX_FILE_BYTES)")
-        declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None:
-            try:
-                length = int(declared)
-            except ValueError:
-                await send_error(send, path, 400, "Content-Length header is not a number")
-                return
-            if length > limit:
-                await send_error(send, path, 413, too_big, {"Connection": "close"})
-                return
+        if not await _within_declared_length(scope, send, limit, too_big, {"Connection": "close"}):
+            return
         size = 0
 
         async def counted() -> Message:
@@ -145,6 +128,23 @@ class BodyGuard:
             return message
 
         await self.app(scope, counted, send)
+
+
+async def _within_declared_length(scope: Scope, send: Send, limit: int, too_big: str,
+                                  headers: dict[str, str]) -> bool:
+    """Whether the Content-Length (if any) is a number within `limit`; if not, the error is sent."""
+    declared = dict(scope["headers"]).get(b"content-length")
+    if declared is None:
+        return True
+    try:
+        length = int(declared)
+    except ValueError:
+        await send_error(send, scope["path"], 400, "Content-Length header is not a number")
+        return False
+    if length > limit:
+        await send_error(send, scope["path"], 413, too_big, headers)
+        return False
+    return True
 
 
 UPLOAD_SLACK = 64 * 1024

@@ -12,7 +12,7 @@ from docqa.service.api import create_app
 from tests.bookgen import book
 
 from .conftest import live_server, make_settings
-from .test_page import CHROMIUM, _offline_guard, browser  # noqa: F401 - the browser fixture
+from .test_page import CHROMIUM, browser, open_page  # noqa: F401 - the browser fixture
 from .test_library import base_library, phrase_questions  # noqa: F401 - the library fixture
 
 pytestmark = [pytest.mark.slow,
@@ -26,12 +26,7 @@ def test_library_panel_upload_ask_within_outline_remove(browser, base_library, c
     upload.write_text(book(3000, chapters_per_volume=2, sections=2, paragraphs=1, seed=71), encoding="utf-8")
     app = create_app(make_settings(target, cache_dir), Searcher.open(target, embedder=embedder, cache_dir=cache_dir))
     with live_server(app) as base:
-        page = browser.new_page(viewport={"width": 1280, "height": 800})
-        errors: list[str] = []
-        outside: list[str] = []
-        page.on("pageerror", lambda e: errors.append(str(e)))
-        _offline_guard(page, base, outside)
-        page.goto(base + "/")
+        page, errors, outside = open_page(browser, base)
         page.wait_for_function("document.querySelectorAll('#scope option').length === 2")
 
         page.click("#library-toggle")

@@ -42,15 +42,21 @@ def _offline_guard(page, base: str, seen: list[str]) -> None:
     page.route("**/*", route)
 
 
+def open_page(browser, base: str):
+    """A desktop-sized page of the chat UI, offline, recording script errors and outside requests."""
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    errors: list[str] = []
+    outside: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    _offline_guard(page, base, outside)
+    page.goto(base + "/")
+    return page, errors, outside
+
+
 def test_ask_and_open_citation_in_its_chapter(browser, settings, searcher):
     app = create_app(settings, searcher)
     with live_server(app) as base:
-        page = browser.new_page(viewport={"width": 1280, "height": 800})
-        errors: list[str] = []
-        outside: list[str] = []
-        page.on("pageerror", lambda e: errors.append(str(e)))
-        _offline_guard(page, base, outside)
-        page.goto(base + "/")
+        page, errors, outside = open_page(browser, base)
         page.wait_for_function("document.getElementById('book-title').textContent.includes('一带一路')")
 
         page.fill("#question", "中国的外汇储备有多少？")
