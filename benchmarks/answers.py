@@ -22,6 +22,7 @@ import json
 import re
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -99,7 +100,7 @@ def summary(name: str, res: list[dict], per_q: float) -> str:
         if r["why"]:
             why[r["why"]] = why.get(r["why"], 0) + 1
     misses = ", ".join(f"{k} {v}" for k, v in sorted(why.items()))
-    return (f"{name:12} n={n:4}  answer {sum(r['correct'] for r in res) / max(n, 1):.3f}  "
+    return (f"{name:18} n={n:4}  answer {sum(r['correct'] for r in res) / max(n, 1):.3f}  "
             f"refused {sum(r['refused'] for r in res):3}  ask {per_q * 1000:5.1f} ms/q  misses: {misses}")
 
 
@@ -135,6 +136,8 @@ def main() -> None:
                         help="also time in-process ask on the book questions (real query encoding), "
                              "ROUNDS times each, next to the query embedding alone (the floor)")
     parser.add_argument("--book-index", type=Path, help="the book's index (default: the bundled book's, in the user cache)")
+    parser.add_argument("--context-weights", metavar="W,W,...",
+                        help="instead of each index's saved context_weight, run every set once per weight given")
     args = parser.parse_args()
 
     from docqa.index.search import Searcher
@@ -143,20 +146,28 @@ def main() -> None:
 
     book = open_searcher(Settings(index=args.book_index) if args.book_index else Settings())
     book.embedder = StoredQueries(book.embedder, args.vectors)
-    results = {}
-    lines = []
-    for name, path in BOOK_SETS:
-        if path.is_file():
-            res, per_q = run(book, _rows(path))
-            results[name] = res
-            lines.append(summary(name, res, per_q))
+    cmrc = None
     if args.cmrc is not None:
         cmrc = Searcher.open(args.cmrc / "index", embedder=book.embedder, refusal_threshold=book.refusal_threshold)
-        res, per_q = run(cmrc, _rows(args.cmrc / "questions.jsonl"))
-        results["cmrc"] = res
-        lines.append(summary("cmrc", res, per_q))
-        for part in ("tune", "check"):
-            lines.append(summary(f"cmrc-{part}", [r for r in res if r["half"] == part], per_q))
+    weights = [float(w) for w in args.context_weights.split(",")] if args.context_weights else [None]
+    results = {}
+    lines = []
+    for weight in weights:
+        tag = "" if weight is None else f" w={weight:g}"
+        for searcher in (book, cmrc):
+            if searcher is not None and weight is not None:
+                searcher.ranking = replace(searcher.ranking, context_weight=weight)
+        for name, path in BOOK_SETS:
+            if path.is_file():
+                res, per_q = run(book, _rows(path))
+                results[name + tag] = res
+                lines.append(summary(name + tag, res, per_q))
+        if cmrc is not None:
+            res, per_q = run(cmrc, _rows(args.cmrc / "questions.jsonl"))
+            results["cmrc" + tag] = res
+            lines.append(summary("cmrc" + tag, res, per_q))
+            for part in ("tune", "check"):
+                lines.append(summary(f"cmrc-{part}{tag}", [r for r in res if r["half"] == part], per_q))
     book.embedder.save()
     if args.latency:
         lines.append(latency(book, [r["question"] for _, path in BOOK_SETS if path.is_file() for r in _rows(path)],

@@ -51,7 +51,8 @@ def main() -> None:
     from docqa.index.cache import default_cache_dir
     from docqa.index.embed import load_embedder
     from docqa.index.library import add_documents, remove_documents
-    from docqa.index.store import build_index, embed_passages
+    from docqa.index.ranking import RankingSettings
+    from docqa.index.store import build_index, context_kind, embed_passages
     from docqa.ingest.pipeline import chunker_settings, load_corpus
 
     embedder = load_embedder(DEFAULT_MODEL, default_cache_dir(), embedding_cache=False)
@@ -76,7 +77,8 @@ def main() -> None:
             remove_documents(lib, ["added"])
             times["remove"].append(time.perf_counter() - t)
             t = time.perf_counter()
-            embed_passages(new, embedder, progress=False, say=lambda _m: None)
+            embed_passages(new, embedder, progress=False, say=lambda _m: None,
+                           kind=context_kind(embedder, RankingSettings().context_vectors))
             times["floor"].append(time.perf_counter() - t)
             t = time.perf_counter()
             build_index(both, tmp / f"fresh{r}", embedder, chunker=chunker_settings(), progress=False, say=None)

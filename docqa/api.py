@@ -73,27 +73,42 @@ def open_index(index: str | Path | None = None, *, model: str | None = None,
         target = bundled_index_dir(cache, name)
         embedder = ensure_index(None, target, name, cache_dir=cache, progress=False, say=None)
         return Searcher.open(target, name, embedder=embedder, cache_dir=cache)
-    return Searcher.open(Path(index), model, cache_dir=cache)
+    from docqa.index.milvus_store import is_store_uri
+
+    return Searcher.open(str(index) if is_store_uri(str(index)) else Path(index), model, cache_dir=cache)
 
 
 def build_index(paths: Sequence[str | Path], index: str | Path, *, model: str = DEFAULT_MODEL,
                 cache_dir: str | Path | None = None, progress: bool = False,
                 max_file_bytes: int | None = None, faiss_kind: str = "flat",
                 say: Callable[[str], None] | None = None) -> dict:
-    """Index files or folders into `index` (a new or empty folder, or an existing docqa index);
+    """Index files or folders into `index` (a new or empty folder, or an existing docqa index;
+    or a Milvus store URI, `milvus://HOST:PORT/COLLECTION` or `milvus-lite://PATH/FILE.db/COLLECTION`);
     returns the index manifest. `max_file_bytes`: the largest file read (default
     `docqa.ingest.read.DEFAULT_MAX_FILE_BYTES`). The target is checked before anything is read
     or loaded, so a refusal is immediate."""
     from docqa.index.cache import default_cache_dir
     from docqa.index.embed import load_embedder
+    from docqa.index.milvus_store import is_store_uri
     from docqa.index.store import build_index as _build, check_replaceable
     from docqa.ingest.pipeline import chunker_settings, load_corpus
 
-    check_replaceable(Path(index))
+    if is_store_uri(str(index)):
+        from docqa.index.milvus_store import check_writable, parse_store_uri
+
+        target = parse_store_uri(str(index))
+        check_writable(target)
+    else:
+        check_replaceable(Path(index))
     limit = {} if max_file_bytes is None else {"max_file_bytes": max_file_bytes}
     corpus = load_corpus([Path(p) for p in paths], **limit)
     cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     embedder = load_embedder(model, cache, say=say)
+    if is_store_uri(str(index)):
+        from docqa.index.milvus_store import build_store
+
+        return build_store(corpus, target, embedder, chunker=chunker_settings(), faiss_kind=faiss_kind,
+                           progress=progress, say=say)
     return _build(corpus, Path(index), embedder, chunker=chunker_settings(), faiss_kind=faiss_kind,
                   progress=progress, say=say)
 

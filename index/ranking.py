@@ -16,10 +16,14 @@ import numpy as np
 
 from docqa.errors import InputError
 
-__all__ = ["RankingSettings", "Fusion", "ZScoreFusion", "ReciprocalRankFusion", "FUSIONS", "make_fusion",
+__all__ = ["RankingSettings", "CONTEXT_VECTORS", "Fusion", "ZScoreFusion", "ReciprocalRankFusion", "FUSIONS", "make_fusion",
            "DenseLeg", "KeywordLeg"]
 
 FUSIONS = ("zscore", "rrf", "dense", "keyword")
+CONTEXT_VECTORS = ("pooled", "embedded")
+FILLED_WHEN_MISSING = {"context_vectors": "embedded"}
+"""Settings an older manifest lacks that still describe its index: before `context_vectors`
+existed every index embedded its context vectors."""
 
 
 @dataclass(frozen=True)
@@ -89,7 +93,18 @@ class RankingSettings:
     accuracy (`benchmarks/answers.py`), CMRC tuning / checking halves: 0 0.871 / 0.873, 0.4
     0.879 / 0.883, 0.5 0.881 / 0.881, 0.6 0.883 / 0.883, 0.7 0.883 / 0.884, 1.0 0.877 / 0.877;
     book-en 0.839 at 1.0, unchanged from 0 to 0.7; the other book sets unchanged throughout. 0.6:
-    the middle of the tuning half's plateau. Costs the build a second embedding of every sentence."""
+    the middle of the tuning half's plateau. Embedded (`context_vectors`), they cost the build a
+    second embedding of every sentence."""
+
+    context_vectors: str = "embedded"
+    """How the context vectors are made: "embedded" (each sentence embedded again as "title
+    headings：sentence") or "pooled" (each sentence's tokens averaged out of its passage's own
+    forward pass, which already reads the passage under its title and headings: late chunking, no
+    extra model work; only the bundled model's encoder can, others embed). A cold CMRC build
+    (`benchmarks/bench_context.py`): 83.5 CPU s embedded, 57.6 pooled, 59.2 with none; but pooled
+    answers CMRC tune / check 0.867 / 0.883 at weight 0.6 and at best 0.871 (0.3), no better than
+    none, against 0.883 / 0.883 embedded, so embedded is the default. An index saved before this
+    setting existed holds embedded ones."""
 
     max_answer_chars: int = 200
     """An answer is one sentence, or two adjacent ones when they fit in this many characters."""
@@ -99,6 +114,9 @@ class RankingSettings:
             raise InputError(f"unknown fusion {self.fusion!r}", hint=f"use one of {', '.join(FUSIONS)}")
         if self.candidate_pool < 1 or self.answer_passages < 1 or self.dense_overfetch < 1:
             raise InputError("candidate_pool, answer_passages and dense_overfetch must be at least 1")
+        if self.context_vectors not in CONTEXT_VECTORS:
+            raise InputError(f"unknown context_vectors {self.context_vectors!r}",
+                             hint=f"use one of {', '.join(CONTEXT_VECTORS)}")
         if not 0.0 <= self.context_weight <= 1.0:
             raise InputError(f"context_weight must be between 0 and 1, got {self.context_weight}")
 
@@ -115,7 +133,7 @@ class RankingSettings:
         extra = sorted(set(data) - known)
         if extra:
             raise InputError(f"unknown ranking settings: {', '.join(extra)}")
-        return cls(**data)
+        return cls(**{**FILLED_WHEN_MISSING, **data})
 
 
 @dataclass
@@ -129,7 +147,8 @@ class DenseLeg:
 @dataclass
 class KeywordLeg:
     """The keyword leg's candidates (best first), the BM25 score of every row (None when no
-    word of the question is in the corpus), and the share of the question's words the corpus has."""
+    word of the question is in the corpus, or when the store does not hold every score at hand:
+    fusion then asks for the rows it needs), and the share of the question's words the corpus has."""
 
     rows: np.ndarray
     scores: np.ndarray
@@ -138,11 +157,15 @@ class KeywordLeg:
 
 
 class DenseScorer(Protocol):
-    """What a fusion may ask of the dense side for passages only the keyword leg proposed."""
+    """What a fusion may ask of either side for passages only the other leg proposed."""
 
     def dense_scores(self, rows: np.ndarray) -> np.ndarray: ...
 
     def sentence_scores(self, rows: np.ndarray) -> np.ndarray: ...
+
+    def keyword_scores(self, rows: np.ndarray) -> np.ndarray:
+        """BM25 of rows, asked only when the keyword leg carries no score per passage."""
+        ...
 
 
 class Fusion(Protocol):
@@ -181,8 +204,9 @@ class ZScoreFusion:
             if self.sentence_weight:
                 d = (1 - self.sentence_weight) * d + self.sentence_weight * scorer.sentence_scores(rows)
             fused += self.dense_weight * _zscore(d)
-        if self.keyword_weight and keyword.all_scores is not None:
-            fused += self.keyword_weight * _zscore(keyword.all_scores[rows]) * keyword.coverage
+        if self.keyword_weight and len(keyword.rows):
+            bm25 = keyword.all_scores[rows] if keyword.all_scores is not None else scorer.keyword_scores(rows)
+            fused += self.keyword_weight * _zscore(bm25) * keyword.coverage
         order = np.lexsort((rows, -fused))
         return [(int(rows[i]), float(fused[i])) for i in order]
 

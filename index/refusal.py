@@ -67,13 +67,6 @@ _QUESTION_WORDS = frozenset(
     "是否 有没有 是不是 哪儿 何时 何地 之一 请问 主要 内容 问题 讲了 讲的 哪位 谁 叫 称为".split())
 
 
-def _document_frequency(store: "IndexStore", token: str) -> int:
-    from docqa.index.backend import Where
-
-    leg = store.keyword_search([token], 1, Where())
-    return 0 if leg.all_scores is None else int(np.count_nonzero(leg.all_scores > 0))
-
-
 def overlap(tokens: list[str], texts: list[str], store: "IndexStore") -> float:
     """Rarity-weighted share of the question's words found in `texts`. A word the corpus never
     uses weighs the most: it names something the book does not talk about."""
@@ -81,7 +74,7 @@ def overlap(tokens: list[str], texts: list[str], store: "IndexStore") -> float:
     if not tokens:
         return 0.0
     n = len(store.passages)
-    df = {t: _document_frequency(store, t) for t in tokens}
+    df = {t: store.document_frequency(t) for t in tokens}
     folded = normalize(" ".join(texts)).lower()
     weights = np.array([math.log((n + 1) / (df.get(t, 0.0) + 0.5)) for t in tokens])
     found = np.array([t in folded for t in tokens], dtype=np.float64)

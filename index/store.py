@@ -18,7 +18,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +29,7 @@ from docqa.index.backend import Where
 from docqa.index.dense import FAISS_KINDS, DenseVectors
 from docqa.index.hubness import Hubness
 from docqa.index.keyword import KeywordIndex
-from docqa.index.ranking import DenseLeg, KeywordLeg, RankingSettings
+from docqa.index.ranking import FILLED_WHEN_MISSING, DenseLeg, KeywordLeg, RankingSettings
 from docqa.index.sentences import SentenceTable
 from docqa.ingest.model import Chapter, Corpus, Document, FrontMatter, Passage, Section, Subsection
 from docqa.ingest.text import normalize
@@ -230,8 +230,9 @@ def _build_index(corpus: Corpus, index_dir: Path, embedder, *, chunker: dict[str
         recover(index_dir)
         check_replaceable(index_dir)
         passages = corpus.passages
+        ranking = replace(ranking, context_vectors=context_kind(embedder, ranking.context_vectors))
         vectors, sentences = embed_passages(passages, embedder, progress=progress, say=say,
-                                            context=ranking.context_weight > 0)
+                                            context=ranking.context_weight > 0, kind=ranking.context_vectors)
         hub = Hubness.build(vectors, embedder)
         model = {"name": embedder.model_name, "dimension": embedder.dim, "prompts": embedder.prompts}
         built_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
@@ -243,12 +244,22 @@ def _build_index(corpus: Corpus, index_dir: Path, embedder, *, chunker: dict[str
     return manifest
 
 
+def context_kind(embedder, wanted: str) -> str:
+    """The kind of context vectors `embedder` can make: pooling needs the passage's token states,
+    which only the bundled model's own encoder exposes; others embed them."""
+    return wanted if hasattr(embedder, "encode_passages_and_sentences") else "embedded"
+
+
 def embed_passages(passages: Sequence[Passage], embedder, *, progress: bool,
-                   say: Callable[[str], None], context: bool = True) -> tuple[np.ndarray, SentenceTable]:
+                   say: Callable[[str], None], context: bool = True,
+                   kind: str = "embedded") -> tuple[np.ndarray, SentenceTable]:
     """The passages' vectors and their sentence table (rows 0..len(passages)-1); with `context`,
-    each sentence is embedded under its title and headings too (`RankingSettings.context_weight`)."""
+    each sentence's context vector too (`RankingSettings.context_weight`), of `kind`
+    (`RankingSettings.context_vectors`; the caller has checked the embedder can, `context_kind`)."""
+    pooled = context and kind == "pooled"
+    how = "(alone and under their headings) " if context and not pooled else "(alone and in their passages) " if pooled else ""
     say(f"embedding {len(passages)} passages and {SentenceTable.distinct(passages)} sentences "
-        f"{'(alone and under their headings) ' if context else ''}with {embedder.model_name}")
+        f"{how}with {embedder.model_name}")
     indexed = [indexed_text(p) for p in passages]
     both = getattr(embedder, "encode_passages_and_sentences", None)
     if both is not None:  # one call: passages and sentences share batches and one progress bar
@@ -256,15 +267,17 @@ def embed_passages(passages: Sequence[Passage], embedder, *, progress: bool,
         grouped: list[list[str]] = [[] for _ in passages]
         for r, t in zip(row, texts):
             grouped[r].append(normalize(t))
-        if context:  # each passage's sentences, then the same under its headings
+        if context and not pooled:  # each passage's sentences, then the same under its headings
             for r, t in zip(row, SentenceTable.context_texts(passages, row, texts)):
                 grouped[r].append(t)
-        vectors, groups = both([normalize(t) for t in indexed], grouped, progress=progress)
+        vectors, groups = both([normalize(t) for t in indexed], grouped, progress=progress, pooled=pooled)
         halves = [np.split(g, 2) if context else (g, g[:0]) for g in groups]
         plain = np.concatenate([vectors[:0], *(h[0] for h in halves)]).astype(np.float32)
         read = np.concatenate([vectors[:0], *(h[1] for h in halves)]).astype(np.float32) if context else None
         sentences = SentenceTable(row, start, end, plain, read)
     else:
+        if pooled:
+            raise ValueError(f"{embedder.model_name} cannot pool context vectors: build them embedded")
         vectors = embedder.encode_passages([normalize(t) for t in indexed], progress=progress)
         sentences = SentenceTable.build(passages, embedder, progress=progress, context=context)
     return vectors, sentences
@@ -486,6 +499,18 @@ class DirectoryStore:
     def keyword_search(self, tokens: list[str], n: int, where: Where) -> KeywordLeg:
         return self.keyword.search(tokens, n, self.mask(where))
 
+    def keyword_scores(self, tokens: list[str], rows: np.ndarray) -> np.ndarray:
+        return self.keyword.scores_of(tokens, rows)
+
+    def document_frequency(self, token: str) -> int:
+        return self.keyword.document_frequency(token)
+
+    def vocabulary(self) -> Sequence[str]:
+        return list(self.keyword.bm25.vocab_dict)
+
+    def check(self) -> None:
+        """Everything is in memory: nothing can go away."""
+
 
 LoadedIndex = DirectoryStore
 """The name this class had before the index was split into parts."""
@@ -538,4 +563,4 @@ def is_current(index_dir: Path, *, model_name: str, chunker: dict[str, Any], fil
 
     return (m["model"]["name"] == model_name and m["chunker"] == chunker and m["corpus"]["files"] == files
             and m.get("passage_context") == PASSAGE_CONTEXT and m["tokenizer"].get("version") == TOKENIZER_VERSION
-            and set(m.get("ranking") or {}) >= set(asdict(RankingSettings())))
+            and set(m.get("ranking") or {}) | set(FILLED_WHEN_MISSING) >= set(asdict(RankingSettings())))

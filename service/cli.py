@@ -24,6 +24,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     def common(p: argparse.ArgumentParser, *, model: bool = True) -> None:
         p.add_argument("--index", type=Path, help="index directory (default: the bundled book's, in the user cache)")
+        p.add_argument("--store", metavar="URI",
+                       help="a Milvus store instead of --index: milvus://HOST:PORT/COLLECTION, or Milvus Lite "
+                            "milvus-lite://PATH/FILE.db/COLLECTION (default: $DOCQA_STORE; needs docqa[milvus])")
         if model:
             p.add_argument("--refusal-threshold", type=float, metavar="T",
                            help="answer 'not in this book' below this support, 0..1 (default: "
@@ -85,6 +88,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", help=argparse.SUPPRESS)
     p.add_argument("--json", action="store_true", help="one JSON array of the documents")
 
+    p = sub.add_parser("migrate", help="copy an index directory into a Milvus store (no re-embedding)")
+    p.add_argument("--from", dest="source", type=Path, required=True, metavar="DIR", help="the index directory")
+    p.add_argument("--to", dest="target", required=True, metavar="URI",
+                   help="milvus://HOST:PORT/COLLECTION or milvus-lite://PATH/FILE.db/COLLECTION")
+    p.add_argument("--vector-index", choices=["FLAT", "HNSW", "IVF_FLAT"],
+                   help="Milvus index of the passage vectors (default: FLAT for a flat index, HNSW for hnsw)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress messages")
+
     p = sub.add_parser("serve", help="the HTTP API, OpenAI-compatible chat and the chat page")
     p.add_argument("--host", help="default 127.0.0.1")
     p.add_argument("--port", type=int, help="default 8000")
@@ -96,7 +107,7 @@ def _settings(args: argparse.Namespace):
     from docqa.service.settings import load_settings
 
     overrides: dict[str, Any] = {}
-    for key in ("index", "model", "host", "port", "refusal_threshold"):
+    for key in ("index", "store", "model", "host", "port", "refusal_threshold"):
         if getattr(args, key, None) is not None:
             overrides[key] = getattr(args, key)
     if getattr(args, "paths", None):
@@ -119,7 +130,9 @@ def _cmd_build(args, settings) -> int:
     from docqa.corpus import bundled_files
     from docqa.service.engine import index_dir_for
 
-    index_dir = index_dir_for(settings)
+    if settings.store is not None and settings.index is not None:
+        raise CliError("give --index DIR or --store URI, not both")
+    index_dir = settings.store or index_dir_for(settings)
     say = None if args.quiet else (lambda m: print(m, file=sys.stderr))
     manifest = build_index(list(settings.corpus or bundled_files()), index_dir, model=settings.model,
                            cache_dir=settings.cache_dir, progress=not args.quiet,
@@ -216,8 +229,24 @@ def _cmd_eval(args, settings) -> int:
     return 0
 
 
+def _cmd_migrate(args, settings) -> int:
+    from docqa.index.milvus_store import migrate
+
+    say = None if args.quiet else (lambda m: print(m, file=sys.stderr))
+    manifest = migrate(args.source, args.target, vector_kind=args.vector_index, timeout=settings.store_timeout,
+                       say=say)
+    print(json.dumps({"store": args.target, "counts": manifest["counts"],
+                      "vector_index": manifest["store"]["vector_index"]}, ensure_ascii=False))
+    return 0
+
+
 def _outline_source(args, settings):
     """Chapters come from the index when one is named, else straight from the corpus (no model needed)."""
+    if settings.store is not None:
+        from docqa.index.milvus_store import open_store
+
+        store = open_store(settings.store, timeout=settings.store_timeout)
+        return store.documents, store.passages
     if settings.index is not None:
         from docqa.index.store import load_index
 
@@ -329,7 +358,7 @@ def _cmd_serve(args, settings) -> int:
 
 COMMANDS = {"build": _cmd_build, "search": _cmd_search, "ask": _cmd_search, "eval": _cmd_eval,
             "chapters": _cmd_chapters, "chapter": _cmd_chapter, "serve": _cmd_serve,
-            "add": _cmd_add, "remove": _cmd_remove, "list": _cmd_list}
+            "add": _cmd_add, "remove": _cmd_remove, "list": _cmd_list, "migrate": _cmd_migrate}
 
 
 def main(argv: list[str] | None = None) -> int:

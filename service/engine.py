@@ -28,7 +28,7 @@ def question_engine(settings: Settings, *, server: bool) -> str:
 
 
 def open_searcher(settings: Settings, *, server: bool = False) -> "Searcher":
-    """Open the index. Only docqa's own cache indexes are built (or rebuilt) here.
+    """Open the index (or the Milvus store). Only docqa's own cache indexes are built (or rebuilt) here.
 
     An index named with --index is opened as it is, never built or replaced: rebuilding is
     `docqa build`'s job, and whatever else is at that path belongs to the user. A server's
@@ -39,6 +39,14 @@ def open_searcher(settings: Settings, *, server: bool = False) -> "Searcher":
     from docqa.index.search import Searcher
 
     engine = question_engine(settings, server=server)
+    if settings.store is not None:
+        explicit_model = settings.model if "model" in settings.model_fields_set else None
+        searcher = Searcher.open(settings.store, explicit_model, cache_dir=settings.cache_dir,
+                                 query_engine=engine, refusal_threshold=settings.refusal_threshold,
+                                 store_timeout=settings.store_timeout)
+        if server:
+            searcher.embedder.encode_queries(["warm-up"])
+        return searcher
     index_dir = index_dir_for(settings)
     embedder = None  # the model a first build loads serves too: it is loaded once
     if settings.index is None:

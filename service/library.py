@@ -104,6 +104,9 @@ class Library:
 
         from docqa.index.store import DirectoryStore
 
+        if self.settings.store is not None:
+            return (f"this server serves the Milvus store {self.settings.store}; adding and removing books works on "
+                    "an index directory (serve one with --index DIR), then `docqa migrate` it to the store")
         if self.settings.index is None:
             return ("this server serves docqa's own cache index of the bundled book, which is never changed; "
                     "start it with --index DIR (DOCQA_INDEX) to serve a library of your own")

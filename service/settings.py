@@ -27,6 +27,10 @@ class Settings(BaseSettings):
 
     cache_dir: Path = Field(default_factory=default_cache_dir)
     index: Path | None = None
+    store: str | None = Field(None, description="a Milvus store instead of an index directory: "
+                                                "milvus://HOST:PORT/COLLECTION or milvus-lite://PATH/FILE.db/COLLECTION")
+    store_timeout: float = Field(10.0, gt=0, le=600, description="seconds one Milvus call may take before the "
+                                                                 "store counts as unreachable")
     corpus: list[Path] | None = None
     model: str = DEFAULT_MODEL
     host: str = "127.0.0.1"
@@ -52,6 +56,18 @@ class Settings(BaseSettings):
     max_upload_bytes: int = Field(100_000_000, gt=0,
                                   description="largest file POST /documents accepts, in bytes (413 above it, "
                                               "or above DOCQA_MAX_FILE_BYTES when that is lower)")
+
+    @field_validator("store")
+    @classmethod
+    def _store_is_a_uri(cls, v: str | None) -> str | None:
+        from docqa.index.milvus_store import parse_store_uri
+
+        if v is not None:
+            try:
+                parse_store_uri(v)
+            except InputError as exc:
+                raise ValueError(str(exc)) from None
+        return v
 
     @field_validator("api_key")
     @classmethod

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import threading
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("docqa.service")
 T = TypeVar("T")
+STORE_RETRY_SECONDS = 5.0
 
 
 class Loading(BusyError):
@@ -59,14 +61,23 @@ class ServiceState:
         self.waiting = 0
         self.dropped = 0
         self.internal_errors = 0
+        self.retry_at: float | None = None
+        self._opener: Callable[[Settings], "Searcher"] | None = None
+        self._lock = threading.Lock()
 
     def load(self, open_searcher: Callable[[Settings], "Searcher"]) -> None:
+        self._opener = open_searcher
         self.loading_since = time.monotonic()
         try:
             self.searcher = open_searcher(self.settings)
+            self.error = self.retry_at = None
         except DocqaError as exc:  # the user's to fix: one line, no traceback
             log.error("cannot serve: %s", exc)
             self.error = f"{type(exc).__name__}: {exc}"
+            from docqa.index.milvus_store import StoreUnavailable
+
+            # A store that was unreachable may come back: opening is tried again, at most this often.
+            self.retry_at = time.monotonic() + STORE_RETRY_SECONDS if isinstance(exc, StoreUnavailable) else None
         except Exception as exc:  # a bug: reported by /readyz, with its traceback in the log
             log.exception("loading the index failed")
             self.error = f"{type(exc).__name__}: {exc}"
@@ -75,9 +86,17 @@ class ServiceState:
         if self.searcher is not None:
             return self.searcher
         if self.error is not None:
+            self._maybe_retry()
             raise IndexStateError(f"the index could not be loaded: {self.error}")
         waited = int(time.monotonic() - (self.loading_since or time.monotonic()))
         raise Loading(f"the index is still loading ({waited}s so far)", hint="retry shortly")
+
+    def _maybe_retry(self) -> None:
+        with self._lock:
+            if self.retry_at is None or self._opener is None or time.monotonic() < self.retry_at:
+                return
+            self.retry_at = None
+        threading.Thread(target=self.load, args=(self._opener,), name="docqa-reload", daemon=True).start()
 
     async def run(self, request: Request | None, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """`fn` in a worker thread once a worker is free, unless the queue is full or the client left."""

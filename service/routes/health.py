@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import anyio.to_thread
 from fastapi import APIRouter
 
 from docqa.service.dependencies import SearcherDep
@@ -19,5 +20,7 @@ async def healthz() -> dict[str, Any]:
 
 @router.get("/readyz", response_model=ReadyOut)
 async def readyz(s: SearcherDep) -> dict[str, Any]:
-    """Readiness: 503 until the index and model are loaded, or with the reason loading failed."""
+    """Readiness: 503 until the index and model are loaded, or with the reason loading failed,
+    or while the store behind the index (a Milvus server) does not answer."""
+    await anyio.to_thread.run_sync(s.store.check)
     return {"status": "ready", "model": s.model_name, "documents": len(s.documents), "passages": len(s.passages)}

