@@ -40,7 +40,7 @@ def test_queue_past_its_bound_answers_503_with_retry_after_at_once(book_index, c
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://docqa",
                                      timeout=60) as c:
             held = [asyncio.create_task(c.post("/ask", json={"question": "外汇储备"})) for _ in range(3)]
-            deadline = time.monotonic() + 10
+            deadline = time.monotonic() + 60  # generous: a loaded CI machine, not the point under test
             while state.waiting < 2:  # one at the model, two waiting
                 assert time.monotonic() < deadline
                 await asyncio.sleep(0.01)
