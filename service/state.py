@@ -64,6 +64,39 @@ class ServiceState:
         self.retry_at: float | None = None
         self._opener: Callable[[Settings], "Searcher"] | None = None
         self._lock = threading.Lock()
+        self._reopening = False
+        self._next_reopen = 0.0
+
+    def use_opener(self, open_searcher: Callable[[Settings], "Searcher"]) -> None:
+        """How to open the searcher again when its store fails under it (see `store_failed`)."""
+        self._opener = self._opener or open_searcher
+
+    def store_failed(self, exc: BaseException) -> None:
+        """A request found the store unavailable. Milvus may be down, or a rebuild may have
+        moved the store to a new generation and dropped the one this searcher reads; either way
+        the store is opened afresh in the background (at most every STORE_RETRY_SECONDS) and
+        replaces the searcher once it opens, so the server follows rebuilds without a restart."""
+        from docqa.index.milvus_store import StoreUnavailable
+
+        if not isinstance(exc, StoreUnavailable) or self._opener is None:
+            return
+        with self._lock:
+            now = time.monotonic()
+            if self._reopening or now < self._next_reopen:
+                return
+            self._reopening, self._next_reopen = True, now + STORE_RETRY_SECONDS
+        threading.Thread(target=self._reopen, args=(self._opener,), name="docqa-reopen", daemon=True).start()
+
+    def _reopen(self, open_searcher: Callable[[Settings], "Searcher"]) -> None:
+        try:
+            self.searcher = open_searcher(self.settings)
+            log.info("the store was opened again")
+        except DocqaError as exc:
+            log.warning("the store is still unavailable: %s", exc)
+        except Exception:  # a bug: logged with its traceback; the old searcher stays
+            log.exception("opening the store again failed")
+        finally:
+            self._reopening = False
 
     def load(self, open_searcher: Callable[[Settings], "Searcher"]) -> None:
         self._opener = open_searcher
@@ -112,6 +145,9 @@ class ServiceState:
             raise ClientGone("the client disconnected before its question was answered")
         try:
             return await anyio.to_thread.run_sync(functools.partial(fn, *args, **kwargs))
+        except IndexStateError as exc:
+            self.store_failed(exc)
+            raise
         finally:
             self.limiter.release_on_behalf_of(borrower)
 

@@ -6,7 +6,8 @@ from typing import Any
 import anyio.to_thread
 from fastapi import APIRouter
 
-from docqa.service.dependencies import SearcherDep
+from docqa.errors import IndexStateError
+from docqa.service.dependencies import SearcherDep, StateDep
 from docqa.service.schemas import HealthOut, ReadyOut
 
 router = APIRouter(tags=["health"])
@@ -19,8 +20,12 @@ async def healthz() -> dict[str, Any]:
 
 
 @router.get("/readyz", response_model=ReadyOut)
-async def readyz(s: SearcherDep) -> dict[str, Any]:
+async def readyz(s: SearcherDep, state: StateDep) -> dict[str, Any]:
     """Readiness: 503 until the index and model are loaded, or with the reason loading failed,
     or while the store behind the index (a Milvus server) does not answer."""
-    await anyio.to_thread.run_sync(s.store.check)
+    try:
+        await anyio.to_thread.run_sync(s.store.check)
+    except IndexStateError as exc:
+        state.store_failed(exc)
+        raise
     return {"status": "ready", "model": s.model_name, "documents": len(s.documents), "passages": len(s.passages)}

@@ -107,3 +107,30 @@ def test_a_store_unreachable_at_start_makes_readyz_say_so_until_it_comes(book_in
         finally:
             _stop(proc)
     assert app.state.docqa.internal_errors == 0
+
+
+def test_the_server_follows_a_rebuilt_store_without_a_restart(milvus_server, book_index, cache_dir, embedder):
+    """Two rebuilds drop the generation the server opened: its next answer is a 503 with the
+    reason, and it then opens the current generation by itself."""
+    uri = f"milvus://127.0.0.1:{milvus_server['port']}/rebuilt"
+    migrate(book_index, uri)
+    settings = make_settings(book_index, cache_dir, index=None, store=uri, store_timeout=5)
+    app = create_app(settings, Searcher(open_store(uri), embedder))
+    question = {"question": "本书一共分为几章？"}
+    with TestClient(app) as client:
+        first = client.post("/ask", json=question)
+        assert first.status_code == 200
+        opened = app.state.docqa.searcher
+        migrate(book_index, uri)
+        migrate(book_index, uri)  # the generation the server reads is dropped now
+        stale = client.post("/ask", json=question)
+        assert stale.status_code == 503 and f"the Milvus store {uri}" in stale.text, stale.text
+        deadline = time.monotonic() + 60
+        while (r := client.post("/ask", json=question)).status_code != 200:
+            assert r.status_code == 503, r.text
+            assert time.monotonic() < deadline, "the server did not open the rebuilt store"
+            time.sleep(0.5)
+        assert app.state.docqa.searcher is not opened
+        assert r.json()["answer"] == first.json()["answer"]
+        assert client.get("/readyz").status_code == 200
+    assert app.state.docqa.internal_errors == 0
