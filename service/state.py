@@ -61,8 +61,8 @@ class ServiceState:
         self.waiting = 0
         self.dropped = 0
         self.internal_errors = 0
-        self.retry_at: float | None = None
         self._opener: Callable[[Settings], "Searcher"] | None = None
+        self._failure: DocqaError | None = None
         self._lock = threading.Lock()
         self._reopening = False
         self._next_reopen = 0.0
@@ -71,11 +71,27 @@ class ServiceState:
         """How to open the searcher again when its store fails under it (see `store_failed`)."""
         self._opener = self._opener or open_searcher
 
+    def load(self, open_searcher: Callable[[Settings], "Searcher"]) -> None:
+        """Open the searcher; on failure a searcher already open stays in service."""
+        self._opener = open_searcher
+        self.loading_since = time.monotonic()
+        try:
+            self.searcher = open_searcher(self.settings)
+            self.error = self._failure = None
+        except DocqaError as exc:  # the user's to fix: one line, no traceback
+            log.error("cannot serve: %s", exc)
+            self.error, self._failure = f"{type(exc).__name__}: {exc}", exc
+            self._next_reopen = time.monotonic() + STORE_RETRY_SECONDS
+        except Exception as exc:  # a bug: reported by /readyz, with its traceback in the log
+            log.exception("loading the index failed")
+            self.error = f"{type(exc).__name__}: {exc}"
+
     def store_failed(self, exc: BaseException) -> None:
-        """A request found the store unavailable. Milvus may be down, or a rebuild may have
-        moved the store to a new generation and dropped the one this searcher reads; either way
-        the store is opened afresh in the background (at most every STORE_RETRY_SECONDS) and
-        replaces the searcher once it opens, so the server follows rebuilds without a restart."""
+        """The store was unavailable, at start or under a request. Milvus may be down, or a
+        rebuild may have moved the store to a new generation and dropped the one this searcher
+        reads; either way it is opened afresh in the background (at most every
+        STORE_RETRY_SECONDS) and replaces the searcher once it opens, so the server recovers and
+        follows rebuilds without a restart. Other failures are not retried."""
         from docqa.index.milvus_store import StoreUnavailable
 
         if not isinstance(exc, StoreUnavailable) or self._opener is None:
@@ -85,51 +101,23 @@ class ServiceState:
             if self._reopening or now < self._next_reopen:
                 return
             self._reopening, self._next_reopen = True, now + STORE_RETRY_SECONDS
-        threading.Thread(target=self._reopen, args=(self._opener,), name="docqa-reopen", daemon=True).start()
+        threading.Thread(target=self._reload, args=(self._opener,), name="docqa-reload", daemon=True).start()
 
-    def _reopen(self, open_searcher: Callable[[Settings], "Searcher"]) -> None:
+    def _reload(self, open_searcher: Callable[[Settings], "Searcher"]) -> None:
         try:
-            self.searcher = open_searcher(self.settings)
-            log.info("the store was opened again")
-        except DocqaError as exc:
-            log.warning("the store is still unavailable: %s", exc)
-        except Exception:  # a bug: logged with its traceback; the old searcher stays
-            log.exception("opening the store again failed")
+            self.load(open_searcher)
         finally:
             self._reopening = False
-
-    def load(self, open_searcher: Callable[[Settings], "Searcher"]) -> None:
-        self._opener = open_searcher
-        self.loading_since = time.monotonic()
-        try:
-            self.searcher = open_searcher(self.settings)
-            self.error = self.retry_at = None
-        except DocqaError as exc:  # the user's to fix: one line, no traceback
-            log.error("cannot serve: %s", exc)
-            self.error = f"{type(exc).__name__}: {exc}"
-            from docqa.index.milvus_store import StoreUnavailable
-
-            # A store that was unreachable may come back: opening is tried again, at most this often.
-            self.retry_at = time.monotonic() + STORE_RETRY_SECONDS if isinstance(exc, StoreUnavailable) else None
-        except Exception as exc:  # a bug: reported by /readyz, with its traceback in the log
-            log.exception("loading the index failed")
-            self.error = f"{type(exc).__name__}: {exc}"
 
     def require(self) -> "Searcher":
         if self.searcher is not None:
             return self.searcher
         if self.error is not None:
-            self._maybe_retry()
+            if self._failure is not None:
+                self.store_failed(self._failure)
             raise IndexStateError(f"the index could not be loaded: {self.error}")
         waited = int(time.monotonic() - (self.loading_since or time.monotonic()))
         raise Loading(f"the index is still loading ({waited}s so far)", hint="retry shortly")
-
-    def _maybe_retry(self) -> None:
-        with self._lock:
-            if self.retry_at is None or self._opener is None or time.monotonic() < self.retry_at:
-                return
-            self.retry_at = None
-        threading.Thread(target=self.load, args=(self._opener,), name="docqa-reload", daemon=True).start()
 
     async def run(self, request: Request | None, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """`fn` in a worker thread once a worker is free, unless the queue is full or the client left."""
