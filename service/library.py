@@ -91,12 +91,10 @@ class Library:
         self._lock = threading.Lock()
 
     def _reopen(self, index_dir: Path, embedder: Any):
-        from docqa.index.search import Searcher
-        from docqa.service.engine import question_engine
+        """`index_dir` is the settings' index (`require_writable`), which `open_searcher` opens."""
+        from docqa.service.engine import open_searcher
 
-        return Searcher.open(index_dir, embedder=embedder, cache_dir=self.settings.cache_dir,
-                             query_engine=question_engine(self.settings, server=True),
-                             refusal_threshold=self.settings.refusal_threshold)
+        return open_searcher(self.settings, server=True, embedder=embedder)
 
     def writable_reason(self) -> str | None:
         """Why this server cannot change its index, or None when it can."""
