@@ -147,7 +147,7 @@ def add_documents(index_dir: Path, paths: Sequence[str | Path], *, embedder=None
     say = say or (lambda _m: None)
     t0 = time.perf_counter()
     index_dir = Path(index_dir)
-    check_replaceable(index_dir)
+    check_replaceable(index_dir, command="add")
     if not paths:
         raise InputError("no files to add", hint="give one or more files or folders")
     incoming = read_documents([Path(p) for p in paths],
@@ -157,7 +157,7 @@ def add_documents(index_dir: Path, paths: Sequence[str | Path], *, embedder=None
         index_dir.parent.mkdir(parents=True, exist_ok=True)
         with FileLock(str(lock_path(index_dir))):
             recover(index_dir)
-            check_replaceable(index_dir)
+            check_replaceable(index_dir, command="add")
             if owned_state(index_dir) in ("missing", "empty"):
                 store = None
                 chunker, faiss_kind, ranking = chunker_settings(), "flat", RankingSettings()

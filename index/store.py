@@ -91,10 +91,11 @@ def _looks_like_manifest(path: Path) -> bool:
     return isinstance(data, dict) and "format_version" in data and "model" in data
 
 
-def not_an_index_error(index_dir: Path) -> IndexStateError:
-    """The refusal for a path that holds something other than a docqa index."""
+def not_an_index_error(index_dir: Path, *, command: str = "build") -> IndexStateError:
+    """The refusal for a path that holds something other than a docqa index; the hint names the
+    command the user ran (`build` or `add`) with a new or empty folder."""
     index_dir = Path(index_dir)
-    todo = "build one with `docqa build PATH --index DIR` into a new or empty folder"
+    todo = f"give --index a new or empty folder: `docqa {command} PATH --index NEW_DIR`"
     if owned_state(index_dir) == "file":
         what = "a link" if index_dir.is_symlink() else "a file"
         return IndexLoadError(f"{index_dir} is {what}, not a docqa index", hint=todo)
@@ -107,11 +108,11 @@ def not_an_index_error(index_dir: Path) -> IndexStateError:
                           hint=todo)
 
 
-def check_replaceable(index_dir: Path) -> None:
+def check_replaceable(index_dir: Path, *, command: str = "build") -> None:
     """Refuse to build into a path that holds anything but a docqa index (or nothing)."""
     state = owned_state(index_dir)
     if state in ("file", "foreign"):
-        raise not_an_index_error(index_dir)
+        raise not_an_index_error(index_dir, command=command)
     if state == "missing":
         for parent in Path(index_dir).parents:
             if parent.exists() or parent.is_symlink():

@@ -238,8 +238,9 @@ def test_a_folder_that_is_not_an_index_is_never_touched(files, tmp_path, embedde
     user = tmp_path / "mine"
     user.mkdir()
     (user / "notes.txt").write_text("我的笔记", encoding="utf-8")
-    with pytest.raises(IndexStateError, match="not a docqa index"):
+    with pytest.raises(IndexStateError, match="not a docqa index") as refused:
         add_documents(user, [files["a"]], embedder=embedder)
+    assert "docqa add PATH --index NEW_DIR" in refused.value.hint
     with pytest.raises(IndexStateError, match="not a docqa index"):
         remove_documents(user, ["a"])
     assert tree(user) == {"notes.txt": "我的笔记".encode()}
