@@ -83,9 +83,17 @@ class KeywordIndex:
         return self.bm25.get_scores_from_ids(ids)[np.asarray(rows, dtype=np.int64)]
 
     def document_frequency(self, token: str) -> int:
-        """How many passages contain `token`."""
+        """How many passages contain `token`: the length of its column in bm25s's score matrix,
+        rather than scoring every passage to count one word."""
         ids = self._ids([token])
-        return int(np.count_nonzero(self.bm25.get_scores_from_ids(ids) > 0)) if ids else 0
+        if not ids:
+            return 0
+        if self.bm25.nonoccurrence_array is not None:  # variants that score absent words too
+            return int(np.count_nonzero(self.bm25.get_scores_from_ids(ids) > 0))
+        indptr, data = self.bm25.scores["indptr"], self.bm25.scores["data"]
+        if ids[0] + 1 >= len(indptr):  # bm25s lists "" in its vocabulary without a column
+            return 0
+        return int(np.count_nonzero(data[indptr[ids[0]]:indptr[ids[0] + 1]] > 0))
 
     def search(self, tokens: list[str], n: int, mask: np.ndarray | None) -> KeywordLeg:
         """Top rows by BM25, the scores of every row (fusion reads those of dense candidates), and

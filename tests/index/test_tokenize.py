@@ -80,3 +80,18 @@ def test_the_saved_dictionary_is_jiebas_with_the_terms_added(tmp_path):
     fresh = FrozenDictionary.from_dict(tok._jieba.FREQ)
     assert total == tok._jieba.total
     assert np.array_equal(saved._keys, fresh._keys) and np.array_equal(saved._freqs, fresh._freqs)
+
+
+def test_keyword_document_frequency_counts_the_passages_holding_each_term(tmp_path):
+    from docqa.index.keyword import KeywordIndex
+
+    texts = ["“一带一路”倡议推动产能合作。", "产能合作需要金融支持，金融机构积极参与。", "第三方市场合作。",
+             "Belt and Road 与 产能 的关系", "金融 金融 金融"]
+    part = KeywordIndex.build(texts, term_sources=texts, headings=["产能合作"])
+    part.save(tmp_path)
+    loaded = KeywordIndex.load(tmp_path)
+    cut = [set(part.tokenize(t)) for t in texts]
+    for index in (part, loaded):
+        for term in index.bm25.vocab_dict:
+            assert index.document_frequency(term) == sum(term in c for c in cut), term
+    assert loaded.document_frequency("没有这个词") == 0
