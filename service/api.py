@@ -40,8 +40,7 @@ def create_app(settings: Settings, searcher: "Searcher | None" = None) -> FastAP
     """Without a searcher the index is opened (built on first start) in a thread, so the
     health checks answer while the model loads."""
     state = ServiceState(settings, searcher)
-    if settings.store is not None:
-        state.use_opener(functools.partial(open_searcher, server=True))
+    state.use_opener(functools.partial(open_searcher, server=True))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):

@@ -173,7 +173,7 @@ class Library:
     def _swap(self, job: Job, index_dir: Path) -> None:
         job.stage, job.progress = "opening the new index", 0.95
         old = self.state.require()
-        self.state.searcher = self._open(index_dir, old.embedder)  # one assignment: readers see old or new
+        self.state.swap(lambda: self._open(index_dir, old.embedder))
 
     def _reporter(self, job: Job) -> Callable[[str], None]:
         def say(message: str) -> None:

@@ -14,6 +14,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import anyio
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("docqa.service")
 T = TypeVar("T")
 STORE_RETRY_SECONDS = 5.0
+FOLLOW_SECONDS = 2.0
 
 
 class Loading(BusyError):
@@ -66,9 +68,12 @@ class ServiceState:
         self._lock = threading.Lock()
         self._reopening = False
         self._next_reopen = 0.0
+        self._stamp: tuple[int, int] | None = None
+        self._next_look = 0.0
 
     def use_opener(self, open_searcher: Callable[[Settings], "Searcher"]) -> None:
-        """How to open the searcher again when its store fails under it (see `store_failed`)."""
+        """How to open the searcher again: when its store fails under it (`store_failed`) or its
+        index folder is changed by another process (`follow_changes`)."""
         self._opener = self._opener or open_searcher
 
     def load(self, open_searcher: Callable[[Settings], "Searcher"]) -> None:
@@ -76,7 +81,9 @@ class ServiceState:
         self._opener = open_searcher
         self.loading_since = time.monotonic()
         try:
+            stamp = self._manifest_stamp()
             self.searcher = open_searcher(self.settings)
+            self._stamp = stamp
             self.error = self._failure = None
         except DocqaError as exc:  # the user's to fix: one line, no traceback
             log.error("cannot serve: %s", exc)
@@ -109,8 +116,64 @@ class ServiceState:
         finally:
             self._reopening = False
 
+    def swap(self, open_searcher: Callable[[], "Searcher"]) -> None:
+        """Serve the searcher `open_searcher` opens on the changed index (one assignment: a
+        request holding the old searcher finishes with it)."""
+        stamp = self._manifest_stamp()
+        self.searcher = open_searcher()
+        self._stamp = stamp
+
+    def _manifest_stamp(self) -> tuple[int, int] | None:
+        """The identity of the served index folder's manifest: every change docqa makes renames
+        a new folder into place, so a new inode or mtime means the index changed."""
+        from docqa.index.store import MANIFEST
+
+        if self.settings.store is not None or self.settings.index is None:
+            return None
+        try:
+            st = (Path(self.settings.index) / MANIFEST).stat()
+        except OSError:
+            return None
+        return st.st_ino, st.st_mtime_ns
+
+    def follow_changes(self) -> None:
+        """A `docqa add`, `remove` or `build` run beside the server changes the index folder it
+        serves; at most every FOLLOW_SECONDS a look at the manifest tells, and the index is
+        opened again in the background with the model already loaded, so the server serves the
+        change without a restart. Until then, and if the new index cannot be opened, the
+        searcher already open stays in service."""
+        if self.searcher is None or self._opener is None or self.settings.store is not None:
+            return
+        now = time.monotonic()
+        with self._lock:
+            if self._reopening or now < self._next_look:
+                return
+            self._next_look = now + FOLLOW_SECONDS
+            stamp = self._manifest_stamp()
+            if self._stamp is None:  # a searcher handed in: the index as it is now is what it serves
+                self._stamp = stamp
+                return
+            if stamp is None or stamp == self._stamp:
+                return
+            self._reopening = True
+        threading.Thread(target=self._follow, args=(self.searcher, stamp), name="docqa-follow", daemon=True).start()
+
+    def _follow(self, current: "Searcher", stamp: tuple[int, int]) -> None:
+        try:
+            self.searcher = self._opener(self.settings, embedder=current.embedder)
+            log.info("the index at %s changed; serving the new one", self.settings.index)
+        except DocqaError as exc:
+            log.warning("the index at %s changed but cannot be opened (%s); still serving the one loaded",
+                        self.settings.index, exc)
+        except Exception:  # noqa: BLE001 - a bug: logged; the open searcher keeps serving
+            log.exception("reopening the changed index failed")
+        finally:
+            self._stamp = stamp  # one try per change: a broken index is not reopened in a loop
+            self._reopening = False
+
     def require(self) -> "Searcher":
         if self.searcher is not None:
+            self.follow_changes()
             return self.searcher
         if self.error is not None:
             if self._failure is not None:

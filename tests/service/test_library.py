@@ -240,6 +240,38 @@ def test_a_request_holding_the_old_searcher_finishes_after_its_book_is_removed(l
             assert answer.hits and all(h.passage.doc_id == "b" for h in answer.hits)
 
 
+def test_a_change_made_beside_the_server_is_served_without_a_restart(served, library_dir, embedder, tmp_path,
+                                                                   monkeypatch):
+    """`docqa add` / `docqa remove` in another process change the folder the server serves."""
+    import docqa.service.state as state_module
+    from docqa.index.library import remove_documents
+
+    monkeypatch.setattr(state_module, "FOLLOW_SECONDS", 0.0)
+    app, client = served
+    served_before = app.state.docqa.searcher
+
+    def documents_soon(expected: list[str]) -> list[str]:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            ids = [d["doc_id"] for d in client.get("/documents").json()["documents"]]
+            if ids == expected:
+                return ids
+            time.sleep(0.2)
+        return ids
+
+    assert documents_soon(["book"]) == ["book"]
+    (tmp_path / "另一本.txt").write_bytes(small_book(33))
+    add_documents(library_dir, [tmp_path / "另一本.txt"], embedder=embedder)  # as `docqa add` does
+    assert documents_soon(["book", "另一本"]) == ["book", "另一本"]
+    s = app.state.docqa.searcher
+    assert s is not served_before and s.embedder is served_before.embedder  # the model is not loaded again
+    for q in phrase_questions(s, "另一本"):
+        assert client.get("/search", params={"q": q, "k": 3}).json()["results"][0]["doc_id"] == "另一本", q
+    remove_documents(library_dir, ["book"])
+    assert documents_soon(["另一本"]) == ["另一本"]
+    assert client.post("/ask", json={"question": "这本书的定价是多少？"}).status_code == 200
+
+
 def test_searches_keep_answering_while_a_remove_swaps_the_index(library_dir, cache_dir, embedder, tmp_path):
     (tmp_path / "b.txt").write_bytes(small_book(41))
     add_documents(library_dir, [tmp_path / "b.txt"], embedder=embedder)
