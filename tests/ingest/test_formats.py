@@ -219,6 +219,44 @@ def test_epub_notes_never_spliced_and_nav_levels(tmp_path):
     assert doc.title == "江河湖海"
 
 
+FODT = """<?xml version="1.0" encoding="UTF-8"?>
+<office:document xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0"
+ xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0" xmlns:draw="urn:oasis:names:tc:opendocument:xmlns:drawing:1.0"
+ xmlns:svg="urn:oasis:names:tc:opendocument:xmlns:svg-compatible:1.0" office:version="1.3"
+ office:mimetype="application/vnd.oasis.opendocument.text"><office:body><office:text>
+<text:h text:outline-level="1">第一章 江河</text:h>
+<text:p>大江东去浪淘尽<text:note text:id="n1" text:note-class="footnote"><text:note-citation>1</text:note-citation>
+<text:note-body><text:p>此句出自古人的词作。</text:p></text:note-body></text:note>，千古风流人物都在此处留下足迹。<draw:frame
+ draw:name="框1" text:anchor-type="paragraph" svg:width="6cm" svg:height="2cm"><draw:text-box>
+<text:p>补充说明：这条江全长约六千三百公里。</text:p></draw:text-box></draw:frame></text:p>
+<text:p>湖海之间有许多岛屿<text:note text:id="n2" text:note-class="endnote"><text:note-citation>i</text:note-citation>
+<text:note-body><text:p>岛屿的数目以官方统计为准。</text:p></text:note-body></text:note>和渔村。</text:p>
+</office:text></office:body></office:document>"""
+
+
+def test_docx_footnotes_endnotes_and_text_boxes_are_read_once_after_their_paragraph(tmp_path):
+    """Word files made by LibreOffice (a text box, a footnote, an endnote) and by pandoc (footnotes)."""
+    if shutil.which("soffice") is None or shutil.which("pandoc") is None:
+        pytest.skip("needs soffice and pandoc")
+    (tmp_path / "box.fodt").write_text(FODT, encoding="utf-8")
+    subprocess.run(["soffice", "--headless", "--convert-to", "docx", "--outdir", str(tmp_path),
+                    str(tmp_path / "box.fodt")], check=True, capture_output=True, timeout=180)
+    text = load_corpus([tmp_path / "box.docx"]).documents[0].text
+    paragraphs = text.split("\n\n")
+    assert paragraphs == ["第一章 江河", "大江东去浪淘尽，千古风流人物都在此处留下足迹。",
+                          "补充说明：这条江全长约六千三百公里。", "此句出自古人的词作。",
+                          "湖海之间有许多岛屿和渔村。", "岛屿的数目以官方统计为准。"]
+
+    md = tmp_path / "notes.md"
+    md.write_text("# 第一章 江河\n\n大江东去浪淘尽[^1]千古风流人物都在此处留下足迹。\n\n"
+                  "[^1]: 此句出自古人词作。\n\n# 第二章 湖海\n\n湖海之间有许多岛屿和渔村。\n", encoding="utf-8")
+    subprocess.run(["pandoc", str(md), "-o", str(tmp_path / "notes.docx")], check=True)
+    doc = load_corpus([tmp_path / "notes.docx"]).documents[0]
+    assert doc.text.split("\n\n") == ["第一章 江河", "大江东去浪淘尽千古风流人物都在此处留下足迹。",
+                                        "此句出自古人词作。", "第二章 湖海", "湖海之间有许多岛屿和渔村。"]
+    assert [c.title for c in doc.chapters] == ["江河", "湖海"]
+
+
 def test_html_headings_and_main_text(write):
     page = write("page.html", """<!DOCTYPE html><html><head><title>城市笔记</title>
 <style>p { color: red }</style><script>var nav = "脚本文字";</script></head><body>
