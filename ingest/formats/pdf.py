@@ -4,6 +4,8 @@ pypdfium2 (PDFium, BSD/Apache) gives every character with its box; lines are reb
 the boxes (a content stream's order is not reading order: typesetters often draw quotes in
 another font afterwards), then general book rules apply:
 
+- a page set in columns (empty vertical gutters that most lines stop at) is read column by
+  column, each shifted onto the first column's margin, so the rules below see one column;
 - a line repeated at the same height at the top or bottom of several pages (a running
   header or footer) and a lone page number there are dropped;
 - a line that reaches the right margin continues on the next line, unless the next line is
@@ -97,7 +99,7 @@ def page_lines(textpage) -> list[PdfLine]:
         else:
             groups.append([c])
     lines = []
-    for g in groups:
+    for g in _in_columns(groups):
         g.sort(key=lambda c: c[1])
         size = median(c[3] for c in g if not c[4].isspace()) if any(not c[4].isspace() for c in g) else g[0][3]
         base = median(c[0] for c in g)
@@ -122,6 +124,133 @@ def page_lines(textpage) -> list[PdfLine]:
             ink = [c for c in g if not c[4].isspace()]
             lines.append(PdfLine(text, ink[0][1], max(c[2] for c in ink), median(c[0] for c in ink), size))
     return _drop_note_marks(lines)
+
+
+def _gutters(groups: list[list[tuple]]) -> list[tuple[float, float]]:
+    """The empty vertical bands that split a page's text into columns, if it is set in columns.
+
+    A band qualifies when almost no line has ink in it (a title or header across the columns
+    may), it is at least 0.8 em wide, at least a quarter of the lines have ink on both sides of
+    it, each side holds a sixth of the ink in pieces of five or more characters (not a contents
+    page's page numbers), and the lines left of it mostly run up to it (justified column text
+    does; a table's cells do not)."""
+    import numpy as np
+
+    if len(groups) < 6:
+        return []
+    gapped = 0
+    for g in groups:  # cheap first: only lines with a wide gap inside can straddle a gutter
+        xs = sorted((c[1], c[2], c[3]) for c in g if not c[4].isspace())
+        gapped += any(b[0] - a[1] >= 0.8 * a[2] for a, b in zip(xs, xs[1:]))
+    if gapped < max(3, 0.25 * len(groups)):
+        return []
+    ink = [(k, c[1], c[2], c[3]) for k, g in enumerate(groups) for c in g if not c[4].isspace()]
+    if len(ink) < 60:
+        return []
+    line, left, right, size = (np.array(v) for v in zip(*ink))
+    em = float(np.median(size))
+    width = 0.25 * em
+    lo = float(left.min())
+    a = ((left - lo) // width).astype(np.int64)
+    b = np.maximum(((right - lo) // width).astype(np.int64), a)
+    nbins = int(b.max()) + 1
+    reps = b - a + 1
+    bins = np.repeat(a, reps) + (np.arange(reps.sum()) - np.repeat(np.cumsum(reps) - reps, reps))
+    pairs = np.unique(np.repeat(line, reps) * nbins + bins)
+    cover = np.bincount(pairs % nbins, minlength=nbins)
+    allowed = max(1, int(0.05 * len(groups)))
+    empty = cover <= allowed
+    out = []
+    k = 0
+    while k < nbins:
+        if not empty[k]:
+            k += 1
+            continue
+        j = k
+        while j < nbins and empty[j]:
+            j += 1
+        if k > 0 and j < nbins and (j - k) * width >= 0.8 * em:
+            g0, g1 = lo + k * width, lo + j * width
+            lside, rside = right <= g0 + width, left >= g1 - width
+            both = len(set(line[lside].tolist()) & set(line[rside].tolist()))
+            ends = [right[lside & (line == n)].max() for n in set(line[lside].tolist())]
+            runs = [np.bincount(line[side]) for side in (lside, rside)]
+            if (both >= max(3, 0.25 * len(groups)) and min(lside.sum(), rside.sum()) >= len(ink) / 6
+                    and np.median(ends) >= g0 - 3 * em and min(np.median(r[r > 0]) for r in runs) >= 5):
+                out.append((g0, g1))
+        k = j
+    return out
+
+
+def _margin_groups(groups: list[list[tuple]], edge: int = 2) -> set[int]:
+    """Ids of the lines at the page's top or bottom that are set apart from the body, by a wider
+    gap or another type size (headers, footers, page numbers): they span the page, not a
+    column, so they are never cut at a gutter."""
+    ys = [median(c[0] for c in g) for g in groups]
+    gaps = [a - b for a, b in zip(ys, ys[1:])]
+    if not gaps:
+        return set()
+    pitch = median(gaps)
+    body = median(c[3] for g in groups for c in g)
+    sizes = [median(c[3] for c in g) for g in groups]
+    out: set[int] = set()
+    for k in range(min(edge, len(gaps))):
+        top, bottom = k, len(groups) - 1 - k
+        if gaps[k] > 1.5 * pitch or abs(sizes[top] - body) > 0.1 * body:
+            out.update(id(g) for g in groups[:top + 1])
+        if gaps[-1 - k] > 1.5 * pitch or abs(sizes[bottom] - body) > 0.1 * body:
+            out.update(id(g) for g in groups[bottom:])
+    return out
+
+
+def _in_columns(groups: list[list[tuple]]) -> list[list[tuple]]:
+    """Baseline groups (top to bottom) in reading order: on a page set in columns, each line is cut
+    at the gutters and each column is read down before the next, between the lines that cross
+    the gutters (titles, headers). Every column is shifted onto the first one's left edge, so
+    the margin and indent rules see one column of text."""
+    gutters = _gutters(groups)
+    if not gutters:
+        return groups
+    edges = [g[0] for g in gutters]
+    margin = _margin_groups(groups)
+
+    def column(c: tuple) -> int:
+        mid = (c[1] + c[2]) / 2
+        return sum(mid >= e for e in edges)
+
+    starts: list[Counter] = [Counter() for _ in range(len(edges) + 1)]
+    cut: list[tuple[str, object]] = []
+    for g in groups:
+        ink = [c for c in g if not c[4].isspace()]
+        if id(g) in margin or any(g0 < c[2] and c[1] < g1 for c in ink for g0, g1 in gutters):
+            cut.append(("across", g))
+            continue
+        parts: dict[int, list[tuple]] = {}
+        for c in g:
+            parts.setdefault(column(c), []).append(c)
+        for n, part in parts.items():
+            if any(not c[4].isspace() for c in part):
+                starts[n][round(min(c[1] for c in part if not c[4].isspace()))] += 1
+        cut.append(("parts", parts))
+    base = [cnt.most_common(1)[0][0] if cnt else 0 for cnt in starts]
+    shift = [b - base[0] for b in base]
+    out: list[list[tuple]] = []
+    band: list[list[list[tuple]]] = [[] for _ in starts]
+
+    def flush() -> None:
+        for n, col in enumerate(band):
+            out.extend([[(c[0], c[1] - shift[n], c[2] - shift[n], *c[3:]) for c in part] for part in col])
+            col.clear()
+
+    for kind, item in cut:
+        if kind == "across":
+            flush()
+            out.append(item)
+        else:
+            for n, part in item.items():
+                band[n].append(part)
+    flush()
+    return out
 
 
 def _drop_note_marks(lines: list[PdfLine]) -> list[PdfLine]:
