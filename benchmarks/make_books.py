@@ -123,14 +123,15 @@ def make_docx(text: str, out: Path, *, header: str = "", headings: bool = False)
     return out
 
 
-def to_pdf(docx: Path, outdir: Path) -> Path:
-    """LibreOffice prints the DOCX to PDF (a private profile, so parallel runs do not clash)."""
+def to_pdf(docx: Path, outdir: Path, kind: str = "pdf") -> Path:
+    """LibreOffice prints the DOCX to PDF, or saves it as `kind` ("odt": its own format), with a
+    private profile, so parallel runs do not clash."""
     outdir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as profile:
         subprocess.run(["soffice", f"-env:UserInstallation=file://{profile}", "--headless",
-                        "--convert-to", "pdf", "--outdir", str(outdir), str(docx)],
+                        "--convert-to", kind, "--outdir", str(outdir), str(docx)],
                        check=True, capture_output=True, timeout=600)
-    return outdir / (docx.stem + ".pdf")
+    return outdir / f"{docx.stem}.{kind}"
 
 
 def to_epub(docx: Path, out: Path, title: str = "") -> Path:
@@ -153,6 +154,7 @@ def main() -> None:
     docx = make_docx(text, args.outdir / f"{stem}.docx", header=args.header, headings=args.headings)
     print(docx)
     print(to_pdf(docx, args.outdir))
+    print(to_pdf(docx, args.outdir, "odt"))
     print(to_epub(docx, args.outdir / f"{stem}.epub", title=args.header or stem))
 
 

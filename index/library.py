@@ -65,7 +65,7 @@ class LibraryChange:
 
 
 def document_format(doc: Document) -> str:
-    """"pdf", "epub", "docx", "html", "jsonl", "txt", "md" …: what the document was read from."""
+    """"pdf", "epub", "docx", "odt", "html", "jsonl", "txt", "md" …: what the document was read from."""
     if doc.line is not None:
         return "jsonl"
     declared = doc.metadata.get("format") if isinstance(doc.metadata, dict) else None

@@ -14,13 +14,12 @@ import stat
 from pathlib import Path
 
 from docqa.ingest.encoding import decode
-from docqa.ingest.formats import (FORMAT_SUFFIXES, JSONL_SUFFIXES, TEXT_SUFFIXES, is_book_file, kind_of,
-                                  read_formatted)
+from docqa.ingest.formats import (FORMAT_SUFFIXES, JSONL_SUFFIXES, READABLE, TEXT_SUFFIXES, is_book_file,
+                                  kind_of, read_formatted)
 from docqa.ingest.model import Document, IngestError, TooLargeError, UnsupportedFormatError
 from docqa.ingest.structure import guess_title
 
 SUPPORTED = TEXT_SUFFIXES + JSONL_SUFFIXES + FORMAT_SUFFIXES
-READABLE = "PDF, EPUB, DOCX, HTML, .txt, .md or .jsonl"
 _SHAPE = 'each line must be one object like {"id": ..., "title": ..., "text": ...}'
 
 

@@ -219,7 +219,7 @@ class DocumentOut(BaseModel):
     doc_id: str
     title: str
     source: str = Field(description="the file it was read from")
-    format: str = Field(description="pdf, epub, docx, html, txt, md or jsonl")
+    format: str = Field(description="pdf, epub, docx, odt, html, txt, md or jsonl")
     pages: int | None = Field(description="pages of a paged source (PDF), else null")
     passages: int
     added_at: str | None = Field(description="when the document was added (UTC, ISO 8601)")

@@ -1,4 +1,4 @@
-"""Readers for PDF, EPUB, DOCX and HTML books, chosen by what a file is, not what it is called.
+"""Readers for PDF, EPUB, DOCX, ODT and HTML books, chosen by what a file is, not what it is called.
 
 `read_formatted` turns one such file into a `Document` whose text is the extracted text; the
 heading levels the file declares and, for a PDF, its page map travel with it, so the common
@@ -13,15 +13,18 @@ from docqa.ingest.formats.archive import DEFAULT_MAX_UNPACKED_BYTES, check_archi
 from docqa.ingest.formats.detect import NAMES, claimed, sniff
 from docqa.ingest.model import Document, IngestError, UnsupportedFormatError
 
-FORMAT_SUFFIXES = (".pdf", ".epub", ".docx", ".html", ".htm", ".xhtml")
-BOOK_KINDS = ("pdf", "epub", "docx", "html")
+FORMAT_SUFFIXES = (".pdf", ".epub", ".docx", ".odt", ".html", ".htm", ".xhtml")
+BOOK_KINDS = ("pdf", "epub", "docx", "odt", "html")
+ARCHIVE_KINDS = ("epub", "docx", "odt")  # ZIP containers, size-checked before they are unpacked
+READABLE = "PDF, EPUB, DOCX, ODT, HTML, .txt, .md or .jsonl"
+"""Every kind of file docqa reads, as the refusals name them."""
 TEXT_SUFFIXES = (".txt", ".md", ".markdown")
 JSONL_SUFFIXES = (".jsonl",)
 _TEXT_SUFFIXES = TEXT_SUFFIXES + JSONL_SUFFIXES  # read as text, never sniffed as books
 
 
 def kind_of(path: Path, source: str) -> str | None:
-    """The reader for `path` ("pdf", "epub", "docx", "html"), or None for a text file.
+    """The reader for `path` ("pdf", "epub", "docx", "odt", "html"), or None for a text file.
 
     The content decides; a file whose content is another format than its extension claims
     (a .pdf that is a ZIP, a .txt that is a PDF) is refused rather than guessed at.
@@ -35,7 +38,7 @@ def kind_of(path: Path, source: str) -> str | None:
     if claim is not None:
         if actual == claim or (claim == "html" and actual == "text"):
             return claim
-        if claim in ("epub", "docx") and actual == "zip":
+        if claim in ARCHIVE_KINDS and actual == "zip":
             raise UnsupportedFormatError(f"{source}: not a readable {NAMES[claim]} file (a damaged or foreign ZIP archive); "
                               "re-download or re-export it")
         raise UnsupportedFormatError(f"{source}: the name says {NAMES[claim]} but the content is {NAMES.get(actual, actual)}; "
@@ -48,8 +51,7 @@ def kind_of(path: Path, source: str) -> str | None:
     if actual == "html" and suffix not in _TEXT_SUFFIXES:
         return "html"
     if suffix not in _TEXT_SUFFIXES and actual in ("ole", "image", "binary", "zip"):
-        raise UnsupportedFormatError(f"{source}: unsupported content ({NAMES[actual]}); give a .txt, .md, .jsonl, "
-                          ".pdf, .epub, .docx or .html file")
+        raise UnsupportedFormatError(f"{source}: unsupported content ({NAMES[actual]}); give a {READABLE} file")
     return None
 
 
@@ -60,15 +62,15 @@ def is_book_file(path: Path) -> bool:
     if path.suffix.lower() in _TEXT_SUFFIXES:
         return False
     try:
-        return sniff(path) in ("pdf", "epub", "docx")
+        return sniff(path) in ("pdf", *ARCHIVE_KINDS)
     except OSError:
         return False
 
 
 def read_formatted(path: Path, source: str, kind: str, *, progress: bool = False,
                    max_unpacked_bytes: int = DEFAULT_MAX_UNPACKED_BYTES) -> Document:
-    """Read a PDF, EPUB, DOCX or HTML file into a `Document` (raises `IngestError`).
-    `max_unpacked_bytes`: the most an EPUB or DOCX may unpack to (see `check_archive`)."""
+    """Read a PDF, EPUB, DOCX, ODT or HTML file into a `Document` (raises `IngestError`).
+    `max_unpacked_bytes`: the most an EPUB, DOCX or ODT may unpack to (see `check_archive`)."""
     from docqa.ingest.structure import guess_title
 
     if kind == "pdf":
@@ -84,6 +86,10 @@ def read_formatted(path: Path, source: str, kind: str, *, progress: bool = False
         from docqa.ingest.formats.docx import read_docx
         check_archive(path, source, max_unpacked_bytes)
         extracted = read_docx(path, source)
+    elif kind == "odt":
+        from docqa.ingest.formats.odt import read_odt
+        check_archive(path, source, max_unpacked_bytes)
+        extracted = read_odt(path, source)
     elif kind == "html":
         from docqa.ingest.formats.html import read_html
         extracted = read_html(path, source)

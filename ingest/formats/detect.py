@@ -5,16 +5,16 @@ import re
 import zipfile
 from pathlib import Path
 
-CLAIMS = {".pdf": "pdf", ".epub": "epub", ".docx": "docx", ".html": "html", ".htm": "html",
+CLAIMS = {".pdf": "pdf", ".epub": "epub", ".docx": "docx", ".odt": "odt", ".html": "html", ".htm": "html",
           ".xhtml": "html"}
-NAMES = {"pdf": "PDF", "epub": "EPUB", "docx": "Word (.docx)", "html": "HTML", "zip": "ZIP archive",
+NAMES = {"pdf": "PDF", "epub": "EPUB", "docx": "Word (.docx)", "odt": "OpenDocument text (.odt)", "html": "HTML", "zip": "ZIP archive",
          "text": "plain text", "binary": "binary (not text)", "ole": "old Word/Office (.doc, .xls)",
          "image": "image"}
 _HTML = re.compile(rb"^\s*(<\?xml[^>]*>\s*)?(<!--.*?-->\s*)*<(!doctype\s+html|html[\s>])", re.I | re.S)
 
 
 def sniff(path: Path) -> str:
-    """"pdf", "epub", "docx", "zip", "html", "ole", "image", "text" or "binary"."""
+    """"pdf", "epub", "docx", "odt", "zip", "html", "ole", "image", "text" or "binary"."""
     with open(path, "rb") as f:
         head = f.read(4096)
     if head.startswith(b"%PDF-") or b"%PDF-" in head[:1024]:
@@ -37,8 +37,11 @@ def _zip_kind(path: Path) -> str:
     try:
         with zipfile.ZipFile(path) as z:
             names = set(z.namelist())
-            if "mimetype" in names and z.read("mimetype").strip() == b"application/epub+zip":
+            mimetype = z.read("mimetype").strip() if "mimetype" in names else b""
+            if mimetype == b"application/epub+zip":
                 return "epub"
+            if mimetype == b"application/vnd.oasis.opendocument.text" and "content.xml" in names:
+                return "odt"
             if "META-INF/container.xml" in names:
                 return "epub"
             if "word/document.xml" in names:

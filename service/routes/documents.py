@@ -67,7 +67,7 @@ async def upload(file: Annotated[UploadFile, File(description="a book in any for
 
 def _check_type(path, name: str) -> None:
     """415 unless docqa reads this kind of file; 413 for a ZIP container that unpacks too far."""
-    from docqa.ingest.formats import kind_of
+    from docqa.ingest.formats import ARCHIVE_KINDS, READABLE, kind_of
     from docqa.ingest.formats.archive import check_archive
     from docqa.ingest.model import UnsupportedFormatError
     from docqa.ingest.read import SUPPORTED
@@ -75,8 +75,8 @@ def _check_type(path, name: str) -> None:
     kind = kind_of(path, name)
     if kind is None and path.suffix.lower() not in SUPPORTED:
         raise UnsupportedFormatError(f"{name}: not a kind of file docqa reads",
-                                     hint="upload a .txt, .md, .jsonl, .pdf, .epub, .docx or .html file")
-    if kind in ("epub", "docx"):
+                                     hint=f"upload a {READABLE} file")
+    if kind in ARCHIVE_KINDS:
         check_archive(path, name)
 
 

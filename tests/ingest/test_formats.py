@@ -38,7 +38,8 @@ def books(tmp_path_factory):
     styled = make_docx(text, out / "styled" / "book.docx", header=HEADER, headings=True)
     files = {"txt": out / "book.txt", "docx": plain, "styled_docx": styled,
              "pdf": to_pdf(plain, out / "plain"), "styled_pdf": to_pdf(styled, out / "styled"),
-             "epub": to_epub(styled, out / "styled" / "book.epub", title="山河图志")}
+             "epub": to_epub(styled, out / "styled" / "book.epub", title="山河图志"),
+             "odt": to_pdf(plain, out / "plain", "odt"), "styled_odt": to_pdf(styled, out / "styled", "odt")}
     files["txt"].write_text(text, encoding="utf-8")
     return files, paras
 
@@ -60,7 +61,7 @@ EXPECTED = [(1, "山川", True, [("河流", []), ("湖泊", ["一、源头", "�
 
 
 @needs_tools
-@pytest.mark.parametrize("kind", ["txt", "pdf", "styled_pdf", "docx", "styled_docx", "epub"])
+@pytest.mark.parametrize("kind", ["txt", "pdf", "styled_pdf", "docx", "styled_docx", "epub", "odt", "styled_odt"])
 def test_every_format_gives_the_same_outline(books, kind):
     files, _ = books
     doc = load_corpus([files[kind]]).documents[0]
@@ -211,13 +212,14 @@ def test_pdf_bookmarks_and_page_labels(books, tmp_path):
 
 
 @needs_tools
-def test_docx_heading_styles_give_levels(books):
+@pytest.mark.parametrize("kind", ["docx", "odt"])
+def test_heading_styles_give_levels(books, kind):
     files, _ = books
-    doc = load_corpus([files["styled_docx"]]).documents[0]
+    doc = load_corpus([files[f"styled_{kind}"]]).documents[0]
     text = doc.text
     levels = {text[o:].split("\n", 1)[0]: lvl for o, lvl in doc.heading_levels}
     assert levels["第一章 山川"] == 1 and levels["第一节 河流"] == 2 and levels["一、源头"] == 3
-    assert load_corpus([files["docx"]]).documents[0].heading_levels == []
+    assert load_corpus([files[kind]]).documents[0].heading_levels == []
 
 
 def test_epub_notes_never_spliced_and_nav_levels(tmp_path):
@@ -251,27 +253,31 @@ FODT = """<?xml version="1.0" encoding="UTF-8"?>
 </office:text></office:body></office:document>"""
 
 
-def test_docx_footnotes_endnotes_and_text_boxes_are_read_once_after_their_paragraph(tmp_path):
-    """Word files made by LibreOffice (a text box, a footnote, an endnote) and by pandoc (footnotes)."""
+def test_notes_and_text_boxes_are_read_once_after_their_paragraph(tmp_path):
+    """Word and OpenDocument files made by LibreOffice (a text box, a footnote, an endnote) and by
+    pandoc (footnotes)."""
     if shutil.which("soffice") is None or shutil.which("pandoc") is None:
         pytest.skip("needs soffice and pandoc")
     (tmp_path / "box.fodt").write_text(FODT, encoding="utf-8")
     subprocess.run(["soffice", "--headless", "--convert-to", "docx", "--outdir", str(tmp_path),
                     str(tmp_path / "box.fodt")], check=True, capture_output=True, timeout=180)
-    text = load_corpus([tmp_path / "box.docx"]).documents[0].text
-    paragraphs = text.split("\n\n")
-    assert paragraphs == ["第一章 江河", "大江东去浪淘尽，千古风流人物都在此处留下足迹。",
-                          "补充说明：这条江全长约六千三百公里。", "此句出自古人的词作。",
-                          "湖海之间有许多岛屿和渔村。", "岛屿的数目以官方统计为准。"]
+    subprocess.run(["soffice", "--headless", "--convert-to", "odt", "--outdir", str(tmp_path),
+                    str(tmp_path / "box.fodt")], check=True, capture_output=True, timeout=180)
+    for made in ("box.docx", "box.odt"):
+        assert load_corpus([tmp_path / made]).documents[0].text.split("\n\n") == ["第一章 江河", "大江东去浪淘尽，千古风流人物都在此处留下足迹。",
+            "补充说明：这条江全长约六千三百公里。", "此句出自古人的词作。", "湖海之间有许多岛屿和渔村。",
+            "岛屿的数目以官方统计为准。"], made
 
     md = tmp_path / "notes.md"
     md.write_text("# 第一章 江河\n\n大江东去浪淘尽[^1]千古风流人物都在此处留下足迹。\n\n"
                   "[^1]: 此句出自古人词作。\n\n# 第二章 湖海\n\n湖海之间有许多岛屿和渔村。\n", encoding="utf-8")
-    subprocess.run(["pandoc", str(md), "-o", str(tmp_path / "notes.docx")], check=True)
-    doc = load_corpus([tmp_path / "notes.docx"]).documents[0]
-    assert doc.text.split("\n\n") == ["第一章 江河", "大江东去浪淘尽千古风流人物都在此处留下足迹。",
-                                        "此句出自古人词作。", "第二章 湖海", "湖海之间有许多岛屿和渔村。"]
-    assert [c.title for c in doc.chapters] == ["江河", "湖海"]
+    for made in ("notes.docx", "notes.odt"):
+        subprocess.run(["pandoc", str(md), "-o", str(tmp_path / made)], check=True)
+        doc = load_corpus([tmp_path / made]).documents[0]
+        assert doc.text.split("\n\n") == ["第一章 江河", "大江东去浪淘尽千古风流人物都在此处留下足迹。",
+                                            "此句出自古人词作。", "第二章 湖海", "湖海之间有许多岛屿和渔村。"], made
+        assert [c.title for c in doc.chapters] == ["江河", "湖海"]
+        assert [lvl for _, lvl in doc.heading_levels] == [1, 1]
 
 
 def test_html_headings_and_main_text(write):
@@ -328,6 +334,7 @@ BAD = {
     "damaged.pdf": ("damaged", "re-export"),
     "damaged.epub": ("damaged", "re-export"),
     "damaged.docx": ("damaged", "re-export"),
+    "damaged.odt": ("damaged", "re-export"),
     "zip-named.pdf": ("the name says PDF but the content is", "rename"),
     "pdf-named.txt": ("the name says text but the content is PDF", "rename it to .pdf"),
     "scanned.pdf": ("pages have no text layer (scanned: pages 1-2)", "pip install 'docqa[ocr]'"),
