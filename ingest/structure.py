@@ -19,13 +19,21 @@ from docqa.ingest.model import Chapter, Document, FrontMatter, Section, Subsecti
 from docqa.ingest.text import CLOSERS, HAN, SENTENCE_END
 
 HEADING_MAX = 50  # a heading line is short; longer lines are body text
-_CN_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5,
-              "六": 6, "七": 7, "八": 8, "九": 9}
-_CN_UNITS = {"十": 10, "百": 100, "千": 1000}
-_NUM = r"[0-9０-９]+|[一二三四五六七八九十百千零〇两]+"
-_CHAPTER = re.compile(rf"^(第\s*(?:{_NUM})\s*章)\s*[:：.．、]?\s*(.*)$")
+_CN_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "兩": 2, "三": 3, "四": 4, "五": 5,
+              "六": 6, "七": 7, "八": 8, "九": 9, "壹": 1, "贰": 2, "貳": 2, "叁": 3, "參": 3, "肆": 4,
+              "伍": 5, "陆": 6, "陸": 6, "柒": 7, "捌": 8, "玖": 9}
+_CN_UNITS = {"十": 10, "拾": 10, "百": 100, "佰": 100, "千": 1000, "仟": 1000}
+_NUM = r"[0-9０-９]+|[一二三四五六七八九十百千零〇两兩壹贰貳叁參肆伍陆陸柒捌玖拾佰仟]+"
+# 章 is a chapter; a classical novel's 回 and a lecture series' 讲/課 are too. 篇, 卷, 部, 编
+# group chapters into parts: they are read as chapters only in a book that has no 章.
+_CHAPTER = re.compile(rf"^(第\s*(?:{_NUM})\s*[章回讲講课課])\s*[:：.．、]?\s*(.*)$")
+_PART = re.compile(rf"^(第\s*(?:{_NUM})\s*(?:[篇卷部编編]|部分))\s*[:：.．、]?\s*(.*)$")
 _CHAPTER_EN = re.compile(r"^(chapter\s+(?:\d+|[ivxlc]+))\b\s*[:.\-—]?\s*(.*)$", re.I)
-_SECTION = re.compile(rf"^(第\s*(?:{_NUM})\s*节)\s*[:：.．、]?\s*(.*)$")
+_SECTION = re.compile(rf"^(第\s*(?:{_NUM})\s*[节節])\s*[:：.．、]?\s*(.*)$")
+# "1.2 标题", "1.2.3 标题": decimal numbering, accepted only where the numbers run in sequence
+# under their chapter (see `_decimal_headings`), so a figure at a line's start is not a heading.
+_UNIT_START = re.compile(r"^[万亿倍元吨‰]")  # "1.3 万吨": a quantity, not a heading
+_DECIMAL = re.compile(r"^(\d{1,2}(?:[.．]\d{1,2}){0,3})[.．、]?\s+([^\d\s%％.．,，、].{0,40})$")
 _SUB1 = re.compile(r"^([一二三四五六七八九十百]+\s*[、．.])\s*(\S.*)$")
 _SUB2 = re.compile(r"^([（(]\s*[一二三四五六七八九十百]+\s*[)）])\s*(\S.*)$")
 _MD = re.compile(r"^ {0,3}(#{1,6})\s*([^#\s].*?)(?:\s+#+)?\s*$")
@@ -160,12 +168,13 @@ def _classify(line: Line) -> None:
         line.md_level = len(md.group(1))
     if not _is_short(content, HEADING_MAX + 10):
         return
-    for kind, pattern in (("chapter", _CHAPTER), ("chapter", _CHAPTER_EN), ("section", _SECTION)):
+    for kind, pattern in (("chapter", _CHAPTER), ("chapter", _CHAPTER_EN), ("section", _SECTION),
+                          ("part", _PART)):
         m = pattern.match(content)
         if m:
             marker = m.group(1)
             line.kind, line.marker = kind, re.sub(r"\s+", "" if "第" in marker else " ", marker)
-            digits = re.sub(r"^(第|chapter)|[章节]$", "", line.marker, flags=re.I).strip()
+            digits = re.sub(r"^(第|chapter)|(部分|[章回讲講课課节節篇卷部编編])$", "", line.marker, flags=re.I).strip()
             line.number = cn_number(digits)
             line.title = clean_title(m.group(2))
             return
@@ -304,10 +313,70 @@ def _parse_toc(lines: list[Line], first: int, last: int,
 
 # --- the whole document -------------------------------------------------------------------
 
+def _parts_or_chapters(lines: list[Line]) -> None:
+    """第N篇/卷/部/编 are chapters in a book without 第N章 (or 回, 讲); otherwise they group
+    chapters, which the outline has no level for, so they stay in the text."""
+    chapters = any(ln.kind == "chapter" for ln in lines)
+    for ln in lines:
+        if ln.kind == "part":
+            ln.kind = "text" if chapters else "chapter"
+
+
+def _decimal_headings(lines: list[Line]) -> None:
+    """Decimal-numbered headings ("1.1 研究背景", "1.1.1 数据"), common in technical books:
+    N.M is a section of chapter N and N.M.K a subsection of section N.M, accepted only when
+    each number follows the one before it under the same parent (N.1, N.2, … from each
+    chapter's start), so a figure that starts a short line ("1.5 亿元") is not taken for one.
+    In a book without 第N章 headings, a line "N 标题" is chapter N when chapters run 1, 2, …
+    in order and the first numbered line after it is N.1 (or, once one chapter was confirmed
+    so, when it simply comes next: a last chapter often has no sections)."""
+    found = []
+    for ln in lines:
+        if ln.kind != "text" or ln.md_level:
+            continue
+        m = _DECIMAL.match(toc_entry(ln.content)[0])
+        if m and _is_short(m.group(2), 40) and not _UNIT_START.match(m.group(2)):
+            # the title as written: on a contents line it keeps its page number for toc_entry
+            title = clean_title(ln.content[ln.content.index(m.group(2)[0], len(m.group(1))):])
+            found.append((ln, [int(x) for x in re.split(r"[.．]", m.group(1))], title))
+    has_chapters = any(ln.kind == "chapter" for ln in lines)
+    tops = {id(ln) for k, (ln, nums, _) in enumerate(found) if len(nums) == 1 and not has_chapters
+            and any(n2[:2] == [nums[0], 1] for _, n2, _ in found[k + 1:k + 2])}
+    chapter, counts = None, {}
+    pos = {id(ln): k for k, (ln, _, _) in enumerate(found)}
+    for ln in lines:
+        if ln.kind == "chapter" and id(ln) not in pos:
+            chapter, counts = ln.number, {}
+            continue
+        k = pos.get(id(ln))
+        if k is None:
+            continue
+        _, nums, title = found[k]
+        if len(nums) == 1:
+            if nums[0] == (chapter or 0) + 1 and (id(ln) in tops or (tops and chapter is not None)):
+                ln.kind, ln.marker, ln.number, ln.title = "chapter", str(nums[0]), nums[0], title
+                chapter, counts = nums[0], {}
+            continue
+        parent, last = tuple(nums[:-1]), nums[-1]
+        if chapter is None or nums[0] != chapter or len(nums) > 4:
+            continue
+        if len(nums) > 2 and counts.get(parent[:-1], 0) != parent[-1]:
+            continue  # N.M.K needs N.M to be the section it is under
+        if last != counts.get(parent, 0) + 1:
+            continue
+        counts[parent] = last
+        for key in [key for key in counts if len(key) > len(parent) and key[:len(parent)] == parent]:
+            del counts[key]
+        kind = {2: "section", 3: "sub1", 4: "sub2"}[len(nums)]
+        ln.kind, ln.marker, ln.number, ln.title = kind, ".".join(map(str, nums)), last, title
+
+
 def structure_document(doc: Document) -> Document:
     """Fill `front_matter`, `chapters`, `loose_sections`, `heading_spans`, `page_breaks`."""
     lines = split_lines(doc.text)
     _apply_levels(lines, doc.heading_levels)
+    _parts_or_chapters(lines)
+    _decimal_headings(lines)
     named = {"front", "back", "toc", "committee"}
     in_toc: set[int] = set()
     toc_chapters: list[Chapter] = []

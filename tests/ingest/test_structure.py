@@ -270,3 +270,84 @@ def test_cn_number(s, n):
 ])
 def test_toc_entry(line, parsed):
     assert toc_entry(line) == parsed
+
+
+DECIMAL = """示例书名
+
+目录
+
+第1章 绪论 / 1
+1.1 研究背景 / 1
+1.2 研究意义 / 3
+第2章 方法 / 5
+2.1 数据来源 / 5
+
+第1章 绪论
+
+1.1 研究背景
+
+近年来，随着经济的快速发展，产能合作成为重要议题。
+
+1.1.1 国际环境
+
+国际环境复杂多变，各国之间的合作日益紧密。
+
+1.1.2 国内环境
+
+国内改革不断深化。
+
+1.2 研究意义
+
+本研究具有重要的理论意义和现实意义。
+
+1.5 亿元
+
+1.3 万吨
+
+第2章 方法
+
+2.1 数据来源
+
+数据来自统计年鉴和实地调研。
+"""
+
+
+def test_decimal_numbered_sections_and_subsections(write):
+    doc = structured(write, "decimal.txt", DECIMAL)
+    ch1, ch2 = doc.chapters
+    assert [(s.number, s.title, s.heading, s.toc_page) for s in ch1.sections] == [
+        (1, "研究背景", "1.1 研究背景", 1), (2, "研究意义", "1.2 研究意义", 3)]
+    assert [u.title for u in ch1.sections[0].subsections] == ["1.1.1 国际环境", "1.1.2 国内环境"]
+    # figures at a line's start that break the sequence stay in the text
+    assert "1.5 亿元" in doc.text[ch1.sections[1].start:ch1.sections[1].end]
+    assert "1.3 万吨" in doc.text[ch1.sections[1].start:ch1.sections[1].end]
+    assert [(s.number, s.title) for s in ch2.sections] == [(1, "数据来源")]
+
+
+def test_decimal_chapters_in_a_paper_without_chapter_markers(write):
+    doc = structured(write, "paper.txt", "一种新方法的研究\n\n摘要\n\n本文提出一种新方法。\n\n1 引言\n\n研究问题由来已久。\n\n"
+                                         "1.1 研究背景\n\n2019年以来发展迅速。\n\n1.2 本文贡献\n\n贡献有三点。\n\n2 方法\n\n"
+                                         "2.1 数据\n\n共1.5万条数据。\n\n3 结论\n\n方法有效。\n\n12 个月后\n\n仍然有效。\n")
+    assert [(c.number, c.title, [s.title for s in c.sections]) for c in doc.chapters] == [
+        (1, "引言", ["研究背景", "本文贡献"]), (2, "方法", ["数据"]), (3, "结论", [])]
+    assert "12 个月后" in doc.text[doc.chapters[2].start:doc.chapters[2].end]
+
+
+def test_numbers_alone_do_not_make_chapters(write):
+    doc = structured(write, "figures.txt", "统计\n\n2 个原因\n\n第一个原因是成本。\n\n3 个结果\n\n结果如下。\n")
+    assert doc.chapters == []
+
+
+@pytest.mark.parametrize("marker, title", [("回", "甄士隐梦幻识通灵"), ("讲", "导论"), ("章", "總論")])
+def test_novel_lecture_and_traditional_chapter_markers(write, marker, title):
+    doc = structured(write, f"{marker}.txt", f"第一{marker} {title}\n\n正文一。\n\n第一節 源流\n\n正文二。\n\n"
+                                            f"第貳{marker} 其二\n\n正文三。\n")
+    assert [(c.number, c.title) for c in doc.chapters] == [(1, title), (2, "其二")]
+    assert [(s.number, s.title) for s in doc.chapters[0].sections] == [(1, "源流")]
+
+
+def test_parts_are_chapters_only_in_a_book_without_chapters(write):
+    parts = structured(write, "parts.txt", "第一篇 总论\n\n正文一。\n\n第二篇 分论\n\n正文二。\n")
+    assert [(c.number, c.title) for c in parts.chapters] == [(1, "总论"), (2, "分论")]
+    both = structured(write, "both.txt", "第一篇 总论\n\n第一章 起源\n\n正文一。\n\n第二篇 分论\n\n第二章 发展\n\n正文二。\n")
+    assert [(c.number, c.title) for c in both.chapters] == [(1, "起源"), (2, "发展")]
