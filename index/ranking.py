@@ -20,10 +20,10 @@ __all__ = ["RankingSettings", "CONTEXT_VECTORS", "Fusion", "ZScoreFusion", "Reci
            "DenseLeg", "KeywordLeg"]
 
 FUSIONS = ("zscore", "rrf", "dense", "keyword")
-CONTEXT_VECTORS = ("pooled", "embedded")
-FILLED_WHEN_MISSING = {"context_vectors": "embedded"}
+CONTEXT_VECTORS = ("headings", "pooled", "embedded")
+FILLED_WHEN_MISSING = {"context_vectors": "embedded", "heading_weight": 1.0}
 """Settings an older manifest lacks that still describe its index: before `context_vectors`
-existed every index embedded its context vectors."""
+existed every index embedded its context vectors (so `heading_weight` was never used)."""
 
 
 @dataclass(frozen=True)
@@ -106,6 +106,11 @@ class RankingSettings:
     none, against 0.883 / 0.883 embedded, so embedded is the default. An index saved before this
     setting existed holds embedded ones."""
 
+    heading_weight: float = 1.0
+    """For "headings" context vectors: the weight of the title-and-headings vector added to the
+    sentence's own before renormalising (0 would make them the plain vectors). Used at build
+    time, saved with the index."""
+
     max_answer_chars: int = 200
     """An answer is one sentence, or two adjacent ones when they fit in this many characters."""
 
@@ -119,6 +124,8 @@ class RankingSettings:
                              hint=f"use one of {', '.join(CONTEXT_VECTORS)}")
         if not 0.0 <= self.context_weight <= 1.0:
             raise InputError(f"context_weight must be between 0 and 1, got {self.context_weight}")
+        if not 0.0 <= self.heading_weight <= 10.0:
+            raise InputError(f"heading_weight must be between 0 and 10, got {self.heading_weight}")
 
     def hub_weight(self, lang: str) -> float:
         return self.hub_weight_zh if lang == "zh" else self.hub_weight_en

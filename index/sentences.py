@@ -72,6 +72,24 @@ class SentenceTable:
         return cls(row, start, end, vectors[:n], vectors[n:] if context else None)
 
     @staticmethod
+    def under_headings(passages: Sequence[Passage], row: np.ndarray, vectors: np.ndarray, embedder,
+                       weight: float, *, progress: bool = False) -> np.ndarray:
+        """Context vectors without a second pass per sentence: each sentence's own vector plus
+        `weight` times the vector of its passage's title and headings, renormalised. The heading
+        text is embedded once per distinct heading path (a book has a few hundred, against tens
+        of thousands of sentences); a sentence with no title or heading keeps its own vector."""
+        topics = [normalize(topic(p)) for p in passages]
+        distinct = {t: i for i, t in enumerate(dict.fromkeys(t for t in topics if t))}
+        heading = np.zeros((len(passages), vectors.shape[1]), dtype=np.float32)
+        if distinct:
+            tvecs = embedder.encode_passages(list(distinct), progress=progress)
+            for i, t in enumerate(topics):
+                if t:
+                    heading[i] = tvecs[distinct[t]]
+        mixed = vectors + weight * heading[row]
+        return (mixed / np.maximum(np.linalg.norm(mixed, axis=1, keepdims=True), 1e-12)).astype(np.float32)
+
+    @staticmethod
     def distinct(passages: Sequence[Passage]) -> int:
         return len(set(SentenceTable.spans(passages)[3]))
 

