@@ -4,11 +4,14 @@ Sentence vectors are computed at build time, so scoring a passage by its closest
 choosing the answer sentence each cost a dot product, not another pass of the model. Sentences
 are in passage order, so a passage's sentences are one contiguous run of the table.
 
-Each sentence may also have a second vector, `context`: the sentence read under its document
-title and headings ("蓝线裸顶鲷：本鱼体呈银灰色。"). A sentence that answers a question about its
-topic often does not name it ("本鱼", "其叶", "牠们"); alone, it is far from a question that does,
-and the sentence that merely names the topic wins. The answer choice mixes the two (see
-`RankingSettings.context_weight`); ranking and refusal use the plain vectors only.
+Each sentence may also have a second vector, `context`: the sentence with its document title and
+headings. A sentence that answers a question about its topic often does not name it ("本鱼",
+"其叶", "牠们"); alone, it is far from a question that does, and the sentence that merely names
+the topic wins. The answer choice mixes the two (see `RankingSettings.context_weight`); ranking
+and refusal use the plain vectors only. By default the context vector is the sentence's own
+plus its heading path's, so no sentence is embedded twice (`under_headings`); it can also be
+the sentence embedded again as "蓝线裸顶鲷：本鱼体呈银灰色。" (`context_texts`), see
+`RankingSettings.context_vectors`.
 """
 from __future__ import annotations
 
