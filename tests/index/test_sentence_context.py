@@ -258,3 +258,26 @@ def test_a_library_add_and_remove_keep_heading_context_vectors_of_a_fresh_build(
     assert left.ranking.context_vectors == "headings" and 0 < kept.sum() < len(kept)
     assert np.allclose(left.sentences.vectors, fresh.sentences.vectors[kept], atol=5e-3)
     assert np.allclose(left.sentences.context, fresh.sentences.context[kept], atol=5e-3)
+
+
+def test_heading_context_vectors_embed_each_heading_path_once_and_keep_a_sentence_without_one():
+    from dataclasses import replace
+
+    class Counting(FakeEmbedder):
+        seen: list[str] = []
+
+        def encode_passages(self, texts, **kw):
+            self.seen += list(texts)
+            return super().encode_passages(texts, **kw)
+
+    corpus = make_corpus({1: ["银杏是落叶乔木。叶呈扇形。", "种子椭圆形。"], 2: ["水獭善于游泳。"]})
+    passages = [*corpus.passages[:2], replace(corpus.passages[2], title="", heading_path=[])]
+    row, _, _, texts = SentenceTable.spans(passages)
+    embedder = Counting()
+    plain = FakeEmbedder().encode_passages(texts)
+    context = SentenceTable.under_headings(passages, row, plain, embedder, 1.0)
+    assert embedder.seen == ["测试书第1章"]  # normalised; two passages share one path, the third has none
+    heading = FakeEmbedder().encode_passages(["测试书第1章"])[0]
+    want = plain[:3] + heading
+    assert np.allclose(context[:3], want / np.linalg.norm(want, axis=1, keepdims=True), atol=1e-6)
+    assert np.allclose(context[3], plain[3])  # no title, no heading: the sentence's own vector
