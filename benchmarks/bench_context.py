@@ -5,7 +5,8 @@
 
 Each variant builds the same documents in a fresh process (encoder loaded inside the timing, as a
 `docqa build` pays it): "embedded" (each sentence embedded a second time under its title and
-headings), "pooled" (context vectors pooled from the passage's own forward pass) and "none"
+headings), "pooled" (context vectors pooled from the passage's own forward pass), "headings"
+(each sentence's vector plus its heading path's, one embedding per distinct path) and "none"
 (context_weight 0: no context vectors). CPU seconds are user + system of the build process, so
 other work on the machine moves them less than wall time. The indexes are kept under `--out`
 (`<variant>/index`) for `benchmarks/answers.py --cmrc` to read; `--book` also builds the bundled
@@ -22,8 +23,9 @@ import sys
 import time
 from pathlib import Path
 
-VARIANTS = {"embedded": {"context_vectors": "embedded"}, "pooled": {"context_vectors": "pooled"},
-            "none": {"context_weight": 0.0}}
+VARIANTS = {"embedded": {"context_vectors": "embedded", "context_weight": 0.6},
+            "pooled": {"context_vectors": "pooled", "context_weight": 0.6},
+            "headings": {"context_vectors": "headings"}, "none": {"context_weight": 0.0}}
 
 
 def build_one(docs: list[Path], index: Path, variant: str) -> dict:
@@ -51,7 +53,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("docs", type=Path, help="documents to build (e.g. /tmp/cmrc/docs.jsonl)")
     parser.add_argument("--out", type=Path, required=True, help="keep each variant's index here")
-    parser.add_argument("--variants", default="embedded,pooled,none")
+    parser.add_argument("--variants", default="embedded,pooled,headings,none")
     parser.add_argument("--book", action="store_true", help="also build the bundled book per variant")
     parser.add_argument("--one", nargs=2, metavar=("VARIANT", "INDEX"), help=argparse.SUPPRESS)
     args = parser.parse_args()

@@ -217,7 +217,7 @@ def add_documents(index_dir: Path, paths: Sequence[str | Path], *, embedder=None
             if store is None:
                 ranking = replace(ranking, context_vectors=context_kind(embedder, ranking.context_vectors))
             vectors, sentences = embed_passages(new_passages, embedder, progress=progress, say=say, context=context,
-                                                kind=ranking.context_vectors)
+                                                kind=ranking.context_vectors, heading_weight=ranking.heading_weight)
             if store is not None:
                 hub = store.hub.extended(vectors)
                 if hub is None:  # an index from before the hubness means were kept

@@ -4,11 +4,14 @@ Sentence vectors are computed at build time, so scoring a passage by its closest
 choosing the answer sentence each cost a dot product, not another pass of the model. Sentences
 are in passage order, so a passage's sentences are one contiguous run of the table.
 
-Each sentence may also have a second vector, `context`: the sentence read under its document
-title and headings ("蓝线裸顶鲷：本鱼体呈银灰色。"). A sentence that answers a question about its
-topic often does not name it ("本鱼", "其叶", "牠们"); alone, it is far from a question that does,
-and the sentence that merely names the topic wins. The answer choice mixes the two (see
-`RankingSettings.context_weight`); ranking and refusal use the plain vectors only.
+Each sentence may also have a second vector, `context`: the sentence with its document title and
+headings. A sentence that answers a question about its topic often does not name it ("本鱼",
+"其叶", "牠们"); alone, it is far from a question that does, and the sentence that merely names
+the topic wins. The answer choice mixes the two (see `RankingSettings.context_weight`); ranking
+and refusal use the plain vectors only. By default the context vector is the sentence's own
+plus its heading path's, so no sentence is embedded twice (`under_headings`); it can also be
+the sentence embedded again as "蓝线裸顶鲷：本鱼体呈银灰色。" (`context_texts`), see
+`RankingSettings.context_vectors`.
 """
 from __future__ import annotations
 
@@ -70,6 +73,24 @@ class SentenceTable:
         vectors = (uvecs[[unique[t] for t in wanted]] if wanted else np.zeros((0, embedder.dim))).astype(np.float32)
         n = len(texts)
         return cls(row, start, end, vectors[:n], vectors[n:] if context else None)
+
+    @staticmethod
+    def under_headings(passages: Sequence[Passage], row: np.ndarray, vectors: np.ndarray, embedder,
+                       weight: float, *, progress: bool = False) -> np.ndarray:
+        """Context vectors without a second pass per sentence: each sentence's own vector plus
+        `weight` times the vector of its passage's title and headings, renormalised. The heading
+        text is embedded once per distinct heading path (a book has a few hundred, against tens
+        of thousands of sentences); a sentence with no title or heading keeps its own vector."""
+        topics = [normalize(topic(p)) for p in passages]
+        distinct = {t: i for i, t in enumerate(dict.fromkeys(t for t in topics if t))}
+        heading = np.zeros((len(passages), vectors.shape[1]), dtype=np.float32)
+        if distinct:
+            tvecs = embedder.encode_passages(list(distinct), progress=progress)
+            for i, t in enumerate(topics):
+                if t:
+                    heading[i] = tvecs[distinct[t]]
+        mixed = vectors + weight * heading[row]
+        return (mixed / np.maximum(np.linalg.norm(mixed, axis=1, keepdims=True), 1e-12)).astype(np.float32)
 
     @staticmethod
     def distinct(passages: Sequence[Passage]) -> int:

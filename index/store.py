@@ -233,7 +233,8 @@ def _build_index(corpus: Corpus, index_dir: Path, embedder, *, chunker: dict[str
         passages = corpus.passages
         ranking = replace(ranking, context_vectors=context_kind(embedder, ranking.context_vectors))
         vectors, sentences = embed_passages(passages, embedder, progress=progress, say=say,
-                                            context=ranking.context_weight > 0, kind=ranking.context_vectors)
+                                            context=ranking.context_weight > 0, kind=ranking.context_vectors,
+                                            heading_weight=ranking.heading_weight)
         hub = Hubness.build(vectors, embedder)
         model = {"name": embedder.model_name, "dimension": embedder.dim, "prompts": embedder.prompts}
         built_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
@@ -248,17 +249,21 @@ def _build_index(corpus: Corpus, index_dir: Path, embedder, *, chunker: dict[str
 def context_kind(embedder, wanted: str) -> str:
     """The kind of context vectors `embedder` can make: pooling needs the passage's token states,
     which only the bundled model's own encoder exposes; others embed them."""
-    return wanted if hasattr(embedder, "encode_passages_and_sentences") else "embedded"
+    return wanted if wanted != "pooled" or hasattr(embedder, "encode_passages_and_sentences") else "embedded"
 
 
 def embed_passages(passages: Sequence[Passage], embedder, *, progress: bool,
                    say: Callable[[str], None], context: bool = True,
-                   kind: str = "embedded") -> tuple[np.ndarray, SentenceTable]:
+                   kind: str = "embedded", heading_weight: float = 1.0) -> tuple[np.ndarray, SentenceTable]:
     """The passages' vectors and their sentence table (rows 0..len(passages)-1); with `context`,
     each sentence's context vector too (`RankingSettings.context_weight`), of `kind`
-    (`RankingSettings.context_vectors`; the caller has checked the embedder can, `context_kind`)."""
+    (`RankingSettings.context_vectors`; the caller has checked the embedder can, `context_kind`),
+    "headings" ones mixing in their heading path's vector at `heading_weight`."""
     pooled = context and kind == "pooled"
-    how = "(alone and under their headings) " if context and not pooled else "(alone and in their passages) " if pooled else ""
+    headings = context and kind == "headings"
+    embedded = context and not pooled and not headings
+    how = ("(alone and under their headings) " if embedded else "(alone and in their passages) " if pooled
+           else "(and their headings) " if headings else "")
     say(f"embedding {len(passages)} passages and {SentenceTable.distinct(passages)} sentences "
         f"{how}with {embedder.model_name}")
     indexed = [indexed_text(p) for p in passages]
@@ -268,19 +273,22 @@ def embed_passages(passages: Sequence[Passage], embedder, *, progress: bool,
         grouped: list[list[str]] = [[] for _ in passages]
         for r, t in zip(row, texts):
             grouped[r].append(normalize(t))
-        if context and not pooled:  # each passage's sentences, then the same under its headings
+        if embedded:  # each passage's sentences, then the same under its headings
             for r, t in zip(row, SentenceTable.context_texts(passages, row, texts)):
                 grouped[r].append(t)
         vectors, groups = both([normalize(t) for t in indexed], grouped, progress=progress, pooled=pooled)
-        halves = [np.split(g, 2) if context else (g, g[:0]) for g in groups]
+        halves = [np.split(g, 2) if embedded or pooled else (g, g[:0]) for g in groups]
         plain = np.concatenate([vectors[:0], *(h[0] for h in halves)]).astype(np.float32)
-        read = np.concatenate([vectors[:0], *(h[1] for h in halves)]).astype(np.float32) if context else None
+        read = np.concatenate([vectors[:0], *(h[1] for h in halves)]).astype(np.float32) if embedded or pooled else None
         sentences = SentenceTable(row, start, end, plain, read)
     else:
         if pooled:
             raise ValueError(f"{embedder.model_name} cannot pool context vectors: build them embedded")
         vectors = embedder.encode_passages([normalize(t) for t in indexed], progress=progress)
-        sentences = SentenceTable.build(passages, embedder, progress=progress, context=context)
+        sentences = SentenceTable.build(passages, embedder, progress=progress, context=embedded)
+    if headings:
+        sentences.context = SentenceTable.under_headings(passages, sentences.row, sentences.vectors, embedder,
+                                                         heading_weight)
     return vectors, sentences
 
 

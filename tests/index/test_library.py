@@ -125,8 +125,13 @@ def test_add_and_remove_give_the_index_a_fresh_build_gives(library, fresh, embed
 
 def test_an_added_book_is_found_and_costs_only_its_own_embedding(library, embedder):
     store = load_index(library["dir"])
+    from docqa.index.sentences import topic
+    from docqa.ingest.text import normalize
+
     a_passages = sum(p.doc_id == "a" for p in store.passages)
-    assert library["embedded_for_a"] == a_passages  # the book's passages were not embedded again
+    a_headings = len({normalize(topic(p)) for p in store.passages if p.doc_id == "a"} - {""})
+    # Its passages and its heading paths (for the heading context vectors); the book's were not embedded again.
+    assert library["embedded_for_a"] == a_passages + a_headings
     s = Searcher(store, embedder)
     for q in questions(store, "a"):
         assert s.search(q, k=1)[0].passage.doc_id == "a", q
