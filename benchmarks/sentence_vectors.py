@@ -22,7 +22,6 @@ alone, the model work it leaves.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
