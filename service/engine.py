@@ -48,8 +48,8 @@ def open_searcher(settings: Settings, *, server: bool = False, embedder=None) ->
     if settings.store is not None:
         explicit_model = settings.model if "model" in settings.model_fields_set else None
         searcher = Searcher.open(settings.store, explicit_model, embedder=embedder, cache_dir=settings.cache_dir,
-                                 query_engine=engine, refusal_threshold=settings.refusal_threshold,
-                                 store_timeout=settings.store_timeout)
+                                 query_engine=engine, query_threads=settings.query_threads,
+                                 refusal_threshold=settings.refusal_threshold, store_timeout=settings.store_timeout)
         if server:
             searcher.embedder.encode_queries(["warm-up"])
         return searcher
@@ -59,7 +59,8 @@ def open_searcher(settings: Settings, *, server: bool = False, embedder=None) ->
                                 query_engine=engine) or embedder
     explicit_model = settings.model if "model" in settings.model_fields_set else None
     searcher = Searcher.open(index_dir, explicit_model, embedder=embedder, cache_dir=settings.cache_dir,
-                             query_engine=engine, refusal_threshold=settings.refusal_threshold)
+                             query_engine=engine, query_threads=settings.query_threads,
+                             refusal_threshold=settings.refusal_threshold)
     if server:
         searcher.embedder.encode_queries(["warm-up"])
     return searcher

