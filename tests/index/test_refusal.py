@@ -98,3 +98,27 @@ def test_english_questions_with_names_or_book_fields_found_are_not_refused(searc
     for question in ("How many founding members does the AIIB have?", "How many overseas factories does CRRC operate?"):
         a = searcher.ask(question)
         assert a.evidence.anchors == 0.0 and a.refused, (question, a.support)
+
+
+def test_folding_from_cached_passage_forms_equals_folding_the_joined_text():
+    """The refusal's evidence folds the top passages through their cached NFKC forms; the result
+    must be `normalize` of the joined texts, at every seam (CJK, line breaks, combining marks,
+    full-width punctuation, ligatures)."""
+    import random
+
+    from docqa.corpus import bundled_files
+    from docqa.index.refusal import _folded
+    from docqa.index.store import indexed_text
+    from docqa.ingest.pipeline import load_corpus
+    from docqa.ingest.text import normalize
+
+    texts = [indexed_text(p) for p in load_corpus(bundled_files()).passages]
+    rng = random.Random(7)
+    for _ in range(500):
+        chosen = rng.sample(texts, rng.randint(1, 4))
+        chosen = [t[rng.randrange(len(t)):] if rng.random() < 0.3 else t for t in chosen]
+        assert _folded(chosen) == normalize(" ".join(chosen))
+    seams = ["中\n", "x", "か", "\u3099x", "Ａ\u0301", "\u0301", "ﬁ", "\uff0c", " ", "\u3000中"]
+    for a in seams:
+        for b in seams:
+            assert _folded([a, b]) == normalize(a + " " + b), (a, b)

