@@ -56,25 +56,19 @@ def quiet_transformers() -> None:
         pass
 
 
-class TorchEncoder:
-    """A BERT-style encoder folder (config.json, model.safetensors, tokenizer.json) run by torch."""
+class TokenStatesEncoder:
+    """What every build engine shares: the tokenizer, length-sorted batches, tokenisation of the
+    next batch in a second thread, and pooling (the text, and each character span) from the last
+    layer's token states. An engine supplies `dim` and `_states`."""
 
-    def __init__(self, model_dir: Path, *, precision: str = "auto", max_tokens: int = 512):
-        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-        import torch
+    dim: int
+
+    def __init__(self, model_dir: Path, *, max_tokens: int = 512):
         from tokenizers import Tokenizer
 
-        quiet_transformers()
-        from transformers import AutoModel
-
-        self.torch = torch
-        self.precision = resolve_precision(precision)
-        dtype = torch.bfloat16 if self.precision == "bf16" else torch.float32
-        self.model = AutoModel.from_pretrained(str(model_dir), local_files_only=True, dtype=dtype).eval()
         self.tokenizer = Tokenizer.from_file(str(Path(model_dir) / "tokenizer.json"))
         self.tokenizer.enable_truncation(max_tokens)
         self.pad_id = self.tokenizer.token_to_id("<pad>") or 0
-        self.dim = int(self.model.config.hidden_size)
 
     def _tokenize(self, texts: Sequence[str]):
         encs = self.tokenizer.encode_batch(list(texts))
@@ -82,10 +76,8 @@ class TorchEncoder:
         return encs, ids, mask
 
     def _states(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
-        torch = self.torch
-        with torch.inference_mode():
-            out = self.model(input_ids=torch.from_numpy(ids), attention_mask=torch.from_numpy(mask))
-        return out.last_hidden_state.float().numpy()
+        """Float32 [batch, tokens, dim]: read before the next call, which may reuse its memory."""
+        raise NotImplementedError
 
     def encode(
         self,
@@ -124,6 +116,30 @@ class TorchEncoder:
                 if on_batch:
                     on_batch(len(batch))
         return out, span_out
+
+
+class TorchEncoder(TokenStatesEncoder):
+    """A BERT-style encoder folder (config.json, model.safetensors, tokenizer.json) run by torch."""
+
+    def __init__(self, model_dir: Path, *, precision: str = "auto", max_tokens: int = 512):
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+        import torch
+
+        quiet_transformers()
+        from transformers import AutoModel
+
+        super().__init__(model_dir, max_tokens=max_tokens)
+        self.torch = torch
+        self.precision = resolve_precision(precision)
+        dtype = torch.bfloat16 if self.precision == "bf16" else torch.float32
+        self.model = AutoModel.from_pretrained(str(model_dir), local_files_only=True, dtype=dtype).eval()
+        self.dim = int(self.model.config.hidden_size)
+
+    def _states(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        torch = self.torch
+        with torch.inference_mode():
+            out = self.model(input_ids=torch.from_numpy(ids), attention_mask=torch.from_numpy(mask))
+        return out.last_hidden_state.float().numpy()
 
 
 _TOKENS_PER_TEXT = 512
