@@ -74,10 +74,17 @@ def _cores() -> int:
 
 class OpenVinoEncoder(TokenStatesEncoder):
     """The default model's folder run by OpenVINO's CPU plugin: bf16 where the CPU has it
-    natively (`resolve_precision`), float32 elsewhere. `threads`: None uses every core."""
+    natively (`resolve_precision`), float32 elsewhere. `threads`: None uses every core.
+    `streams`: batches run at once, each on threads / streams cores (2 streams of 1 thread were
+    no faster than 1 of 2 here, so 1)."""
+
+    pad_multiple = 32
+    """Batch widths in multiples of 32 tokens: 15% less CPU time on a mixed passage and sentence
+    load here than the exact width (the matmul kernels work in tiles, and fewer distinct shapes
+    reach OpenVINO's dynamic-shape path); vectors unchanged (cosine > 0.99999)."""
 
     def __init__(self, model_dir: Path, *, precision: str = "auto", max_tokens: int = 512,
-                 threads: int | None = None, cache: bool = True):
+                 threads: int | None = None, streams: int = 1, cache: bool = True):
         import openvino as ov
         from filelock import FileLock
 
@@ -93,8 +100,8 @@ class OpenVinoEncoder(TokenStatesEncoder):
                              hint="make that folder writable, or set DOCQA_CACHE_DIR to a writable one") from exc
         config = {
             "INFERENCE_PRECISION_HINT": "bf16" if self.precision == "bf16" else "f32",
-            "PERFORMANCE_HINT": "LATENCY",
             "INFERENCE_NUM_THREADS": threads or _cores(),
+            "NUM_STREAMS": streams,
             "ENABLE_CPU_PINNING": False,
         }
         core = ov.Core()
@@ -113,8 +120,16 @@ class OpenVinoEncoder(TokenStatesEncoder):
         self.threads = config["INFERENCE_NUM_THREADS"]
         self._states_port = self.compiled.output(STATES_OUTPUT)
         self.dim = int(self._states_port.get_partial_shape()[2].get_length())
-        self.request = self.compiled.create_infer_request()
+        self.in_flight = streams
+        self.requests = [self.compiled.create_infer_request() for _ in range(streams)]
+        self._next = 0
 
-    def _states(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
-        self.request.infer({"input_ids": ids, "attention_mask": mask})
-        return self.request.get_tensor(self._states_port).data
+    def _start(self, ids: np.ndarray, mask: np.ndarray):
+        request = self.requests[self._next]
+        self._next = (self._next + 1) % len(self.requests)
+        request.start_async({"input_ids": ids, "attention_mask": mask})
+        return request
+
+    def _finish(self, request) -> np.ndarray:
+        request.wait()
+        return request.get_tensor(self._states_port).data

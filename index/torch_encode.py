@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -72,11 +73,23 @@ class TokenStatesEncoder:
 
     def _tokenize(self, texts: Sequence[str]):
         encs = self.tokenizer.encode_batch(list(texts))
-        ids, mask = padded(encs, self.pad_id)
+        ids, mask = padded(encs, self.pad_id, self.pad_multiple)
         return encs, ids, mask
 
+    in_flight = 1
+    """Batches the engine runs at once (`_start` before the oldest one's `_finish`)."""
+    pad_multiple = 1
+    """Batch widths are rounded up to this many tokens (kernels that work in tiles)."""
+
+    def _start(self, ids: np.ndarray, mask: np.ndarray):
+        """Start the forward pass of one batch; its states come from `_finish` on what this returns."""
+        return self._states(ids, mask)
+
+    def _finish(self, started) -> np.ndarray:
+        """Float32 [batch, tokens, dim]: read before the next `_start`, which may reuse its memory."""
+        return started
+
     def _states(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
-        """Float32 [batch, tokens, dim]: read before the next call, which may reuse its memory."""
         raise NotImplementedError
 
     def encode(
@@ -99,22 +112,31 @@ class TokenStatesEncoder:
             return out, span_out
         order = np.argsort([-len(t) for t in texts], kind="stable")  # longest first: the ETA errs high
         batches = _batches(order, [len(t) for t in texts], batch_size * _TOKENS_PER_TEXT)
-        with ThreadPoolExecutor(1, thread_name_prefix="docqa-tokenize") as pool:
-            pending = pool.submit(self._tokenize, [texts[i] for i in batches[0]])
+
+        def pool(batch, encs, mask, started) -> None:
+            states = self._finish(started)
+            m = mask[..., None].astype(np.float32)
+            pooled = (states * m).sum(axis=1) / np.maximum(m.sum(axis=1), 1e-9)
+            out[batch] = _normalise(pooled)
+            for row, i in enumerate(batch):
+                if spans[i]:
+                    span_out[i] = _pool_spans(states[row], encs[row].offsets, encs[row].special_tokens_mask,
+                                              spans[i])
+            if on_batch:
+                on_batch(len(batch))
+
+        running: deque = deque()
+        with ThreadPoolExecutor(1, thread_name_prefix="docqa-tokenize") as tokenizer:
+            pending = tokenizer.submit(self._tokenize, [texts[i] for i in batches[0]])
             for n, batch in enumerate(batches):
                 encs, ids, mask = pending.result()
                 if n + 1 < len(batches):
-                    pending = pool.submit(self._tokenize, [texts[i] for i in batches[n + 1]])
-                states = self._states(ids, mask)
-                m = mask[..., None].astype(np.float32)
-                pooled = (states * m).sum(axis=1) / np.maximum(m.sum(axis=1), 1e-9)
-                out[batch] = _normalise(pooled)
-                for row, i in enumerate(batch):
-                    if spans[i]:
-                        span_out[i] = _pool_spans(states[row], encs[row].offsets, encs[row].special_tokens_mask,
-                                                  spans[i])
-                if on_batch:
-                    on_batch(len(batch))
+                    pending = tokenizer.submit(self._tokenize, [texts[i] for i in batches[n + 1]])
+                running.append((batch, encs, mask, self._start(ids, mask)))
+                if len(running) >= self.in_flight:
+                    pool(*running.popleft())
+            while running:
+                pool(*running.popleft())
         return out, span_out
 
 
