@@ -80,6 +80,8 @@ class TokenStatesEncoder:
     """Batches the engine runs at once (`_start` before the oldest one's `_finish`)."""
     pad_multiple = 1
     """Batch widths are rounded up to this many tokens (kernels that work in tiles)."""
+    max_batch_chars: int | None = None
+    """A cap on a batch's padded characters (`batch_size` × 512 otherwise)."""
 
     def _start(self, ids: np.ndarray, mask: np.ndarray):
         """Start the forward pass of one batch; its states come from `_finish` on what this returns."""
@@ -111,7 +113,8 @@ class TokenStatesEncoder:
         if not texts:
             return out, span_out
         order = np.argsort([-len(t) for t in texts], kind="stable")  # longest first: the ETA errs high
-        batches = _batches(order, [len(t) for t in texts], batch_size * _TOKENS_PER_TEXT)
+        budget = batch_size * _TOKENS_PER_TEXT
+        batches = _batches(order, [len(t) for t in texts], min(budget, self.max_batch_chars or budget))
 
         def pool(batch, encs, mask, started) -> None:
             states = self._finish(started)
