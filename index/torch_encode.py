@@ -1,5 +1,8 @@
 """Passage and sentence vectors for a build, run by torch without sentence-transformers.
 
+`TokenStatesEncoder` is what the build engines share (this torch one, and OpenVINO's in
+openvino_encode.py, the default where it is installed): tokenizer, batches, pooling.
+
 Answer selection needs a vector per sentence, and embedding each sentence on its own doubles a
 build's model work. `encode` can also pool each sentence's vector from its passage's own token
 states (the mean over the sentence's tokens, found through the tokenizer's offset mapping:
