@@ -17,6 +17,7 @@ other) and OpenVINO's TBB workers sleep after a short spin, so a shared CPU is n
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -127,6 +128,12 @@ class OpenVinoEncoder(TokenStatesEncoder):
         self.in_flight = streams
         self.requests = [self.compiled.create_infer_request() for _ in range(streams)]
         self._next = 0
+        self._lock = threading.Lock()
+
+    def encode(self, texts, spans=None, **kwargs):
+        """As `TokenStatesEncoder.encode`, one call at a time: the infer requests are shared."""
+        with self._lock:
+            return super().encode(texts, spans, **kwargs)
 
     def _start(self, ids: np.ndarray, mask: np.ndarray):
         request = self.requests[self._next]

@@ -106,6 +106,22 @@ def test_openvino_sentence_spans_match_torch(model_dir, passages):
         assert _rowwise(np.concatenate(ov_spans), np.concatenate(pt_spans)).min() >= floor
 
 
+def test_openvino_encodes_from_two_threads_at_once(model_dir, passages):
+    """A server can add two books at once; the encoder's infer requests must not be shared."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from docqa.index.openvino_encode import OpenVinoEncoder
+
+    texts, sentences = passages
+    encoder = OpenVinoEncoder(model_dir)
+    jobs = [["passage: " + t for t in texts[:6]], ["passage: " + s for ss in sentences[:6] for s in ss]]
+    alone = [encoder.encode(j)[0] for j in jobs]
+    with ThreadPoolExecutor(2) as pool:
+        together = list(pool.map(lambda j: encoder.encode(j, batch_size=1)[0], jobs))
+    for a, b in zip(alone, together):
+        assert _rowwise(a, b).min() > 0.9999
+
+
 def test_an_older_model_folder_gains_the_build_graph(model_dir, tmp_path):
     """A folder written before the OpenVINO engine has no passages.onnx: it is added beside the
     other files, not by rebuilding the folder."""
