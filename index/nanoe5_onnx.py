@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 ONNX_FILE = "model.onnx"
 QUERY_ONNX = "query.onnx"
 QUERY_VOCAB = "query_vocab.npz"
+STATES_OUTPUT = "token_states"
 OPSET = 17
 
 
@@ -60,13 +61,16 @@ class _Graph:
         return out
 
 
-def build_onnx(ck: "_Checkpoint", out: Path, *, packed: bool = False, inputs_embeds: bool = False) -> Path:
+def build_onnx(ck: "_Checkpoint", out: Path, *, packed: bool = False, inputs_embeds: bool = False,
+               states: bool = False) -> Path:
     """Write the encoder graph for `ck` to `out` (inputs input_ids, attention_mask: int64 [B, T]).
 
     `packed`: 4-bit weights through MatMulNBits and every tensor in `<out>.data` (see above).
     `inputs_embeds`: the graph takes the word rows already looked up (float32 [B, T, hidden],
     input "inputs_embeds") instead of input_ids and holds no word table, for an engine that
-    gathers them itself from the packed table (openvino_query.py)."""
+    gathers them itself from the packed table (openvino_query.py).
+    `states`: also output the last layer's token states (`token_states`, float [B, T, hidden]),
+    from which a build pools each sentence's vector inside its passage."""
     import onnx
     from onnx import TensorProto, helper
 
@@ -177,12 +181,16 @@ def build_onnx(ck: "_Checkpoint", out: Path, *, packed: bool = False, inputs_emb
     g.nodes.append(helper.make_node(
         "Div", [mean, g.op("Max", length, g.const("eps", np.array(1e-12, np.float32)))], ["embedding"]))
 
+    outputs = [helper.make_tensor_value_info("embedding", TensorProto.FLOAT, ["batch", h])]
+    if states:
+        g.nodes.append(helper.make_node("Identity", [x], [STATES_OUTPUT]))
+        outputs.append(helper.make_tensor_value_info(STATES_OUTPUT, TensorProto.FLOAT, ["batch", "tokens", h]))
     graph = helper.make_graph(
         g.nodes, "multilingual_e5_small",
         [helper.make_tensor_value_info(ids, TensorProto.FLOAT, ["batch", "tokens", h]) if inputs_embeds else
          helper.make_tensor_value_info(ids, TensorProto.INT64, ["batch", "tokens"]),
          helper.make_tensor_value_info(mask, TensorProto.INT64, ["batch", "tokens"])],
-        [helper.make_tensor_value_info("embedding", TensorProto.FLOAT, ["batch", h])],
+        outputs,
         initializer=g.inits,
     )
     opsets = [helper.make_opsetid("", OPSET)] + ([helper.make_opsetid("com.microsoft", 1)] if packed else [])

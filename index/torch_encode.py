@@ -1,5 +1,8 @@
 """Passage and sentence vectors for a build, run by torch without sentence-transformers.
 
+`TokenStatesEncoder` is what the build engines share (this torch one, and OpenVINO's in
+openvino_encode.py, the default where it is installed): tokenizer, batches, pooling.
+
 Answer selection needs a vector per sentence, and embedding each sentence on its own doubles a
 build's model work. `encode` can also pool each sentence's vector from its passage's own token
 states (the mean over the sentence's tokens, found through the tokenizer's offset mapping:
@@ -16,6 +19,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -56,36 +60,42 @@ def quiet_transformers() -> None:
         pass
 
 
-class TorchEncoder:
-    """A BERT-style encoder folder (config.json, model.safetensors, tokenizer.json) run by torch."""
+class TokenStatesEncoder:
+    """What every build engine shares: the tokenizer, length-sorted batches, tokenisation of the
+    next batch in a second thread, and pooling (the text, and each character span) from the last
+    layer's token states. An engine supplies `dim` and `_states`."""
 
-    def __init__(self, model_dir: Path, *, precision: str = "auto", max_tokens: int = 512):
-        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-        import torch
+    dim: int
+
+    def __init__(self, model_dir: Path, *, max_tokens: int = 512):
         from tokenizers import Tokenizer
 
-        quiet_transformers()
-        from transformers import AutoModel
-
-        self.torch = torch
-        self.precision = resolve_precision(precision)
-        dtype = torch.bfloat16 if self.precision == "bf16" else torch.float32
-        self.model = AutoModel.from_pretrained(str(model_dir), local_files_only=True, dtype=dtype).eval()
         self.tokenizer = Tokenizer.from_file(str(Path(model_dir) / "tokenizer.json"))
         self.tokenizer.enable_truncation(max_tokens)
         self.pad_id = self.tokenizer.token_to_id("<pad>") or 0
-        self.dim = int(self.model.config.hidden_size)
 
     def _tokenize(self, texts: Sequence[str]):
         encs = self.tokenizer.encode_batch(list(texts))
-        ids, mask = padded(encs, self.pad_id)
+        ids, mask = padded(encs, self.pad_id, self.pad_multiple)
         return encs, ids, mask
 
+    in_flight = 1
+    """Batches the engine runs at once (`_start` before the oldest one's `_finish`)."""
+    pad_multiple = 1
+    """Batch widths are rounded up to this many tokens (kernels that work in tiles)."""
+    max_batch_chars: int | None = None
+    """A cap on a batch's padded characters (`batch_size` × 512 otherwise)."""
+
+    def _start(self, ids: np.ndarray, mask: np.ndarray):
+        """Start the forward pass of one batch; its states come from `_finish` on what this returns."""
+        return self._states(ids, mask)
+
+    def _finish(self, started) -> np.ndarray:
+        """Float32 [batch, tokens, dim]: read before the next `_start`, which may reuse its memory."""
+        return started
+
     def _states(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
-        torch = self.torch
-        with torch.inference_mode():
-            out = self.model(input_ids=torch.from_numpy(ids), attention_mask=torch.from_numpy(mask))
-        return out.last_hidden_state.float().numpy()
+        raise NotImplementedError
 
     def encode(
         self,
@@ -106,24 +116,58 @@ class TorchEncoder:
         if not texts:
             return out, span_out
         order = np.argsort([-len(t) for t in texts], kind="stable")  # longest first: the ETA errs high
-        batches = _batches(order, [len(t) for t in texts], batch_size * _TOKENS_PER_TEXT)
-        with ThreadPoolExecutor(1, thread_name_prefix="docqa-tokenize") as pool:
-            pending = pool.submit(self._tokenize, [texts[i] for i in batches[0]])
+        budget = batch_size * _TOKENS_PER_TEXT
+        batches = _batches(order, [len(t) for t in texts], min(budget, self.max_batch_chars or budget))
+
+        def pool(batch, encs, mask, started) -> None:
+            states = self._finish(started)
+            m = mask[..., None].astype(np.float32)
+            pooled = (states * m).sum(axis=1) / np.maximum(m.sum(axis=1), 1e-9)
+            out[batch] = _normalise(pooled)
+            for row, i in enumerate(batch):
+                if spans[i]:
+                    span_out[i] = _pool_spans(states[row], encs[row].offsets, encs[row].special_tokens_mask,
+                                              spans[i])
+            if on_batch:
+                on_batch(len(batch))
+
+        running: deque = deque()
+        with ThreadPoolExecutor(1, thread_name_prefix="docqa-tokenize") as tokenizer:
+            pending = tokenizer.submit(self._tokenize, [texts[i] for i in batches[0]])
             for n, batch in enumerate(batches):
                 encs, ids, mask = pending.result()
                 if n + 1 < len(batches):
-                    pending = pool.submit(self._tokenize, [texts[i] for i in batches[n + 1]])
-                states = self._states(ids, mask)
-                m = mask[..., None].astype(np.float32)
-                pooled = (states * m).sum(axis=1) / np.maximum(m.sum(axis=1), 1e-9)
-                out[batch] = _normalise(pooled)
-                for row, i in enumerate(batch):
-                    if spans[i]:
-                        span_out[i] = _pool_spans(states[row], encs[row].offsets, encs[row].special_tokens_mask,
-                                                  spans[i])
-                if on_batch:
-                    on_batch(len(batch))
+                    pending = tokenizer.submit(self._tokenize, [texts[i] for i in batches[n + 1]])
+                running.append((batch, encs, mask, self._start(ids, mask)))
+                if len(running) >= self.in_flight:
+                    pool(*running.popleft())
+            while running:
+                pool(*running.popleft())
         return out, span_out
+
+
+class TorchEncoder(TokenStatesEncoder):
+    """A BERT-style encoder folder (config.json, model.safetensors, tokenizer.json) run by torch."""
+
+    def __init__(self, model_dir: Path, *, precision: str = "auto", max_tokens: int = 512):
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+        import torch
+
+        quiet_transformers()
+        from transformers import AutoModel
+
+        super().__init__(model_dir, max_tokens=max_tokens)
+        self.torch = torch
+        self.precision = resolve_precision(precision)
+        dtype = torch.bfloat16 if self.precision == "bf16" else torch.float32
+        self.model = AutoModel.from_pretrained(str(model_dir), local_files_only=True, dtype=dtype).eval()
+        self.dim = int(self.model.config.hidden_size)
+
+    def _states(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        torch = self.torch
+        with torch.inference_mode():
+            out = self.model(input_ids=torch.from_numpy(ids), attention_mask=torch.from_numpy(mask))
+        return out.last_hidden_state.float().numpy()
 
 
 _TOKENS_PER_TEXT = 512

