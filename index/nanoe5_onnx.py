@@ -23,6 +23,7 @@ the float graph's (cosine 0.9999999).
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -36,6 +37,23 @@ QUERY_ONNX = "query.onnx"
 QUERY_VOCAB = "query_vocab.npz"
 STATES_OUTPUT = "token_states"
 OPSET = 17
+
+
+REBUILD_HINT = "delete that folder; docqa rebuilds it on the next run"
+
+
+@contextmanager
+def model_files(what: str):
+    """Any failure while preparing or loading a model folder's files, as one `ModelError`
+    ("cannot {what}: …") that says how to get the files made again."""
+    from docqa.errors import ModelError
+
+    try:
+        yield
+    except ModelError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - an unreadable or foreign file is one clear message
+        raise ModelError(f"cannot {what}: {exc}", hint=REBUILD_HINT) from exc
 
 
 class _Graph:

