@@ -79,22 +79,13 @@ _STAGES = (("reading", 0.05), ("embedding", 0.15), ("tokenizing", 0.75), ("added
 class Library:
     """Changes to the served index, one at a time in a worker thread, each ending in a searcher swap."""
 
-    def __init__(self, state: ServiceState, open_searcher: Callable[[Path, Any], Any] | None = None):
-        """`open_searcher(index_dir, embedder)`: the searcher served after a change (default: the
-        index opened with the settings' refusal threshold and the model already loaded)."""
+    def __init__(self, state: ServiceState):
         self.state = state
         self.settings: Settings = state.settings
-        self._open = open_searcher or self._reopen
         self.jobs: OrderedDict[str, Job] = OrderedDict()
         self._queue: queue.Queue = queue.Queue()
         self._worker: threading.Thread | None = None
         self._lock = threading.Lock()
-
-    def _reopen(self, index_dir: Path, embedder: Any):
-        """`index_dir` is the settings' index (`require_writable`), which `open_searcher` opens."""
-        from docqa.service.engine import open_searcher
-
-        return open_searcher(self.settings, server=True, embedder=embedder)
 
     def writable_reason(self) -> str | None:
         """Why this server cannot change its index, or None when it can."""
@@ -148,7 +139,7 @@ class Library:
                 change = add_documents(index_dir, [upload], embedder=searcher.embedder,
                                        max_file_bytes=self.settings.max_file_bytes, say=self._reporter(job))
                 if change.changed:
-                    self._swap(job, index_dir)
+                    self._swap(job)
                 return _change_dict(change)
             finally:
                 shutil.rmtree(upload.parent, ignore_errors=True)
@@ -165,15 +156,14 @@ class Library:
             from docqa.index.library import remove_documents
 
             change = remove_documents(index_dir, [doc_id], say=self._reporter(job))
-            self._swap(job, index_dir)
+            self._swap(job)
             return _change_dict(change)
 
         return job, self._submit(job, run)
 
-    def _swap(self, job: Job, index_dir: Path) -> None:
+    def _swap(self, job: Job) -> None:
         job.stage, job.progress = "opening the new index", 0.95
-        old = self.state.require()
-        self.state.swap(lambda: self._open(index_dir, old.embedder))
+        self.state.swap()
 
     def _reporter(self, job: Job) -> Callable[[str], None]:
         def say(message: str) -> None:

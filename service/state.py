@@ -63,7 +63,8 @@ class ServiceState:
         self.waiting = 0
         self.dropped = 0
         self.internal_errors = 0
-        self._opener: Callable[[Settings], "Searcher"] | None = None
+        self._opener: Callable[..., "Searcher"] | None = None
+        """Opens the searcher: `(settings)`, or `(settings, embedder=model)` to reuse a loaded model."""
         self._failure: DocqaError | None = None
         self._lock = threading.Lock()
         self._reopening = False
@@ -71,33 +72,43 @@ class ServiceState:
         self._stamp: tuple[int, int] | None = None
         self._next_look = 0.0
 
-    def use_opener(self, open_searcher: Callable[[Settings], "Searcher"]) -> None:
+    def use_opener(self, open_searcher: Callable[..., "Searcher"]) -> None:
         """How to open the searcher again: when its store fails under it (`store_failed`) or its
         index folder is changed by another process (`follow_changes`)."""
         self._opener = self._opener or open_searcher
 
-    def load(self, open_searcher: Callable[[Settings], "Searcher"]) -> None:
-        """Open the searcher; on failure a searcher already open stays in service."""
-        self._opener = open_searcher
+    def load(self, open_searcher: Callable[..., "Searcher"] | None = None) -> None:
+        """Open the searcher (with `open_searcher`, which is kept for opening it again; without,
+        with the one kept). A searcher already in service lends the new one its model, and stays
+        in service if the new one cannot be opened."""
+        if open_searcher is not None:
+            self._opener = open_searcher
         self.loading_since = time.monotonic()
+        current = self.searcher
+        stamp = self._manifest_stamp()
         try:
-            stamp = self._manifest_stamp()
-            self.searcher = open_searcher(self.settings)
-            self._stamp = stamp
+            self.searcher = self._open()
+            if current is not None:
+                log.info("opened the index again; serving the new one")
             self.error = self._failure = None
         except DocqaError as exc:  # the user's to fix: one line, no traceback
-            log.error("cannot serve: %s", exc)
+            if current is None:
+                log.error("cannot serve: %s", exc)
+            else:
+                log.warning("cannot open the index again (%s); still serving the one loaded", exc)
             self.error, self._failure = f"{type(exc).__name__}: {exc}", exc
             self._next_reopen = time.monotonic() + STORE_RETRY_SECONDS
         except Exception as exc:  # a bug: reported by /readyz, with its traceback in the log
             log.exception("loading the index failed")
             self.error = f"{type(exc).__name__}: {exc}"
+        finally:
+            self._stamp = stamp  # one try per change of the folder: a broken index is not reopened in a loop
 
     def store_failed(self, exc: BaseException) -> None:
         """The store was unavailable, at start or under a request. Milvus may be down, or a
         rebuild may have moved the store to a new generation and dropped the one this searcher
-        reads; either way it is opened afresh in the background (at most every
-        STORE_RETRY_SECONDS) and replaces the searcher once it opens, so the server recovers and
+        reads; either way it is opened again in the background (at most every
+        STORE_RETRY_SECONDS, with the model already loaded) and replaces the searcher once it opens, so the server recovers and
         follows rebuilds without a restart. Other failures are not retried."""
         from docqa.index.milvus_store import StoreUnavailable
 
@@ -108,20 +119,30 @@ class ServiceState:
             if self._reopening or now < self._next_reopen:
                 return
             self._reopening, self._next_reopen = True, now + STORE_RETRY_SECONDS
-        threading.Thread(target=self._reload, args=(self._opener,), name="docqa-reload", daemon=True).start()
+        threading.Thread(target=self._reopen, name="docqa-reload", daemon=True).start()
 
-    def _reload(self, open_searcher: Callable[[Settings], "Searcher"]) -> None:
+    def _reopen(self) -> None:
+        """`load` again, in a background thread that `store_failed` or `follow_changes` started."""
         try:
-            self.load(open_searcher)
+            self.load()
         finally:
             self._reopening = False
 
-    def swap(self, open_searcher: Callable[[], "Searcher"]) -> None:
-        """Serve the searcher `open_searcher` opens on the changed index (one assignment: a
-        request holding the old searcher finishes with it)."""
+    def swap(self) -> None:
+        """Serve the index as it now is, after a change made through this server (one assignment:
+        a request holding the old searcher finishes with it); a failure is the caller's."""
+        self.require()
         stamp = self._manifest_stamp()
-        self.searcher = open_searcher()
+        self.searcher = self._open()
         self._stamp = stamp
+
+    def _open(self) -> "Searcher":
+        """The searcher `_opener` opens, with the model of the one in service if there is one."""
+        assert self._opener is not None
+        current = self.searcher
+        if current is None:
+            return self._opener(self.settings)
+        return self._opener(self.settings, embedder=current.embedder)
 
     def _manifest_stamp(self) -> tuple[int, int] | None:
         """The identity of the served index folder's manifest: every change docqa makes renames
@@ -156,20 +177,7 @@ class ServiceState:
             if stamp is None or stamp == self._stamp:
                 return
             self._reopening = True
-        threading.Thread(target=self._follow, args=(self.searcher, stamp), name="docqa-follow", daemon=True).start()
-
-    def _follow(self, current: "Searcher", stamp: tuple[int, int]) -> None:
-        try:
-            self.searcher = self._opener(self.settings, embedder=current.embedder)
-            log.info("the index at %s changed; serving the new one", self.settings.index)
-        except DocqaError as exc:
-            log.warning("the index at %s changed but cannot be opened (%s); still serving the one loaded",
-                        self.settings.index, exc)
-        except Exception:  # noqa: BLE001 - a bug: logged; the open searcher keeps serving
-            log.exception("reopening the changed index failed")
-        finally:
-            self._stamp = stamp  # one try per change: a broken index is not reopened in a loop
-            self._reopening = False
+        threading.Thread(target=self._reopen, name="docqa-follow", daemon=True).start()
 
     def require(self) -> "Searcher":
         if self.searcher is not None:
