@@ -125,6 +125,11 @@ def _emit(data: Any) -> None:
     sys.stdout.write(json.dumps(data, ensure_ascii=False) + "\n")
 
 
+def _say(args):
+    """Progress messages on stderr, or None with --quiet."""
+    return None if getattr(args, "quiet", False) else (lambda m: print(m, file=sys.stderr, flush=True))
+
+
 def _cmd_build(args, settings) -> int:
     from docqa.api import build_index
     from docqa.corpus import bundled_files
@@ -133,7 +138,7 @@ def _cmd_build(args, settings) -> int:
     if settings.store is not None and settings.index is not None:
         raise CliError("give --index DIR or --store URI, not both")
     index_dir = settings.store or index_dir_for(settings)
-    say = None if args.quiet else (lambda m: print(m, file=sys.stderr))
+    say = _say(args)
     manifest = build_index(list(settings.corpus or bundled_files()), index_dir, model=settings.model,
                            cache_dir=settings.cache_dir, progress=not args.quiet,
                            max_file_bytes=settings.max_file_bytes, faiss_kind=args.faiss, say=say)
@@ -232,7 +237,7 @@ def _cmd_eval(args, settings) -> int:
 def _cmd_migrate(args, settings) -> int:
     from docqa.index.milvus_store import migrate
 
-    say = None if args.quiet else (lambda m: print(m, file=sys.stderr))
+    say = _say(args)
     manifest = migrate(args.source, args.target, vector_kind=args.vector_index, timeout=settings.store_timeout,
                        say=say)
     print(json.dumps({"store": args.target, "counts": manifest["counts"],
@@ -296,10 +301,6 @@ def _cmd_chapter(args, settings) -> int:
     return 0
 
 
-def _library_say(args):
-    return None if getattr(args, "quiet", False) else (lambda m: print(m, file=sys.stderr, flush=True))
-
-
 def _cmd_add(args, settings) -> int:
     from dataclasses import asdict
 
@@ -307,7 +308,7 @@ def _cmd_add(args, settings) -> int:
 
     model = settings.model if args.model is not None or "model" in settings.model_fields_set else None
     change = add_documents(args.paths, settings.index, model=model, cache_dir=settings.cache_dir,
-                           progress=not args.quiet, max_file_bytes=settings.max_file_bytes, say=_library_say(args))
+                           progress=not args.quiet, max_file_bytes=settings.max_file_bytes, say=_say(args))
     if args.json:
         _emit(asdict(change))
         return 0
@@ -324,7 +325,7 @@ def _cmd_remove(args, settings) -> int:
 
     from docqa.api import remove_documents
 
-    change = remove_documents(args.doc_ids, settings.index, cache_dir=settings.cache_dir, say=_library_say(args))
+    change = remove_documents(args.doc_ids, settings.index, cache_dir=settings.cache_dir, say=_say(args))
     if args.json:
         _emit(asdict(change))
         return 0
