@@ -113,12 +113,8 @@ def read_docx(path: Path, source: str) -> Extracted:
                 builder.paragraph(extra)
         elif tag == "tbl":
             for row in Table(child, document).rows:
-                cells = []
-                for cell in row.cells:
-                    text = " ".join(q.text.strip() for q in cell.paragraphs if q.text.strip())
-                    if text and (not cells or cells[-1] != text):
-                        cells.append(text)
-                builder.paragraph("\t".join(cells))
+                builder.table_row(" ".join(q.text.strip() for q in cell.paragraphs if q.text.strip())
+                                  for cell in row.cells)
             for extra in _extras(child, notes):
                 builder.paragraph(extra)
     out = builder.result(title)

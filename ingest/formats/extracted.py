@@ -9,6 +9,7 @@ offset where each physical page starts and its printed label.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 _CJK = r"\u2e80-\u9fff\uf900-\ufaff\uff00-\uffef\u3000-\u303f“”‘’"
@@ -70,6 +71,15 @@ class TextBuilder:
             self.headings.append((self._len, level))
         self._write(text)
         self._open = open_ and level is None
+
+    def table_row(self, cells: Iterable[str]) -> None:
+        """A table row as one paragraph of its cells' texts; a text repeated in the next cell (a
+        merged cell, which a reader may report once per grid column it spans) is kept once."""
+        kept: list[str] = []
+        for text in cells:
+            if text and (not kept or kept[-1] != text):
+                kept.append(text)
+        self.paragraph("\t".join(kept))
 
     def continue_(self, text: str, *, open_: bool = False) -> bool:
         """Append to the last paragraph (a paragraph going on across a page end)."""

@@ -53,6 +53,11 @@ def _inline(element, extras: list[str]) -> str:
     return "".join(out)
 
 
+def _cell_text(cell, extras: list[str]) -> str:
+    texts = (_inline(p, extras).strip() for p in cell.iter(f"{_TEXT}p", f"{_TEXT}h"))
+    return " ".join(t for t in texts if t)
+
+
 def _blocks(parent, builder: TextBuilder) -> None:
     for child in parent:
         tag = child.tag
@@ -68,13 +73,8 @@ def _blocks(parent, builder: TextBuilder) -> None:
                 builder.paragraph(extra)
         elif tag == f"{_TABLE}table":
             for row in child.iter(f"{_TABLE}table-row"):
-                cells, extras = [], []
-                for cell in row.iter(f"{_TABLE}table-cell"):
-                    text = " ".join(t.strip() for t in (_inline(p, extras) for p in cell.iter(f"{_TEXT}p", f"{_TEXT}h"))
-                                    if t.strip())
-                    if text and (not cells or cells[-1] != text):
-                        cells.append(text)
-                builder.paragraph("\t".join(cells))
+                extras: list[str] = []
+                builder.table_row(_cell_text(cell, extras) for cell in row.iter(f"{_TABLE}table-cell"))
                 for extra in extras:
                     builder.paragraph(extra)
         elif tag in _CONTAINERS:

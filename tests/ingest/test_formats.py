@@ -429,3 +429,15 @@ def test_index_keeps_the_extracted_text(books, embedder, tmp_path):
     for p in index.passages:
         assert compact(text[p.start:p.end]) == compact(p.text)
         assert p.page is not None
+
+
+def test_docx_and_odt_tables_read_one_row_a_paragraph(tmp_path):
+    if shutil.which("pandoc") is None:
+        pytest.skip("needs pandoc")
+    md = tmp_path / "table.md"
+    md.write_text("# 第一章 表格\n\n| 年份 | 产量 |\n|---|---|\n| 2019 | 100万吨 |\n| 2020 | 120万吨 |\n\n正文。\n",
+                  encoding="utf-8")
+    for made in ("table.docx", "table.odt"):
+        subprocess.run(["pandoc", str(md), "-o", str(tmp_path / made)], check=True)
+        assert load_corpus([tmp_path / made]).documents[0].text.split("\n\n") == [
+            "第一章 表格", "年份 产量", "2019 100万吨", "2020 120万吨", "正文。"], made
