@@ -98,9 +98,10 @@ def page_lines(textpage) -> list[PdfLine]:
             groups[-1].append(c)
         else:
             groups.append([c])
+    for g in groups:
+        g.sort(key=lambda c: c[1])
     lines = []
     for g in _in_columns(groups):
-        g.sort(key=lambda c: c[1])
         size = median(c[3] for c in g if not c[4].isspace()) if any(not c[4].isspace() for c in g) else g[0][3]
         base = median(c[0] for c in g)
         # raised small print inside a line is a note mark: dropped, never spliced into the sentence
@@ -140,8 +141,8 @@ def _gutters(groups: list[list[tuple]]) -> list[tuple[float, float]]:
         return []
     gapped = 0
     for g in groups:  # cheap first: only lines with a wide gap inside can straddle a gutter
-        xs = sorted((c[1], c[2], c[3]) for c in g if not c[4].isspace())
-        gapped += any(b[0] - a[1] >= 0.8 * a[2] for a, b in zip(xs, xs[1:]))
+        xs = [c for c in g if not c[4].isspace()]
+        gapped += any(b[1] - a[2] >= 0.8 * a[3] for a, b in zip(xs, xs[1:]))
     if gapped < max(3, 0.25 * len(groups)):
         return []
     ink = [(k, c[1], c[2], c[3]) for k, g in enumerate(groups) for c in g if not c[4].isspace()]
@@ -204,10 +205,10 @@ def _margin_groups(groups: list[list[tuple]], edge: int = 2) -> set[int]:
 
 
 def _in_columns(groups: list[list[tuple]]) -> list[list[tuple]]:
-    """Baseline groups (top to bottom) in reading order: on a page set in columns, each line is cut
-    at the gutters and each column is read down before the next, between the lines that cross
-    the gutters (titles, headers). Every column is shifted onto the first one's left edge, so
-    the margin and indent rules see one column of text."""
+    """Baseline groups (top to bottom, each left to right) in reading order: on a page set in
+    columns, each line is cut at the gutters and each column is read down before the next,
+    between the lines that cross the gutters (titles, headers). Every column is shifted onto the
+    first one's left edge, so the margin and indent rules see one column of text."""
     gutters = _gutters(groups)
     if not gutters:
         return groups
