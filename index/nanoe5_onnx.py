@@ -37,6 +37,8 @@ ONNX_FILE = "model.onnx"
 QUERY_ONNX = "query.onnx"
 QUERY_VOCAB = "query_vocab.npz"
 STATES_OUTPUT = "token_states"
+SEGMENTS_INPUT = "segment_ids"
+POSITIONS_INPUT = "position_ids"
 OPSET = 17
 
 
@@ -81,7 +83,7 @@ class _Graph:
 
 
 def build_onnx(ck: "_Checkpoint", out: Path, *, packed: bool = False, inputs_embeds: bool = False,
-               states: bool = False) -> Path:
+               states: bool = False, segments: bool = False) -> Path:
     """Write the encoder graph for `ck` to `out` (inputs input_ids, attention_mask: int64 [B, T]).
 
     `packed`: 4-bit weights through MatMulNBits and every tensor in `<out>.data` (see above).
@@ -89,7 +91,11 @@ def build_onnx(ck: "_Checkpoint", out: Path, *, packed: bool = False, inputs_emb
     input "inputs_embeds") instead of input_ids and holds no word table, for an engine that
     gathers them itself from the packed table (openvino_query.py).
     `states`: also output the last layer's token states (`token_states`, float [B, T, hidden]),
-    from which a build pools each sentence's vector inside its passage."""
+    from which a build pools each sentence's vector inside its passage.
+    `segments`: several texts per row (`token_batch.py`): the inputs are input_ids, segment_ids
+    (1, 2, … per text of the row, 0 for padding) and position_ids (each token's position in its
+    own text); a token attends to its own text's tokens only, so each text's states are its
+    own; the graph's one output is then the token states, to be pooled per text."""
     import onnx
     from onnx import TensorProto, helper
 
@@ -105,7 +111,7 @@ def build_onnx(ck: "_Checkpoint", out: Path, *, packed: bool = False, inputs_emb
         return values.reshape(shape).astype(np.float32)
 
     ids = "input_ids"
-    mask = "attention_mask"
+    mask = SEGMENTS_INPUT if segments else "attention_mask"
 
     # Word embeddings: gather packed rows, then dequantise only those.
     dtype, raw = ck.tensors["emb.word"]
@@ -139,18 +145,27 @@ def build_onnx(ck: "_Checkpoint", out: Path, *, packed: bool = False, inputs_emb
     else:
         x = g.op("Gather", g.const("word", dense("emb.word", (ck.vocab, h))), ids)
 
-    seq_len = g.op("Shape", ids, start=1, end=2)
-    pos = g.op("Slice", g.const("pos", dense("emb.pos", (ck.max_positions, h))),
-               g.const("zero", np.array([0], np.int64)), seq_len, g.const("axis0", np.array([0], np.int64)))
+    if segments:
+        pos = g.op("Gather", g.const("pos", dense("emb.pos", (ck.max_positions, h))), POSITIONS_INPUT)
+    else:
+        seq_len = g.op("Shape", ids, start=1, end=2)
+        pos = g.op("Slice", g.const("pos", dense("emb.pos", (ck.max_positions, h))),
+                   g.const("zero", np.array([0], np.int64)), seq_len, g.const("axis0", np.array([0], np.int64)))
     x = g.op("Add", x, pos)
     x = g.op("Add", x, g.const("type0", dense("emb.type", (ck.type_rows, h))[0]))
     x = g.op("LayerNormalization", x, g.const("ln_w", dense("emb.ln.w", (h,))),
              g.const("ln_b", dense("emb.ln.b", (h,))), axis=-1, epsilon=ck.eps)
 
-    maskf = g.op("Cast", mask, to=TensorProto.FLOAT)
-    neg = g.op("Mul", g.op("Sub", g.const("one", np.array(1.0, np.float32)), maskf),
-               g.const("neg_big", np.array(-1e9, np.float32)))
-    neg = g.op("Unsqueeze", neg, g.const("mask_axes", np.array([1, 2], np.int64)))  # [B, 1, 1, T]
+    if segments:  # a token sees the tokens of its own text: [B, 1, T, T]
+        same = g.op("Equal", g.op("Unsqueeze", mask, g.const("seg_row", np.array([1, 3], np.int64))),
+                    g.op("Unsqueeze", mask, g.const("seg_col", np.array([1, 2], np.int64))))
+        neg = g.op("Where", same, g.const("zero_f", np.array(0.0, np.float32)),
+                   g.const("neg_big", np.array(-1e9, np.float32)))
+    else:
+        maskf = g.op("Cast", mask, to=TensorProto.FLOAT)
+        neg = g.op("Mul", g.op("Sub", g.const("one", np.array(1.0, np.float32)), maskf),
+                   g.const("neg_big", np.array(-1e9, np.float32)))
+        neg = g.op("Unsqueeze", neg, g.const("mask_axes", np.array([1, 2], np.int64)))  # [B, 1, 1, T]
     split_heads = g.const("heads_shape", np.array([0, 0, heads, dh], np.int64))
     merge_heads = g.const("merge_shape", np.array([0, 0, h], np.int64))
     inv_sqrt = g.const("inv_sqrt_dh", np.array(1.0 / np.sqrt(dh), np.float32))
@@ -191,24 +206,27 @@ def build_onnx(ck: "_Checkpoint", out: Path, *, packed: bool = False, inputs_emb
                  g.op("Add", erf, g.const("one_f", np.array(1.0, np.float32))))
         x = norm(g.op("Add", linear(f, i, "fo", h, ck.ffn), x), i, "oln")
 
-    m3 = g.op("Unsqueeze", maskf, g.const("last", np.array([-1], np.int64)))
-    axis1 = g.const("axis1", np.array([1], np.int64))
-    mean = g.op("Div", g.op("ReduceSum", g.op("Mul", x, m3), axis1, keepdims=0),
-                g.op("Max", g.op("ReduceSum", m3, axis1, keepdims=0), g.const("min_count", np.array(1e-9, np.float32))))
-    length = g.op("Sqrt", g.op("ReduceSum", g.op("Mul", mean, mean), g.const("axis_last", np.array([-1], np.int64)),
-                               keepdims=1))
-    g.nodes.append(helper.make_node(
-        "Div", [mean, g.op("Max", length, g.const("eps", np.array(1e-12, np.float32)))], ["embedding"]))
-
-    outputs = [helper.make_tensor_value_info("embedding", TensorProto.FLOAT, ["batch", h])]
-    if states:
+    outputs = []
+    if not segments:
+        m3 = g.op("Unsqueeze", maskf, g.const("last", np.array([-1], np.int64)))
+        axis1 = g.const("axis1", np.array([1], np.int64))
+        mean = g.op("Div", g.op("ReduceSum", g.op("Mul", x, m3), axis1, keepdims=0),
+                    g.op("Max", g.op("ReduceSum", m3, axis1, keepdims=0),
+                         g.const("min_count", np.array(1e-9, np.float32))))
+        length = g.op("Sqrt", g.op("ReduceSum", g.op("Mul", mean, mean),
+                                   g.const("axis_last", np.array([-1], np.int64)), keepdims=1))
+        g.nodes.append(helper.make_node(
+            "Div", [mean, g.op("Max", length, g.const("eps", np.array(1e-12, np.float32)))], ["embedding"]))
+        outputs.append(helper.make_tensor_value_info("embedding", TensorProto.FLOAT, ["batch", h]))
+    if states or segments:
         g.nodes.append(helper.make_node("Identity", [x], [STATES_OUTPUT]))
         outputs.append(helper.make_tensor_value_info(STATES_OUTPUT, TensorProto.FLOAT, ["batch", "tokens", h]))
     graph = helper.make_graph(
         g.nodes, "multilingual_e5_small",
         [helper.make_tensor_value_info(ids, TensorProto.FLOAT, ["batch", "tokens", h]) if inputs_embeds else
          helper.make_tensor_value_info(ids, TensorProto.INT64, ["batch", "tokens"]),
-         helper.make_tensor_value_info(mask, TensorProto.INT64, ["batch", "tokens"])],
+         helper.make_tensor_value_info(mask, TensorProto.INT64, ["batch", "tokens"])]
+        + ([helper.make_tensor_value_info(POSITIONS_INPUT, TensorProto.INT64, ["batch", "tokens"])] if segments else []),
         outputs,
         initializer=g.inits,
     )

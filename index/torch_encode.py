@@ -12,8 +12,9 @@ accuracy on the shared question sets (BENCHMARKS.md), so builds use it only when
 
 Speed on a CPU: the whole model in bfloat16 where the CPU has native bf16 (AVX512-BF16, AMX:
 2.5-3x faster than float32 here, vectors at cosine > 0.9999 to float32's; emulated bf16 would
-be slower than float32, so other CPUs run float32); batches of similar length;
-tokenisation of the next batch in a second thread while the model runs the current one.
+be slower than float32, so other CPUs run float32); batches of similar length, short texts
+packed several to a row where the engine's graph allows it (`token_batch.py`); tokenisation of
+the next wave of texts in a second thread while the model runs the current one.
 """
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from docqa.index.token_batch import padded
+from docqa.index.token_batch import Rows, group_rows, lay_out, pack_rows
 
 PRECISIONS = ("auto", "bf16", "fp32")
 
@@ -61,9 +62,10 @@ def quiet_transformers() -> None:
 
 
 class TokenStatesEncoder:
-    """What every build engine shares: the tokenizer, length-sorted batches, tokenisation of the
-    next batch in a second thread, and pooling (the text, and each character span) from the last
-    layer's token states. An engine supplies `dim` and `_states`."""
+    """What every build engine shares: the tokenizer, texts laid out in length-sorted batches
+    (`token_batch.py`), tokenisation of the next wave of texts in a second thread, and pooling
+    (the text, and each character span) from the last layer's token states. An engine supplies
+    `dim` and `_states` (or `_start` and `_finish`)."""
 
     dim: int
 
@@ -74,28 +76,35 @@ class TokenStatesEncoder:
         self.tokenizer.enable_truncation(max_tokens)
         self.pad_id = self.tokenizer.token_to_id("<pad>") or 0
 
-    def _tokenize(self, texts: Sequence[str]):
-        encs = self.tokenizer.encode_batch(list(texts))
-        ids, mask = padded(encs, self.pad_id, self.pad_multiple)
-        return encs, ids, mask
-
     in_flight = 1
     """Batches the engine runs at once (`_start` before the oldest one's `_finish`)."""
     pad_multiple = 1
     """Batch widths are rounded up to this many tokens (kernels that work in tiles)."""
-    max_batch_chars: int | None = None
-    """A cap on a batch's padded characters (`batch_size` × 512 otherwise)."""
+    pack_tokens = 0
+    """Rows of up to this many tokens hold several short texts (an engine whose graph reads
+    `Rows.segments` and `Rows.positions`); 0: a row per text, `Rows.segments` is the mask."""
+    max_batch_tokens: int | None = None
+    """A cap on a batch's padded tokens (`batch_size` × 512 otherwise)."""
 
-    def _start(self, ids: np.ndarray, mask: np.ndarray):
+    def _start(self, rows: Rows):
         """Start the forward pass of one batch; its states come from `_finish` on what this returns."""
-        return self._states(ids, mask)
+        return self._states(rows.ids, rows.segments)
 
     def _finish(self, started) -> np.ndarray:
-        """Float32 [batch, tokens, dim]: read before the next `_start`, which may reuse its memory."""
+        """Float32 [rows, tokens, dim]: read before the next `_start`, which may reuse its memory."""
         return started
 
     def _states(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
         raise NotImplementedError
+
+    def _tokenize(self, texts: Sequence[str], spans, first: int, stop: int):
+        """Token ids of texts[first:stop], and the offsets of those that have spans to pool."""
+        ids, offsets = [], {}
+        for i, enc in enumerate(self.tokenizer.encode_batch(list(texts[first:stop])), first):
+            ids.append(np.asarray(enc.ids, np.int64))
+            if spans[i]:
+                offsets[i] = (enc.offsets, enc.special_tokens_mask)
+        return ids, offsets
 
     def encode(
         self,
@@ -108,42 +117,45 @@ class TokenStatesEncoder:
         """Normalised mean-pooled vectors of `texts` and, per text, one vector per character span.
 
         A span no token of the (truncated) text covers gets a row of NaN; the caller embeds it
-        another way. `on_batch(n)` is called after each batch of n texts.
-        """
+        another way. `on_batch(n)` is called after each batch of n texts. Texts are tokenised
+        and laid out in waves of `_WAVE`, the next wave tokenised while the model runs this one,
+        so memory stays flat on any corpus (callers pass texts sorted by length)."""
         spans = spans if spans is not None else [[] for _ in texts]
         out = np.empty((len(texts), self.dim), np.float32)
         span_out: list[np.ndarray] = [np.empty((0, self.dim), np.float32)] * len(texts)
         if not texts:
             return out, span_out
-        order = np.argsort([-len(t) for t in texts], kind="stable")  # longest first: the ETA errs high
-        budget = batch_size * _TOKENS_PER_TEXT
-        batches = _batches(order, [len(t) for t in texts], min(budget, self.max_batch_chars or budget))
+        budget = min(batch_size * _TOKENS_PER_TEXT, self.max_batch_tokens or batch_size * _TOKENS_PER_TEXT)
 
-        def pool(batch, encs, mask, started) -> None:
+        def pool(rows: Rows, offsets: dict, started) -> None:
             states = self._finish(started)
-            m = mask[..., None].astype(np.float32)
-            pooled = (states * m).sum(axis=1) / np.maximum(m.sum(axis=1), 1e-9)
-            out[batch] = _normalise(pooled)
-            for row, i in enumerate(batch):
+            for i, r, a, n in zip(rows.texts, rows.row.tolist(), rows.start.tolist(), rows.length.tolist()):
+                own = states[r, a:a + n]
+                out[i] = own.mean(axis=0)
                 if spans[i]:
-                    span_out[i] = _pool_spans(states[row], encs[row].offsets, encs[row].special_tokens_mask,
-                                              spans[i])
+                    span_out[i] = _pool_spans(own, *offsets[i], spans[i])
             if on_batch:
-                on_batch(len(batch))
+                on_batch(len(rows.texts))
 
         running: deque = deque()
         with ThreadPoolExecutor(1, thread_name_prefix="docqa-tokenize") as tokenizer:
-            pending = tokenizer.submit(self._tokenize, [texts[i] for i in batches[0]])
-            for n, batch in enumerate(batches):
-                encs, ids, mask = pending.result()
-                if n + 1 < len(batches):
-                    pending = tokenizer.submit(self._tokenize, [texts[i] for i in batches[n + 1]])
-                running.append((batch, encs, mask, self._start(ids, mask)))
-                if len(running) >= self.in_flight:
-                    pool(*running.popleft())
+            pending = tokenizer.submit(self._tokenize, texts, spans, 0, min(_WAVE, len(texts)))
+            for first in range(0, len(texts), _WAVE):
+                ids, offsets = pending.result()
+                stop = first + _WAVE
+                if stop < len(texts):
+                    pending = tokenizer.submit(self._tokenize, texts, spans, stop, min(stop + _WAVE, len(texts)))
+                lengths = [len(t) for t in ids]
+                for batch in group_rows(pack_rows(lengths, self.pack_tokens), lengths, budget=budget,
+                                        multiple=self.pad_multiple):
+                    rows = lay_out(batch, ids, self.pad_id, self.pad_multiple)
+                    rows.texts = [first + i for i in rows.texts]
+                    running.append((rows, offsets, self._start(rows)))
+                    if len(running) >= self.in_flight:
+                        pool(*running.popleft())
             while running:
                 pool(*running.popleft())
-        return out, span_out
+        return _normalise(out), span_out
 
 
 class TorchEncoder(TokenStatesEncoder):
@@ -171,20 +183,8 @@ class TorchEncoder(TokenStatesEncoder):
 
 
 _TOKENS_PER_TEXT = 512
-_MAX_BATCH = 256
-
-
-def _batches(order: np.ndarray, lengths: list[int], budget: int) -> list[np.ndarray]:
-    """Consecutive runs of `order` (longest first) of about `budget` padded characters each:
-    a batch of short sentences holds many more texts than a batch of full passages, so each
-    forward pass does a similar amount of work and few passes are spent on overhead."""
-    out, i = [], 0
-    while i < len(order):
-        width = max(1, min(lengths[order[i]], _TOKENS_PER_TEXT))
-        n = max(1, min(_MAX_BATCH, budget // width))
-        out.append(order[i:i + n])
-        i += n
-    return out
+_WAVE = 4096
+"""Texts tokenised and laid out at a time."""
 
 
 def _normalise(x: np.ndarray) -> np.ndarray:

@@ -146,19 +146,19 @@ def test_one_compiled_blob_however_the_folder_is_reached(model_dir, tmp_path):
 
 
 def test_an_older_model_folder_gains_the_build_graph(model_dir, tmp_path):
-    """A folder written before the OpenVINO engine has no passages.onnx: it is added beside the
+    """A folder written before the OpenVINO engine has no build.onnx: it is added beside the
     other files, not by rebuilding the folder."""
     import shutil
 
-    from docqa.index.openvino_encode import PASSAGE_ONNX, OpenVinoEncoder
+    from docqa.index.openvino_encode import BUILD_ONNX, OpenVinoEncoder
 
     old = tmp_path / "model"
     old.mkdir()
     for name in ("config.json", "tokenizer.json"):
         shutil.copy(model_dir / name, old / name)
     encoder = OpenVinoEncoder(old, precision="fp32")
-    assert (old / PASSAGE_ONNX).is_file()
-    assert not [p for p in old.iterdir() if p.name.startswith(".passages-")]
+    assert (old / BUILD_ONNX).is_file()
+    assert not [p for p in old.iterdir() if p.name.startswith(".build-")]
     vecs, _ = encoder.encode(["passage: 丝绸之路经济带连接亚洲和欧洲。"])
     assert vecs.shape == (1, 384) and abs(float(np.linalg.norm(vecs[0])) - 1) < 1e-5
 
