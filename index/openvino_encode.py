@@ -22,6 +22,7 @@ other) and do not keep a core busy once a batch is done (0.001 CPU s over the 2 
 from __future__ import annotations
 
 import os
+import re
 import threading
 from pathlib import Path
 
@@ -68,6 +69,20 @@ def _cores() -> int:
         return os.cpu_count() or 1
 
 
+def _version_folder(version: str) -> str:
+    return re.sub(r"[^0-9A-Za-z.+-]+", "_", version)
+
+
+def _forget_other_versions(cache: Path, version: str) -> None:
+    """Blobs compiled by another OpenVINO (186 MB each) are never read again: remove them."""
+    import shutil
+
+    if cache.is_dir():
+        for entry in cache.iterdir():
+            if entry.name != version:
+                shutil.rmtree(entry, ignore_errors=True) if entry.is_dir() else entry.unlink(missing_ok=True)
+
+
 class OpenVinoEncoder(TokenStatesEncoder):
     """The default model's folder run by OpenVINO's CPU plugin: bf16 where the CPU has it
     natively (`resolve_precision`), float32 elsewhere. `threads`: None uses every core.
@@ -111,8 +126,10 @@ class OpenVinoEncoder(TokenStatesEncoder):
                 # One folder per precision: OpenVINO 2026.4 keys a blob without the precision
                 # hint, and a float32 blob compiled for bf16 corrupts the process's heap.
                 # One process compiles and writes the blob; the others wait and then read it.
-                config["CACHE_DIR"] = str(model_dir / OPENVINO_CACHE / self.precision)
+                version = _version_folder(ov.get_version())
+                config["CACHE_DIR"] = str(model_dir / OPENVINO_CACHE / version / self.precision)
                 with FileLock(str(model_dir) + ".openvino.lock"):
+                    _forget_other_versions(model_dir / OPENVINO_CACHE, version)
                     self.compiled = core.compile_model(str(graph), "CPU", config)
             else:
                 self.compiled = core.compile_model(str(graph), "CPU", config)

