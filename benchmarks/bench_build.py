@@ -10,6 +10,11 @@ just the passages `docqa build` makes of that corpus (under their titles, as the
 them); the build also embeds every sentence, builds BM25 and FAISS and writes the index.
 "cold": empty embedding cache, model folder already built, encoder loaded inside the timing;
 "warm": the same build again, vectors from the cache.
+
+`--docs FILE` times the same on a docs.jsonl of your own instead, e.g. distinct public text
+(`python benchmarks/bench_build_scale.py ../shared/bench/cmrc2018_trial.json --chars 400000
+--work /tmp/scale --corpus-only`, then `--docs /tmp/scale/docs-400000.jsonl`): no sentence
+repeats, as in a real book.
 """
 from __future__ import annotations
 
@@ -54,6 +59,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("source", type=Path, help="CMRC 2018 JSON (e.g. cmrc2018_trial.json)")
     parser.add_argument("--chars", type=int, default=400_000)
+    parser.add_argument("--docs", type=Path, default=None,
+                        help="a docs.jsonl to build instead of the rotated CMRC contexts (--chars is then ignored)")
     parser.add_argument("--work", type=Path, default=None, help="scratch folder (default: a temporary one)")
     parser.add_argument("--model-cache", type=Path, default=None,
                         help="docqa cache holding the built model folder (default: $DOCQA_CACHE_DIR or the user cache)")
@@ -81,7 +88,11 @@ def main() -> None:
     work.mkdir(parents=True, exist_ok=True)
     model_cache = args.model_cache or Path(os.environ.get("DOCQA_CACHE_DIR") or default_cache_dir())
     model_dir = ensure_model_dir(model_cache)
-    docs, chars = make_corpus(args.source, work / "docs.jsonl", args.chars)
+    if args.docs:
+        docs = args.docs
+        chars = sum(len(json.loads(line).get("text", "")) for line in open(docs, encoding="utf-8") if line.strip())
+    else:
+        docs, chars = make_corpus(args.source, work / "docs.jsonl", args.chars)
     corpus = load_corpus([docs])
     passages = [normalize(indexed_text(p)) for p in corpus.passages]
     n_sent = None
