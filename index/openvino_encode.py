@@ -94,17 +94,16 @@ class OpenVinoEncoder(TokenStatesEncoder):
     load here than the exact width (the matmul kernels work in tiles, and fewer distinct shapes
     reach OpenVINO's dynamic-shape path); vectors unchanged (cosine > 0.99999)."""
     pack_tokens = 256
-    """Short texts share rows of 256 tokens: 128 and 512 were slower here (more rows, or more
-    attention across texts that is masked away)."""
+    """Short texts share rows of 256 tokens: 512 was slower here (attention across the row,
+    masked away, still costs); 128 measured alike, within this machine's noise."""
     max_batch_tokens = 2048
     """About five full passages, or eight rows of sentences, per batch: a small batch's
-    activations stay in cache (1024-2048 measured alike here, 4096 slower)."""
+    activations stay in cache (1024-4096 measured alike here, within the noise)."""
 
     def __init__(self, model_dir: Path, *, precision: str = "auto", max_tokens: int = 512,
                  threads: int | None = None, streams: int = 1, cache: bool = True):
         import openvino as ov
         from filelock import FileLock
-
 
         model_dir = Path(model_dir).resolve()  # the cache keys a blob by the graph's path, not its content
         self.precision = resolve_precision(precision)
