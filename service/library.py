@@ -137,7 +137,8 @@ class Library:
             try:
                 searcher = self.state.require()
                 change = add_documents(index_dir, [upload], embedder=searcher.embedder,
-                                       max_file_bytes=self.settings.max_file_bytes, say=self._reporter(job))
+                                       max_file_bytes=self.settings.max_file_bytes, say=self._reporter(job),
+                                       progress=self._embedding_reporter(job))
                 if change.changed:
                     self._swap(job)
                 return _change_dict(change)
@@ -173,6 +174,16 @@ class Library:
                     job.progress = max(job.progress, share)
             log.info("library job %s: %s", job.job_id, message)
         return say
+
+    @staticmethod
+    def _embedding_reporter(job: Job) -> Callable[[int, int], None]:
+        """The embedding's own progress as its batches are done, between its stage's share and the next's."""
+        start, end = (dict(_STAGES)[k] for k in ("embedding", "tokenizing"))
+
+        def report(done: int, total: int) -> None:
+            job.stage = f"embedding: {done} of {total} texts"
+            job.progress = max(job.progress, start + (end - start) * done / max(total, 1))
+        return report
 
     def _new_job(self, kind: str, target: str) -> Job:
         job = Job(job_id=uuid.uuid4().hex[:16], kind=kind, target=target)

