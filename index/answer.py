@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -54,28 +55,52 @@ def own_line(text: str, start: int, end: int) -> bool:
     return (not before or before.endswith("\n")) and (not after or after.startswith("\n"))
 
 
+@dataclass(frozen=True)
+class _Unit:
+    """A sentence of a passage as the answer choice reads it, whatever the question."""
+
+    i: int
+    start: int
+    end: int
+    folded: str  # NFKC, lower case, after the label line above it if any
+    line: bool
+    wordy: bool  # has a word and is not one of the passage's headings
+
+
+@lru_cache(maxsize=2048)
+def _units(text: str, spans: tuple[tuple[int, int], ...], title: str,
+           heading_path: tuple[str, ...]) -> tuple[str, tuple[_Unit, ...]]:
+    """A passage's topic and its sentences folded, once per passage rather than once per question
+    that ranks it (folding them was a fifth of an answer's Python time)."""
+    headings = {normalize(h).lower() for h in heading_path}
+    topic = normalize(" ".join([title, *heading_path])).lower()
+    units = []
+    label = ""
+    for i, (s, e) in enumerate(spans):
+        folded = normalize(text[s:e]).lower()
+        line = own_line(text, s, e)
+        if line and is_label_line(text[s:e]):
+            # A name or heading on its own line scopes the text under it ("李芳芳" / "女，…").
+            label = folded
+        elif label:
+            folded = f"{label} {folded}"
+        # A heading names a topic; it does not answer a question about it.
+        units.append(_Unit(i, s, e, folded, line, bool(_WORDS.search(folded)) and folded not in headings))
+    return topic, tuple(units)
+
+
 def _candidates(hits: list[Hit], rows: list[int], sentences: SentenceTable, passages: int,
                 info: QuestionInfo | None = None) -> list[_Candidate]:
     out = []
     for rank, row in enumerate(rows[:passages]):
         lo, hi = sentences.of(row)
         passage = hits[rank].passage
-        headings = {normalize(h) for h in passage.heading_path}
-        topic = normalize(" ".join([passage.title, *passage.heading_path])).lower()
-        label = ""
-        for i in range(hi - lo):
-            s, e = int(sentences.start[lo + i]), int(sentences.end[lo + i])
-            folded = normalize(passage.text[s:e]).lower()
-            line = own_line(passage.text, s, e)
-            if line and is_label_line(passage.text[s:e]):
-                # A name or heading on its own line scopes the text under it ("李芳芳" / "女，…").
-                label = folded
-            elif label:
-                folded = f"{label} {folded}"
-            # A heading names a topic; it does not answer a question about it. Nor does a rule line.
-            if (_WORDS.search(folded) and folded not in {h.lower() for h in headings}
-                    and (not line or usable(passage.text[s:e], info))):
-                out.append(_Candidate(rank, lo, i, s, e, folded, topic, line))
+        spans = tuple(zip(sentences.start[lo:hi].tolist(), sentences.end[lo:hi].tolist()))
+        topic, units = _units(passage.text, spans, passage.title, tuple(passage.heading_path))
+        for u in units:
+            # Nor does a rule line, or a label line the question does not ask for.
+            if u.wordy and (not u.line or usable(passage.text[u.start:u.end], info)):
+                out.append(_Candidate(rank, lo, u.i, u.start, u.end, u.folded, topic, u.line))
     return out
 
 

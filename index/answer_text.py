@@ -57,7 +57,7 @@ def preference(sentence: str, info: QuestionInfo | None) -> float:
     """A bonus for sentences that carry what the question asks for (a date, a number, a field)."""
     if info is None:
         return 0.0
-    bonus = KIND_BONUS if info.kind and fits_kind(info.kind, sentence) else 0.0
+    bonus = KIND_BONUS if KIND_BONUS and info.kind and fits_kind(info.kind, sentence) else 0.0
     if info.fields and is_field_of(sentence, info.fields):
         bonus += FIELD_BONUS
     return bonus
