@@ -1,13 +1,14 @@
-"""The server's answer thread: every question waiting for it is prepared, embedded in one forward
-pass with the others, and answered, all in this one thread.
+"""The server's answer thread: every question waiting for it is taken up to its text, sent to the
+model with the others waiting (one forward pass), and answered, all in this one thread.
 
 The server used to give each question a worker thread of its own (DOCQA_WORKERS_THREADS), which
 handed its text to the model's thread and waited there for the vector. Nine threads taking turns
 at the GIL cost more CPU than the ranking itself, and since each question reached the model on
 its own schedule, the forward passes were small (2-3 questions at 8 clients; one question alone
-costs 2.9x the CPU of each of eight together). Here the questions admitted while a batch was
-answered make the next batch, so the forward sees them all at once, and the one thread hands
-each answer back to the event loop as soon as it is made.
+costs 2.9x the CPU of each of eight together). Here the questions that arrive while a batch is
+answered go to the model together, the model embeds them (in its own thread, without the GIL)
+while this thread ranks and answers the batch before, and each answer goes back to the event
+loop as soon as it is made.
 
 A call is answered here when it is a method with a `<name>_steps` twin (`Searcher.ask`,
 `Searcher.search`, see `docqa.index.search.run_steps`); anything else runs in a worker thread
@@ -51,7 +52,7 @@ def _settle(future: asyncio.Future, result: Any, error: BaseException | None) ->
         future.set_result(result)
 
 
-def _post(job: "_Job", result: Any, error: BaseException | None) -> None:
+def _post(job: _Job, result: Any, error: BaseException | None) -> None:
     """Hand a job's outcome to its event loop (nothing when that loop has closed: a server
     shutting down, nobody waiting)."""
     try:
@@ -61,10 +62,14 @@ def _post(job: "_Job", result: Any, error: BaseException | None) -> None:
 
 
 class AnswerThread:
-    """One thread answering questions in batches; started on first use, ends with the process."""
+    """One thread answering questions in batches; started on first use, ends with the process.
+
+    Its queue holds new questions and forward passes done. New ones are taken up to their text
+    and sent to the model without waiting (`Embedder.encode_queries_then`), so the model embeds
+    them while this thread ranks and answers the batch whose vectors came back before."""
 
     def __init__(self) -> None:
-        self._queue: queue.SimpleQueue[_Job] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[_Job | _Embedded] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._start_lock = threading.Lock()
 
@@ -85,48 +90,78 @@ class AnswerThread:
 
     def _loop(self) -> None:
         while True:
-            jobs = [self._queue.get()]
+            items = [self._queue.get()]
             while True:
                 try:
-                    jobs.append(self._queue.get_nowait())
+                    items.append(self._queue.get_nowait())
                 except queue.Empty:
                     break
             try:
-                self._answer(jobs)
+                self._embed([i for i in items if isinstance(i, _Job)])
+                for done in items:
+                    if isinstance(done, _Embedded):
+                        self._finish(done)
             except BaseException:  # noqa: BLE001 - a bug here must not leave callers waiting forever
                 log.exception("the answer thread failed on a batch")
-                for job in jobs:
-                    _post(job, None, RuntimeError("the answer thread failed"))
+                for item in items:
+                    for job in item.jobs if isinstance(item, _Embedded) else [item]:
+                        _post(job, None, RuntimeError("the answer thread failed"))
 
-    def _answer(self, jobs: list[_Job]) -> None:
-        """Each job up to its question text, then one forward per model, then each job to its end."""
-        texts: dict[int, tuple[Any, list[tuple[_Job, str]]]] = {}
+    def _embed(self, jobs: list[_Job]) -> None:
+        """Each new job up to its question text; the texts to the model, one group per model."""
+        groups: dict[int, tuple[Any, list[_Job], list[str]]] = {}
         for job in jobs:
             try:
                 text = next(job.steps)
             except BaseException as exc:  # noqa: BLE001 - the request's own error (a bad question, ...)
-                self._finish(job, exc)
+                _end(job, exc)
                 continue
             embedder = job.owner.embedder
-            texts.setdefault(id(embedder), (embedder, []))[1].append((job, text))
-        for embedder, waiting in texts.values():
-            try:
-                vectors = embedder.encode_queries([text for _, text in waiting])
-            except BaseException as exc:  # noqa: BLE001 - every question of the batch gets the failure
-                for job, _ in waiting:
-                    _post(job, None, exc)
-                continue
-            for (job, _), vector in zip(waiting, vectors):
+            group = groups.setdefault(id(embedder), (embedder, [], []))
+            group[1].append(job)
+            group[2].append(text)
+        for embedder, waiting, texts in groups.values():
+            done = _Embedded(waiting)
+
+            def then(vectors, error, done=done) -> None:
+                done.vectors, done.error = vectors, error
+                self._queue.put(done)
+
+            if hasattr(embedder, "encode_queries_then"):
+                embedder.encode_queries_then(texts, then)
+            else:  # a model without a thread of its own: embedded here
                 try:
-                    job.steps.send(vector)
-                except BaseException as exc:  # noqa: BLE001 - StopIteration carries the result
-                    self._finish(job, exc)
-                    continue
-                _post(job, None, RuntimeError("a question's steps embed one text"))
+                    then(embedder.encode_queries(texts), None)
+                except BaseException as exc:  # noqa: BLE001 - every question of the group gets it
+                    then(None, exc)
 
     @staticmethod
-    def _finish(job: _Job, exc: BaseException) -> None:
-        if isinstance(exc, StopIteration):
-            _post(job, exc.value, None)
-        else:
-            _post(job, None, exc)
+    def _finish(done: "_Embedded") -> None:
+        """Each job of a forward pass done, from its vector to its end."""
+        if done.error is not None:
+            for job in done.jobs:
+                _post(job, None, done.error)
+            return
+        for job, vector in zip(done.jobs, done.vectors):
+            try:
+                job.steps.send(vector)
+            except BaseException as exc:  # noqa: BLE001 - StopIteration carries the result
+                _end(job, exc)
+                continue
+            _post(job, None, RuntimeError("a question's steps embed one text"))
+
+
+class _Embedded:
+    """A group of jobs whose forward pass is done: their vectors, or the error."""
+
+    __slots__ = ("jobs", "vectors", "error")
+
+    def __init__(self, jobs: list[_Job]):
+        self.jobs, self.vectors, self.error = jobs, None, None
+
+
+def _end(job: _Job, exc: BaseException) -> None:
+    if isinstance(exc, StopIteration):
+        _post(job, exc.value, None)
+    else:
+        _post(job, None, exc)

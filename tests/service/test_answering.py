@@ -26,7 +26,7 @@ class Recording:
         self.batches: list[int] = []
         self.hold_until, self.fail = hold_until, fail
 
-    def encode_queries(self, texts):
+    def _record(self, texts) -> None:
         if self.hold_until is not None:
             deadline = time.monotonic() + 10
             while not self.hold_until(texts) and time.monotonic() < deadline:
@@ -35,7 +35,18 @@ class Recording:
         self.batches.append(len(texts))
         if self.fail:
             raise RuntimeError("the model broke")
+
+    def encode_queries(self, texts):
+        self._record(texts)
         return self.inner.encode_queries(texts)
+
+    def encode_queries_then(self, texts, then):
+        try:
+            self._record(texts)
+        except RuntimeError as exc:
+            then(None, exc)
+            return
+        self.inner.encode_queries_then(texts, then)
 
 
 def _ask_all(answers: AnswerThread, searcher: Searcher, questions: list[str]):
@@ -99,3 +110,19 @@ def test_a_request_cancelled_or_a_loop_closed_while_its_question_is_answered_is_
     release.set()
     assert _ask_all(answers, searcher, QUESTIONS[1:2])[0].passage_id is not None
     assert model.batches == [1]
+
+
+def test_the_model_embeds_without_waiting_and_a_model_without_its_own_thread_is_run_here(searcher):
+    got: list = []
+    done = threading.Event()
+    searcher.embedder.encode_queries_then(QUESTIONS[:3], lambda vectors, error: (got.append((vectors, error)), done.set()))
+    assert done.wait(30)
+    vectors, error = got[0]
+    assert error is None and (vectors == searcher.embedder.encode_queries(QUESTIONS[:3])).all()
+
+    class Plain:  # encode_queries only, like a stand-in model
+        model_name = searcher.embedder.model_name
+        encode_queries = staticmethod(searcher.embedder.encode_queries)
+
+    answer = _ask_all(AnswerThread(), Searcher(searcher.store, Plain()), QUESTIONS[:1])[0]
+    assert (answer.text, answer.passage_id) == (searcher.ask(QUESTIONS[0]).text, searcher.ask(QUESTIONS[0]).passage_id)
