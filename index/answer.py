@@ -45,6 +45,8 @@ class _Candidate:
     folded: str
     topic: str
     line: bool = False  # alone on its line: only then can it be a heading, a name or a field
+    opens: tuple[int, ...] = ()  # per pair of _PAIRS: openers minus closers in the unit
+    continues: bool = False  # ends in a semicolon: the sentence goes on in the next unit
 
 
 def own_line(text: str, start: int, end: int) -> bool:
@@ -65,6 +67,8 @@ class _Unit:
     folded: str  # NFKC, lower case, after the label line above it if any
     line: bool
     wordy: bool  # has a word and is not one of the passage's headings
+    opens: tuple[int, ...]
+    continues: bool
 
 
 @lru_cache(maxsize=2048)
@@ -85,7 +89,9 @@ def _units(text: str, spans: tuple[tuple[int, int], ...], title: str,
         elif label:
             folded = f"{label} {folded}"
         # A heading names a topic; it does not answer a question about it.
-        units.append(_Unit(i, s, e, folded, line, bool(_WORDS.search(folded)) and folded not in headings))
+        raw = text[s:e]
+        units.append(_Unit(i, s, e, folded, line, bool(_WORDS.search(folded)) and folded not in headings,
+                           tuple(raw.count(a) - raw.count(b) for a, b in _PAIRS), bool(_CONTINUES.search(raw))))
     return topic, tuple(units)
 
 
@@ -100,7 +106,7 @@ def _candidates(hits: list[Hit], rows: list[int], sentences: SentenceTable, pass
         for u in units:
             # Nor does a rule line, or a label line the question does not ask for.
             if u.wordy and (not u.line or usable(passage.text[u.start:u.end], info)):
-                out.append(_Candidate(rank, lo, u.i, u.start, u.end, u.folded, topic, u.line))
+                out.append(_Candidate(rank, lo, u.i, u.start, u.end, u.folded, topic, u.line, u.opens, u.continues))
     return out
 
 
@@ -138,7 +144,7 @@ def best_answer(qvec: np.ndarray, qtokens: list[str], hits: list[Hit], rows: lis
     best = int(np.argmax(score))
     c = cands[best]
     passage = hits[c.rank].passage
-    runs = _sentences(cands, lambda d: hits[d.rank].passage.text[d.start:d.end], max_chars)
+    runs = _sentences(cands, max_chars)
     run = next(r for r in runs if best in r)
     s, e = cands[run[0]].start, cands[run[-1]].end
     if e - s > max_chars:
@@ -167,30 +173,30 @@ _CLAUSE_END = re.compile(r"[，,；;：:]")
 _CJK_CHAR = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 
 
-def _sentences(cands: list[_Candidate], text_of, max_chars: int) -> list[list[int]]:
+def _sentences(cands: list[_Candidate], max_chars: int) -> list[list[int]]:
     """The candidates grouped into sentences: runs of adjacent units of one passage, each ending
     in a semicolon or inside an open quotation but the last. A quotation left open (a stray
     bracket) holds a run together only as far as an answer can reach. Every candidate is in
-    exactly one run, in order."""
+    exactly one run, in order. (Each pair's marks are single characters, so a run's openers
+    minus closers are the sum of its units'.)"""
     runs: list[list[int]] = []
+    balance: list[int] = []
     for j, c in enumerate(cands):
         prev = cands[j - 1] if j else None
         if prev and prev.rank == c.rank and prev.i + 1 == c.i and (
-                _CONTINUES.search(text_of(prev))
-                or (c.end - cands[runs[-1][0]].start <= max_chars
-                    and _open_quote("".join(text_of(cands[k]) for k in runs[-1])))):
+                prev.continues
+                or (c.end - cands[runs[-1][0]].start <= max_chars and any(b > 0 for b in balance))):
             runs[-1].append(j)
+            balance = [b + o for b, o in zip(balance, c.opens)]
         else:
             runs.append([j])
+            balance = list(c.opens)
     return runs
 
 
 _PAIRS = ("“”", "「」", "『』", "《》", "（）", "()")
-
-
-def _open_quote(text: str) -> bool:
-    """A quotation or title still open: the sentence mark inside it does not end the sentence."""
-    return any(text.count(a) > text.count(b) for a, b in _PAIRS)
+"""Quotation and title marks: a sentence mark inside a quotation or title still open does not end
+the sentence."""
 
 
 def _focus(text: str, cands: list[_Candidate], run: list[int], best: int, qtokens: list[str], max_chars: int) -> str:
