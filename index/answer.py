@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -44,6 +45,8 @@ class _Candidate:
     folded: str
     topic: str
     line: bool = False  # alone on its line: only then can it be a heading, a name or a field
+    opens: tuple[int, ...] = ()  # per pair of _PAIRS: openers minus closers in the unit
+    continues: bool = False  # ends in a semicolon: the sentence goes on in the next unit
 
 
 def own_line(text: str, start: int, end: int) -> bool:
@@ -54,28 +57,56 @@ def own_line(text: str, start: int, end: int) -> bool:
     return (not before or before.endswith("\n")) and (not after or after.startswith("\n"))
 
 
+@dataclass(frozen=True)
+class _Unit:
+    """A sentence of a passage as the answer choice reads it, whatever the question."""
+
+    i: int
+    start: int
+    end: int
+    folded: str  # NFKC, lower case, after the label line above it if any
+    line: bool
+    wordy: bool  # has a word and is not one of the passage's headings
+    opens: tuple[int, ...]
+    continues: bool
+
+
+@lru_cache(maxsize=2048)
+def _units(text: str, spans: tuple[tuple[int, int], ...], title: str,
+           heading_path: tuple[str, ...]) -> tuple[str, tuple[_Unit, ...]]:
+    """A passage's topic and its sentences folded, once per passage rather than once per question
+    that ranks it (folding them was a fifth of an answer's Python time)."""
+    headings = {normalize(h).lower() for h in heading_path}
+    topic = normalize(" ".join([title, *heading_path])).lower()
+    units = []
+    label = ""
+    for i, (s, e) in enumerate(spans):
+        folded = normalize(text[s:e]).lower()
+        line = own_line(text, s, e)
+        if line and is_label_line(text[s:e]):
+            # A name or heading on its own line scopes the text under it ("李芳芳" / "女，…").
+            label = folded
+        elif label:
+            folded = f"{label} {folded}"
+        # A heading names a topic; it does not answer a question about it.
+        raw = text[s:e]
+        units.append(_Unit(i, s, e, folded, line, bool(_WORDS.search(folded)) and folded not in headings,
+                           tuple(raw.count(a) - raw.count(b) for a, b in _PAIRS), bool(_CONTINUES.search(raw))))
+    return topic, tuple(units)
+
+
 def _candidates(hits: list[Hit], rows: list[int], sentences: SentenceTable, passages: int,
                 info: QuestionInfo | None = None) -> list[_Candidate]:
     out = []
     for rank, row in enumerate(rows[:passages]):
         lo, hi = sentences.of(row)
         passage = hits[rank].passage
-        headings = {normalize(h) for h in passage.heading_path}
-        topic = normalize(" ".join([passage.title, *passage.heading_path])).lower()
-        label = ""
-        for i in range(hi - lo):
-            s, e = int(sentences.start[lo + i]), int(sentences.end[lo + i])
-            folded = normalize(passage.text[s:e]).lower()
-            line = own_line(passage.text, s, e)
-            if line and is_label_line(passage.text[s:e]):
-                # A name or heading on its own line scopes the text under it ("李芳芳" / "女，…").
-                label = folded
-            elif label:
-                folded = f"{label} {folded}"
-            # A heading names a topic; it does not answer a question about it. Nor does a rule line.
-            if (_WORDS.search(folded) and folded not in {h.lower() for h in headings}
-                    and (not line or usable(passage.text[s:e], info))):
-                out.append(_Candidate(rank, lo, i, s, e, folded, topic, line))
+        spans = tuple(zip(sentences.start[lo:hi].tolist(), sentences.end[lo:hi].tolist()))
+        topic, units = _units(passage.text, spans, passage.title, tuple(passage.heading_path))
+        for u in units:
+            # Nor does a rule line, or a label line the question does not ask for.
+            if u.wordy and (not u.line or usable(passage.text[u.start:u.end], info)):
+                out.append(_Candidate(rank, lo, u.i, u.start, u.end, u.folded, topic, u.line, u.opens, u.continues))
     return out
 
 
@@ -113,7 +144,7 @@ def best_answer(qvec: np.ndarray, qtokens: list[str], hits: list[Hit], rows: lis
     best = int(np.argmax(score))
     c = cands[best]
     passage = hits[c.rank].passage
-    runs = _sentences(cands, lambda d: hits[d.rank].passage.text[d.start:d.end], max_chars)
+    runs = _sentences(cands, max_chars)
     run = next(r for r in runs if best in r)
     s, e = cands[run[0]].start, cands[run[-1]].end
     if e - s > max_chars:
@@ -142,30 +173,30 @@ _CLAUSE_END = re.compile(r"[，,；;：:]")
 _CJK_CHAR = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 
 
-def _sentences(cands: list[_Candidate], text_of, max_chars: int) -> list[list[int]]:
+def _sentences(cands: list[_Candidate], max_chars: int) -> list[list[int]]:
     """The candidates grouped into sentences: runs of adjacent units of one passage, each ending
     in a semicolon or inside an open quotation but the last. A quotation left open (a stray
     bracket) holds a run together only as far as an answer can reach. Every candidate is in
-    exactly one run, in order."""
+    exactly one run, in order. (Each pair's marks are single characters, so a run's openers
+    minus closers are the sum of its units'.)"""
     runs: list[list[int]] = []
+    balance: list[int] = []
     for j, c in enumerate(cands):
         prev = cands[j - 1] if j else None
         if prev and prev.rank == c.rank and prev.i + 1 == c.i and (
-                _CONTINUES.search(text_of(prev))
-                or (c.end - cands[runs[-1][0]].start <= max_chars
-                    and _open_quote("".join(text_of(cands[k]) for k in runs[-1])))):
+                prev.continues
+                or (c.end - cands[runs[-1][0]].start <= max_chars and any(b > 0 for b in balance))):
             runs[-1].append(j)
+            balance = [b + o for b, o in zip(balance, c.opens)]
         else:
             runs.append([j])
+            balance = list(c.opens)
     return runs
 
 
 _PAIRS = ("“”", "「」", "『』", "《》", "（）", "()")
-
-
-def _open_quote(text: str) -> bool:
-    """A quotation or title still open: the sentence mark inside it does not end the sentence."""
-    return any(text.count(a) > text.count(b) for a, b in _PAIRS)
+"""Quotation and title marks: a sentence mark inside a quotation or title still open does not end
+the sentence."""
 
 
 def _focus(text: str, cands: list[_Candidate], run: list[int], best: int, qtokens: list[str], max_chars: int) -> str:

@@ -7,6 +7,7 @@ Navigation lines (a CIP page's "定 价: 69.00元") answer only the questions th
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from docqa.index.question import QuestionInfo, fits_kind
 from docqa.ingest.text import compact
@@ -49,15 +50,22 @@ def usable(sentence: str, info: QuestionInfo | None) -> bool:
 def is_field_of(sentence: str, labels: tuple[str, ...]) -> bool:
     """A line that gives one of these fields: it starts with the label or has "label:"."""
     folded = compact(sentence).lower()
-    return any(folded.startswith(compact(lb).lower()) or re.search(re.escape(compact(lb).lower()) + "[:：]", folded)
-               for lb in labels)
+    return any(folded.startswith(label) or field.search(folded) for label, field in _label_forms(tuple(labels)))
+
+
+@lru_cache(maxsize=256)
+def _label_forms(labels: tuple[str, ...]) -> tuple[tuple[str, re.Pattern], ...]:
+    """Each label folded, and the pattern of "label:", made once per set of labels rather than
+    once per candidate sentence."""
+    folded = [compact(lb).lower() for lb in labels]
+    return tuple((f, re.compile(re.escape(f) + "[:：]")) for f in folded)
 
 
 def preference(sentence: str, info: QuestionInfo | None) -> float:
     """A bonus for sentences that carry what the question asks for (a date, a number, a field)."""
     if info is None:
         return 0.0
-    bonus = KIND_BONUS if info.kind and fits_kind(info.kind, sentence) else 0.0
+    bonus = KIND_BONUS if KIND_BONUS and info.kind and fits_kind(info.kind, sentence) else 0.0
     if info.fields and is_field_of(sentence, info.fields):
         bonus += FIELD_BONUS
     return bonus

@@ -33,11 +33,18 @@ def family_prompts(model_name: str) -> dict[str, str]:
 
 
 class _QueryJob:
-    def __init__(self, texts: list[str]):
+    def __init__(self, texts: list, then: Callable[[np.ndarray | None, BaseException | None], None] | None = None):
         self.texts = texts
         self.result: np.ndarray | None = None
         self.error: BaseException | None = None
         self.done = threading.Event()
+        self.then = then
+
+    def finish(self, result: np.ndarray | None, error: BaseException | None) -> None:
+        self.result, self.error = result, error
+        self.done.set()
+        if self.then is not None:
+            self.then(result, error)
 
 
 MAX_QUERY_BATCH = 64  # questions in one forward pass; more waiting go in the next
@@ -96,6 +103,11 @@ class _QueryBatcher:
             raise job.error
         return job.result
 
+    def submit_then(self, texts: list, then: Callable[[np.ndarray | None, BaseException | None], None]) -> None:
+        """Queue `texts` and return at once; `then(vectors, error)` runs in the model's thread."""
+        self._ensure_thread()
+        self._queue.put(_QueryJob(texts, then))
+
     def _ensure_thread(self) -> None:
         if self._thread is None:
             with self._start_lock:
@@ -121,8 +133,7 @@ class _QueryBatcher:
             except BaseException as exc:  # noqa: BLE001 - never leave a caller waiting on a dead thread
                 for job in batch:
                     if not job.done.is_set():
-                        job.error = exc
-                        job.done.set()
+                        job.finish(None, exc)
 
 
 class Embedder:
@@ -168,6 +179,18 @@ class Embedder:
             return np.zeros((0, self.dim), dtype=np.float32)
         return self._batcher.submit(self._prepare_queries(list(texts)))
 
+    def encode_queries_then(self, texts: Sequence[str],
+                            then: Callable[[np.ndarray | None, BaseException | None], None]) -> None:
+        """`encode_queries` without waiting: `then(vectors, error)` is called from the model's
+        thread once the forward pass holding them is done, and the caller carries on meanwhile
+        (the server's answer thread ranks the last batch while the model embeds the next)."""
+        try:
+            prepared = self._prepare_queries(list(texts))
+        except BaseException as exc:  # noqa: BLE001 - the caller hears of it the same way
+            then(None, exc)
+            return
+        self._batcher.submit_then(prepared, then)
+
     def _prepare_queries(self, texts: list[str]) -> list:
         """What the forward pass takes for each question, made in the asking thread."""
         return texts
@@ -178,14 +201,12 @@ class Embedder:
                 vecs = self._forward_queries([t for j in batch for t in j.texts])
         except BaseException as exc:  # noqa: BLE001 - every waiting caller gets the failure
             for j in batch:
-                j.error = exc
-                j.done.set()
+                j.finish(None, exc)
             return
         pos = 0
         for j in batch:
-            j.result = vecs[pos:pos + len(j.texts)]
+            j.finish(vecs[pos:pos + len(j.texts)], None)
             pos += len(j.texts)
-            j.done.set()
 
     def _encode_sorted(self, texts: Sequence[str], progress: Progress, batch_size: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """The passage vectors of `texts` in parts of `EMBED_PART` texts, longest first (texts of

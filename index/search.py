@@ -22,7 +22,7 @@ from docqa.index.ranking import RankingSettings, make_fusion
 from docqa.index.results import Answer, Hit
 from docqa.ingest.model import Passage
 
-__all__ = ["Searcher", "Hit", "Answer", "PassageNotFound"]
+__all__ = ["Searcher", "Hit", "Answer", "PassageNotFound", "run_steps"]
 
 
 class PassageNotFound(NotFoundError, KeyError):
@@ -145,7 +145,7 @@ class Searcher:
                if row + 1 < len(self.passages) and self.passages[row + 1].doc_id == doc else None)
         return prev, nxt
 
-    def _retrieve(self, question: str, k: int, chapter: int | None, doc_id: str | None):
+    def _retrieve_steps(self, question: str, k: int, chapter: int | None, doc_id: str | None):
         question = question.strip()
         if not question:
             raise InputError("the question is empty", hint="ask something, e.g. “本书一共分为几章？”")
@@ -155,7 +155,7 @@ class Searcher:
         info = classify(question)
         question = self.query_text(question, info)
         lang = info.language
-        qvec = store.query_vector(self.embedder.encode_queries([question])[0], lang)
+        qvec = store.query_vector((yield question), lang)
         tokens = store.tokenize(question)
         penalty = settings.hub_weight(lang) * store.hubness(lang)
         where = Where(chapter, doc_id)
@@ -180,10 +180,31 @@ class Searcher:
 
     def search(self, question: str, k: int = 5, chapter: int | None = None, doc_id: str | None = None) -> list[Hit]:
         """The `k` best passages for `question` (fewer when the filters or the pool hold fewer)."""
-        return self._retrieve(question, k, chapter, doc_id)[2]
+        return run_steps(self.search_steps(question, k, chapter, doc_id), self.embedder)
 
     def ask(self, question: str, k: int = 5, chapter: int | None = None, doc_id: str | None = None) -> Answer:
         """The short answer and the `k` best passages it was drawn from."""
-        qvec, tokens, hits, rows, info = self._retrieve(question, k, chapter, doc_id)
+        return run_steps(self.ask_steps(question, k, chapter, doc_id), self.embedder)
+
+    def search_steps(self, question: str, k: int = 5, chapter: int | None = None, doc_id: str | None = None):
+        """`search` in steps (see `run_steps`)."""
+        return (yield from self._retrieve_steps(question, k, chapter, doc_id))[2]
+
+    def ask_steps(self, question: str, k: int = 5, chapter: int | None = None, doc_id: str | None = None):
+        """`ask` in steps (see `run_steps`)."""
+        qvec, tokens, hits, rows, info = yield from self._retrieve_steps(question, k, chapter, doc_id)
         answer = best_answer(qvec, tokens, hits, rows, self.store.sentences, self.ranking, info)
         return refusal.review(self, question, info, qvec, tokens, answer, rows)
+
+
+def run_steps(steps, embedder):
+    """Drive a question's steps (`Searcher.ask_steps`, `search_steps`): a generator that yields
+    the one text to embed, takes its vector, and returns the result. Split there, a caller
+    answering many questions can embed them all in one forward pass between the steps (the
+    server's answer thread); here the question is embedded alone."""
+    text = next(steps)
+    try:
+        steps.send(embedder.encode_queries([text])[0])
+    except StopIteration as done:
+        return done.value
+    raise RuntimeError("a question's steps embed one text")

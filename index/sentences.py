@@ -44,6 +44,7 @@ class SentenceTable:
         self.end = end
         self.vectors = vectors
         self.context = context  # None: built without (context_weight 0, or an older index)
+        self._bounds: np.ndarray | None = None
 
     @staticmethod
     def spans(passages: Sequence[Passage]) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
@@ -127,19 +128,38 @@ class SentenceTable:
             out.append(f"{len(self.context)} sentence context vectors for {len(self)} sentences")
         return out
 
+    def bounds(self) -> np.ndarray:
+        """Where each passage's sentences start: passage `r`'s are [bounds[r], bounds[r + 1]), for
+        every `r` up to the last passage with a sentence (later ones have none). Made once, so a
+        question's look-ups are array indexing rather than a search of the table each."""
+        if self._bounds is None:
+            last = int(self.row[-1]) + 1 if len(self.row) else 0
+            self._bounds = np.searchsorted(self.row, np.arange(last + 1)).astype(np.int64)
+        return self._bounds
+
+    def _spans(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        bounds = self.bounds()
+        top = len(bounds) - 1
+        return bounds[np.minimum(rows, top)], bounds[np.minimum(rows + 1, top)]
+
     def of(self, row: int) -> tuple[int, int]:
         """The table positions [lo, hi) of passage `row`'s sentences."""
-        lo, hi = (int(x) for x in np.searchsorted(self.row, [row, row + 1]))
-        return lo, hi
+        bounds = self.bounds()
+        top = len(bounds) - 1
+        return int(bounds[min(row, top)]), int(bounds[min(row + 1, top)])
 
     def best(self, qvec: np.ndarray, rows: np.ndarray) -> np.ndarray:
         """Each passage's closest sentence to the question (-1 for a passage with none)."""
-        lo = np.searchsorted(self.row, rows)
-        hi = np.searchsorted(self.row, rows + 1)
-        sims = self.vectors[np.concatenate([np.arange(a, b) for a, b in zip(lo, hi)])] @ qvec
-        out, pos = np.full(len(rows), -1.0), 0
-        for i, (a, b) in enumerate(zip(lo, hi)):
-            if b > a:
-                out[i] = sims[pos:pos + b - a].max()
-            pos += b - a
+        rows = np.asarray(rows, dtype=np.int64)
+        lo, hi = self._spans(rows)
+        counts = hi - lo
+        out = np.full(len(rows), -1.0)
+        has = counts > 0
+        if not has.any():
+            return out
+        total = int(counts.sum())
+        ends = np.cumsum(counts)
+        at = np.arange(total) + np.repeat(lo - (ends - counts), counts)  # every row's sentences, in order
+        sims = self.vectors[at] @ qvec
+        out[has] = np.maximum.reduceat(sims, (ends - counts)[has])
         return out

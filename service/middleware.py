@@ -187,27 +187,31 @@ def is_public(path: str) -> bool:
     return path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES)
 
 
-class DeadlineH11Protocol(H11Protocol):
-    """uvicorn's h11 protocol with a deadline on the request line and headers.
+class _HeaderDeadline:
+    """A deadline on the request line and headers, for either of uvicorn's HTTP/1.1 protocols.
 
     uvicorn times out idle keep-alive connections but not a client that trickles its headers
     (or connects and sends nothing): each byte resets its timer. Here a request's headers must
     be complete within `header_timeout` seconds of its first byte (or of the connection); else
-    the connection is closed. The body has its own deadline in `BodyGuard`.
+    the connection is closed. The body has its own deadline in `BodyGuard`. Both protocols start
+    a request's `cycle` when its headers are complete, which is what tells the two states apart.
     """
 
     header_timeout: float = 15.0
+    cycle: Any
+    loop: asyncio.AbstractEventLoop
+    transport: asyncio.Transport
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._header_deadline: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        super().connection_made(transport)
+        super().connection_made(transport)  # type: ignore[misc]
         self._arm()
 
     def data_received(self, data: bytes) -> None:
-        super().data_received(data)
+        super().data_received(data)  # type: ignore[misc]
         if self._waiting_for_headers():
             if self._header_deadline is None:
                 self._arm()
@@ -215,12 +219,12 @@ class DeadlineH11Protocol(H11Protocol):
             self._disarm()
 
     def on_response_complete(self) -> None:
-        super().on_response_complete()
+        super().on_response_complete()  # type: ignore[misc]
         self._disarm()  # idle now: uvicorn's keep-alive timeout takes over until the next byte
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
-        super().connection_lost(exc)
+        super().connection_lost(exc)  # type: ignore[misc]
 
     def _waiting_for_headers(self) -> bool:
         return self.cycle is None or self.cycle.response_complete
@@ -241,5 +245,29 @@ class DeadlineH11Protocol(H11Protocol):
             self.transport.close()
 
 
-def protocol_with_deadline(seconds: float) -> type[DeadlineH11Protocol]:
-    return type("DocqaH11Protocol", (DeadlineH11Protocol,), {"header_timeout": seconds})
+class DeadlineH11Protocol(_HeaderDeadline, H11Protocol):
+    """uvicorn's pure-Python h11 protocol with the header deadline: the fallback without httptools."""
+
+
+try:
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+except ImportError:  # httptools not installed
+    HttpToolsProtocol = None
+    DeadlineHttpToolsProtocol = None
+else:
+    class DeadlineHttpToolsProtocol(_HeaderDeadline, HttpToolsProtocol):  # type: ignore[no-redef]
+        """uvicorn's httptools protocol (llhttp, in C) with the header deadline: a third of the
+        CPU uvicorn spends per request with h11 (see BENCHMARKS.md, HTTP)."""
+
+HTTP_PARSERS = ("auto", "httptools", "h11")
+
+
+def protocol_with_deadline(seconds: float, parser: str = "auto") -> type[_HeaderDeadline]:
+    """The HTTP/1.1 protocol `docqa serve` runs: httptools where installed ("auto"), else h11,
+    with request headers due within `seconds`."""
+    if parser not in HTTP_PARSERS:
+        raise ValueError(f"unknown HTTP parser {parser!r}: use one of {', '.join(HTTP_PARSERS)}")
+    if parser == "httptools" and DeadlineHttpToolsProtocol is None:
+        raise ImportError("the httptools HTTP parser is not installed: pip install httptools")
+    base = DeadlineH11Protocol if parser == "h11" or DeadlineHttpToolsProtocol is None else DeadlineHttpToolsProtocol
+    return type(f"Docqa{base.__name__.removeprefix('Deadline')}", (base,), {"header_timeout": seconds})

@@ -42,7 +42,7 @@ class Settings(BaseSettings):
     workers_threads: int = Field(8, ge=1, le=64,
                                  description="questions answered at once (their question vectors share one forward pass)")
     max_queue: int = Field(64, ge=0, le=10_000,
-                           description="questions waiting for a worker; past it: 503 with Retry-After")
+                           description="questions waiting for a turn; past it: 503 with Retry-After")
     request_timeout: float = Field(15.0, gt=0, le=3600,
                                    description="seconds for a client to send its request line, headers and body")
     keep_alive_timeout: float = Field(5.0, gt=0, le=3600, description="seconds an idle connection stays open")

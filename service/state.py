@@ -1,9 +1,9 @@
 """What every request shares: the searcher (or why there is none yet) and the bounded queue in
 front of the model.
 
-The model answers `workers_threads` questions at once in worker threads (their question
-vectors come from forward passes they share, see `docqa.index.embed._QueryBatcher`); up to
-`max_queue` more wait for a turn. Past that the server says 503 with Retry-After at once, instead of
+Up to `workers_threads` questions are in the hands of the answer thread at once (it embeds those
+waiting together in one forward pass, see `docqa.service.answering`); up to `max_queue` more wait
+for a turn. Past that the server says 503 with Retry-After at once, instead of
 letting a backlog grow that no client will wait for. A question whose client hangs up while
 it waits is dropped before it reaches the model.
 """
@@ -22,6 +22,7 @@ import anyio.to_thread
 from starlette.requests import Request
 
 from docqa.errors import BusyError, DocqaError, IndexStateError
+from docqa.service.answering import AnswerThread, steps_of
 from docqa.service.settings import Settings
 
 if TYPE_CHECKING:
@@ -71,6 +72,7 @@ class ServiceState:
         self._next_reopen = 0.0
         self._stamp: tuple[int, int] | None = None
         self._next_look = 0.0
+        self.answers = AnswerThread()
 
     def use_opener(self, open_searcher: Callable[..., "Searcher"]) -> None:
         """How to open the searcher again: when its store fails under it (`store_failed`) or its
@@ -191,7 +193,8 @@ class ServiceState:
         raise Loading(f"the index is still loading ({waited}s so far)", hint="retry shortly")
 
     async def run(self, request: Request | None, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """`fn` in a worker thread once a worker is free, unless the queue is full or the client left."""
+        """`fn` once a slot is free, unless the queue is full or the client left: a question
+        (`Searcher.ask`, `Searcher.search`) in the answer thread, anything else in a worker thread."""
         if self.limiter is None:
             self.limiter = anyio.CapacityLimiter(self.settings.workers_threads)
         if self.limiter.available_tokens == 0 and self.waiting >= self.settings.max_queue:
@@ -203,6 +206,9 @@ class ServiceState:
             self.dropped += 1
             raise ClientGone("the client disconnected before its question was answered")
         try:
+            stepped = steps_of(fn, args, kwargs)
+            if stepped is not None:
+                return await self.answers.run(*stepped)
             return await anyio.to_thread.run_sync(functools.partial(fn, *args, **kwargs))
         except IndexStateError as exc:
             self.store_failed(exc)

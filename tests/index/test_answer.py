@@ -129,3 +129,18 @@ def test_a_bracket_left_open_does_not_glue_the_rest_of_the_passage_into_one_sent
                  + "外汇储备接近四万亿美元。后面还有一句话。")
     answer = _answer([p], "外汇储备接近四万亿美元", RankingSettings(max_answer_chars=40))
     assert answer.text in ("外汇储备接近四万亿美元。后面还有一句话。", "第7句讲的是别的事情。外汇储备接近四万亿美元。")
+
+
+def test_a_passage_is_folded_once_and_another_text_with_the_same_spans_is_not_mixed_up():
+    from docqa.index.answer import _units
+
+    _units.cache_clear()
+    first = _passage(0, "甲方出资四万亿美元。乙方负责建设工程。")
+    one = RankingSettings(max_answer_chars=12)
+    cold = _answer([first], "谁负责建设工程", one)
+    warm = _answer([first], "谁负责建设工程", one)
+    assert (cold.text, cold.passage_id) == (warm.text, warm.passage_id) == ("乙方负责建设工程。", "d:0")
+    assert _units.cache_info().hits >= 1
+    # the same sentence spans, title and headings, other text (an index opened again after a change)
+    second = replace(first, text="丙方出资四万亿美元。丁方负责建设工程。")
+    assert _answer([second], "谁负责建设工程", one).text == "丁方负责建设工程。"

@@ -1,6 +1,8 @@
 """The keyword tokenizer: corpus terms kept whole, stop words and punctuation dropped."""
 from __future__ import annotations
 
+import pytest
+
 from docqa.index.tokenize import STOP_WORDS, Tokenizer, corpus_terms
 
 
@@ -63,6 +65,9 @@ def test_the_frozen_dictionary_answers_lookups_and_takes_overlay_words():
 
     d = FrozenDictionary.from_dict({"中国": 5, "中": 0, "国": 3})
     assert d["中国"] == 5 and d.get("中") == 0 and "国" in d and "美国" not in d and d.get("美国") is None
+    assert d.get("美国", -1) == -1 and None not in d
+    with pytest.raises(KeyError):
+        d["美国"]
     d["美国"] = 7
     assert d["美国"] == 7 and len(d) == 4
 

@@ -104,8 +104,28 @@ def test_abandoned_requests_never_reach_the_model(book_index, cache_dir, searche
 
 # ---- slow and incomplete requests ---------------------------------------------------------------
 
-def _deployed(settings):
-    return lambda app, port: server_config(settings, app, port=port, log_level="warning")
+PARSERS = ["httptools", "h11"]  # the deployed one (where installed), and the fallback without it
+
+
+def _deployed(settings, parser: str = "auto"):
+    from docqa.service.middleware import protocol_with_deadline
+
+    extra = {} if parser == "auto" else {"http": protocol_with_deadline(settings.request_timeout, parser)}
+    return lambda app, port: server_config(settings, app, port=port, log_level="warning", **extra)
+
+
+def test_the_deployed_server_parses_with_httptools_and_keeps_the_header_deadline(book_index, cache_dir):
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+    from docqa.service.middleware import DeadlineH11Protocol, protocol_with_deadline
+
+    settings = make_settings(book_index, cache_dir, request_timeout=2.5)
+    protocol = server_config(settings, create_app(settings)).http
+    assert issubclass(protocol, HttpToolsProtocol) and protocol.header_timeout == 2.5
+    fallback = protocol_with_deadline(2.5, "h11")
+    assert issubclass(fallback, DeadlineH11Protocol) and fallback.header_timeout == 2.5
+    with pytest.raises(ValueError, match="unknown HTTP parser"):
+        protocol_with_deadline(2.5, "zttp")
 
 
 def _read_all(sock: socket.socket, limit: float) -> bytes:
@@ -121,10 +141,11 @@ def _read_all(sock: socket.socket, limit: float) -> bytes:
         data += chunk
 
 
-def test_a_body_shorter_than_its_content_length_times_out(book_index, cache_dir, searcher):
+@pytest.mark.parametrize("parser", PARSERS)
+def test_a_body_shorter_than_its_content_length_times_out(book_index, cache_dir, searcher, parser):
     settings = make_settings(book_index, cache_dir, request_timeout=0.5)
     app = create_app(settings, searcher)
-    with live_server(app, _deployed(settings)) as base:
+    with live_server(app, _deployed(settings, parser)) as base:
         port = int(base.rsplit(":", 1)[1])
         with socket.create_connection(("127.0.0.1", port)) as s:
             s.sendall(b"POST /ask HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
@@ -137,19 +158,23 @@ def test_a_body_shorter_than_its_content_length_times_out(book_index, cache_dir,
     assert took < 5
 
 
-@pytest.mark.parametrize("sent", [b"", b"GET /healthz HTTP/1.1\r\nHost: x\r\n"], ids=["nothing", "half-headers"])
-def test_slow_headers_are_cut_off(book_index, cache_dir, searcher, sent):
+@pytest.mark.parametrize("parser", PARSERS)
+@pytest.mark.parametrize("sent, trickle", [
+    (b"", [b"GET /hea", b"lthz HTTP/1.1\r\n", b"Host: x\r\n"]),
+    (b"GET /healthz HTTP/1.1\r\nHost: x\r\n", [b"X-Slow: 1\r\n"] * 3),
+], ids=["nothing", "half-headers"])
+def test_slow_headers_are_cut_off(book_index, cache_dir, searcher, sent, trickle, parser):
     settings = make_settings(book_index, cache_dir, request_timeout=0.5)
     app = create_app(settings, searcher)
-    with live_server(app, _deployed(settings)) as base:
+    with live_server(app, _deployed(settings, parser)) as base:
         port = int(base.rsplit(":", 1)[1])
         with socket.create_connection(("127.0.0.1", port)) as s:
             s.sendall(sent)
             t0 = time.monotonic()
-            for _ in range(3):  # a trickle of header bytes does not reset the deadline
+            for piece in trickle:  # a trickle of request bytes does not reset the deadline
                 time.sleep(0.2)
                 try:
-                    s.sendall(b"X-Slow: 1\r\n")
+                    s.sendall(piece)
                 except OSError:
                     break
             assert _read_all(s, 10) == b""
@@ -158,10 +183,11 @@ def test_slow_headers_are_cut_off(book_index, cache_dir, searcher, sent):
         assert httpx.get(base + "/healthz", trust_env=False).status_code == 200
 
 
-def test_keep_alive_connection_serves_two_requests_within_the_deadline(book_index, cache_dir, searcher):
+@pytest.mark.parametrize("parser", PARSERS)
+def test_keep_alive_connection_serves_two_requests_within_the_deadline(book_index, cache_dir, searcher, parser):
     settings = make_settings(book_index, cache_dir, request_timeout=0.5)
     app = create_app(settings, searcher)
-    with live_server(app, _deployed(settings)) as base, httpx.Client(trust_env=False) as c:
+    with live_server(app, _deployed(settings, parser)) as base, httpx.Client(trust_env=False) as c:
         assert c.get(base + "/healthz").status_code == 200
         time.sleep(0.8)  # idle longer than the header deadline, shorter than keep-alive
         assert c.get(base + "/healthz").status_code == 200
