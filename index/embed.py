@@ -55,26 +55,26 @@ Progress = bool | Callable[[int, int], None]
 """How embedding reports: True draws a bar on a terminal; a callable gets (done, total)."""
 
 
+class _Reported:
+    """A progress bar whose updates are also passed on as (done, total)."""
+
+    def __init__(self, bar, report: Callable[[int, int], None], total: int):
+        self.bar, self.report, self.total, self.done = bar, report, total, 0
+
+    def update(self, n: int) -> None:
+        self.done += n
+        self.bar.update(n)
+        self.report(self.done, self.total)
+
+
 @contextmanager
-def embedding_progress(total: int, progress):
+def embedding_progress(total: int, progress: Progress):
     """A bar with `update(n)` for `total` texts: tqdm on a terminal when `progress` is True,
     and each update passed on as (done, total) when `progress` is a callable."""
     from docqa.index.torch_encode import progress_bar
 
     with progress_bar(total, enabled=progress is True, desc="embedding") as bar:
-        if not callable(progress):
-            yield bar
-            return
-        done = 0
-
-        class _Report:
-            @staticmethod
-            def update(n: int) -> None:
-                nonlocal done
-                done += n
-                bar.update(n)
-                progress(done, total)
-        yield _Report()
+        yield _Reported(bar, progress, total) if callable(progress) else bar
 
 
 class _QueryBatcher:

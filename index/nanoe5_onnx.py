@@ -83,19 +83,19 @@ class _Graph:
 
 
 def build_onnx(ck: "_Checkpoint", out: Path, *, packed: bool = False, inputs_embeds: bool = False,
-               states: bool = False, segments: bool = False) -> Path:
+               segments: bool = False) -> Path:
     """Write the encoder graph for `ck` to `out` (inputs input_ids, attention_mask: int64 [B, T]).
 
     `packed`: 4-bit weights through MatMulNBits and every tensor in `<out>.data` (see above).
     `inputs_embeds`: the graph takes the word rows already looked up (float32 [B, T, hidden],
     input "inputs_embeds") instead of input_ids and holds no word table, for an engine that
     gathers them itself from the packed table (openvino_query.py).
-    `states`: also output the last layer's token states (`token_states`, float [B, T, hidden]),
-    from which a build pools each sentence's vector inside its passage.
-    `segments`: several texts per row (`token_batch.py`): the inputs are input_ids, segment_ids
-    (1, 2, … per text of the row, 0 for padding) and position_ids (each token's position in its
-    own text); a token attends to its own text's tokens only, so each text's states are its
-    own; the graph's one output is then the token states, to be pooled per text."""
+    `segments`: the build's graph, several texts per row (`token_batch.py`): the inputs are
+    input_ids, segment_ids (1, 2, … per text of the row, 0 for padding) and position_ids (each
+    token's position in its own text); a token attends to its own text's tokens only, so each
+    text's states are its own; the one output is the last layer's token states
+    (`token_states`, float [B, T, hidden]), pooled per text (and per sentence inside a passage)
+    by the caller."""
     import onnx
     from onnx import TensorProto, helper
 
@@ -218,7 +218,7 @@ def build_onnx(ck: "_Checkpoint", out: Path, *, packed: bool = False, inputs_emb
         g.nodes.append(helper.make_node(
             "Div", [mean, g.op("Max", length, g.const("eps", np.array(1e-12, np.float32)))], ["embedding"]))
         outputs.append(helper.make_tensor_value_info("embedding", TensorProto.FLOAT, ["batch", h]))
-    if states or segments:
+    else:
         g.nodes.append(helper.make_node("Identity", [x], [STATES_OUTPUT]))
         outputs.append(helper.make_tensor_value_info(STATES_OUTPUT, TensorProto.FLOAT, ["batch", "tokens", h]))
     graph = helper.make_graph(

