@@ -7,11 +7,14 @@ started afresh rather than trusted.
 from __future__ import annotations
 
 import hashlib
+import logging
 import sqlite3
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
+
+log = logging.getLogger("docqa")
 
 Parts = np.ndarray | Iterable[tuple[Sequence[int], np.ndarray]]
 
@@ -21,15 +24,41 @@ def _key(prompt: str, text: str) -> bytes:
 
 
 class EmbeddingCache:
+    """A cache that cannot be opened or written (a full or read-only disk) is given up with one
+    warning, and the build goes on without it: it only saves time."""
+
     def __init__(self, path: Path, dim: int):
         self.path = Path(path)
         self.dim = dim
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._db: sqlite3.Connection | None = None
         try:
-            self._db = self._open()
-        except sqlite3.DatabaseError:
-            self.path.replace(self.path.with_suffix(".damaged"))
-            self._db = self._open()
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                self._db = self._open()
+            except sqlite3.OperationalError:
+                raise
+            except sqlite3.DatabaseError:  # not a database: set aside, start afresh
+                self.path.replace(self.path.with_suffix(".damaged"))
+                self._db = self._open()
+        except (OSError, sqlite3.OperationalError) as exc:
+            self._give_up(exc)
+
+    def _give_up(self, exc: BaseException) -> None:
+        log.warning("the embedding cache %s cannot be used (%s); building without it", self.path, exc)
+        if self._db is not None:
+            self._db.close()
+        self._db = None
+
+    def _store(self, rows: list[tuple[bytes, np.ndarray]]) -> None:
+        """Keep `rows` (key, vector or vectors) for later builds, in one transaction."""
+        if self._db is None:
+            return
+        try:
+            with self._db:
+                self._db.executemany("INSERT OR REPLACE INTO vectors VALUES (?, ?)",
+                                     [(k, np.ascontiguousarray(v, np.float32).tobytes()) for k, v in rows])
+        except sqlite3.OperationalError as exc:
+            self._give_up(exc)
 
     def _open(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.path, timeout=30)
@@ -50,9 +79,7 @@ class EmbeddingCache:
             parts = [(np.arange(len(todo)), result)] if isinstance(result, np.ndarray) else result
             for part, vecs in parts:
                 rows = [(_key(prompt, todo[i]), np.asarray(v, np.float32)) for i, v in zip(part, vecs)]
-                with self._db:
-                    self._db.executemany("INSERT OR REPLACE INTO vectors VALUES (?, ?)",
-                                         [(k, v.tobytes()) for k, v in rows])
+                self._store(rows)
                 found.update(rows)
         out = np.empty((len(texts), self.dim), dtype=np.float32)
         for i, key in enumerate(keys):
@@ -62,6 +89,8 @@ class EmbeddingCache:
     def _lookup(self, keys: Sequence[bytes]) -> dict[bytes, np.ndarray]:
         """The stored vectors of those keys, as flat float32 arrays (shape checks are the caller's)."""
         found: dict[bytes, np.ndarray] = {}
+        if self._db is None:
+            return found
         for i in range(0, len(keys), 500):
             chunk = keys[i:i + 500]
             rows = self._db.execute(
@@ -71,7 +100,8 @@ class EmbeddingCache:
         return found
 
     def close(self) -> None:
-        self._db.close()
+        if self._db is not None:
+            self._db.close()
 
     def encode_groups(self, texts: Sequence[str], prompt: str,
                       compute: Callable[[list[str]], list[np.ndarray]]) -> list[np.ndarray]:
@@ -80,10 +110,7 @@ class EmbeddingCache:
         found = {k: v.reshape(-1, self.dim) for k, v in self._lookup(keys).items() if v.size and v.size % self.dim == 0}
         todo = list(dict.fromkeys(t for t, k in zip(texts, keys) if k not in found))
         if todo:
-            new = compute(todo)
-            with self._db:
-                self._db.executemany("INSERT OR REPLACE INTO vectors VALUES (?, ?)",
-                                     [(_key(prompt, t), np.ascontiguousarray(v, np.float32).tobytes())
-                                      for t, v in zip(todo, new)])
-            found.update((_key(prompt, t), v) for t, v in zip(todo, new))
+            rows = [(_key(prompt, t), v) for t, v in zip(todo, compute(todo))]
+            self._store(rows)
+            found.update(rows)
         return [found[k] for k in keys]

@@ -69,6 +69,39 @@ def test_a_damaged_file_is_set_aside_and_started_afresh(tmp_path):
     cache.close()
 
 
+def test_a_full_cache_disk_warns_once_and_the_build_goes_on(tmp_path, caplog):
+    """SQLite's own "database or disk is full" (its page limit stands in for a full disk): the
+    vectors still come back, the cache is given up with one warning, and what it held stays."""
+    model = CountingModel()
+    path = tmp_path / "m.sqlite"
+    cache = EmbeddingCache(path, 64)
+    cache.encode(["甲乙丙"], "", model)
+    pages = cache._db.execute("PRAGMA page_count").fetchone()[0]
+    cache._db.execute(f"PRAGMA max_page_count = {pages}")
+    texts = [f"第{i}句，用来填满缓存。" for i in range(200)]
+    out = cache.encode(texts, "", model)
+    cache.close()
+    np.testing.assert_allclose(out, model.fake.encode_passages(texts))
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) == 1 and "full" in warnings[0] and str(path) in warnings[0]
+    again = EmbeddingCache(path, 64)
+    again.encode(["甲乙丙"], "", model)
+    again.close()
+    assert len(model.calls) == 2  # the first text is still cached
+
+
+def test_a_cache_folder_that_cannot_be_made_is_done_without(tmp_path, caplog):
+    blocker = tmp_path / "embeddings"
+    blocker.write_text("a file where the cache folder would go", encoding="utf-8")
+    model = CountingModel()
+    cache = EmbeddingCache(blocker / "m.sqlite", 64)
+    out = cache.encode(["甲乙丙", "丁戊己"], "", model)
+    cache.close()
+    np.testing.assert_allclose(out, model.fake.encode_passages(["甲乙丙", "丁戊己"]))
+    assert blocker.read_text(encoding="utf-8") == "a file where the cache folder would go"
+    assert any("cannot be used" in r.getMessage() for r in caplog.records)
+
+
 def test_an_interrupted_build_keeps_what_it_embedded(cache_dir, tmp_path, monkeypatch):
     """The real model through the real cache, stopped (Ctrl-C) in its third part: the next run
     embeds only what was not done before, and gets the vectors an uninterrupted run gets."""
