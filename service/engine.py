@@ -56,7 +56,7 @@ def open_searcher(settings: Settings, *, server: bool = False, embedder=None) ->
     index_dir = index_dir_for(settings)
     if settings.index is None:  # the model a first build loads serves too: it is loaded once
         embedder = ensure_index(settings.corpus, index_dir, settings.model, cache_dir=settings.cache_dir,
-                                query_engine=engine) or embedder
+                                query_engine=engine, precision=settings.build_precision) or embedder
     explicit_model = settings.model if "model" in settings.model_fields_set else None
     searcher = Searcher.open(index_dir, explicit_model, embedder=embedder, cache_dir=settings.cache_dir,
                              query_engine=engine, query_threads=settings.query_threads,
