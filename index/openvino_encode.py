@@ -6,8 +6,9 @@ the last layer's token states, from which each text (and each sentence inside a 
 `TokenStatesEncoder`'s spans) is pooled: `build.onnx`, added beside the model folder's files the
 first time a build wants it, so a folder written by an earlier docqa stays valid (its
 `passages.onnx`, the graph before packing, and the blobs compiled from it are then removed).
-Packing sentences into rows of 256 tokens instead of padding each to its batch's longest cut the
-sentence pass's time by a third on a 400k-character corpus, with the same vectors (BENCHMARKS.md).
+Packing sentences into rows of tokens (256 then; 128 now, a little faster again) instead of
+padding each to its batch's longest cut the sentence pass's time by a third on a 400k-character
+corpus, with the same vectors (BENCHMARKS.md).
 
 Why OpenVINO: on this 2-core Xeon its CPU plugin runs the graph in bf16 (AMX / AVX512-BF16)
 faster than torch bf16 with SDPA attention (passages 1.2x, short sentences 1.7x with the batch
