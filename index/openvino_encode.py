@@ -144,10 +144,11 @@ class OpenVinoEncoder(TokenStatesEncoder):
         try:
             if cache:
                 # One folder per precision: OpenVINO 2026.4 keys a blob without the precision
-                # hint, and a float32 blob compiled for bf16 corrupts the process's heap.
+                # hint, and a float32 blob compiled for bf16 corrupts the process's heap (the
+                # int8 graph's blob sits beside the float one's: blobs are keyed by graph path).
                 # One process compiles and writes the blob; the others wait and then read it.
                 version = _version_folder(ov.get_version())
-                config["CACHE_DIR"] = str(model_dir / OPENVINO_CACHE / version / ("int8" if self.int8 else self.precision))
+                config["CACHE_DIR"] = str(model_dir / OPENVINO_CACHE / version / self.precision)
                 with FileLock(str(model_dir) + ".openvino.lock"):
                     _forget_other_versions(model_dir / OPENVINO_CACHE, version)
                     self.compiled = core.compile_model(str(graph), "CPU", config)

@@ -11,8 +11,8 @@ Measured here (BENCHMARKS.md, "An int8 build graph"): a build's embedding 0.80-0
 of the bf16 graph; vectors at cosine 0.9989 (mean) to bf16's on unseen Chinese text and 0.9975
 on English; the book sets' answers identical, CMRC's 0.879 against 0.881.
 
-NNCF is imported only to write the graph; without it (or if quantisation fails) the build
-uses the float graph and says why once.
+NNCF is imported only to write the graph; an int8 build without it, or whose graph cannot be
+made, stops with one line that says so (`openvino_encode._int8_graph`).
 """
 from __future__ import annotations
 
@@ -32,9 +32,6 @@ BUILD_INT8 = "build-int8.xml"
 BUILD_INT8_WEIGHTS = "build-int8.bin"
 CALIBRATION_WINDOW = 350
 """Characters per calibration passage: about a passage of a build."""
-
-log = logging.getLogger("docqa")
-
 
 def nncf_available() -> bool:
     import importlib.util
