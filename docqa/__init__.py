@@ -11,11 +11,17 @@ Names load on first use, so `import docqa` stays light (no torch until a model i
 from __future__ import annotations
 
 from importlib import import_module
+from pathlib import Path
 from pkgutil import extend_path
 from typing import Any
 
-# In a source checkout the subpackages live beside this folder; an installed docqa holds them.
+# In a source checkout the subpackages (index/, ingest/, service/, corpus/) live beside this
+# folder, and they come first: a checkout's edits are what runs even when another copy of docqa
+# is installed. An installed docqa holds them inside.
 __path__ = extend_path(__path__, __name__)
+_checkout = Path(__file__).resolve().parent.parent
+if (_checkout / "pyproject.toml").is_file() and (_checkout / "index" / "__init__.py").is_file():
+    __path__.insert(1, str(_checkout))
 
 __all__ = [
     "open_index", "build_index", "search", "ask", "add_documents", "remove_documents", "list_documents",

