@@ -76,7 +76,7 @@ def open_index(index: str | Path | None = None, *, model: str | None = None,
         return Searcher.open(target, name, embedder=embedder, cache_dir=cache)
     from docqa.index.milvus_store import is_store_uri
 
-    return Searcher.open(str(index) if is_store_uri(str(index)) else Path(index), model, cache_dir=cache)
+    return Searcher.open(str(index) if is_store_uri(str(index)) else Path(index).expanduser(), model, cache_dir=cache)
 
 
 def build_index(paths: Sequence[str | Path], index: str | Path, *, model: str = DEFAULT_MODEL,

