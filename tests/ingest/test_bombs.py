@@ -45,3 +45,11 @@ def test_an_epub_with_a_huge_mimetype_reads_its_book_cheaply(tmp_path):
     assert not isinstance(corpus, Exception), corpus
     assert "外汇储备" in corpus.documents[0].text
     assert peak < 16 * MB, peak
+
+
+def test_a_pdf_whose_page_tree_lists_itself_is_refused_in_one_line(tmp_path):
+    bad = make_bombs.pdf_self_loop(tmp_path / "loop.pdf")
+    with pytest.raises(IngestError) as err:
+        load_corpus([bad])
+    message = str(err.value)
+    assert message.startswith("loop.pdf: page 1 of the PDF is damaged") and "\n" not in message
