@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 import zipfile
+import zlib
 from pathlib import Path
 
 CLAIMS = {".pdf": "pdf", ".epub": "epub", ".docx": "docx", ".odt": "odt", ".html": "html", ".htm": "html",
@@ -33,11 +34,22 @@ def sniff(path: Path) -> str:
     return "text"
 
 
+MIMETYPE_BYTES = 200
+"""The most of a ZIP's `mimetype` member sniffing reads: the longest real value,
+"application/vnd.oasis.opendocument.text-master-template", is 55 bytes. Reading it whole once
+let a 1 MB EPUB whose `mimetype` inflates to 1 GB take gigabytes before any limit was checked."""
+
+
 def _zip_kind(path: Path) -> str:
+    """The kind of a ZIP from its directory's names and at most `MIMETYPE_BYTES` of its
+    `mimetype`: nothing else is unpacked here (sizes are checked later, before any reader)."""
     try:
         with zipfile.ZipFile(path) as z:
             names = set(z.namelist())
-            mimetype = z.read("mimetype").strip() if "mimetype" in names else b""
+            mimetype = b""
+            if "mimetype" in names:
+                with z.open("mimetype") as f:
+                    mimetype = f.read(MIMETYPE_BYTES).strip()
             if mimetype == b"application/epub+zip":
                 return "epub"
             if mimetype == b"application/vnd.oasis.opendocument.text" and "content.xml" in names:
@@ -46,7 +58,7 @@ def _zip_kind(path: Path) -> str:
                 return "epub"
             if "word/document.xml" in names:
                 return "docx"
-    except (zipfile.BadZipFile, OSError, KeyError):
+    except (zipfile.BadZipFile, OSError, KeyError, EOFError, zlib.error, NotImplementedError, RuntimeError):
         return "zip"
     return "zip"
 

@@ -475,8 +475,9 @@ def read_pdf(path: Path, source: str, *, ocr: Callable | None = None,
         scanned: list[int] = []
         labels: list[str | None] = []
         for i in range(count):
-            page = pdf[i]
+            page = None
             try:
+                page = pdf[i]  # PDFium refuses a page it cannot load (e.g. a page tree that lists itself)
                 textpage = page.get_textpage()
                 lines = page_lines(textpage)
                 textpage.close()
@@ -491,7 +492,8 @@ def read_pdf(path: Path, source: str, *, ocr: Callable | None = None,
                 raise IngestError(f"{source}: page {i + 1} of the PDF is damaged ({e}); "
                                   "re-export the PDF or repair it with `qpdf in.pdf out.pdf`") from None
             finally:
-                page.close()
+                if page is not None:
+                    page.close()
             pages.append(lines)
             try:
                 label = pdf.get_page_label(i) or None
