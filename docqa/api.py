@@ -92,7 +92,7 @@ def build_index(paths: Sequence[str | Path], index: str | Path, *, model: str = 
     from docqa.index.cache import default_cache_dir
     from docqa.index.embed import load_embedder
     from docqa.index.milvus_store import is_store_uri
-    from docqa.index.store import build_index as _build, check_replaceable
+    from docqa.index.store import build_index as _build, check_inputs_outside, check_replaceable
     from docqa.ingest.pipeline import chunker_settings, load_corpus
 
     if is_store_uri(str(index)):
@@ -102,6 +102,7 @@ def build_index(paths: Sequence[str | Path], index: str | Path, *, model: str = 
         check_writable(target)
     else:
         check_replaceable(Path(index))
+        check_inputs_outside(Path(index), [Path(p) for p in paths], command="build")
     limit = {} if max_file_bytes is None else {"max_file_bytes": max_file_bytes}
     corpus = load_corpus([Path(p) for p in paths], **limit)
     cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()

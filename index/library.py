@@ -95,12 +95,13 @@ def describe(documents: Sequence[Document], passages: Sequence[Passage],
 def list_documents(index_dir: Path) -> list[LibraryDocument]:
     """The documents of the index at `index_dir` (reads its manifest, documents and passages;
     no model, no vectors)."""
-    from docqa.index.store import DOCUMENTS, PASSAGES, IndexLoadError, _document_from_dict, owned_state, read_manifest
+    from docqa.index.store import (DOCUMENTS, PASSAGES, IndexLoadError, _document_from_dict, no_index_error,
+                                   owned_state, read_manifest, restore_previous)
 
     index_dir = Path(index_dir)
+    restore_previous(index_dir)
     if owned_state(index_dir) in ("missing", "empty"):
-        raise IndexLoadError(f"no index at {index_dir}",
-                             hint=f"create a library with `docqa add PATH… --index {index_dir}`")
+        raise no_index_error(index_dir, f"create a library with `docqa add PATH… --index {index_dir}`")
     manifest = read_manifest(index_dir)
     try:
         documents = [_document_from_dict(d) for d in json.loads((index_dir / DOCUMENTS).read_text(encoding="utf-8"))]
@@ -141,8 +142,9 @@ def add_documents(index_dir: Path, paths: Sequence[str | Path], *, embedder=None
 
     from docqa.index.hubness import Hubness
     from docqa.index.ranking import RankingSettings
-    from docqa.index.store import (PASSAGE_CONTEXT, build_write_error, check_replaceable, context_kind,
-                                   embed_passages, load_index, lock_path, owned_state, recover, write_index)
+    from docqa.index.store import (PASSAGE_CONTEXT, build_write_error, check_inputs_outside, check_replaceable,
+                                   context_kind, embed_passages, load_index, lock_path, owned_state, recover,
+                                   write_index)
     from docqa.ingest.chunk import chunk_document, chunker_settings
     from docqa.ingest.read import DEFAULT_MAX_FILE_BYTES, default_root, read_documents
     from docqa.ingest.structure import structure_document
@@ -153,6 +155,7 @@ def add_documents(index_dir: Path, paths: Sequence[str | Path], *, embedder=None
     check_replaceable(index_dir, command="add")
     if not paths:
         raise InputError("no files to add", hint="give one or more files or folders")
+    check_inputs_outside(index_dir, [Path(p) for p in paths], command="add")
     incoming = read_documents([Path(p) for p in paths],
                               max_file_bytes=DEFAULT_MAX_FILE_BYTES if max_file_bytes is None else max_file_bytes)
     change = LibraryChange(index=str(index_dir))
@@ -260,16 +263,17 @@ def remove_documents(index_dir: Path, doc_ids: Sequence[str], *,
     is rebuilt from the passages that remain. An unknown id refuses the whole change."""
     from filelock import FileLock
 
-    from docqa.index.store import build_write_error, load_index, lock_path, owned_state, recover, write_index
+    from docqa.index.store import (build_write_error, load_index, lock_path, no_index_error, owned_state, recover,
+                                   restore_previous, write_index)
 
     say = say or (lambda _m: None)
     t0 = time.perf_counter()
     index_dir = Path(index_dir)
     if not doc_ids:
         raise InputError("no document ids to remove", hint=f"`docqa list --index {index_dir}` shows them")
+    restore_previous(index_dir)
     if owned_state(index_dir) == "missing":
-        raise IndexStateError(f"no index at {index_dir}",
-                              hint=f"create one with `docqa add PATH --index {index_dir}`")
+        raise no_index_error(index_dir, f"create one with `docqa add PATH --index {index_dir}`")
     change = LibraryChange(index=str(index_dir))
     try:
         with FileLock(str(lock_path(index_dir))):

@@ -38,7 +38,9 @@ if TYPE_CHECKING:
     from docqa.index.embed import Progress
 
 __all__ = ["FORMAT_VERSION", "DirectoryStore", "LoadedIndex", "build_index", "load_index", "read_manifest",
-           "is_current", "owned_state", "check_replaceable", "MARKER", "IndexLoadError", "IndexBuildError"]
+           "is_current", "owned_state", "check_replaceable", "MARKER", "BUILDING_MARKER", "PREVIOUS_MARKER",
+           "is_ours", "recover", "sweep", "restore_previous", "check_inputs_outside", "no_index_error",
+           "IndexLoadError", "IndexBuildError"]
 
 FORMAT_VERSION = 3  # 3: ranking settings in the manifest
 MANIFEST = "manifest.json"
@@ -62,6 +64,36 @@ class IndexBuildError(IndexStateError):
 
 MARKER = ".docqa-index"
 """An empty file in every index, so an index whose manifest was lost is still known to be docqa's."""
+
+BUILDING_MARKER = ".docqa-building"
+PREVIOUS_MARKER = ".docqa-previous"
+"""Files docqa writes into a folder it makes beside an index (`.NAME.building-*` while a change is
+written, `.NAME.previous` while it is swapped in), holding that folder's inode number. Only a
+folder whose marker names its own inode is ever removed or renamed over: a user's folder of
+the same name has no marker, and a copy of docqa's (`cp -a`) has another inode."""
+
+
+def _inode(folder: Path) -> str:
+    return str(os.stat(folder).st_ino)
+
+
+def _mark(folder: Path, marker: str) -> None:
+    with open(Path(folder) / marker, "w", encoding="ascii") as f:
+        f.write(_inode(folder))
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def is_ours(folder: Path, marker: str) -> bool:
+    """Whether `folder` is one docqa made for its own use (`marker` inside naming its inode)."""
+    folder = Path(folder)
+    try:
+        if folder.is_symlink() or not folder.is_dir():
+            return False
+        with open(folder / marker, "rb") as f:
+            return f.read(64).decode("ascii", "replace").strip() == _inode(folder)
+    except OSError:
+        return False
 
 
 def owned_state(index_dir: Path) -> str:
@@ -107,8 +139,42 @@ def not_an_index_error(index_dir: Path, *, command: str = "build") -> IndexState
     except OSError as exc:
         return IndexLoadError(f"{index_dir} cannot be read ({exc.strerror})", hint="check its permissions")
     noun = "entry" if count == 1 else "entries"
-    return IndexLoadError(f"{index_dir} is not a docqa index (it holds {count} {noun}); docqa leaves it untouched",
-                          hint=todo)
+    whose = f"its {MANIFEST} is not docqa's; " if (index_dir / MANIFEST).exists() else ""
+    return IndexLoadError(f"{index_dir} is not a docqa index ({whose}it holds {count} {noun}); "
+                          "docqa leaves it untouched", hint=todo)
+
+
+def no_index_error(index_dir: Path, hint: str) -> IndexLoadError:
+    """"no index at …", naming a `.NAME.previous` beside it that docqa cannot prove is its own
+    (a user's backup, or one left by an older docqa): the user decides whether it is the index."""
+    index_dir = Path(index_dir)
+    backup = _backup_path(index_dir)
+    if (backup.exists() or backup.is_symlink()) and not is_ours(backup, PREVIOUS_MARKER):
+        return IndexLoadError(f"no index at {index_dir} ({backup.name} beside it is not known to be docqa's)",
+                              hint=f"if {backup.name} holds your index, rename it to {index_dir.name}; "
+                                   f"else {hint}")
+    return IndexLoadError(f"no index at {index_dir}", hint=hint)
+
+
+def check_inputs_outside(index_dir: Path, paths: Sequence[Path], *, command: str = "add") -> None:
+    """Refuse inputs that are the index, lie inside it, or hold it where a folder walk would read
+    it: the index's own files (passages.jsonl …) would be indexed as books."""
+    try:
+        index = Path(index_dir).resolve()
+    except OSError:
+        return
+    for p in paths:
+        try:
+            given = Path(p).resolve()
+        except OSError:
+            continue
+        if given == index or index in given.parents:
+            raise InputError(f"{p} is inside the index {index_dir}: docqa would index its own files",
+                             hint=f"give `docqa {command}` the book files or folders themselves, outside {index_dir}")
+        if given in index.parents and not any(part.startswith(".") for part in index.relative_to(given).parts):
+            raise InputError(f"{p} holds the index {index_dir}: docqa would index the index's own files",
+                             hint=f"keep the index outside the folders you give (--index elsewhere), "
+                                  "or name the files to add")
 
 
 def check_replaceable(index_dir: Path, *, command: str = "build") -> None:
@@ -304,6 +370,7 @@ def write_index(index_dir: Path, *, documents: Sequence[Document], passages: Seq
     statistics are those of exactly these documents. `added`: each document's time of adding."""
     tmp = Path(tempfile.mkdtemp(prefix=f".{index_dir.name}.building-", dir=index_dir.parent))
     try:
+        _mark(tmp, BUILDING_MARKER)
         say(f"tokenizing {len(passages)} passages")
         indexed = [indexed_text(p) for p in passages]
         headings = [h for p in passages for h in p.heading_path] + [d.title for d in documents]
@@ -331,7 +398,7 @@ def write_index(index_dir: Path, *, documents: Sequence[Document], passages: Seq
         }
         manifest["files"] = {
             str(p.relative_to(tmp)): {"bytes": p.stat().st_size, "sha256": sha256_file(p)}
-            for p in sorted(tmp.rglob("*")) if p.is_file()
+            for p in sorted(tmp.rglob("*")) if p.is_file() and p.name != BUILDING_MARKER
         }
         (tmp / MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
         (tmp / MARKER).write_bytes(b"")
@@ -361,46 +428,118 @@ def _fsync_tree(root: Path) -> None:
 
 def _swap_in(new: Path, target: Path) -> None:
     backup = _backup_path(target)
-    if backup.exists():
-        shutil.rmtree(backup)
+    _clear_backup(target)
     state = owned_state(target)
     if state in ("file", "foreign"):
         raise not_an_index_error(target)
     if state == "empty":
         target.rmdir()
     elif state == "index":
-        os.rename(target, backup)
+        move_aside(target)
     os.rename(new, target)
-    shutil.rmtree(backup, ignore_errors=True)
+    try:
+        (target / BUILDING_MARKER).unlink()
+    except OSError:
+        pass
+    if is_ours(backup, PREVIOUS_MARKER):
+        shutil.rmtree(backup, ignore_errors=True)
+
+
+def move_aside(target: Path) -> None:
+    """The first rename of a swap: the index becomes `.NAME.previous`, marked as docqa's."""
+    _mark(target, PREVIOUS_MARKER)
+    os.rename(target, _backup_path(target))
+
+
+def _clear_backup(index_dir: Path) -> None:
+    """Make room for the previous index: drop docqa's own leftover; refuse, in one line, when
+    the name is taken by a folder docqa did not make (it is never deleted or replaced)."""
+    backup = _backup_path(index_dir)
+    if not backup.exists() and not backup.is_symlink():
+        return
+    if is_ours(backup, PREVIOUS_MARKER):
+        shutil.rmtree(backup)
+        return
+    raise IndexBuildError(f"{backup} is in the way: docqa keeps the index's previous version under that name while "
+                          "it changes the index, and that folder is not docqa's own",
+                          hint=f"rename it (for example to {index_dir.name}-backup) and run the command again; "
+                               "docqa has not touched it")
+
+
+def restore_previous(index_dir: Path, *, wait: float = 5.0) -> None:
+    """Put back the index a killed change had moved aside (`.NAME.previous` of docqa's own, with
+    nothing in its place). Under the index's lock, so a live change between its two renames is
+    never undone: a held lock is waited for up to `wait` seconds, then the index is left as it is."""
+    from filelock import FileLock, Timeout
+
+    index_dir = Path(index_dir)
+    if not _restorable(index_dir):
+        return
+    try:
+        with FileLock(str(lock_path(index_dir)), timeout=wait):
+            _restore_previous(index_dir)
+    except (Timeout, OSError):
+        return
+
+
+def _restorable(index_dir: Path) -> bool:
+    return is_ours(_backup_path(index_dir), PREVIOUS_MARKER) and owned_state(index_dir) in ("missing", "empty")
 
 
 def _restore_previous(index_dir: Path) -> None:
-    backup = _backup_path(index_dir)
-    if backup.is_dir() and owned_state(backup) == "index" and owned_state(index_dir) in ("missing", "empty"):
+    """(Under the lock.)"""
+    if _restorable(index_dir):
         if index_dir.is_dir():
             index_dir.rmdir()
-        os.rename(backup, index_dir)
+        os.rename(_backup_path(index_dir), index_dir)
+        try:
+            (index_dir / PREVIOUS_MARKER).unlink()
+        except OSError:
+            pass
 
 
-def recover(index_dir: Path) -> None:
-    """Finish what a killed build left (call under the build lock): put the previous index
-    back, drop half-built folders."""
+def recover(index_dir: Path, *, writing: bool = True) -> None:
+    """Finish what a killed change left (call under the build lock): put the previous index
+    back, drop docqa's own half-built folders and stale previous one. Folders of those names
+    without docqa's marker are left alone; `writing`: a change follows, so a user's folder on the
+    name a swap needs is refused now, before any work."""
     index_dir = Path(index_dir)
     _restore_previous(index_dir)
+    backup = _backup_path(index_dir)
+    if is_ours(backup, PREVIOUS_MARKER) and owned_state(index_dir) == "index":
+        shutil.rmtree(backup, ignore_errors=True)
     for stale in index_dir.parent.glob(f".{index_dir.name}.building-*"):
-        shutil.rmtree(stale, ignore_errors=True)
+        if is_ours(stale, BUILDING_MARKER):
+            shutil.rmtree(stale, ignore_errors=True)
+    if writing:
+        _clear_backup(index_dir)
+
+
+def sweep(index_dir: Path) -> None:
+    """`recover` at a server's start, when no change holds the lock (else that change's own
+    half-built folder is live and is left to it)."""
+    from filelock import FileLock, Timeout
+
+    index_dir = Path(index_dir)
+    if not index_dir.parent.is_dir():
+        return
+    try:
+        with FileLock(str(lock_path(index_dir)), timeout=0):
+            recover(index_dir, writing=False)
+    except (Timeout, OSError):
+        return
 
 
 def read_manifest(index_dir: Path) -> dict[str, Any]:
     path = Path(index_dir) / MANIFEST
-    if not path.is_file():
-        state = owned_state(index_dir)
-        if state == "index":
-            raise IndexLoadError(f"{index_dir} is a damaged docqa index ({MANIFEST} is missing)",
-                                 hint=f"rebuild it with `docqa build PATH --index {index_dir}`")
+    state = owned_state(index_dir)
+    if state != "index":
         if state in ("missing", "empty"):
-            raise IndexLoadError(f"no index at {index_dir}", hint=f"build one with `docqa build PATH --index {index_dir}`")
+            raise no_index_error(index_dir, f"build one with `docqa build PATH --index {index_dir}`")
         raise not_an_index_error(index_dir)
+    if not path.is_file():
+        raise IndexLoadError(f"{index_dir} is a damaged docqa index ({MANIFEST} is missing)",
+                             hint=f"rebuild it with `docqa build PATH --index {index_dir}`")
     try:
         manifest = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError, RecursionError) as exc:  # ValueError covers JSON and Unicode errors
@@ -531,7 +670,7 @@ LoadedIndex = DirectoryStore
 def load_index(index_dir: Path, *, model_name: str | None = None) -> DirectoryStore:
     """Open an index after checking its manifest, its files and each part's row counts."""
     index_dir = Path(index_dir)
-    _restore_previous(index_dir)
+    restore_previous(index_dir)
     manifest = read_manifest(index_dir)
     built_with = manifest["model"]["name"]
     if model_name is not None and model_name != built_with:
@@ -566,7 +705,7 @@ def is_current(index_dir: Path, *, model_name: str, chunker: dict[str, Any], fil
     previous index that a killed build had moved aside is put back first). An index saved
     without one of today's ranking settings predates it and lacks what it needs (the sentence
     context vectors of `context_weight`), so it is rebuilt too."""
-    _restore_previous(Path(index_dir))
+    restore_previous(Path(index_dir))
     try:
         m = read_manifest(index_dir)
     except IndexLoadError:

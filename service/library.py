@@ -42,19 +42,31 @@ class ReadOnlyLibrary(IndexStateError):
     status_code = 409
 
 
+MAX_NAME_BYTES = 200
+"""An uploaded file's saved name, in UTF-8 bytes: file systems allow 255 bytes (not characters;
+a CJK character is 3), and the rest is room for what a tool may add (`.tmp`, `-2`)."""
+
+
 def safe_filename(name: str | None) -> str:
     """An uploaded file's name reduced to one harmless path component: no folders (either slash),
-    no `..`, no control or reserved characters, no leading dot, at most 120 characters with the
-    extension kept. The name matters: it becomes the document's source and id."""
+    no `..`, no control, reserved or format characters (bidi controls such as U+202E and
+    zero-width ones, which would reach citations), no leading dot, at most MAX_NAME_BYTES in UTF-8
+    with the extension kept. The name matters: it becomes the document's source and id."""
     name = unicodedata.normalize("NFC", name or "")
+    name = "".join(c for c in name if unicodedata.category(c) != "Cf")
     name = re.split(r"[/\\]", name)[-1]
     name = _UNSAFE.sub("_", name).strip().lstrip(".").strip()
     stem, dot, suffix = name.rpartition(".")
     if not dot:
         stem, suffix = name, ""
-    suffix = suffix[:16]
-    stem = stem.strip(" ._")[: 120 - len(suffix) - 1] or "upload"
+    suffix = _cut(suffix, 16)
+    stem = _cut(stem.strip(" ._"), MAX_NAME_BYTES - len(suffix.encode()) - 1).strip(" ._") or "upload"
     return f"{stem}.{suffix}" if suffix else stem
+
+
+def _cut(text: str, max_bytes: int) -> str:
+    """`text` cut to at most `max_bytes` of UTF-8, on a character boundary."""
+    return text.encode("utf-8")[:max_bytes].decode("utf-8", "ignore")
 
 
 @dataclass

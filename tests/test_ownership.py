@@ -117,7 +117,9 @@ def test_an_index_that_lost_its_manifest_is_refused_not_replaced(tmp_path, capsy
 def test_a_build_killed_between_its_renames_is_recovered_on_open(tmp_path, capsys):
     target = tmp_path / "idx"
     build_index(make_corpus({1: ["外汇储备很多。"]}), target, FakeEmbedder(), chunker=CHUNKER, progress=False, say=None)
-    target.rename(tmp_path / ".idx.previous")  # exactly what a kill after the first rename leaves
+    from docqa.index.store import move_aside
+
+    move_aside(target)  # exactly what a kill after the first rename leaves
     code, out, err = run(capsys, "chapters", "--json", "--index", str(target))
     assert code == 0, err
     assert [p.text for p in load_index(target).passages] == ["外汇储备很多。"]
@@ -134,7 +136,9 @@ def test_the_cache_index_is_recovered_not_rebuilt_after_a_killed_swap(tmp_path):
     fake = FakeEmbedder()
     build_index(corpus, target, fake, chunker=chunker_settings(), progress=False, say=None)
     before = tree(target)
-    target.rename(target.with_name(".corpus-x.previous"))
+    from docqa.index.store import move_aside
+
+    move_aside(target)
     ensure_index([book], target, fake.model_name, cache_dir=tmp_path / "cache", progress=False, say=None)
     assert tree(target) == before
 
@@ -155,4 +159,137 @@ def test_serving_a_user_folder_reports_it_and_touches_nothing(tmp_path, cache_di
         while (r := c.get("/readyz")).status_code != 503 or "not a docqa index" not in r.text:
             assert time.monotonic() < deadline, r.text
             time.sleep(0.05)
+    assert tree(folder) == before
+
+
+# ---- issue 20: the folders beside an index, and inputs inside it ------------------------------
+
+def book_file(path: Path, seed: int) -> Path:
+    from tests.bookgen import book
+
+    path.write_text(book(2000, chapters_per_volume=2, sections=2, paragraphs=1, seed=seed), encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def shelf(tmp_path, cache_dir, capsys):
+    """A library made by `docqa add`, beside the books it was made from."""
+    alpha = book_file(tmp_path / "alpha.txt", 1)
+    code, _, err = run(capsys, "add", str(alpha), "--index", str(tmp_path / "shelf"), "-q")
+    assert code == 0, err
+    return tmp_path / "shelf"
+
+
+@pytest.mark.parametrize("how", ["mkdir", "cp -a"])
+def test_a_users_previous_folder_survives_an_add(shelf, tmp_path, capsys, how):
+    """`.shelf.previous` is the name docqa moves the index to while it swaps; a user's folder of
+    that name (a thesis, or a manual backup copied with `cp -a shelf .shelf.previous`) is kept
+    byte for byte and the add refuses in one line saying what to rename."""
+    import subprocess
+
+    backup = tmp_path / ".shelf.previous"
+    if how == "mkdir":
+        backup.mkdir()
+        (backup / "thesis.txt").write_text("my thesis draft\n", encoding="utf-8")
+    else:
+        subprocess.run(["cp", "-a", str(shelf), str(backup)], check=True)
+    mine, library = tree(backup), tree(shelf)
+    gamma = book_file(tmp_path / "gamma.txt", 3)
+    code, out, err = run(capsys, "add", str(gamma), "--index", str(shelf))
+    assert code == 1 and err.count("\n") == 1 and "Traceback" not in err, err
+    assert ".shelf.previous" in err and "rename it" in err
+    assert tree(backup) == mine and tree(shelf) == library
+    backup.rename(tmp_path / "shelf-backup")
+    code, out, err = run(capsys, "add", str(gamma), "--index", str(shelf), "-q")
+    assert code == 0 and out.startswith("added gamma"), err
+    assert tree(tmp_path / "shelf-backup") == mine
+
+
+def test_a_users_building_folder_survives_and_docqas_own_is_swept(tmp_path, capsys, cache_dir):
+    """A change killed while it writes leaves a marked `.idx.building-*`; the next change sweeps
+    it, but never a user's folder of that pattern."""
+    import signal
+    import subprocess
+    import sys
+
+    target = tmp_path / "idx"
+    build_index(make_corpus({1: ["外汇储备很多。"]}), target, FakeEmbedder(), chunker=CHUNKER, progress=False, say=None)
+    script = (
+        "import os, signal, sys\n"
+        "from pathlib import Path\n"
+        "import docqa.index.store as store\n"
+        "from tests.fakes import FakeEmbedder, make_corpus\n"
+        "real = store.Hubness.save\n"
+        "def save(self, folder):\n"
+        "    real(self, folder)\n"
+        "    os.kill(os.getpid(), signal.SIGKILL)\n"
+        "store.Hubness.save = save\n"
+        "store.build_index(make_corpus({1: ['第二次。']}), Path(sys.argv[1]), FakeEmbedder(),\n"
+        "                  chunker={'target': 500}, progress=False, say=None)\n")
+    proc = subprocess.run([sys.executable, "-c", script, str(target)], cwd=Path(__file__).resolve().parents[1])
+    assert proc.returncode == -signal.SIGKILL
+    (left,) = tmp_path.glob(".idx.building-*")
+    mine = tmp_path / ".idx.building-mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("我的笔记\n", encoding="utf-8")
+    before = tree(mine)
+    build_index(make_corpus({1: ["第三次。"]}), target, FakeEmbedder(), chunker=CHUNKER, progress=False, say=None)
+    assert not left.exists() and tree(mine) == before
+    assert [p.text for p in load_index(target).passages] == ["第三次。"]
+    assert MARKER in {p.name for p in target.iterdir()} and ".docqa-building" not in {p.name for p in target.iterdir()}
+
+
+def test_a_change_killed_between_its_renames_is_restored_by_list_and_remove(tmp_path, capsys):
+    """A real SIGKILL after the index was moved aside: `docqa list` and `docqa remove` put it back
+    instead of saying there is no index."""
+    import signal
+    import subprocess
+    import sys
+
+    from docqa.index.library import add_documents
+
+    target = tmp_path / "lib"
+    for name, seed in (("a.txt", 11), ("b.txt", 12)):
+        add_documents(target, [book_file(tmp_path / name, seed)], embedder=FakeEmbedder())
+    before = tree(target)
+    script = (
+        "import os, signal, sys\n"
+        "from pathlib import Path\n"
+        "import docqa.index.store as store\n"
+        "from docqa.index.library import remove_documents\n"
+        "real = os.rename\n"
+        "def rename(a, b):\n"
+        "    real(a, b)\n"
+        "    os.kill(os.getpid(), signal.SIGKILL)\n"
+        "store.os.rename = rename\n"
+        "remove_documents(Path(sys.argv[1]), ['b'])\n")
+    for command in (["list", "--index", str(target)], ["remove", "b", "--index", str(target)]):
+        proc = subprocess.run([sys.executable, "-c", script, str(target)], cwd=Path(__file__).resolve().parents[1])
+        assert proc.returncode == -signal.SIGKILL and not target.exists()
+        code, out, err = run(capsys, *command)
+        assert code == 0, err
+        assert "a" in {line.split("\t")[0] for line in out.splitlines()} or out.startswith("removed b")
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".lib.") and not p.name.endswith(".lock")] == []
+    assert tree(target) != before and "b" not in {d["doc_id"] for d in __import__("json").loads(
+        (target / "documents.json").read_text(encoding="utf-8"))}
+
+
+def test_adding_the_index_itself_or_a_folder_holding_it_is_refused(shelf, tmp_path, capsys):
+    library = tree(shelf)
+    for given in (shelf, shelf / "passages.jsonl", tmp_path):
+        code, _, err = run(capsys, "add", str(given), "--index", str(shelf))
+        assert code == 1 and err.count("\n") == 1 and "index" in err and "own files" in err, err
+    code, _, err = run(capsys, "build", str(shelf), "--index", str(shelf))
+    assert code == 1 and "own files" in err
+    assert tree(shelf) == library
+
+
+def test_a_user_folder_with_its_own_manifest_is_named_as_not_docqas(tmp_path, capsys):
+    folder = user_folder(tmp_path / "docs")
+    (folder / "manifest.json").write_text('{"name": "my project", "version": 2}\n', encoding="utf-8")
+    before = tree(folder)
+    for command in (["list"], ["search", "外汇储备"], ["build", str(tmp_path / "docs" / "notes.txt")]):
+        code, _, err = run(capsys, *command, "--index", str(folder))
+        assert code == 1 and err.count("\n") == 1, err
+        assert "manifest.json is not docqa's" in err and "format None" not in err and "rebuild" not in err, err
     assert tree(folder) == before

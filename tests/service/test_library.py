@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import unicodedata
 import shutil
 import threading
 import time
@@ -436,3 +437,25 @@ def test_the_same_file_uploaded_twice_at_once_is_added_once(served):
     assert [d["doc_id"] for d in one["result"]["added"]] == ["twice"]
     assert two["result"]["added"] == [] and [d["doc_id"] for d in two["result"]["already"]] == ["twice"]
     assert [d["doc_id"] for d in client.get("/documents").json()["documents"]] == ["book", "twice"]
+
+
+# ---- issue 20: hostile names, a busy shelf ---------------------------------------------------
+
+def test_a_long_chinese_name_and_invisible_characters_are_saved_and_cited_cleanly(served, library_dir):
+    """File names are limited to 255 bytes, not characters: 84 CJK characters + .txt is 256.
+    Bidi controls and zero-width characters (Unicode format characters) must not reach citations."""
+    _, client = served
+    title = "一带一路产能合作研究报告" * 7  # 84 characters, 252 bytes
+    r = upload(client, title + ".txt", small_book(71))
+    assert r.status_code == 202, r.text
+    job = wait(client, r.json()["job"]["job_id"])
+    assert job["status"] == "done", job
+    (added,) = job["result"]["added"]
+    assert added["source"].endswith(".txt") and title.startswith(added["source"][:-4])
+    assert len(added["source"].encode("utf-8")) <= 200
+    r = upload(client, "\u202eabc\u202c\u200b\u2066书\u2069.txt", small_book(72))
+    job = wait(client, r.json()["job"]["job_id"])
+    assert job["status"] == "done" and job["target"] == "abc书.txt", job
+    assert job["result"]["added"][0]["source"] == "abc书.txt"
+    names = [d["source"] for d in client.get("/documents").json()["documents"]]
+    assert not any(unicodedata.category(c) == "Cf" for n in names for c in n), names
