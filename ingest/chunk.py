@@ -21,7 +21,8 @@ from docqa.ingest.text import CJK_WIDE, sentence_spans
 # split thought findable.
 DEFAULT_TARGET_CHARS = 500
 DEFAULT_OVERLAP_SENTENCES = 1
-CHUNKER_VERSION = 1
+# 2: numbered units (第N条) are passage boundaries and passages carry their part and unit.
+CHUNKER_VERSION = 2
 
 _CJK = CJK_WIDE + "“”‘’"
 _SOFT_CUTS = ("\n", "，,、：:", " \t\u3000")
@@ -88,18 +89,25 @@ def segments(doc: Document, lines: _Lines | None = None) -> list[Segment]:
     for ch in doc.chapters:
         if not ch.in_corpus:
             continue
-        path = [ch.heading or ch.title]
+        path = (ch.part.split(" › ") if ch.part else []) + [ch.heading or ch.title]
         intro_end = ch.sections[0].start if ch.sections else ch.end
         out.append(Segment(ch.start, intro_end, "body", path, chapter=ch))
         for sec in ch.sections:
             out.extend(_section_segments(sec, "body", path + [sec.heading or sec.title], ch,
                                          sec.heading or sec.title))
+    unit_starts = [u[0] for u in _unit_list(doc)]
     for seg in out:
+        if not seg.by_lines:
+            seg.breaks = [x for x in unit_starts[bisect_right(unit_starts, seg.start):] if x < seg.end]
         if seg.by_lines:
             lines = lines or _Lines(doc.text)
             seg.breaks = [ln.start for ln in lines.within(seg.start, seg.end)
                           if ln.kind == "chapter" and seg.start < ln.start]
     return sorted(out, key=lambda s: s.start)
+
+
+def _unit_list(doc: Document) -> list[tuple[int, int, int, str]]:
+    return sorted((int(u[0]), int(u[1]), int(u[2]), str(u[3])) for u in doc.units)
 
 
 def _section_segments(sec: Section, kind: str, path: list[str], chapter: Chapter | None,
@@ -133,18 +141,26 @@ def chunk_document(doc: Document, target_chars: int = DEFAULT_TARGET_CHARS,
                 spans.append((seg, units[i:j]))
     passages = []
     page_at = page_lookup(doc.pages)
+    numbered = _unit_list(doc)
+    unit_starts = [u[0] for u in numbered]
     for ordinal, (seg, units) in enumerate(spans, start=1):
         ch = seg.chapter
         a, b = units[0][0], units[-1][1]
         first_page, last_page = page_at(a), page_at(b - 1)
+        # A passage never crosses a unit's start, so the unit holding its last character is its
+        # unit (a heading before the unit's first line goes with it).
+        k = bisect_right(unit_starts, b - 1) - 1
+        unit = numbered[k] if k >= 0 and numbered[k][1] >= b and numbered[k][0] >= seg.start else None
         passages.append(Passage(
             passage_id=f"{doc.doc_id}:{ordinal:04d}", doc_id=doc.doc_id, title=doc.title,
             chapter=ch.number if ch else None, chapter_title=ch.title if ch else None,
             section=seg.section, section_number=seg.section_number, subsection=seg.subsection,
-            heading_path=list(seg.heading_path), source=doc.source, start=a, end=b,
+            heading_path=list(seg.heading_path) + ([unit[3]] if unit else []), source=doc.source, start=a, end=b,
             text=passage_text(doc, units, breaks), kind=seg.kind,
             page=first_page[0] if first_page else None, page_end=last_page[0] if last_page else None,
             page_label=first_page[1] if first_page else None,
+            part=(ch.part or None) if ch else None, unit=unit[3] if unit else None,
+            unit_number=unit[2] if unit else None,
         ))
     return passages
 
@@ -176,7 +192,7 @@ def _units(doc: Document, seg: Segment, max_chars: int, lines: _Lines | None = N
     else:
         raw = sentence_spans(text, seg.start, seg.end)
     cuts = sorted({x for s, e in _spans_in(doc.heading_spans, seg.start, seg.end) for x in (s, e)
-                   if seg.start < x < seg.end})
+                   if seg.start < x < seg.end} | set(seg.breaks))
     pieces: list[tuple[int, int]] = []
     for s, e in raw:
         for c in cuts:

@@ -41,6 +41,9 @@ class Chapter:
     end: int | None = None
     heading: str = ""
     sections: list[Section] = field(default_factory=list)
+    # The parts above the chapter it belongs to ("第二编 物权 › 第一分编 通则"), "" for none:
+    # chapter numbers are unique within their part, not always within the document.
+    part: str = ""
 
 
 @dataclass
@@ -80,6 +83,8 @@ class Document:
     # Heading levels the file itself declares (bookmarks, nav, heading styles, <h1>-<h6>):
     # (offset of the heading's line, level 1 = top).
     heading_levels: list[tuple[int, int]] = field(default_factory=list)
+    # Numbered units below the section (第N条): (start, end, number, label as written, "第十七条").
+    units: list[tuple[int, int, int, str]] = field(default_factory=list)
 
 
 @dataclass
@@ -103,6 +108,11 @@ class Passage:
     page: int | None = None
     page_end: int | None = None
     page_label: str | None = None
+    # The parts above its chapter ("第一编 总则") and the numbered unit it is from ("第十七条",
+    # its number 17): a passage never crosses the start of a unit.
+    part: str | None = None
+    unit: str | None = None
+    unit_number: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -28,6 +28,11 @@ class ChapterNotInCorpus(NotFoundError):
                          f"but its text is not in the corpus{have}")
 
 
+class ChapterInSeveralParts(NotFoundError):
+    """The document has this chapter number in more than one part (a code's 编 each start at
+    第一章): the part must be named, else two chapters would be mixed."""
+
+
 class SectionNotFound(NotFoundError):
     """The chapter has no such section (the message lists the sections it has)."""
 
@@ -41,6 +46,7 @@ def outline_dict(documents: list[Document]) -> dict[str, Any]:
         "chapters": [{
             "number": ch.number,
             "title": ch.title,
+            "part": ch.part,
             "in_corpus": ch.in_corpus,
             "toc_page": ch.toc_page,
             "sections": [{
@@ -52,8 +58,19 @@ def outline_dict(documents: list[Document]) -> dict[str, Any]:
     } for doc in documents]}
 
 
-def find_chapter(documents: list[Document], number: int, doc_id: str | None = None) -> tuple[Document, Chapter]:
-    """The chapter `number` (of `doc_id`, else of the first document that has it, text first)."""
+def part_matches(chapter: Chapter, part: str | None) -> bool:
+    """`part` names the chapter's part by its heading or a piece of it ("第二编", "物权")."""
+    if part is None:
+        return True
+    want = compact(part)
+    return bool(want) and any(want == compact(p) or want in compact(p) for p in chapter.part.split(" › "))
+
+
+def find_chapter(documents: list[Document], number: int, doc_id: str | None = None,
+                 part: str | None = None, unique: bool = False) -> tuple[Document, Chapter]:
+    """The chapter `number` (of `doc_id`, else of the first document that has it, text first),
+    in the part `part` names. `unique`: a number the document has in several parts is refused
+    (`ChapterInSeveralParts`) rather than the first taken."""
     docs = [d for d in documents if doc_id is None or d.doc_id == doc_id]
     if doc_id is not None and not docs:
         known = ", ".join(d.doc_id for d in documents) or "none"
@@ -61,9 +78,13 @@ def find_chapter(documents: list[Document], number: int, doc_id: str | None = No
     listed: tuple[Document, Chapter] | None = None
     for doc in docs:
         for ch in doc.chapters:
-            if ch.number != number:
+            if ch.number != number or not part_matches(ch, part):
                 continue
             if ch.in_corpus:
+                same = [c for c in doc.chapters if c.number == number and c.in_corpus and part_matches(c, part)]
+                if unique and len({c.part for c in same}) > 1:
+                    parts = "; ".join(c.part or "(none)" for c in same)
+                    raise ChapterInSeveralParts(f"{doc.doc_id} has a chapter {number} in several parts: {parts}")
                 return doc, ch
             listed = listed or (doc, ch)
     if listed is not None:
@@ -73,6 +94,7 @@ def find_chapter(documents: list[Document], number: int, doc_id: str | None = No
     numbers = sorted({ch.number for d in docs for ch in d.chapters})
     available = ", ".join(map(str, numbers)) if numbers else "none"
     scope = f" in {doc_id}" if doc_id else ""
+    scope += f" in part {part!r}" if part else ""
     raise ChapterNotFound(f"no chapter {number}{scope}; available chapters: {available}")
 
 
@@ -81,9 +103,12 @@ def _toc_title(doc: Document) -> str:
 
 
 def chapter_passages(passages: list[Passage], doc_id: str, number: int,
-                     section: int | str | None = None) -> list[Passage]:
-    """The chapter's passages in reading order, optionally one section (its number, heading or title)."""
-    in_chapter = sorted((p for p in passages if p.doc_id == doc_id and p.chapter == number),
+                     section: int | str | None = None, part: str | None = None) -> list[Passage]:
+    """The chapter's passages in reading order, optionally one section (its number, heading or
+    title); `part` (the chapter's part heading, "" for none) keeps another part's chapter of
+    the same number out."""
+    in_chapter = sorted((p for p in passages if p.doc_id == doc_id and p.chapter == number
+                         and (part is None or (p.part or "") == part)),
                         key=lambda p: (p.start, p.end))
     if not in_chapter:
         numbers = sorted({p.chapter for p in passages if p.doc_id == doc_id and p.chapter is not None})
@@ -140,7 +165,11 @@ def render_outline_text(documents: list[Document]) -> str:
             out.extend(f"    {fm.title}{_matter_note(fm)}" for fm in front)
         if doc.chapters:
             out.append("  Chapters")
+        part = ""
         for ch in doc.chapters:
+            if ch.part and ch.part != part:
+                out.append(f"    {ch.part}")
+            part = ch.part
             label = ch.heading or f"{ch.number}. {ch.title}"
             if ch.in_corpus:
                 note = f"  (p. {ch.toc_page})" if ch.toc_page is not None else ""

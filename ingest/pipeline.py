@@ -8,6 +8,7 @@ from docqa.ingest.chunk import (DEFAULT_OVERLAP_SENTENCES, DEFAULT_TARGET_CHARS,
 from docqa.ingest.model import Corpus
 from docqa.ingest.read import DEFAULT_MAX_FILE_BYTES, default_root, read_documents
 from docqa.ingest.structure import structure_document
+from docqa.ingest.versions import tell_versions
 
 CHUNKER_SETTINGS = chunker_settings()
 
@@ -22,5 +23,6 @@ def load_corpus(paths: list[Path], *, target_chars: int = DEFAULT_TARGET_CHARS,
     paths = [Path(p) for p in paths]
     root = Path(root).resolve() if root is not None else default_root(paths)
     documents = [structure_document(d) for d in read_documents(paths, root, max_file_bytes=max_file_bytes)]
+    tell_versions(documents)
     passages = [p for d in documents for p in chunk_document(d, target_chars, overlap_sentences)]
     return Corpus(root=str(root), documents=documents, passages=passages)

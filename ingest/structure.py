@@ -27,7 +27,13 @@ _NUM = r"[0-9０-９]+|[一二三四五六七八九十百千零〇两兩壹贰�
 # 章 is a chapter; a classical novel's 回 and a lecture series' 讲/課 are too. 篇, 卷, 部, 编
 # group chapters into parts: they are read as chapters only in a book that has no 章.
 _CHAPTER = re.compile(rf"^(第\s*(?:{_NUM})\s*[章回讲講课課])\s*[:：.．、]?\s*(.*)$")
-_PART = re.compile(rf"^(第\s*(?:{_NUM})\s*(?:[篇卷部编編]|部分))\s*[:：.．、]?\s*(.*)$")
+_PART = re.compile(rf"^(第\s*(?:{_NUM})\s*(?:分[编編]|[篇卷部编編]|部分))\s*[:：.．、]?\s*(.*)$")
+# "第五节 生活、卫生。": a short heading some texts end with a full stop.
+_STOPPED_HEAD = re.compile(rf"^第\s*(?:{_NUM})\s*(?:[章回讲講课課节節篇卷部编編]|分[编編]|部分)"
+                           r"[\s:：.．、]*[^，,；;。！？]{1,20}。$")
+# A numbered unit below the section (a law's 第十七条, a contract's 第3条): it starts a line and
+# is followed by a space, a colon or nothing, so "第三条规定的…" in prose is not one.
+_UNIT = re.compile(rf"^(第\s*(?:{_NUM})\s*条)(?:$|[\s\u3000:：、.．]+)")
 _CHAPTER_EN = re.compile(r"^(chapter\s+(?:\d+|[ivxlc]+))\b\s*[:.\-—]?\s*(.*)$", re.I)
 _SECTION = re.compile(rf"^(第\s*(?:{_NUM})\s*[节節])\s*[:：.．、]?\s*(.*)$")
 # "1.2 标题", "1.2.3 标题": decimal numbering, accepted only where the numbers run in sequence
@@ -166,6 +172,8 @@ def _classify(line: Line) -> None:
     line.content = content
     if md:
         line.md_level = len(md.group(1))
+    if _STOPPED_HEAD.match(content):
+        content = content[:-1]
     if not _is_short(content, HEADING_MAX + 10):
         return
     for kind, pattern in (("chapter", _CHAPTER), ("chapter", _CHAPTER_EN), ("section", _SECTION),
@@ -174,9 +182,10 @@ def _classify(line: Line) -> None:
         if m:
             marker = m.group(1)
             line.kind, line.marker = kind, re.sub(r"\s+", "" if "第" in marker else " ", marker)
-            digits = re.sub(r"^(第|chapter)|(部分|[章回讲講课課节節篇卷部编編])$", "", line.marker, flags=re.I).strip()
+            digits = re.sub(r"^(第|chapter)|(部分|分[编編]|[章回讲講课課节節篇卷部编編])$", "", line.marker,
+                            flags=re.I).strip()
             line.number = cn_number(digits)
-            line.title = clean_title(m.group(2))
+            line.title = normalize_name(m.group(2))
             return
     key = name_key(content)
     if len(content) <= 30 and key:
@@ -314,12 +323,36 @@ def _parse_toc(lines: list[Line], first: int, last: int,
 # --- the whole document -------------------------------------------------------------------
 
 def _parts_or_chapters(lines: list[Line]) -> None:
-    """第N篇/卷/部/编 are chapters in a book without 第N章 (or 回, 讲); otherwise they group
-    chapters, which the outline has no level for, so they stay in the text."""
+    """第N篇/卷/部/编 are chapters in a book without 第N章 (or 回, 讲); otherwise they are parts
+    grouping chapters (a code's 编 and 分编), kept so that chapter numbers that start again
+    in each part stay told apart."""
     chapters = any(ln.kind == "chapter" for ln in lines)
     for ln in lines:
-        if ln.kind == "part":
-            ln.kind = "text" if chapters else "chapter"
+        if ln.kind == "part" and not chapters:
+            ln.kind = "chapter"
+
+
+_UNIT_ENDS = {"chapter", "section", "part", "md", "front", "back", "toc", "committee", "title"}
+
+
+def _find_units(lines: list[Line], skip: set[int]) -> tuple[list[tuple[int, int, int, str]], set[int]]:
+    """The numbered units (第N条) in the body: (start, end, number, label) and the indexes of
+    the lines inside them after their first. A unit runs to the next unit or heading, so a
+    "（一）…" list inside one is part of it, not a heading of its own."""
+    starts = []
+    for ln in lines:
+        if ln.kind == "text" and ln.index not in skip:
+            m = _UNIT.match(ln.text)
+            if m:
+                starts.append((ln, re.sub(r"\s+", "", m.group(1))))
+    units, inside = [], set()
+    for n, (ln, label) in enumerate(starts):
+        limit = starts[n + 1][0].index if n + 1 < len(starts) else len(lines)
+        stop = next((k for k in range(ln.index + 1, limit)
+                     if lines[k].kind in _UNIT_ENDS or k in skip), limit)
+        units.append((ln.start, _content_end(lines, ln.index, stop), cn_number(label[1:-1]), label))
+        inside.update(range(ln.index + 1, stop))
+    return units, inside
 
 
 def _decimal_headings(lines: list[Line]) -> None:
@@ -392,6 +425,10 @@ def structure_document(doc: Document) -> Document:
         in_toc.update(range(first, end))
         toc_chapters.extend(_parse_toc(lines, head_last + 1, end, toc_named))
 
+    doc.units, in_units = _find_units(lines, in_toc)
+    for k in in_units:
+        if lines[k].kind in ("sub1", "sub2"):
+            lines[k].kind = "text"
     body = [ln for ln in lines if ln.index not in in_toc and ln.kind != "blank"]
     mode_a = any(ln.kind == "chapter" for ln in body)
     md_ranks = _md_ranks(lines, body, mode_a)
@@ -437,6 +474,11 @@ def structure_document(doc: Document) -> Document:
                 continue
             blocks.append(_Block("front", first, head_last, _group_title(lines, first, head_last)))
             i = head_last + 1
+            continue
+        if ln.kind == "part":
+            head = _make_head(lines, ln, 0)
+            blocks.append(_Block("part", i, head.last, head.title, head))
+            i = head.last + 1
             continue
         r = rank(ln)
         if r == 0 or r == -1:
@@ -539,11 +581,11 @@ def _md_ranks(lines: list[Line], body: list[Line], mode_a: bool) -> dict[int, in
 
 def _make_head(lines: list[Line], ln: Line, r: int) -> _Head:
     title, last = ln.title, ln.index
-    if not title and ln.kind in ("chapter", "section"):
+    if not title and ln.kind in ("chapter", "section", "part"):
         nxt = _title_line(lines, ln)
         if nxt is not None:
-            title, last = clean_title(nxt.text), nxt.index
-    if ln.kind in ("chapter", "section"):
+            title, last = normalize_name(nxt.text), nxt.index
+    if ln.kind in ("chapter", "section", "part"):
         heading = clean_title(f"{ln.marker} {title}")
     else:
         heading = clean_title(ln.content)
@@ -561,6 +603,7 @@ def _content_end(lines: list[Line], first: int, stop: int) -> int:
 def _fill(doc: Document, lines: list[Line], blocks: list[_Block], rank, toc_chapters: list[Chapter]) -> None:
     doc.front_matter, doc.chapters, doc.loose_sections, doc.heading_spans = [], [], [], []
     body_chapters: list[Chapter] = []
+    parts: list[tuple[int, str]] = []  # the open parts, outermost first: (level, heading)
     for n, block in enumerate(blocks):
         stop = blocks[n + 1].first if n + 1 < len(blocks) else len(lines)
         if all(ln.kind == "blank" for ln in lines[block.first:stop]):
@@ -576,6 +619,13 @@ def _fill(doc: Document, lines: list[Line], blocks: list[_Block], rank, toc_chap
             kind = "toc" if block.kind == "toc" else "front_matter"
             doc.front_matter.append(FrontMatter(block.title, start, end, kind=kind))
             continue
+        if block.kind == "part":
+            level = 1 if "分" in block.head.line.marker else 0
+            parts = [p for p in parts if p[0] < level] + [(level, block.head.heading)]
+            lead = [ln for ln in lines[block.head_last + 1:stop] if ln.kind != "blank"]
+            if lead:  # text under a part's heading before its first chapter
+                doc.loose_sections.append(Section(None, "", lead[0].start, end, block.head.heading))
+            continue
         first_body = block.head_last + 1 if block.head_last >= 0 else block.first
         heads = [_make_head(lines, ln, rank(ln)) for ln in lines[first_body:stop]
                  if ln.kind != "blank" and (rank(ln) or 0) >= 1]
@@ -583,7 +633,8 @@ def _fill(doc: Document, lines: list[Line], blocks: list[_Block], rank, toc_chap
         if block.kind == "chapter":
             h = block.head
             number = h.number if h.number is not None else len(body_chapters) + 1
-            body_chapters.append(Chapter(number, h.title, True, None, start, end, h.heading, sections))
+            body_chapters.append(Chapter(number, h.title, True, None, start, end, h.heading, sections,
+                                         part=" › ".join(p[1] for p in parts)))
             continue
         if block.head is not None:
             sections_start = sections[0].start if sections else None
@@ -649,6 +700,8 @@ def _merge_toc(body: list[Chapter], toc: list[Chapter]) -> list[Chapter]:
         merged.append(chapter)
     present = {c.number for c in body}
     merged.extend(c for c in toc if c.number not in present)
+    if any(c.part for c in body):
+        return merged  # numbers start again in each part: the text's order is the order
     order = {c.number: i for i, c in enumerate(toc)}
     merged.sort(key=lambda c: (c.number if toc else 0, order.get(c.number, 0)))
     return merged
@@ -701,7 +754,7 @@ def _unfinished(block: str) -> bool:
 
 
 def _continues(line: str) -> bool:
-    if _LIST_START.match(line) or _CHAPTER.match(line) or _SECTION.match(line):
+    if _LIST_START.match(line) or _CHAPTER.match(line) or _SECTION.match(line) or _UNIT.match(line):
         return False
     first = line[0]
     return bool(re.match(f"[{HAN}0-9a-z]", first))

@@ -64,6 +64,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("number", type=int, metavar="N")
     p.add_argument("paths", nargs="*", type=Path, metavar="PATH", help="corpus files (default: the bundled book)")
     p.add_argument("--section", type=int, metavar="M", help="only section M")
+    p.add_argument("--part", metavar="P", help="the part the chapter is in, by its heading or a piece of it "
+                                               "(第二编), when chapter numbers start again in each part")
     p.add_argument("--doc-id", help="the document, when the corpus has several")
     p.add_argument("--json", action="store_true")
     common(p, model=False)
@@ -282,7 +284,7 @@ def _cmd_chapter(args, settings) -> int:
 
     documents, passages = _outline_source(args, settings)
     doc, chapter, chosen = chapter_passages(passages, documents, args.number, args.section, args.doc_id,
-                                            outline="docqa chapters")
+                                            outline="docqa chapters", part=args.part)
     data = chapter_dict(doc, chapter, chosen, section=args.section)
     if args.json:
         _emit(data)

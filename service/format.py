@@ -91,6 +91,7 @@ def passage_dict(p: Passage, score: float | None = None, *, full: bool = False) 
         "chapter_title": p.chapter_title, "section": p.section, "subsection": p.subsection,
         "heading": citation_label(p), "source": p.source, "start": p.start, "end": p.end,
         "page": p.page, "page_end": p.page_end, "page_label": p.page_label, "text": p.text,
+        "part": p.part, "unit": p.unit,
     }
     if full:
         data.update(section_number=p.section_number, heading_path=list(p.heading_path), kind=p.kind)
@@ -104,6 +105,7 @@ def chapter_dict(doc: Any, chapter: Any, passages: list[Passage], section: int |
     sections = [sec for sec in chapter.sections if section is None or sec.number == section]
     return {
         "doc_id": doc.doc_id, "number": chapter.number, "title": chapter.title,
+        "part": getattr(chapter, "part", ""),
         "heading": chapter.heading or chapter.title, "toc_page": chapter.toc_page,
         "sections": [{"number": sec.number, "title": sec.title,
                       "subsections": [{"title": sub.title} for sub in sec.subsections]} for sec in sections],

@@ -26,24 +26,28 @@ def document(documents: "list[Document]", doc_id: str | None) -> "Document":
 
 
 def chapter(documents: "list[Document]", number: int, doc_id: str | None,
-            outline: str = "GET /chapters") -> "tuple[Document, Chapter]":
-    from docqa.ingest.outline import ChapterNotFound, find_chapter
+            outline: str = "GET /chapters", part: str | None = None) -> "tuple[Document, Chapter]":
+    from docqa.ingest.outline import ChapterInSeveralParts, ChapterNotFound, find_chapter
 
     if doc_id is not None:
         document(documents, doc_id)
     try:
-        return find_chapter(documents, number, doc_id=doc_id)
+        return find_chapter(documents, number, doc_id=doc_id, part=part, unique=True)
+    except ChapterInSeveralParts as exc:
+        option = "the part query parameter" if outline.startswith("GET") else "--part"
+        raise NotFoundError(str(exc), hint=f"name the part with {option} (e.g. its heading's 第N编)") from None
     except ChapterNotFound as exc:
         raise NotFoundError(str(exc), hint=f"see {outline} for the chapters there are") from None
 
 
 def chapter_passages(passages: "list[Passage]", documents: "list[Document]", number: int, section: int | None,
-                     doc_id: str | None, outline: str = "GET /chapters") -> "tuple[Document, Chapter, list[Passage]]":
+                     doc_id: str | None, outline: str = "GET /chapters",
+                     part: str | None = None) -> "tuple[Document, Chapter, list[Passage]]":
     from docqa.ingest.outline import SectionNotFound, chapter_passages as find_passages
 
-    doc, ch = chapter(documents, number, doc_id, outline)
+    doc, ch = chapter(documents, number, doc_id, outline, part)
     try:
-        chosen = find_passages(passages, doc.doc_id, number, section=section)
+        chosen = find_passages(passages, doc.doc_id, number, section=section, part=ch.part)
     except SectionNotFound as exc:
         where = f"GET /chapters/{number}" if outline.startswith("GET") else f"docqa chapter {number}"
         raise NotFoundError(str(exc), hint=f"{where} lists them with their numbers") from None
@@ -55,7 +59,13 @@ def check_scope(searcher: "Searcher", chapter_number: int | None, doc_id: str | 
     if doc_id is not None:
         document(searcher.documents, doc_id)
     if chapter_number is not None:
-        chapter(searcher.documents, chapter_number, doc_id, outline)
+        try:
+            chapter(searcher.documents, chapter_number, doc_id, outline)
+        except NotFoundError as exc:
+            if "several parts" not in str(exc):
+                raise
+            raise NotFoundError(str(exc), hint=f"read one with `docqa chapter {chapter_number} --part …` "
+                                               "or search without the chapter filter") from None
 
 
 def passage(searcher: "Searcher", passage_id: str) -> Any:

@@ -54,6 +54,8 @@ class PassageFields(BaseModel):
     page: int | None = Field(None, description="1-based page of the first character (paged sources)")
     page_end: int | None = Field(None, description="page of the last character")
     page_label: str | None = Field(None, description="the page's printed label, when the file defines one")
+    part: str | None = Field(None, description="the parts above the chapter (第二编 物权), when there are")
+    unit: str | None = Field(None, description="the numbered unit the passage is from (第十七条), when there is one")
     text: str
 
 
@@ -127,6 +129,7 @@ class ChapterOut(BaseModel):
     doc_id: str
     number: int
     title: str
+    part: str = Field("", description="the part the chapter is in (第二编 物权), \"\" for none")
     heading: str
     toc_page: int | None
     sections: list[SectionOutlineOut] = Field(description="the chapter's sections (only the one asked for, "

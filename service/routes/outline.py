@@ -24,16 +24,18 @@ async def chapters(s: SearcherDep, doc_id: str | None = None) -> dict[str, Any]:
 
 @router.get("/chapters/{n}", response_model=ChapterOut)
 async def chapter(s: SearcherDep, n: Annotated[int, Path(description="chapter number")],
-                  doc_id: str | None = None) -> dict[str, Any]:
-    """A whole chapter as cited passages in reading order, so a citation can be read in context."""
-    doc, ch, passages = lookup.chapter_passages(s.passages, s.documents, n, None, doc_id)
+                  doc_id: str | None = None, part: str | None = None) -> dict[str, Any]:
+    """A whole chapter as cited passages in reading order, so a citation can be read in context;
+    `part` names the part (第二编) where chapter numbers start again in each part."""
+    doc, ch, passages = lookup.chapter_passages(s.passages, s.documents, n, None, doc_id, part=part)
     return fmt.chapter_dict(doc, ch, passages)
 
 
 @router.get("/chapters/{n}/sections/{m}", response_model=ChapterOut)
-async def section(s: SearcherDep, n: int, m: int, doc_id: str | None = None) -> dict[str, Any]:
+async def section(s: SearcherDep, n: int, m: int, doc_id: str | None = None,
+                  part: str | None = None) -> dict[str, Any]:
     """One section of a chapter, as /chapters/{n} gives the whole chapter."""
-    doc, ch, passages = lookup.chapter_passages(s.passages, s.documents, n, m, doc_id)
+    doc, ch, passages = lookup.chapter_passages(s.passages, s.documents, n, m, doc_id, part=part)
     return fmt.chapter_dict(doc, ch, passages, section=m)
 
 

@@ -5,6 +5,8 @@ import pytest
 from docqa.ingest.chunk import (DEFAULT_OVERLAP_SENTENCES, DEFAULT_TARGET_CHARS, chunk_document,
                           chunker_settings, split_long)
 from docqa.ingest.pipeline import CHUNKER_SETTINGS, load_corpus
+from docqa.ingest.read import read_documents
+from docqa.ingest.structure import structure_document
 from docqa.ingest.text import compact, normalize
 from tests.ingest.conftest import BOOK
 
@@ -129,7 +131,7 @@ def test_target_and_overlap_are_parameters(book):
 
 def test_chunker_settings():
     assert CHUNKER_SETTINGS == chunker_settings() == {
-        "version": 1, "target_chars": DEFAULT_TARGET_CHARS, "max_chars": 2 * DEFAULT_TARGET_CHARS,
+        "version": 2, "target_chars": DEFAULT_TARGET_CHARS, "max_chars": 2 * DEFAULT_TARGET_CHARS,
         "overlap_sentences": DEFAULT_OVERLAP_SENTENCES}
     assert chunker_settings(200, 0)["max_chars"] == 400
 
@@ -222,3 +224,31 @@ def test_ingest_reads_the_text_a_fixed_number_of_times_however_many_contents(tmp
     assert len(contents) >= 30
     assert sum(p.kind == "toc" for p in corpus.passages) >= 30
     assert sum(scanned) <= 3 * len(text)
+
+
+def test_passages_hold_whole_units_and_name_them(write):
+    from tests.ingest.test_structure import CODE
+
+    (doc,) = read_documents([write("code.md", CODE)])
+    doc = structure_document(doc)
+    passages = chunk_document(doc)
+    assert [p.unit for p in passages] == ["第一条", "第二条", "第三条", "第四条", "第五条", "第6条", "第七条"]
+    assert [p.unit_number for p in passages] == [1, 2, 3, 4, 5, 6, 7]
+    for p, (start, end, _, _) in zip(passages, doc.units):
+        assert p.start <= start and p.end == end
+    assert passages[5].part == "第二编 物权 › 第一分编 通则"
+    assert passages[5].heading_path == ["第二编 物权", "第一分编 通则", "第二章 物权的设立", "第一节 生活、卫生", "第6条"]
+
+
+def test_a_long_unit_is_split_at_sentences_within_it(write):
+    long_unit = "第二条 " + "".join(f"第{i}项规定应当遵守，违者依法处理。" for i in range(60))
+    text = f"## 第一章 总则\n\n第一条 短条。\n\n{long_unit}\n\n第三条 本法自公布之日起施行。\n"
+    (doc,) = read_documents([write("law.md", text)])
+    doc = structure_document(doc)
+    passages = chunk_document(doc, target_chars=200)
+    second = [p for p in passages if p.unit == "第二条"]
+    assert len(second) > 2
+    s, e = doc.units[1][:2]
+    assert all(s <= p.start and p.end <= e for p in second)
+    assert all(doc.text[p.start - 1] in "。 \n" for p in second)  # cut at sentences
+    assert [p.unit for p in passages if p.unit != "第二条"] == ["第一条", "第三条"]

@@ -22,7 +22,7 @@ BOOK_OUTLINE = {"documents": [{
                       ("总序", "front_matter", None), ("前言", "front_matter", None), ("目录", "toc", None),
                       ("参考文献", "back_matter", 228))],
     "chapters": [
-        {"number": 1, "title": "产能合作的背景与意义", "in_corpus": True, "toc_page": 1, "sections": [
+        {"number": 1, "title": "产能合作的背景与意义", "part": "", "in_corpus": True, "toc_page": 1, "sections": [
             {"number": 1, "title": "“一带一路”的内涵", "subsections": []},
             {"number": 2, "title": "推进国际产能合作的背景与意义", "subsections": [
                 {"title": "一、“一带一路”将有效化解我国产能过剩"},
@@ -31,18 +31,18 @@ BOOK_OUTLINE = {"documents": [{
                 {"title": "四、“一带一路”产能合作需要政策协同"},
             ]},
         ]},
-        {"number": 2, "title": "产能合作理论分析", "in_corpus": False, "toc_page": 9, "sections": toc_sections(
+        {"number": 2, "title": "产能合作理论分析", "part": "", "in_corpus": False, "toc_page": 9, "sections": toc_sections(
             "产能合作的概念与内涵", "产能合作与产业转移的经济学比较", "政策协同的概念与内涵")},
-        {"number": 3, "title": "“一带一路”资源禀赋与发展需求", "in_corpus": False, "toc_page": 23,
+        {"number": 3, "title": "“一带一路”资源禀赋与发展需求", "part": "", "in_corpus": False, "toc_page": 23,
          "sections": toc_sections("“一带一路”重点国家和地区资源禀赋和需求", "目标国家筛选")},
-        {"number": 4, "title": "“一带一路”产能合作政策诉求分析", "in_corpus": False, "toc_page": 41,
+        {"number": 4, "title": "“一带一路”产能合作政策诉求分析", "part": "", "in_corpus": False, "toc_page": 41,
          "sections": toc_sections("发达国家产能合作政策实施经验", "中国现有产能合作政策梳理",
                                   "重点行业国际产能合作现状与需求", "“一带一路”产能合作政策协同存在的问题")},
-        {"number": 5, "title": "产能合作典型企业案例", "in_corpus": False, "toc_page": 103,
+        {"number": 5, "title": "产能合作典型企业案例", "part": "", "in_corpus": False, "toc_page": 103,
          "sections": toc_sections("基于重点行业分类", "聚焦“一轴两翼”重点国家分类")},
-        {"number": 6, "title": "“一带一路”产能合作模式分析", "in_corpus": False, "toc_page": 207,
+        {"number": 6, "title": "“一带一路”产能合作模式分析", "part": "", "in_corpus": False, "toc_page": 207,
          "sections": toc_sections("PPP 模式分析", "拓展融资渠道、创新融资模式相关模式分析", "海外研发模式分析")},
-        {"number": 7, "title": "产能合作政策协同机制", "in_corpus": False, "toc_page": 221,
+        {"number": 7, "title": "产能合作政策协同机制", "part": "", "in_corpus": False, "toc_page": 221,
          "sections": toc_sections("建立健全法律法规体系", "完善“一带一路”产能合作的支撑服务体系",
                                   "构建促进“一带一路”产能合作的政策协同机制", "做好“一带一路”产能合作配套服务",
                                   "制定申报和审批制度，防止海外恶性竞争")},

@@ -351,3 +351,76 @@ def test_parts_are_chapters_only_in_a_book_without_chapters(write):
     assert [(c.number, c.title) for c in parts.chapters] == [(1, "总论"), (2, "分论")]
     both = structured(write, "both.txt", "第一篇 总论\n\n第一章 起源\n\n正文一。\n\n第二篇 分论\n\n第二章 发展\n\n正文二。\n")
     assert [(c.number, c.title) for c in both.chapters] == [(1, "起源"), (2, "发展")]
+
+
+# --- parts above the chapter, numbered units below the section ----------------------------
+
+CODE = """# 示例法典
+
+## 第一编 总 则
+
+### 第一章 基本规定
+
+第一条 为了示范，制定本法。
+
+第二条 本法适用于下列事项：
+
+（一）甲事项
+
+（二）乙事项
+
+第三条 本法自公布之日起施行。
+
+### 第二章 监 护
+
+第四条 监护人应当履行职责。
+
+## 第二编 物权
+
+### 第一分编 通则
+
+#### 第一章 一般规定
+
+第五条 物权受法律保护。
+
+#### 第二章 物权的设立
+
+第一节 生活、卫生。
+
+第6条 不动产物权的设立应当登记。
+
+### 第二分编 所有权
+
+#### 第一章 一般规定
+
+第七条 所有权人享有权利。第三条规定的事项除外。
+"""
+
+
+def test_parts_are_kept_and_chapter_numbers_restart_within_them(write):
+    doc = structured(write, "code.md", CODE)
+    assert [(c.part, c.number, c.title) for c in doc.chapters] == [
+        ("第一编 总则", 1, "基本规定"), ("第一编 总则", 2, "监护"),
+        ("第二编 物权 › 第一分编 通则", 1, "一般规定"), ("第二编 物权 › 第一分编 通则", 2, "物权的设立"),
+        ("第二编 物权 › 第二分编 所有权", 1, "一般规定")]
+    # a part's heading belongs to no chapter's text
+    second = doc.chapters[1]
+    assert "第二编" not in doc.text[second.start:second.end]
+
+
+def test_a_heading_ending_in_a_full_stop_and_typeset_spaces(write):
+    doc = structured(write, "code.md", CODE)
+    ch = doc.chapters[3]
+    assert [(s.number, s.title, s.heading) for s in ch.sections] == [(1, "生活、卫生", "第一节 生活、卫生")]
+    assert doc.chapters[1].heading == "第二章 监护"
+
+
+def test_numbered_units_span_their_text_and_lists_inside_them_are_not_headings(write):
+    doc = structured(write, "code.md", CODE)
+    assert [(u[2], u[3]) for u in doc.units] == [
+        (1, "第一条"), (2, "第二条"), (3, "第三条"), (4, "第四条"), (5, "第五条"), (6, "第6条"), (7, "第七条")]
+    second = doc.units[1]
+    assert doc.text[second[0]:second[1]] == "第二条 本法适用于下列事项：\n\n（一）甲事项\n\n（二）乙事项"
+    assert doc.chapters[0].sections == []  # （一）/（二） are the article's list, not subsections
+    # a unit ends before the next heading, and "第三条规定的" inside a sentence starts none
+    assert doc.text[doc.units[3][0]:doc.units[3][1]] == "第四条 监护人应当履行职责。"

@@ -71,7 +71,7 @@ def test_ask_json_against_a_built_index(capsys, book_index):
     assert data["answer"]["passage_id"] in {r["passage_id"] for r in data["results"]}
     assert set(data["results"][0]) == {"passage_id", "doc_id", "title", "chapter", "chapter_title", "section",
                                        "subsection", "heading", "source", "start", "end", "page", "page_end",
-                                       "page_label", "text", "score"}
+                                       "page_label", "part", "unit", "text", "score"}
 
 
 def test_search_batch_writes_one_line_per_question(capsys, book_index, tmp_path):
@@ -207,3 +207,21 @@ def test_a_question_from_the_command_line_does_not_load_jiebas_dictionary(book_i
             "print('loaded', _base_dictionary.cache_info().currsize)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip().splitlines()[-1] == "loaded 0"
+
+
+def test_chapter_numbers_repeating_in_parts_need_the_part(capsys, tmp_path):
+    from tests.ingest.test_structure import CODE
+
+    path = tmp_path / "code.md"
+    path.write_text(CODE, encoding="utf-8")
+    code, _, err = run(capsys, "chapter", "1", str(path))
+    assert code == 1 and "several parts" in err and "--part" in err
+    code, out, _ = run(capsys, "chapter", "1", str(path), "--part", "第二分编", "--json")
+    assert code == 0
+    data = json.loads(out)
+    assert data["part"] == "第二编 物权 › 第二分编 所有权"
+    assert [p["unit"] for p in data["passages"]] == ["第七条"]
+    code, out, _ = run(capsys, "chapter", "2", str(path), "--part", "第一编", "--json")
+    assert [p["unit"] for p in json.loads(out)["passages"]] == ["第四条"]
+    code, out, _ = run(capsys, "chapters", str(path))
+    assert out.index("第二编 物权 › 第一分编 通则") < out.index("第二章 物权的设立")
