@@ -291,7 +291,7 @@ def _run_on_entries(line: Line) -> list[Line] | None:
         piece = text[a:b]
         first = _RUN_MARK.match(piece.lstrip())
         lead = len(piece) - len(piece.lstrip())
-        after = re.match(r"\s+(\d{1,4})\s+\S", piece[lead + first.end():]) if first else None
+        after = re.match(r"\s+(\d{1,3})\s+\S", piece[lead + first.end():]) if first else None
         if after:
             mid = a + lead + first.end() + after.end(1)
             rest = text[mid:b]

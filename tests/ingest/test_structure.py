@@ -388,3 +388,12 @@ def test_contents_layouts_give_the_same_outline(write, layout):
         ("目录", "toc", None, True), ("参考文献", "back_matter", 30, False)]
     body = doc.text.index("第一章 总论\n\n本章")
     assert doc.front_matter[0].end <= body == doc.chapters[0].start
+
+
+def test_numbers_inside_contents_titles_do_not_split_entries(write):
+    doc = structured(write, "n.txt", "目录\n\n第一章 2008 年金融危机 / 5\n第二章 2019 年以来\n第一节 G20 峰会 10 国 / 10\n"
+                                     "第三章 导言 21\n\n第一章 2008 年金融危机\n\n正文写在这里，讲清楚了来龙去脉。\n")
+    assert [(c.number, c.title, c.in_corpus, c.toc_page, [(s.title, s.toc_page) for s in c.sections])
+            for c in doc.chapters] == [
+        (1, "2008 年金融危机", True, 5, []), (2, "2019 年以来", False, None, [("G20 峰会 10 国", 10)]),
+        (3, "导言", False, 21, [])]
