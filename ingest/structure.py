@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from bisect import bisect_left, bisect_right
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from docqa.ingest.model import Chapter, Document, FrontMatter, Section, Subsection
 from docqa.ingest.text import CLOSERS, HAN, SENTENCE_END
@@ -44,7 +44,16 @@ _SUB1 = re.compile(r"^([一二三四五六七八九十百]+\s*[、．.])\s*(\S.*
 _SUB2 = re.compile(r"^([（(]\s*[一二三四五六七八九十百]+\s*[)）])\s*(\S.*)$")
 _MD = re.compile(r"^ {0,3}(#{1,6})\s*([^#\s].*?)(?:\s+#+)?\s*$")
 _SENTENCE_END = SENTENCE_END + "…"  # a line ending in an ellipsis is finished too
-_PAGE = re.compile(r"^(.*?)(?:\s*[/／|｜]\s*|\s*[.．·…‥_—\-]{2,}\s*|\s+)(\d{1,4})$|^(\d{1,4})$")
+_LEADER_CHARS = ".．·…‥⋯_—\\-・•‧∙"
+_PAGE = re.compile(rf"^(.*?)(?:\s*[/／|｜]\s*|\s*[{_LEADER_CHARS}]{{2,}}\s*|\s+)(\d{{1,4}})$|^(\d{{1,4}})$")
+_LONG_LEADERS = re.compile(rf"\s*[{_LEADER_CHARS}]{{4,}}\s*")
+_CELLS = re.compile(r"\s*[|｜]\s*")
+# Where a contents paragraph whose lines a converter ran together holds its next entry: before
+# a chapter or section number, or before a front- or back-matter name or an 一、 heading right
+# after a page number (see `_run_on_entries`).
+_RUN_MARK = re.compile(rf"(?<!\S)第\s*(?:{_NUM})\s*(?:[章回讲講课課节節篇卷部编編]|部分)")
+_RUN_PAGE = re.compile(rf"(?:(?<=\s)|(?<=[/／{_LEADER_CHARS}]))\d{{1,4}}(?=\s)")
+_RUN_SUB = re.compile(r"[一二三四五六七八九十]+、|[（(][一二三四五六七八九十]+[)）]")
 _LIST_START = re.compile(r"^([（(]?\d+[)）.、．]|[（(][一二三四五六七八九十]+[)）]|[一二三四五六七八九十]+、|[-*+•·>|#])")
 
 _FRONT_NAMES = {
@@ -174,11 +183,12 @@ def _classify(line: Line) -> None:
         line.md_level = len(md.group(1))
     if _STOPPED_HEAD.match(content):
         content = content[:-1]
-    if not _is_short(content, HEADING_MAX + 10):
+    probe = _contents_form(content)
+    if not _is_short(probe, HEADING_MAX + 10):
         return
     for kind, pattern in (("chapter", _CHAPTER), ("chapter", _CHAPTER_EN), ("section", _SECTION),
                           ("part", _PART)):
-        m = pattern.match(content)
+        m = pattern.match(probe)
         if m:
             marker = m.group(1)
             line.kind, line.marker = kind, re.sub(r"\s+", "" if "第" in marker else " ", marker)
@@ -218,9 +228,18 @@ def normalize_name(s: str) -> str:
     return re.sub(r"(?<=[^\x00-\x7f]) (?=[^\x00-\x7f])", "", s)
 
 
+def _contents_form(s: str) -> str:
+    """A line that ends in a page number with its long dot leaders and table-cell bars made
+    single spaces ("| 第一章 | 总论 | 1 |", "总论…………………1"), so a contents line set
+    across the page or as a table row is read like one typed with a space before its page."""
+    if not re.search(r"\d\s*[|｜]?\s*$", s):
+        return s
+    return clean_title(_CELLS.sub(" ", _LONG_LEADERS.sub(" ", s)))
+
+
 def toc_entry(s: str) -> tuple[str, int | None]:
     """Split a contents line into its text and page number ("第一节 内涵 / 001" → 1)."""
-    s = clean_title(s)
+    s = clean_title(_contents_form(s))
     m = _PAGE.match(s)
     if not m:
         return s, None
@@ -247,6 +266,70 @@ def _title_line(lines: list[Line], line: Line, toc: bool = False) -> Line | None
 
 # --- contents -----------------------------------------------------------------------------
 
+def _matter_name(s: str) -> bool:
+    """`s` starts with the name of a front- or back-matter part (前言, 参考文献, 附录A …)."""
+    m = re.match(rf"[^\s\d/／|｜{_LEADER_CHARS}]+", s)
+    if not m:
+        return False
+    key = name_key(m.group(0))
+    return bool(key) and (key in _FRONT_NAMES or key in _BACK_NAMES or bool(_APPENDIX.match(key))
+                          or bool(_FRONT_PATTERN.match(key)))
+
+
+def _run_on_entries(line: Line) -> list[Line] | None:
+    """The entries of a contents line that holds more than one, as lines of their own (offsets
+    into the text kept); None when the line is a single entry or is not contents.
+
+    A converter that drops the line breaks inside a paragraph (pandoc reading a .txt, a Word
+    or ODT line break read as a space) runs a contents page into one line: "第一章 001 总论
+    第一节 概述 / 001 第二节 …… 参考文献 228". Entries start at a chapter or section number,
+    and after a page number at a front- or back-matter name or an 一、 heading; "第一章 001
+    总论" (the number's page before the title, the title once on the next line) is split after
+    the page. Every piece must be short and no sentence, and one must carry a page."""
+    text = line.text
+    if "第" not in text and not _RUN_PAGE.search(text):
+        return None
+    cuts = {m.start() for m in _RUN_MARK.finditer(text)}
+    for m in _RUN_PAGE.finditer(text):
+        rest = text[m.end():].lstrip()
+        if _RUN_SUB.match(rest) or _matter_name(rest):
+            cuts.add(m.end())
+    bounds = sorted(cuts | {0, len(text)})
+    spans = []
+    for a, b in zip(bounds, bounds[1:]):
+        piece = text[a:b]
+        first = _RUN_MARK.match(piece.lstrip())
+        lead = len(piece) - len(piece.lstrip())
+        after = re.match(r"\s+(\d{1,3})\s+\S", piece[lead + first.end():]) if first else None
+        if after:
+            mid = a + lead + first.end() + after.end(1)
+            rest = text[mid:b]
+            if toc_entry(rest)[1] is None:
+                spans += [(a, mid), (mid, b)]
+                continue
+            # "第三章 021 结论 参考文献 228": the title, then a listed part with its page
+            part = next((m.start() for m in re.finditer(r"(?<=\s)\S", rest) if _matter_name(rest[m.start():])), None)
+            if part is not None:
+                spans += [(a, mid), (mid, mid + part), (mid + part, b)]
+                continue
+        spans.append((a, b))
+    pieces = []
+    for a, b in spans:
+        raw = text[a:b]
+        stripped = raw.strip()
+        if not stripped:
+            continue
+        a += len(raw) - len(raw.lstrip())
+        pieces.append(Line(line.index, line.start + a, line.start + a + len(stripped), stripped))
+    if len(pieces) < 2 or not any(toc_entry(pc.text)[1] is not None for pc in pieces):
+        return None
+    if not all(_is_short(_contents_form(pc.text), HEADING_MAX) for pc in pieces):
+        return None
+    for pc in pieces:
+        _classify(pc)
+    return pieces
+
+
 def _toc_extent(lines: list[Line], head_last: int) -> int:
     """Index one past the last line of a contents block whose heading ends at `head_last`.
 
@@ -258,12 +341,19 @@ def _toc_extent(lines: list[Line], head_last: int) -> int:
         line = lines[j]
         if line.kind == "blank":
             continue
+        pieces = _run_on_entries(line)
+        if pieces:
+            numbers = [pc.number for pc in pieces if pc.kind == "chapter"]
+            if seen.intersection(numbers):
+                return j
+            seen.update(numbers)
+            continue
         if line.kind == "chapter":
             if line.number in seen:
                 return j
             seen.add(line.number)
             continue
-        if _is_short(line.text, 60):
+        if _is_short(_contents_form(line.text), 60):
             continue
         end = j
         for k in range(j - 1, head_last, -1):
@@ -282,10 +372,15 @@ def _toc_extent(lines: list[Line], head_last: int) -> int:
 def _parse_toc(lines: list[Line], first: int, last: int,
                named: list[tuple[str, int, Line]] | None = None) -> list[Chapter]:
     """Chapters and sections listed in the contents; named entries (参考文献 228, 前言 i) go to `named`."""
+    listed: list[Line] = []
+    for line in lines[first:last]:
+        listed.extend(_run_on_entries(line) or [line])
+    lines = [replace(line, index=k) for k, line in enumerate(listed)]
+    first, last = 0, len(lines)
     chapters: list[Chapter] = []
     skip: set[int] = set()
-    pending: Section | Chapter | None = None
-    for line in lines[first:last]:
+    pending: Section | Chapter | Line | None = None
+    for line in lines:
         if line.kind == "blank" or line.index in skip:
             continue
         title, page = toc_entry(line.title if line.kind in ("chapter", "section") else line.text)
@@ -311,12 +406,19 @@ def _parse_toc(lines: list[Line], first: int, last: int,
             chapters[-1].sections.append(section)
             pending = section if page is None else None
         elif not title and page is not None and pending is not None:
-            pending.toc_page = page
+            if isinstance(pending, Line):  # a part's name, its page on the next line
+                if named is not None:
+                    named.append((normalize_name(pending.text), page, pending))
+            else:
+                pending.toc_page = page
             pending = None
-        elif title and page is not None and named is not None and line.kind in ("text", "front", "back"):
+        elif title and line.kind in ("text", "front", "back"):
             key = name_key(title)
             if key in _FRONT_NAMES or key in _BACK_NAMES or _APPENDIX.match(key) or _FRONT_PATTERN.match(key):
-                named.append((normalize_name(title), page, line))
+                if page is None:
+                    pending = line
+                elif named is not None:
+                    named.append((normalize_name(title), page, line))
     return chapters
 
 

@@ -35,7 +35,7 @@ _PAGE_NUMBER = re.compile(
     r"^(?:[-–—·•\s]*(?:\d{1,4}|[ivxlcdm]{1,7})[-–—·•\s]*|第\s*\d{1,4}\s*页(?:\s*共\s*\d+\s*页)?"
     r"|(?:page|p\.)\s*\d{1,4}(?:\s*(?:of|/)\s*\d{1,4})?|\d{1,4}\s*/\s*\d{1,4})$", re.I)
 _HEADING_START = re.compile(r"^(第\s*[0-9一二三四五六七八九十百零〇两]+\s*[章节篇部编]|chapter\s+\w+\b)", re.I)
-_TOC_TAIL = re.compile(r"(?:[.．·…‥_]{3,}|\s[/／|｜])\s*\d{1,4}$")
+_TOC_TAIL = re.compile(r"(?:[.．·…‥⋯_・•]{3,}|\s[/／|｜])\s*\d{1,4}$")
 
 
 @dataclass
@@ -300,14 +300,21 @@ def margin_bands(pages: list[list[PdfLine]]) -> tuple[set[int], set[int]]:
     pitch = _pitch(pages)
     tops: Counter = Counter()
     bottoms: Counter = Counter()
+    firsts: Counter = Counter()
+    lasts: Counter = Counter()
     for lines in pages:
         if len(lines) >= 2:
+            firsts[round(lines[0].y / 2)] += 1
+            lasts[round(lines[-1].y / 2)] += 1
             if lines[0].y - lines[1].y > 1.5 * pitch:
                 tops[round(lines[0].y / 2)] += 1
             if lines[-2].y - lines[-1].y > 1.5 * pitch:
                 bottoms[round(lines[-1].y / 2)] += 1
     need = max(3, int(0.3 * len(pages)))
-    return {y for y, n in tops.items() if n >= need}, {y for y, n in bottoms.items() if n >= need}
+    # a band is where the page's end line stands apart nearly always; where the body's first or
+    # last line stands too (a paragraph's spacing setting a page's first heading apart), it is not
+    return ({y for y, n in tops.items() if n >= need and n >= 0.75 * firsts[y]},
+            {y for y, n in bottoms.items() if n >= need and n >= 0.75 * lasts[y]})
 
 
 def _in_band(line: PdfLine, band: set[int]) -> bool:
@@ -376,7 +383,7 @@ def _full(line: PdfLine, nxt: PdfLine | None, lay: _Layout) -> bool:
     if room <= 2.5 * line.size:
         return True
     if nxt is not None and not _CJK.match(nxt.text[0]):
-        first = nxt.text.split(" ", 1)[0]
+        first = _CJK.split(nxt.text.split(" ", 1)[0], 1)[0]  # the Latin word that did not fit
         return room < (len(first) + 1) * 0.6 * line.size
     return False
 

@@ -424,3 +424,49 @@ def test_numbered_units_span_their_text_and_lists_inside_them_are_not_headings(w
     assert doc.chapters[0].sections == []  # （一）/（二） are the article's list, not subsections
     # a unit ends before the next heading, and "第三条规定的" inside a sentence starts none
     assert doc.text[doc.units[3][0]:doc.units[3][1]] == "第四条 监护人应当履行职责。"
+
+
+# --- contents pages laid out in any way give one outline ------------------------------------
+
+_ENTRIES = [("第一章", "总论", 1), ("第一节", "概述", 1), ("第二节", "方法", 4), ("第二章", "分论", 9),
+            ("第一节", "甲类", 9), ("第二节", "乙类", 15), ("第三章", "结论", 21), ("", "参考文献", 30)]
+_CONTENTS_LAYOUTS = {
+    "one entry a line": "\n".join(f"{m} {t} / {p}".strip() for m, t, p in _ENTRIES),
+    # a converter that drops line breaks (pandoc reading a .txt, a DOCX/ODT line break) runs them on
+    "run on": " ".join(f"{m} {t} / {p:03d}".strip() for m, t, p in _ENTRIES),
+    "run on, page after the number": " ".join(f"{m} {p:03d} {t}" if m.endswith("章") else f"{m} {t} {p}".strip()
+                                              for m, t, p in _ENTRIES),
+    "leaders across the line": "\n".join(f"{m} {t}{'.' * 90}{p}".strip() for m, t, p in _ENTRIES),
+    "midline ellipsis leaders": "\n".join(f"{m}{t}{'⋯' * 30}{p}" for m, t, p in _ENTRIES),
+    "table cells": "\n".join(f"| {m} | {t} | {p} |" if m else f"| {t} | | {p} |" for m, t, p in _ENTRIES),
+    "tab cells": "\n".join(f"{m}\t{t}\t{p}" if m else f"{t}\t{p}" for m, t, p in _ENTRIES),
+    "number, then title and page": "\n".join(f"{m}\n{t}……{p}" if m.endswith("章") else f"{m} {t}……{p}".strip()
+                                             for m, t, p in _ENTRIES),
+    "page on its own line": "\n".join(f"{m}\n{t}\n{p}" if m.endswith("章") else f"{m} {t}\n{p}".strip()
+                                      for m, t, p in _ENTRIES),
+}
+_BODY = ("第一章 总论\n\n本章总述全书的来历，写得比较长，说明本书的用途和读法。\n\n第一节 概述\n\n"
+         "概述的正文写在这里，也比较长，讲清楚了要点和范围。\n\n第二节 方法\n\n方法的正文。\n")
+
+
+@pytest.mark.parametrize("layout", list(_CONTENTS_LAYOUTS))
+def test_contents_layouts_give_the_same_outline(write, layout):
+    doc = structured(write, "book.txt", f"书名\n\n目录\n\n{_CONTENTS_LAYOUTS[layout]}\n\n{_BODY}")
+    assert [(c.number, c.title, c.in_corpus, c.toc_page, [(s.title, s.toc_page) for s in c.sections])
+            for c in doc.chapters] == [
+        (1, "总论", True, 1, [("概述", 1), ("方法", 4)]),
+        (2, "分论", False, 9, [("甲类", 9), ("乙类", 15)]),
+        (3, "结论", False, 21, [])]
+    assert [(f.title, f.kind, f.toc_page, f.in_corpus) for f in doc.front_matter] == [
+        ("目录", "toc", None, True), ("参考文献", "back_matter", 30, False)]
+    body = doc.text.index("第一章 总论\n\n本章")
+    assert doc.front_matter[0].end <= body == doc.chapters[0].start
+
+
+def test_numbers_inside_contents_titles_do_not_split_entries(write):
+    doc = structured(write, "n.txt", "目录\n\n第一章 2008 年金融危机 / 5\n第二章 2019 年以来\n第一节 G20 峰会 10 国 / 10\n"
+                                     "第三章 导言 21\n\n第一章 2008 年金融危机\n\n正文写在这里，讲清楚了来龙去脉。\n")
+    assert [(c.number, c.title, c.in_corpus, c.toc_page, [(s.title, s.toc_page) for s in c.sections])
+            for c in doc.chapters] == [
+        (1, "2008 年金融危机", True, 5, []), (2, "2019 年以来", False, None, [("G20 峰会 10 国", 10)]),
+        (3, "导言", False, 21, [])]
