@@ -36,10 +36,12 @@ log = logging.getLogger("docqa.service")
 STATIC = Path(__file__).resolve().parent / "static"
 
 
-def create_app(settings: Settings, searcher: "Searcher | None" = None) -> FastAPI:
+def create_app(settings: Settings, searcher: "Searcher | None" = None, *, model=None) -> FastAPI:
     """Without a searcher the index is opened (built on first start) in a thread, so the
-    health checks answer while the model loads."""
+    health checks answer while the model loads; `model`, a model already loaded, serves an
+    empty shelf (--index on a new folder) without loading one."""
     state = ServiceState(settings, searcher)
+    state.model = model
     state.use_opener(functools.partial(open_searcher, server=True))
 
     @asynccontextmanager

@@ -30,6 +30,12 @@ def get_searcher(request: Request) -> "Searcher":
     return request.app.state.docqa.require()
 
 
+def get_shelf(request: Request) -> "Searcher | None":
+    """The searcher, or None while the server's new library is still empty."""
+    return request.app.state.docqa.shelf()
+
+
 StateDep = Annotated[ServiceState, Depends(get_state)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 SearcherDep = Annotated[Searcher, Depends(get_searcher)]
+ShelfDep = Annotated["Searcher | None", Depends(get_shelf)]

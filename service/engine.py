@@ -64,3 +64,22 @@ def open_searcher(settings: Settings, *, server: bool = False, embedder=None) ->
     if server:
         searcher.embedder.encode_queries(["warm-up"])
     return searcher
+
+
+def is_empty_shelf(settings: Settings) -> bool:
+    """A server named a new library (--index on a missing or empty folder): it serves an empty
+    shelf, and the first book added (through the page or `docqa add`) creates the index."""
+    from docqa.index.store import owned_state
+
+    return settings.store is None and settings.index is not None and owned_state(settings.index) in ("missing", "empty")
+
+
+def open_model(settings: Settings, *, server: bool = True):
+    """The model an empty shelf's server embeds its first books with, and then asks with."""
+    from docqa.index.embed import load_embedder
+
+    embedder = load_embedder(settings.model, settings.cache_dir, query_engine=question_engine(settings, server=server),
+                             query_threads=settings.query_threads, precision=settings.build_precision)
+    if server:
+        embedder.encode_queries(["warm-up"])
+    return embedder

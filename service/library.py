@@ -147,8 +147,7 @@ class Library:
             from docqa.index.library import add_documents
 
             try:
-                searcher = self.state.require()
-                change = add_documents(index_dir, [upload], embedder=searcher.embedder,
+                change = add_documents(index_dir, [upload], embedder=self.state.embedder(),
                                        max_file_bytes=self.settings.max_file_bytes, say=self._reporter(job),
                                        progress=self._embedding_reporter(job))
                 if change.changed:

@@ -46,6 +46,12 @@ class QueueFull(BusyError):
     retry_after = 1
 
 
+class EmptyShelf(DocqaError):
+    """The server serves a new library with no book in it yet."""
+
+    status_code = 409
+
+
 class ClientGone(DocqaError):
     """The client hung up before its question reached the model; nobody reads this reply."""
 
@@ -73,6 +79,10 @@ class ServiceState:
         self._stamp: tuple[int, int] | None = None
         self._next_look = 0.0
         self.answers = AnswerThread()
+        self.empty = False
+        """A new library (--index on a missing or empty folder): no searcher, and no error either."""
+        self.model: Any = None
+        """The model loaded while the shelf is empty: it embeds the first books and then asks."""
 
     def use_opener(self, open_searcher: Callable[..., "Searcher"]) -> None:
         """How to open the searcher again: when its store fails under it (`store_failed`) or its
@@ -89,10 +99,13 @@ class ServiceState:
         current = self.searcher
         stamp = self._manifest_stamp()
         try:
+            if current is None and self._load_empty():
+                return
             self.searcher = self._open()
             if current is not None:
                 log.info("opened the index again; serving the new one")
             self.error = self._failure = None
+            self.empty = False
         except DocqaError as exc:  # the user's to fix: one line, no traceback
             if current is None:
                 log.error("cannot serve: %s", exc)
@@ -105,6 +118,50 @@ class ServiceState:
             self.error = f"{type(exc).__name__}: {exc}"
         finally:
             self._stamp = stamp  # one try per change of the folder: a broken index is not reopened in a loop
+
+    def _load_empty(self) -> bool:
+        """When the served folder holds no index yet: load the model, serve an empty shelf, True."""
+        from docqa.service.engine import is_empty_shelf, open_model
+
+        if not is_empty_shelf(self.settings):
+            return False
+        if self.model is None:
+            self.model = open_model(self.settings)
+        if not self.empty:
+            log.info("%s holds no index yet: serving an empty shelf; the first book added creates it",
+                     self.settings.index)
+        self.empty, self.error, self._failure = True, None, None
+        return True
+
+    def embedder(self) -> Any:
+        """The model that embeds books added through this server (the searcher's, or the empty
+        shelf's); raises as `require` does while there is none."""
+        if self.searcher is not None:
+            return self.searcher.embedder
+        if self.empty and self.model is not None:
+            return self.model
+        return self.require()
+
+    def shelf(self) -> "Searcher | None":
+        """The searcher, or None while the shelf is empty (for the routes that show an empty shelf)."""
+        try:
+            return self.require()
+        except EmptyShelf:
+            return None
+
+    def _look_for_shelf(self) -> None:
+        """An empty shelf's folder may be filled by `docqa add` beside the server: at most every
+        FOLLOW_SECONDS a look at the manifest tells, and the new index is opened in the background."""
+        now = time.monotonic()
+        with self._lock:
+            if self._reopening or now < self._next_look:
+                return
+            self._next_look = now + FOLLOW_SECONDS
+            stamp = self._manifest_stamp()
+            if stamp is None or stamp == self._stamp:
+                return
+            self._reopening = True
+        threading.Thread(target=self._reopen, name="docqa-follow", daemon=True).start()
 
     def store_failed(self, exc: BaseException) -> None:
         """The store was unavailable, at start or under a request. Milvus may be down, or a
@@ -132,19 +189,22 @@ class ServiceState:
 
     def swap(self) -> None:
         """Serve the index as it now is, after a change made through this server (one assignment:
-        a request holding the old searcher finishes with it); a failure is the caller's."""
-        self.require()
+        a request holding the old searcher finishes with it); a failure is the caller's. An empty
+        shelf's first book makes the first searcher."""
+        if not self.empty:
+            self.require()
         stamp = self._manifest_stamp()
         self.searcher = self._open()
         self._stamp = stamp
+        self.empty = False
 
     def _open(self) -> "Searcher":
         """The searcher `_opener` opens, with the model of the one in service if there is one."""
         assert self._opener is not None
-        current = self.searcher
-        if current is None:
+        model = self.searcher.embedder if self.searcher is not None else self.model
+        if model is None:
             return self._opener(self.settings)
-        return self._opener(self.settings, embedder=current.embedder)
+        return self._opener(self.settings, embedder=model)
 
     def _manifest_stamp(self) -> tuple[int, int] | None:
         """The identity of the served index folder's manifest: every change docqa makes renames
@@ -185,6 +245,11 @@ class ServiceState:
         if self.searcher is not None:
             self.follow_changes()
             return self.searcher
+        if self.empty:
+            self._look_for_shelf()
+            raise EmptyShelf("the shelf is empty: no book has been added yet",
+                             hint="upload a book (POST /documents, or 书架 on the page) or "
+                                  f"`docqa add FILE --index {self.settings.index}`")
         if self.error is not None:
             if self._failure is not None:
                 self.store_failed(self._failure)

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 import anyio.to_thread
 from fastapi import APIRouter, Depends, File, Request, Response, UploadFile
 
-from docqa.service.dependencies import SearcherDep, SettingsDep
+from docqa.service.dependencies import SearcherDep, SettingsDep, ShelfDep
 from docqa.service.library import Library, safe_filename, save_upload
 from docqa.service.schemas import DocumentListOut, JobOut, RemovedOut, UploadOut
 
@@ -31,11 +31,13 @@ def _listed(s) -> list[Any]:
 
     from docqa.index.library import describe
 
+    if s is None:  # an empty shelf
+        return []
     return [asdict(d) for d in describe(s.documents, s.passages, s.store.manifest)]
 
 
 @router.get("", response_model=DocumentListOut)
-async def documents(s: SearcherDep, library: LibraryDep) -> dict[str, Any]:
+async def documents(s: ShelfDep, library: LibraryDep) -> dict[str, Any]:
     """The library's documents in index order, and whether this server may change them."""
     reason = library.writable_reason()
     return {"documents": _listed(s), "writable": reason is None, "read_only_reason": reason}
@@ -44,7 +46,7 @@ async def documents(s: SearcherDep, library: LibraryDep) -> dict[str, Any]:
 @router.post("", response_model=UploadOut, status_code=202,
              responses={200: {"model": UploadOut, "description": "the same file is already in the library"}})
 async def upload(file: Annotated[UploadFile, File(description="a book in any format docqa reads")],
-                 response: Response, s: SearcherDep, library: LibraryDep, settings: SettingsDep) -> dict[str, Any]:
+                 response: Response, s: ShelfDep, library: LibraryDep, settings: SettingsDep) -> dict[str, Any]:
     """Add a book. 202 with a job to poll at GET /documents/jobs/{job_id}; 200 when the same file
     (by checksum) is already there; 413 too large (or a zip bomb); 415 not a kind docqa reads."""
     library.require_writable()

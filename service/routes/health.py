@@ -7,7 +7,7 @@ import anyio.to_thread
 from fastapi import APIRouter
 
 from docqa.errors import IndexStateError
-from docqa.service.dependencies import SearcherDep, StateDep
+from docqa.service.dependencies import ShelfDep, StateDep
 from docqa.service.schemas import HealthOut, ReadyOut
 
 router = APIRouter(tags=["health"])
@@ -20,9 +20,12 @@ async def healthz() -> dict[str, Any]:
 
 
 @router.get("/readyz", response_model=ReadyOut)
-async def readyz(s: SearcherDep, state: StateDep) -> dict[str, Any]:
+async def readyz(s: ShelfDep, state: StateDep) -> dict[str, Any]:
     """Readiness: 503 until the index and model are loaded, or with the reason loading failed,
-    or while the store behind the index (a Milvus server) does not answer."""
+    or while the store behind the index (a Milvus server) does not answer; "empty" when a new
+    library has no book yet (ready for its first upload)."""
+    if s is None:
+        return {"status": "empty", "model": state.settings.model, "documents": 0, "passages": 0}
     try:
         await anyio.to_thread.run_sync(s.store.check)
     except IndexStateError as exc:

@@ -33,8 +33,15 @@ async def chat_completions(body: ChatIn, request: Request, s: SearcherDep, state
         if i == users[-1] or not is_blank(turns[i].text):
             turns[i].text = check_question(turns[i].text, settings.max_question_chars, f"messages[{i}].content")
     check_scope(s, body.chapter, body.doc_id)
-    query = chat.retrieval_query(turns)
+    query = last
     answer = await state.run(request, s.ask, query, k=body.k, chapter=body.chapter, doc_id=body.doc_id)
+    for joined in chat.context_queries(turns):  # a search more only for a turn that cannot stand alone
+        if not chat.needs_context(getattr(answer, "support", None)):
+            break
+        other = await state.run(request, s.ask, joined, k=body.k, chapter=body.chapter, doc_id=body.doc_id)
+        if chat.joined_is_better(answer.support, getattr(other, "support", None)):
+            answer, query = other, joined
+            break
     out = answer_out(answer, last)
     if body.stream:
         events = chat.stream_events(out, query)

@@ -7,17 +7,20 @@ from fastapi import APIRouter, Path
 
 from docqa.service import format as fmt
 from docqa.service import lookup
-from docqa.service.dependencies import SearcherDep
+from docqa.service.dependencies import SearcherDep, ShelfDep
 from docqa.service.schemas import ChapterOut, OutlineOut, PassageOut
 
 router = APIRouter(tags=["book"])
 
 
 @router.get("/chapters", response_model=OutlineOut)
-async def chapters(s: SearcherDep, doc_id: str | None = None) -> dict[str, Any]:
-    """The outline, including chapters the table of contents lists but the corpus lacks."""
+async def chapters(s: ShelfDep, doc_id: str | None = None) -> dict[str, Any]:
+    """The outline, including chapters the table of contents lists but the corpus lacks (no
+    documents on an empty shelf)."""
     from docqa.ingest.outline import outline_dict
 
+    if s is None:
+        return outline_dict([]) if doc_id is None else outline_dict([lookup.document([], doc_id)])
     docs = [lookup.document(s.documents, doc_id)] if doc_id is not None else s.documents
     return outline_dict(docs)
 

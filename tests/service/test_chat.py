@@ -32,42 +32,24 @@ def test_content_text_accepts_strings_and_text_parts():
     assert chat.content_text(parts) == "第一句\n第二句"
 
 
-@pytest.mark.parametrize("text", ["那是哪一年签署的？", "它的意义是什么？", "为什么？", "具体说说", "其中最重要的是哪个？",
-                                  "What year was it?", "and the other one?", "why?", "Tell me more about that"])
-def test_follow_ups_are_recognised(text):
-    assert chat.is_follow_up(text)
+def test_context_queries_join_the_nearest_earlier_questions_first():
+    turns = [T("system", "你是助手。"), T("user", "中国的外汇储备有多少？"), T("assistant", "接近 4 万亿美元"),
+             T("user", "占世界的多少？"), T("user", "那意味着什么？")]
+    assert chat.context_queries(turns) == ["占世界的多少？ 那意味着什么？",
+                                           "中国的外汇储备有多少？ 占世界的多少？ 那意味着什么？"]
+    assert chat.context_queries([T("user", "中国的外汇储备有多少？")]) == []
 
 
-@pytest.mark.parametrize("text", ["中国的外汇储备有多少？", "“一带一路”倡议是什么时候提出的？", "其他国家的产能合作政策有哪些经验？",
-                                  "What is the Silk Road Economic Belt?", "应该如何推进国际产能合作？"])
-def test_standalone_questions_are_left_alone(text):
-    assert not chat.is_follow_up(text)
-
-
-def test_retrieval_query_prepends_earlier_questions_for_a_follow_up():
-    turns = [T("system", "你是助手，总是回答中文。"), T("user", "习近平在哪里提出了“丝绸之路经济带”？"),
-             T("assistant", "习近平主席。"), T("user", "那是哪一年？")]
-    assert chat.retrieval_query(turns) == "习近平在哪里提出了“丝绸之路经济带”？ 那是哪一年？"
-
-
-def test_retrieval_query_walks_back_through_a_chain_of_follow_ups():
-    turns = [T("user", "中国的外汇储备有多少？"), T("user", "占世界的多少？"), T("user", "那意味着什么？")]
-    assert chat.retrieval_query(turns) == "中国的外汇储备有多少？ 占世界的多少？ 那意味着什么？"
-    turns = [T("user", "a question about coal mining capacity"), T("user", "中国的外汇储备有多少？"),
-             T("user", "那意味着什么？")]
-    assert chat.retrieval_query(turns) == "中国的外汇储备有多少？ 那意味着什么？"
-
-
-def test_retrieval_query_leaves_a_standalone_question_alone():
-    turns = [T("user", "中国的外汇储备有多少？"), T("assistant", "接近 4 万亿美元"), T("user", "“一带一路”倡议是什么时候提出的？")]
-    assert chat.retrieval_query(turns) == "“一带一路”倡议是什么时候提出的？"
+def test_follow_up_is_decided_by_support_not_by_words():
+    assert chat.needs_context(0.1) and not chat.needs_context(0.9) and not chat.needs_context(None)
+    assert chat.joined_is_better(0.1, 0.9) and not chat.joined_is_better(0.1, 0.2)
 
 
 def test_system_messages_never_become_the_question():
     with pytest.raises(ChatError, match="no user message"):
-        chat.retrieval_query([T("system", "中国的外汇储备有多少？")])
+        chat.context_queries([T("system", "中国的外汇储备有多少？")])
     with pytest.raises(ChatError, match="no text"):
-        chat.retrieval_query([T("user", "中国的外汇储备有多少？"), T("user", "  ")])
+        chat.context_queries([T("user", "中国的外汇储备有多少？"), T("user", "  ")])
 
 
 def test_streamed_pieces_join_to_the_reply():
@@ -165,6 +147,38 @@ def test_follow_up_is_answered_in_context(client):
     assert "2013" in body["answer"]["text"]
     source = next(c for c in body["citations"] if c["passage_id"] == body["answer"]["passage_id"])
     assert "2013年下半年" in source["text"]
+
+
+def _chat(client, *questions):
+    messages = []
+    for q in questions[:-1]:
+        messages += [{"role": "user", "content": q}, {"role": "assistant", "content": "……"}]
+    messages.append({"role": "user", "content": questions[-1]})
+    r = client.post("/v1/chat/completions", json={"messages": messages})
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+@pytest.mark.parametrize("earlier, question", [
+    ("陆上丝绸之路是谁开辟的？", "这本书的定价是多少？"),  # "这本书" is the book, not the Silk Road
+    ("书的定价是多少？", "作者是谁？"),  # short, and complete
+    ("What is the capital of Australia?", "这本书的作者是谁？"),
+])
+def test_a_complete_question_in_a_chat_is_answered_as_its_own(client, earlier, question):
+    alone = _chat(client, question)
+    body = _chat(client, earlier, question)
+    assert body["retrieval_query"] == question
+    assert body["answer"] is not None and body["answer"] == alone["answer"]
+
+
+@pytest.mark.parametrize("earlier, question", [
+    ("中国的外汇储备有多少？", "它排名世界第几？"),
+    ("中国的产能过剩体现在哪些行业？", "钢铁行业呢？"),
+])
+def test_a_turn_that_cannot_stand_alone_leans_on_the_one_before(client, earlier, question):
+    body = _chat(client, earlier, question)
+    assert body["retrieval_query"] == f"{earlier} {question}"
+    assert body["answer"] is not None
 
 
 def test_chat_docqa_extensions_k_and_chapter(client):

@@ -43,8 +43,9 @@ def _offline_guard(page, base: str, seen: list[str]) -> None:
 
 
 def open_page(browser, base: str):
-    """A desktop-sized page of the chat UI, offline, recording script errors and outside requests."""
-    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    """A desktop-sized page of the chat UI in a Chinese browser, offline, recording script errors
+    and outside requests."""
+    page = browser.new_page(viewport={"width": 1280, "height": 800}, locale="zh-CN")
     errors: list[str] = []
     outside: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
@@ -106,13 +107,14 @@ def test_ask_and_open_citation_in_its_chapter(browser, settings, searcher):
 def test_page_asks_for_the_api_key_and_remembers_it(browser, book_index, cache_dir, searcher):
     app = create_app(make_settings(book_index, cache_dir, api_key="page-key"), searcher)
     with live_server(app) as base:
-        context = browser.new_context()
+        context = browser.new_context(locale="zh-CN")
         page = context.new_page()
         page.goto(base + "/")
         page.fill("#question", "中国的外汇储备有多少？")
         page.press("#question", "Enter")
         page.locator(".msg.assistant.error").wait_for(timeout=15_000)
-        assert "API key" in page.locator(".msg.assistant.error").inner_text()
+        assert "API 密钥" in page.locator(".msg.assistant.error").inner_text()
+        assert "Bearer" not in page.locator("body").inner_text()
         assert page.locator("#key-bar").is_visible()
         page.fill("#api-key", "page-key")
         page.click("#key-bar button[type=submit]")
