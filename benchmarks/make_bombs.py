@@ -25,6 +25,7 @@ CHAPTER = "第一章 总论\n\n中国的外汇储备规模居世界首位，这�
 
 def _stream(z: zipfile.ZipFile, name: str, head: bytes, unit: bytes, size: int, tail: bytes) -> None:
     """Write `head`, `unit` repeated to about `size` bytes, then `tail`, as one deflated part."""
+    size -= size % len(unit)  # whole units only: the XML stays well formed
     info = zipfile.ZipInfo(name, date_time=(2020, 1, 1, 0, 0, 0))
     info.compress_type = zipfile.ZIP_DEFLATED
     info.file_size = size + len(head) + len(tail)  # lets zipfile write a ZIP64 entry when needed

@@ -93,7 +93,7 @@ def build_index(paths: Sequence[str | Path], index: str | Path, *, model: str = 
     from docqa.index.embed import load_embedder
     from docqa.index.milvus_store import is_store_uri
     from docqa.index.store import build_index as _build, check_inputs_outside, check_replaceable
-    from docqa.ingest.pipeline import chunker_settings, load_corpus
+    from docqa.ingest.pipeline import chunker_settings
 
     if is_store_uri(str(index)):
         from docqa.index.milvus_store import check_writable, parse_store_uri
@@ -103,8 +103,10 @@ def build_index(paths: Sequence[str | Path], index: str | Path, *, model: str = 
     else:
         check_replaceable(Path(index))
         check_inputs_outside(Path(index), [Path(p) for p in paths], command="build")
+    from docqa.ingest.isolated import load_corpus_isolated
+
     limit = {} if max_file_bytes is None else {"max_file_bytes": max_file_bytes}
-    corpus = load_corpus([Path(p) for p in paths], **limit)
+    corpus = load_corpus_isolated([Path(p) for p in paths], **limit)  # a memory and time budget (issue 20)
     cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     embedder = load_embedder(model, cache, say=say, precision=precision)
     if is_store_uri(str(index)):

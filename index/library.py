@@ -129,14 +129,17 @@ def _free_id(wanted: str, taken: set[str]) -> str:
 def add_documents(index_dir: Path, paths: Sequence[str | Path], *, embedder=None,
                   load_embedder: Callable[[str], Any] | None = None, model_name: str | None = None,
                   max_file_bytes: int | None = None, progress: Progress = False,
-                  say: Callable[[str], None] | None = None) -> LibraryChange:
+                  say: Callable[[str], None] | None = None,
+                  should_stop: Callable[[], bool] | None = None) -> LibraryChange:
     """Add the documents read from `paths` to the index at `index_dir` (a missing or empty folder
     becomes a new index of them).
 
     The model is `embedder`, or `load_embedder(name)` called only when something must be embedded
     (with the index's model name, or `model_name` for a new index; given for an existing index, it
     must be the index's). Every file is read before the index is touched, so an unreadable one
-    refuses the whole add.
+    refuses the whole add. Files are read in a child process with a memory and time budget
+    (`docqa.ingest.isolated`); `should_stop()` is polled while they are read, and when it turns
+    true the read is stopped and `ReadCancelled` raised before the index is touched.
     """
     from filelock import FileLock
 
@@ -146,7 +149,8 @@ def add_documents(index_dir: Path, paths: Sequence[str | Path], *, embedder=None
                                    context_kind, embed_passages, load_index, lock_path, owned_state, recover,
                                    write_index)
     from docqa.ingest.chunk import chunk_document, chunker_settings
-    from docqa.ingest.read import DEFAULT_MAX_FILE_BYTES, default_root, read_documents
+    from docqa.ingest.isolated import read_documents_isolated
+    from docqa.ingest.read import DEFAULT_MAX_FILE_BYTES, default_root
     from docqa.ingest.structure import structure_document
 
     say = say or (lambda _m: None)
@@ -156,8 +160,8 @@ def add_documents(index_dir: Path, paths: Sequence[str | Path], *, embedder=None
     if not paths:
         raise InputError("no files to add", hint="give one or more files or folders")
     check_inputs_outside(index_dir, [Path(p) for p in paths], command="add")
-    incoming = read_documents([Path(p) for p in paths],
-                              max_file_bytes=DEFAULT_MAX_FILE_BYTES if max_file_bytes is None else max_file_bytes)
+    incoming = read_documents_isolated([Path(p) for p in paths], should_stop=should_stop,
+                                       max_file_bytes=DEFAULT_MAX_FILE_BYTES if max_file_bytes is None else max_file_bytes)
     change = LibraryChange(index=str(index_dir))
     try:
         index_dir.parent.mkdir(parents=True, exist_ok=True)

@@ -11,6 +11,7 @@ import json
 import os
 import re
 import stat
+from collections.abc import Callable
 from pathlib import Path
 
 from docqa.ingest.encoding import decode
@@ -103,15 +104,19 @@ def _walk(top: Path) -> list[Path]:
 
 
 def read_documents(paths: list[Path], root: Path | None = None, *,
-                   max_file_bytes: int = DEFAULT_MAX_FILE_BYTES) -> list[Document]:
+                   max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
+                   on_file: Callable[[str], None] | None = None) -> list[Document]:
     """Read every file under `paths`; raise `IngestError` before returning if any is bad.
 
     Only regular files are read (a FIFO or device named like a text file is refused, not
-    waited on), each at most `max_file_bytes` long."""
+    waited on), each at most `max_file_bytes` long. `on_file(source)` is called as each file
+    starts (so a reader run in another process can say which file it was on when it died)."""
     root = Path(root).resolve() if root is not None else default_root(paths)
     documents: list[Document] = []
     for path in list_files(paths):
         source = Path(os.path.relpath(path.resolve(), root)).as_posix()
+        if on_file is not None:
+            on_file(source)
         check_file(path, source, max_file_bytes)  # before anything opens it to sniff its format
         kind = kind_of(path, source)
         if kind is not None:

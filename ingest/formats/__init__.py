@@ -11,7 +11,7 @@ from pathlib import Path
 
 from docqa.ingest.formats.archive import DEFAULT_MAX_UNPACKED_BYTES, check_archive
 from docqa.ingest.formats.detect import NAMES, claimed, sniff
-from docqa.ingest.model import Document, IngestError, UnsupportedFormatError
+from docqa.ingest.model import Document, IngestError, TooLargeError, UnsupportedFormatError
 
 FORMAT_SUFFIXES = (".pdf", ".epub", ".docx", ".odt", ".html", ".htm", ".xhtml")
 BOOK_KINDS = ("pdf", "epub", "docx", "odt", "html")
@@ -71,8 +71,18 @@ def read_formatted(path: Path, source: str, kind: str, *, progress: bool = False
                    max_unpacked_bytes: int = DEFAULT_MAX_UNPACKED_BYTES) -> Document:
     """Read a PDF, EPUB, DOCX, ODT or HTML file into a `Document` (raises `IngestError`).
     `max_unpacked_bytes`: the most an EPUB, DOCX or ODT may unpack to (see `check_archive`)."""
-    from docqa.ingest.structure import guess_title
+    from docqa.ingest.formats.limits import MAX_TEXT_SETTING, TextLimitReached
 
+    try:
+        extracted = _extract(path, source, kind, progress, max_unpacked_bytes)
+    except TextLimitReached as e:
+        raise TooLargeError(f"{source}: the file gives more than {e.limit:,} characters of text, the limit for one "
+                            "file (no real book is near it; a damaged file or a bomb)",
+                            hint=f"split the book, or raise the limit: set {MAX_TEXT_SETTING}") from None
+    return _document(path, source, kind, extracted)
+
+
+def _extract(path: Path, source: str, kind: str, progress: bool, max_unpacked_bytes: int):
     if kind == "pdf":
         from docqa.ingest.formats.pdf import read_pdf
         from docqa.ingest.formats.ocr import ocr_reader
@@ -95,6 +105,12 @@ def read_formatted(path: Path, source: str, kind: str, *, progress: bool = False
         extracted = read_html(path, source)
     else:  # pragma: no cover - kind_of only returns the kinds above
         raise ValueError(kind)
+    return extracted
+
+
+def _document(path: Path, source: str, kind: str, extracted) -> Document:
+    from docqa.ingest.structure import guess_title
+
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):

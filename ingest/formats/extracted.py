@@ -42,7 +42,14 @@ def join_wrapped(left: str, right: str) -> str:
 class TextBuilder:
     """Paragraphs appended in reading order; offsets of headings and pages recorded as they come."""
 
-    def __init__(self) -> None:
+    _COMPACT_EVERY = 4096
+
+    def __init__(self, max_chars: int | None = None) -> None:
+        """`max_chars`: past it, `TextLimitReached` (default: `limits.max_text_chars()`)."""
+        from docqa.ingest.formats.limits import max_text_chars
+
+        self._max = max_chars if max_chars is not None else max_text_chars()
+        self._done: list[str] = []  # finished paragraphs joined in blocks: the text costs its characters, not a str each
         self._parts: list[str] = []
         self._len = 0
         self.headings: list[tuple[int, int]] = []
@@ -56,8 +63,15 @@ class TextBuilder:
             self._pending = None
 
     def _write(self, s: str) -> None:
-        self._parts.append(s)
+        from docqa.ingest.formats.limits import TextLimitReached
+
         self._len += len(s)
+        if self._len > self._max:
+            raise TextLimitReached(self._max)
+        self._parts.append(s)
+        if len(self._parts) > self._COMPACT_EVERY:
+            self._done.append("".join(self._parts[:-1]))
+            del self._parts[:-1]
 
     def paragraph(self, text: str, level: int | None = None, *, open_: bool = False) -> None:
         """A new paragraph (a heading when `level` is given); `open_`: the next piece may continue it."""
@@ -86,9 +100,13 @@ class TextBuilder:
         text = re.sub(r"[ \t\r\n\u00a0]+", " ", text).strip()
         if not self._open or not text:
             return False
+        from docqa.ingest.formats.limits import TextLimitReached
+
         last = self._parts[-1]
         joined = join_wrapped(last, text)
         self._len += len(joined) - len(last)
+        if self._len > self._max:
+            raise TextLimitReached(self._max)
         self._start_page_here(self._len - len(text))
         self._parts[-1] = joined
         self._open = open_
@@ -112,4 +130,4 @@ class TextBuilder:
 
     def result(self, title: str | None = None) -> Extracted:
         self._start_page_here(self._len)
-        return Extracted("".join(self._parts), self.headings, self.pages, title)
+        return Extracted("".join(self._done + self._parts), self.headings, self.pages, title)

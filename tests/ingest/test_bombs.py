@@ -53,3 +53,47 @@ def test_a_pdf_whose_page_tree_lists_itself_is_refused_in_one_line(tmp_path):
         load_corpus([bad])
     message = str(err.value)
     assert message.startswith("loop.pdf: page 1 of the PDF is damaged") and "\n" not in message
+
+
+def test_an_xml_part_past_the_part_limit_is_refused_from_the_zip_directory(tmp_path):
+    from docqa.ingest.formats.archive import check_archive
+    from docqa.ingest.formats.limits import DEFAULT_MAX_PART_BYTES
+
+    bomb = make_bombs.epub_markup_bomb(tmp_path / "bomb.epub", DEFAULT_MAX_PART_BYTES + MB)
+    err, peak = _peak(lambda: load_corpus([bomb]))
+    assert isinstance(err, TooLargeError), err
+    message = str(err)
+    assert message.startswith("bomb.epub: its part OEBPS/c1.xhtml unpacks to ") and f"{DEFAULT_MAX_PART_BYTES:,}" in message
+    assert "\n" not in message and peak < 4 * MB, peak
+    small = make_bombs.epub_markup_bomb(tmp_path / "small.epub", 2 * MB)
+    check_archive(small, "small.epub")
+    with pytest.raises(TooLargeError):
+        check_archive(small, "small.epub", max_part_bytes=MB)
+
+
+def test_extracted_text_past_the_setting_is_refused_naming_it(tmp_path, monkeypatch):
+    bomb = make_bombs.epub_markup_bomb(tmp_path / "dense.epub", 400_000)
+    assert len(load_corpus([bomb]).documents[0].text) > 100_000  # the default reads it
+    monkeypatch.setenv("DOCQA_MAX_TEXT_CHARS", "20000")
+    for maker, name in ((make_bombs.epub_markup_bomb, "dense.epub"), (make_bombs.odt_bomb, "dense.odt"),
+                        (make_bombs.docx_bomb, "dense.docx")):
+        path = maker(tmp_path / name, 400_000)
+        with pytest.raises(TooLargeError) as err:
+            load_corpus([path])
+        message = str(err.value)
+        assert message.startswith(f"{name}: the file gives more than 20,000 characters of text")
+        assert "DOCQA_MAX_TEXT_CHARS" in message and "\n" not in message
+
+
+def test_text_builder_keeps_every_paragraph_across_its_compaction():
+    from docqa.ingest.formats.extracted import TextBuilder
+
+    b = TextBuilder()
+    for n in range(10_000):
+        b.paragraph(f"第{n}段", 1 if n % 1000 == 0 else None, open_=True)
+        if n % 3 == 0:
+            b.continue_("续")
+    out = b.result()
+    expected = "\n\n".join(f"第{n}段" + ("续" if n % 3 == 0 and n % 1000 else "") for n in range(10_000))
+    assert out.text == expected
+    assert [out.text[o:].split("\n", 1)[0] for o, _ in out.headings] == [f"第{n}段" for n in range(0, 10_000, 1000)]
