@@ -120,6 +120,12 @@ class RankingSettings:
     0.888, 1.25 and 1.5 0.875 / 0.886, 2.0 0.877 / 0.886 but book-dev 0.933 -> 0.900; book-en
     1.000 throughout (0.968 embedded). 1.0: the middle of the plateau."""
 
+    answer_type_bonus: float = 0.05
+    """Added, when choosing the answer sentence, to a sentence that holds an expression of the type
+    the question asks for (a time for "when", a number for "how many", a name for "who", a
+    chapter for "which part"; `answer_types.TYPED`), so of two close sentences the one with the
+    thing asked wins. MEASUREMENT-PENDING."""
+
     max_answer_chars: int = 200
     """An answer is one sentence, or two adjacent ones when they fit in this many characters."""
 
