@@ -23,6 +23,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from docqa.index import answer_types
 from docqa.index.answer_text import clean_answer, is_label_line, preference, usable
 from docqa.index.question import QuestionInfo
 from docqa.index.ranking import RankingSettings
@@ -141,14 +142,16 @@ def best_answer(qvec: np.ndarray, qtokens: list[str], hits: list[Hit], rows: lis
     ranks = np.array([c.rank for c in cands])
     score = dense + settings.lexical_weight * _lexical(cands, sorted(set(qtokens))) - settings.rank_penalty * ranks
     score += np.array([preference(hits[c.rank].passage.text[c.start:c.end], info) for c in cands])
-    best = int(np.argmax(score))
+    kind = question_type(info)
+    best = _typed_best(score, cands, hits, kind, settings.answer_type_bonus)
     c = cands[best]
     passage = hits[c.rank].passage
     runs = _sentences(cands, max_chars)
     run = next(r for r in runs if best in r)
     s, e = cands[run[0]].start, cands[run[-1]].end
     if e - s > max_chars:
-        return Answer(_focus(passage.text, cands, run, best, qtokens, max_chars), passage.passage_id, hits)
+        text = _focus(passage.text, cands, run, best, qtokens, max_chars)
+        return Answer(text, passage.passage_id, hits, span=typed_span(text, kind), answer_type=kind)
     # A second sentence only when it is adjacent and still fits: it keeps the answer readable.
     # A field or label line (“定 价: 69.00元”) stands alone.
     if not (c.line and is_label_line(passage.text[c.start:c.end])):
@@ -165,7 +168,49 @@ def best_answer(qvec: np.ndarray, qtokens: list[str], hits: list[Hit], rows: lis
             if e2 - s2 <= max_chars:
                 s, e = s2, e2
                 break
-    return Answer(clean_answer(passage.text[s:e], max_chars), passage.passage_id, hits)
+    text = clean_answer(passage.text[s:e], max_chars)
+    return Answer(text, passage.passage_id, hits, span=typed_span(text, kind, passage.text[c.start:c.end]), answer_type=kind)
+
+
+def question_type(info: QuestionInfo | None) -> str:
+    """The answer type the question asks for ("other" without a question)."""
+    return _classify(info.text) if info is not None else "other"
+
+
+@lru_cache(maxsize=1024)
+def _classify(question: str) -> str:
+    return answer_types.classify(question)
+
+
+def _typed_best(score: np.ndarray, cands: list[_Candidate], hits: list[Hit], kind: str, bonus: float) -> int:
+    """The best candidate once a sentence holding an expression of the asked type gets `bonus`.
+
+    Only sentences within `bonus` of the best can win by it, so only those are read (the name
+    tagger costs milliseconds a sentence)."""
+    best = int(np.argmax(score))
+    if not bonus or kind not in answer_types.TYPED:
+        return best
+    for j in np.argsort(-score, kind="stable"):
+        if score[j] + bonus <= score[best]:
+            break
+        c = cands[j]
+        if answer_types.has_kind(hits[c.rank].passage.text[c.start:c.end], kind):
+            return int(j)
+    return best
+
+
+def typed_span(text: str, kind: str, sentence: str | None = None) -> tuple[int, int] | None:
+    """Where in the answer text the asked-for expression stands: the first one inside the chosen
+    sentence (when the answer adds a neighbour), else the first one at all."""
+    found = answer_types.spans(text, kind) if kind in answer_types.TYPED else []
+    if not found:
+        return None
+    if sentence:
+        at = text.find(clean_answer(sentence, len(text) + 1)[:20])
+        inside = [sp for sp in found if at >= 0 and sp[0] >= at]
+        if inside:
+            return inside[0]
+    return found[0]
 
 
 _CONTINUES = re.compile(r"[；;][”’」』）)]*\s*$")

@@ -19,10 +19,13 @@ import logging
 import re
 from functools import lru_cache
 
-__all__ = ["KINDS", "classify", "spans", "has_kind"]
+__all__ = ["KINDS", "TYPED", "classify", "spans", "has_kind"]
 
 KINDS = ("time", "number", "person", "place", "organisation", "title", "definition", "reason", "way",
          "list", "part", "other")
+TYPED = ("time", "number", "person", "place", "organisation", "title", "part")
+"""The types whose expressions the answer choice looks for in a sentence (the others are found by
+cue words only, which any sentence may hold without answering)."""
 
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 _FULLWIDTH = str.maketrans("０１２３４５６７８９％．，：", "0123456789%.,:")

@@ -33,3 +33,7 @@ class Answer:
     message: str | None = None
     support: float | None = None
     evidence: object | None = None  # refusal.Evidence, for calibration
+    # Where the asked-for expression (a date for "when", a name for "who"; answer_types) stands
+    # in `text`, as (start, end), so a page can mark it; None when the answer holds none.
+    span: tuple[int, int] | None = None
+    answer_type: str = "other"

@@ -15,6 +15,7 @@ import numpy as np
 from docqa.errors import InputError, NotFoundError
 from docqa.index import refusal
 from docqa.index.answer import best_answer
+from docqa.index.book_questions import answer_about_book
 from docqa.index.navigation import is_navigation
 from docqa.index.question import classify, corpus_script, fold_script
 from docqa.index.backend import IndexStore, Where
@@ -193,8 +194,14 @@ class Searcher:
     def ask_steps(self, question: str, k: int = 5, chapter: int | None = None, doc_id: str | None = None):
         """`ask` in steps (see `run_steps`)."""
         qvec, tokens, hits, rows, info = yield from self._retrieve_steps(question, k, chapter, doc_id)
+        about = answer_about_book(self, question, info, hits, tokens)
+        if about is not None:  # the book's own parts answer it: never a refusal
+            return about
         answer = best_answer(qvec, tokens, hits, rows, self.store.sentences, self.ranking, info)
-        return refusal.review(self, question, info, qvec, tokens, answer, rows)
+        answer = refusal.review(self, question, info, qvec, tokens, answer, rows)
+        if answer.refused or answer.message:  # the text is no longer the sentence the span was in
+            answer.span = None
+        return answer
 
 
 def run_steps(steps, embedder):

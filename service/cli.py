@@ -167,7 +167,7 @@ def _answer_json(answer) -> dict[str, Any]:
     from docqa.service.format import passage_dict
 
     head = ({"answer": None, "refusal": answer.message} if answer.refused
-            else {"answer": {"text": answer.text, "passage_id": answer.passage_id}})
+            else {"answer": {"text": answer.text, "passage_id": answer.passage_id, "span": answer.span}})
     return {**head, "support": answer.support, "results": [passage_dict(h.passage, h.score) for h in answer.hits]}
 
 

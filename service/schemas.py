@@ -37,6 +37,8 @@ class AskIn(BaseModel):
 class AnswerOut(BaseModel):
     text: str
     passage_id: str | None
+    span: tuple[int, int] | None = Field(None, description="[start, end) in `text` of the expression the question "
+                                                            "asks for (a date, a number, a name); null when none")
 
 
 class PassageFields(BaseModel):

@@ -22,7 +22,8 @@ def answer_out(answer: Any, question: str) -> dict[str, Any]:
     if getattr(answer, "refused", False) or not answer.text:
         return {"answer": None, "refusal": getattr(answer, "message", None) or no_answer_text(question),
                 "citations": [], "closest": passages}
-    return {"answer": {"text": answer.text, "passage_id": answer.passage_id}, "refusal": None,
+    return {"answer": {"text": answer.text, "passage_id": answer.passage_id, "span": getattr(answer, "span", None)},
+            "refusal": None,
             "citations": passages, "closest": []}
 
 

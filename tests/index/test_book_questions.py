@@ -1,0 +1,133 @@
+"""Questions about the book or a chapter, and greetings: answered from the book's parts, never refused.
+
+A made-up book (title page, copyright page with a CIP record, 内容简介, a biography that names the
+author on a line of its own, two chapters with sections), built into a real index with the real model.
+"""
+from __future__ import annotations
+
+import pytest
+
+BOOK = """山河纪行
+
+王明远 陈小梅◎编著
+
+星火出版社
+
+内 容 简 介
+
+本书讲述了江南水乡的桥梁与运河，介绍它们的修建历史和保护方法。全书分为两章，适合对古代建筑感兴趣的读者。
+
+版权所有，侵权必究。
+
+图书在版编目(CIP)数据
+
+山河纪行 / 王明远, 陈小梅编著. — 杭州: 星火出版社, 2019.5
+
+ISBN 978-7-1234-5678-9
+
+编著者简介
+
+王明远
+
+男，1975年3月出生，长期研究古代桥梁。
+
+前言
+
+写这本书，是想把走过的桥和河记下来。书中的照片大多摄于清晨。
+
+编著者
+
+2019年1月
+
+第一章 古桥
+
+第一节 石拱桥
+
+石拱桥用条石砌成拱券，能承受很重的车马。这种桥在水网地区最为常见，许多已经有几百年历史。
+
+第二节 廊桥
+
+廊桥在桥面上建有长廊，可以遮风避雨。山区的村民常在廊桥上歇脚和交换货物。
+
+第二章 运河
+
+第一节 开凿
+
+运河的开凿始于公元前486年，最初用于运送军粮。后来历代王朝不断加以疏浚和延长。
+
+第二节 保护
+
+今天的运河保护以清淤和修复驳岸为主。沿岸城市设立了专门的管理机构。
+"""
+
+
+@pytest.fixture(scope="module")
+def book_searcher(tmp_path_factory, embedder, cache_dir):
+    from docqa.index.search import Searcher
+    from docqa.index.store import build_index
+    from docqa.ingest.pipeline import chunker_settings, load_corpus
+
+    folder = tmp_path_factory.mktemp("madeup")
+    source = folder / "山河纪行.txt"
+    source.write_text(BOOK, encoding="utf-8")
+    target = folder / "index"
+    build_index(load_corpus([source]), target, embedder, chunker=chunker_settings(), progress=False, say=None)
+    # A refusal threshold of 1 refuses every ordinary answer: these must not be refused.
+    return Searcher.open(target, embedder=embedder, cache_dir=cache_dir, refusal_threshold=1.0)
+
+
+@pytest.mark.parametrize("question", ["这本书的作者是谁？", "這本書的作者是誰？", "Who wrote this book?"])
+def test_the_author_comes_from_the_cip_record_not_the_biography(book_searcher, question):
+    a = book_searcher.ask(question)
+    assert not a.refused
+    assert "王明远" in a.text and "陈小梅" in a.text and "1975" not in a.text
+    assert a.span is not None and a.text[a.span[0]:a.span[1]] == "王明远, 陈小梅"
+    assert a.passage_id == a.hits[0].passage.passage_id and "王明远" in a.hits[0].passage.text
+
+
+@pytest.mark.parametrize("question", ["这本书主要讲什么？", "What is this book about?"])
+def test_what_the_book_is_about_comes_from_its_summary(book_searcher, question):
+    a = book_searcher.ask(question)
+    assert not a.refused
+    assert a.text.startswith("本书讲述了江南水乡的桥梁与运河")
+
+
+@pytest.mark.parametrize("question", ["本书的前言落款日期是什么时候？", "When is the preface of this book dated?"])
+def test_the_preface_is_dated_by_its_signature(book_searcher, question):
+    a = book_searcher.ask(question)
+    assert not a.refused and a.text == "2019年1月" and a.span == (0, 7)
+
+
+@pytest.mark.parametrize("question", ["廊桥在书的哪一部分讲到？", "保护运河的内容在哪一章？"])
+def test_which_part_answers_with_the_heading(book_searcher, question):
+    a = book_searcher.ask(question)
+    assert not a.refused
+    expected = "第二节 廊桥" if "廊桥" in question else "第二节 保护"
+    assert a.text.endswith(expected) and a.span == (0, len(a.text))
+
+
+@pytest.mark.parametrize("question", ["请总结第一章的主要内容", "Summarize chapter 1"])
+def test_a_chapter_summary_lists_its_sections_and_their_lead_sentences(book_searcher, question):
+    a = book_searcher.ask(question)
+    assert not a.refused
+    assert "古桥" in a.text
+    assert a.text.index("石拱桥用条石砌成拱券") < a.text.index("廊桥在桥面上建有长廊")
+    assert "运河的开凿" not in a.text
+    cited = [h.passage.text for h in a.hits[:2]]
+    assert "石拱桥用条石砌成拱券" in cited[0] and "廊桥在桥面上建有长廊" in cited[1]
+
+
+@pytest.mark.parametrize("question, start", [("你好", "你好！我是 docqa"), ("hi", "Hi! I am docqa")])
+def test_a_greeting_says_what_docqa_does(book_searcher, question, start):
+    a = book_searcher.ask(question)
+    assert not a.refused and a.text.startswith(start) and a.hits == []
+
+
+def test_other_questions_still_go_to_the_answer_choice(book_searcher):
+    book_searcher.refusal_threshold = 0.0
+    try:
+        a = book_searcher.ask("运河的开凿始于哪一年？")
+    finally:
+        book_searcher.refusal_threshold = 1.0
+    assert "公元前486年" in a.text
+    assert a.span is not None and "486" in a.text[a.span[0]:a.span[1]]
