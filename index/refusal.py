@@ -170,10 +170,16 @@ def subject(question: str, limit: int = 30) -> str:
     return q if len(q) <= limit else q[: limit - 1] + "…"
 
 
+def _nested(text: str) -> str:
+    """Double quotes inside a quotation become single ones, as nested quotations are written:
+    关于“‘一带一路’倡议…”, not 关于““一带一路”倡议…”."""
+    return text.replace("“", "‘").replace("”", "’").replace('"', "'")
+
+
 def refusal_message(question: str, language: str) -> str:
     if language == "zh":
-        return f"这本书里没有找到关于“{subject(question)}”的内容。"
-    return f"The book does not say: no passage answers “{subject(question, 80)}”."
+        return f"这本书里没有找到关于“{_nested(subject(question))}”的内容。"
+    return f"The book does not say: no passage answers “{_nested(subject(question, 80))}”."
 
 
 def listed_only_message(language: str, number: int, title: str, page: int | None, toc: str) -> str:

@@ -63,3 +63,9 @@ def test_refusal_messages_and_chapter_numbers():
     assert asked_chapter("第十二章讲什么") == 12
     assert asked_chapter("What is in chapter 3?") == 3
     assert asked_chapter("本书讲了什么？") is None
+
+
+def test_a_quoted_question_is_not_quoted_twice():
+    assert refusal_message("“一带一路”倡议最早是什么时候提出的？", "zh") == \
+        "这本书里没有找到关于“‘一带一路’倡议最早是什么时候提出的”的内容。"
+    assert "““" not in refusal_message("“A” and “B”?", "en")
