@@ -20,6 +20,7 @@ from docqa.index.navigation import is_navigation
 from docqa.index.question import classify, corpus_script, fold_script
 from docqa.index.backend import IndexStore, Where
 from docqa.index.ranking import RankingSettings, make_fusion
+from docqa.index.references import DocumentNames, unit_reference
 from docqa.index.results import Answer, Hit
 from docqa.ingest.model import Passage
 
@@ -83,6 +84,8 @@ class Searcher:
         self._navigation = np.array([is_navigation(p) for p in self.passages], dtype=bool)
         self.script = corpus_script([p.text for p in self.passages])
         self._names = None
+        self._doc_names: DocumentNames | None = None
+        self._unit_rows: dict[tuple[str, int], list[int]] | None = None
 
     @classmethod
     def open(cls, index_dir: Path | str, model: str | None = None, *, embedder=None, cache_dir: Path | None = None,
@@ -153,6 +156,7 @@ class Searcher:
         if k < 1:
             raise InputError(f"k must be at least 1, got {k}")
         settings, store = self.ranking, self.store
+        asked = question
         info = classify(question)
         question = self.query_text(question, info)
         lang = info.language
@@ -161,9 +165,12 @@ class Searcher:
         penalty = settings.hub_weight(lang) * store.hubness(lang)
         where = Where(chapter, doc_id)
         pool = settings.candidate_pool
+        scorer = _QuestionScorer(store, qvec, penalty, tokens)
         ranked = self.fusion.fuse(store.dense_search(qvec, pool, where, penalty),
-                                  store.keyword_search(tokens, pool, where),
-                                  _QuestionScorer(store, qvec, penalty, tokens))
+                                  store.keyword_search(tokens, pool, where), scorer)
+        if doc_id is None:
+            ranked = self._named_first(asked, ranked, lambda w: self.fusion.fuse(
+                store.dense_search(qvec, pool, w, penalty), store.keyword_search(tokens, pool, w), scorer), chapter)
         if not info.navigation:
             # Contents and copyright pages are evidence only for questions about the book itself.
             ranked = [rs for rs in ranked if not self._navigation[rs[0]]] or ranked
@@ -178,6 +185,37 @@ class Searcher:
             if len(hits) == k:
                 break
         return qvec, tokens, hits, rows, info
+
+    def _named_first(self, question: str, ranked: list[tuple[int, float]], fuse, chapter: int | None):
+        """A document the question names ranks first, and the unit it asks for by number
+        ("第十七条", "Article 17") before everything: of the named document, else of the
+        best-ranked document that has such a unit (see `docqa.index.references`)."""
+        if self._doc_names is None:
+            self._doc_names = DocumentNames(self.documents)
+        named = self._doc_names.named(question)
+        if named:
+            first = sorted((rs for doc in named for rs in fuse(Where(chapter, doc))), key=lambda rs: -rs[1])
+            ranked = first + [rs for rs in ranked if self.passages[rs[0]].doc_id not in named]
+        number = unit_reference(question)
+        if number is None:
+            return ranked
+        units = self._units()
+        docs = dict.fromkeys(named or [self.passages[row].doc_id for row, _ in ranked])
+        target = next((d for d in docs if (d, number) in units), None)
+        rows = [r for r in units.get((target, number), []) if chapter is None or self.passages[r].chapter == chapter]
+        if not rows:
+            return ranked
+        top = ranked[0][1] if ranked else 1.0
+        chosen = set(rows)
+        return [(r, top) for r in rows] + [rs for rs in ranked if rs[0] not in chosen]
+
+    def _units(self) -> dict[tuple[str, int], list[int]]:
+        if self._unit_rows is None:
+            self._unit_rows = {}
+            for row, p in enumerate(self.passages):
+                if getattr(p, "unit_number", None) is not None and p.kind == "body":
+                    self._unit_rows.setdefault((p.doc_id, p.unit_number), []).append(row)
+        return self._unit_rows
 
     def search(self, question: str, k: int = 5, chapter: int | None = None, doc_id: str | None = None) -> list[Hit]:
         """The `k` best passages for `question` (fewer when the filters or the pool hold fewer)."""

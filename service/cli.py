@@ -61,11 +61,13 @@ def build_parser() -> argparse.ArgumentParser:
     common(p, model=False)
 
     p = sub.add_parser("chapter", help="a chapter's text as cited passages, in reading order")
-    p.add_argument("number", type=int, metavar="N")
+    p.add_argument("number", nargs="?", metavar="N", help="the chapter (optional with --article)")
     p.add_argument("paths", nargs="*", type=Path, metavar="PATH", help="corpus files (default: the bundled book)")
     p.add_argument("--section", type=int, metavar="M", help="only section M")
     p.add_argument("--part", metavar="P", help="the part the chapter is in, by its heading or a piece of it "
                                                "(第二编), when chapter numbers start again in each part")
+    p.add_argument("--article", metavar="A", help="only the numbered unit A (第A条; 17 or 十七), "
+                                                  "of chapter N when N is given")
     p.add_argument("--doc-id", help="the document, when the corpus has several")
     p.add_argument("--json", action="store_true")
     common(p, model=False)
@@ -283,7 +285,12 @@ def _cmd_chapter(args, settings) -> int:
     from docqa.service.lookup import chapter_passages
 
     documents, passages = _outline_source(args, settings)
-    doc, chapter, chosen = chapter_passages(passages, documents, args.number, args.section, args.doc_id,
+    if args.article is not None:
+        return _print_unit(args, documents, passages)
+    if args.number is None or not str(args.number).isdigit():
+        raise InputError(f"chapter number must be a whole number, got {args.number!r}",
+                         hint="e.g. `docqa chapter 3`, or `docqa chapter --article 17` for a numbered unit")
+    doc, chapter, chosen = chapter_passages(passages, documents, int(args.number), args.section, args.doc_id,
                                             outline="docqa chapters", part=args.part)
     data = chapter_dict(doc, chapter, chosen, section=args.section)
     if args.json:
@@ -301,6 +308,24 @@ def _cmd_chapter(args, settings) -> int:
         skip = shown_to - p["start"] if shown_to is not None and p["start"] < shown_to else 0
         print("  " + p["text"][skip:].strip().replace("\n", " "))
         shown_to = p["end"] if shown_to is None else max(shown_to, p["end"])
+    return 0
+
+
+def _print_unit(args, documents, passages) -> int:
+    from docqa.service.format import location, passage_dict
+    from docqa.service.lookup import unit_passages
+
+    chapter = int(args.number) if args.number is not None and str(args.number).isdigit() else None
+    doc, chosen = unit_passages(passages, documents, args.article, args.doc_id, chapter)
+    data = {"doc_id": doc.doc_id, "title": doc.title, "unit": chosen[0].unit, "number": chosen[0].unit_number,
+            "passages": [passage_dict(p) for p in chosen]}
+    if args.json:
+        _emit(data)
+        return 0
+    print(f"《{doc.title}》 {data['unit']}  ({' › '.join(chosen[0].heading_path[:-1])})")
+    for p in data["passages"]:
+        print(f"[{p['passage_id']}] ({location(p, True)})")
+        print("  " + p["text"].strip().replace("\n", " "))
     return 0
 
 
@@ -368,6 +393,9 @@ COMMANDS = {"build": _cmd_build, "search": _cmd_search, "ask": _cmd_search, "eva
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "chapter" and args.number is not None and not str(args.number).isdigit() \
+            and args.article is not None:
+        args.paths, args.number = [Path(args.number), *args.paths], None  # `chapter --article 17 law.md`
     try:
         settings = _settings(args)
         return COMMANDS[args.command](args, settings)

@@ -54,6 +54,32 @@ def chapter_passages(passages: "list[Passage]", documents: "list[Document]", num
     return doc, ch, chosen
 
 
+def unit_passages(passages: "list[Passage]", documents: "list[Document]", number: str | int, doc_id: str | None,
+                  chapter: int | None = None) -> "tuple[Document, list[Passage]]":
+    """The passages of numbered unit `number` (17, "十七", "第十七条") of a document, in reading
+    order; without `doc_id` the unit must be in one document only."""
+    from docqa.errors import InputError
+    from docqa.ingest.structure import cn_number
+
+    text = str(number).strip().removeprefix("第").removesuffix("条").strip()
+    if not text.isdigit() and not (text and all(c in "零〇一二三四五六七八九十百千两" for c in text)):
+        raise InputError(f"unit number must be a number like 17 or 十七, got {number!r}")
+    n = cn_number(text)
+    if doc_id is not None:
+        document(documents, doc_id)
+    found = [p for p in passages if p.unit_number == n and p.kind == "body"
+             and (doc_id is None or p.doc_id == doc_id) and (chapter is None or p.chapter == chapter)]
+    docs = list(dict.fromkeys(p.doc_id for p in found))
+    if not docs:
+        scope = f" of {doc_id}" if doc_id else ""
+        raise NotFoundError(f"no unit {n} (第{n}条){scope} in the corpus", hint="see the outline for its units")
+    if len(docs) > 1:
+        shown = ", ".join(docs[:5]) + (" …" if len(docs) > 5 else "")
+        raise NotFoundError(f"unit {n} is in {len(docs)} documents: {shown}", hint="name one with --doc-id")
+    doc = document(documents, docs[0])
+    return doc, sorted(found, key=lambda p: (p.start, p.end))
+
+
 def check_scope(searcher: "Searcher", chapter_number: int | None, doc_id: str | None,
                 outline: str = "GET /chapters") -> None:
     if doc_id is not None:

@@ -225,3 +225,21 @@ def test_chapter_numbers_repeating_in_parts_need_the_part(capsys, tmp_path):
     assert [p["unit"] for p in json.loads(out)["passages"]] == ["第四条"]
     code, out, _ = run(capsys, "chapters", str(path))
     assert out.index("第二编 物权 › 第一分编 通则") < out.index("第二章 物权的设立")
+
+
+def test_chapter_article_shows_one_numbered_unit(capsys, tmp_path):
+    from tests.ingest.test_structure import CODE
+
+    path = tmp_path / "code.md"
+    path.write_text(CODE, encoding="utf-8")
+    code, out, _ = run(capsys, "chapter", "--article", "七", str(path), "--json")
+    assert code == 0
+    data = json.loads(out)
+    assert (data["unit"], data["number"]) == ("第七条", 7)
+    assert [p["text"].splitlines()[-1] for p in data["passages"]] == ["第七条 所有权人享有权利。第三条规定的事项除外。"]
+    code, out, _ = run(capsys, "chapter", "--article", "6", str(path), "--json")
+    assert json.loads(out)["unit"] == "第6条"
+    code, _, err = run(capsys, "chapter", "--article", "99", str(path))
+    assert code == 1 and "no unit 99" in err
+    code, _, err = run(capsys, "chapter", "--article", "x", str(path))
+    assert code == 1 and "17 or 十七" in err

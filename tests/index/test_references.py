@@ -1,0 +1,87 @@
+"""Documents and numbered units a question names go first: real files, real model, real index."""
+from __future__ import annotations
+
+import pytest
+
+from docqa.index.references import DocumentNames, unit_reference
+from docqa.ingest.model import Document
+
+DIGITS = "零一二三四五六七八九"
+
+
+def zh(n: int) -> str:
+    tens, ones = divmod(n, 10)
+    return ("" if tens == 0 else ("十" if tens == 1 else DIGITS[tens] + "十")) + (DIGITS[ones] if ones else "")
+
+
+def law(title: str, articles: dict[int, str], count: int = 20, topic: str = "事项") -> str:
+    body = [f"# {title}", "", "## 第一章 总则", ""]
+    for n in range(1, count + 1):
+        body += [f"第{zh(n)}条 {articles.get(n, f'{topic}第{n}项的办理，应当遵守国家有关规定。')}", ""]
+    return "\n".join(body)
+
+
+def test_unit_reference_reads_chinese_and_arabic_numerals_and_english():
+    assert unit_reference("民法典第一千零七十七条讲什么") == 1077
+    assert unit_reference("第1254条") == 1254
+    assert unit_reference("What does Article 17 of the Criminal Law say?") == 17
+    assert unit_reference("刑法讲什么") is None
+
+
+def test_a_document_is_named_by_its_title_or_a_tail_of_it_not_by_a_kind():
+    docs = [Document(i, t, i, "", "") for i, t in
+            [("a", "中华人民共和国刑法"), ("b", "中华人民共和国刑法修正案（十一）"), ("c", "中华人民共和国劳动法"),
+             ("d", "中华人民共和国劳动合同法"), ("e", "物业管理条例"), ("f", "公司登记管理条例"), ("g", "校车安全管理条例")]]
+    names = DocumentNames(docs)
+    assert names.named("刑法第十七条讲什么") == ["a"]
+    assert names.named("刑法修正案（十一）改了什么") == ["b"]
+    assert names.named("劳动合同法的试用期") == ["d"]
+    assert names.named("劳动法规定的工作时间") == ["c"]
+    assert names.named("根据物业管理条例") == ["e"]
+    assert names.named("管理条例一般怎么写") == []
+
+
+@pytest.fixture(scope="module")
+def library(tmp_path_factory, embedder, cache_dir):
+    from docqa.index.search import Searcher
+    from docqa.index.store import build_index
+    from docqa.ingest.pipeline import chunker_settings, load_corpus
+
+    root = tmp_path_factory.mktemp("laws")
+    files = {
+        "刑法.md": law("中华人民共和国刑法", {17: "已满十六周岁的人犯罪，应当负刑事责任。"}, topic="刑罚"),
+        "刑法修正案.md": "\n".join([
+            "# 中华人民共和国刑法修正案（十一）", "",
+            "一、将刑法第十七条修改为：“已满十六周岁的人犯罪，应当负刑事责任。已满十四周岁不满十六周岁的人，"
+            "犯故意杀人罪的，应当负刑事责任。”", "", "二、本修正案自公布之日起施行。", ""]),
+        "治安管理处罚法.md": law("中华人民共和国治安管理处罚法", {1: "为了维护社会治安秩序，制定本法。"}, topic="治安"),
+        "公司法(2018-10-26).md": law("中华人民共和国公司法", {26: "有限责任公司的注册资本为在公司登记机关登记的全体股东认缴的出资额。"},
+                                   count=30, topic="公司"),
+        "公司法(2023-12-29).md": law("中华人民共和国公司法", {47: "有限责任公司的注册资本为全体股东认缴的出资额，由股东自公司成立之日起五年内缴足。"},
+                                   count=50, topic="公司"),
+    }
+    for name, text in files.items():
+        (root / name).write_text(text, encoding="utf-8")
+    target = tmp_path_factory.mktemp("idx") / "laws"
+    build_index(load_corpus([root]), target, embedder, chunker=chunker_settings(), progress=False, say=None)
+    return Searcher.open(target, embedder=embedder, cache_dir=cache_dir)
+
+
+@pytest.mark.parametrize("question", ["刑法第十七条讲什么？", "刑法第17条", "中华人民共和国刑法第十七条的内容"])
+def test_an_article_look_up_goes_to_that_unit_not_to_a_quotation_of_it(library, question):
+    top = library.search(question, k=3)[0].passage
+    assert (top.source, top.unit, top.unit_number) == ("刑法.md", "第十七条", 17)
+
+
+def test_a_look_up_without_a_document_name_takes_the_best_document_having_the_unit(library):
+    top = library.search("治安管理第一条是什么", k=3)[0].passage
+    assert (top.source, top.unit_number) == ("治安管理处罚法.md", 1)
+
+
+def test_the_newest_version_is_preferred_unless_another_year_is_asked(library):
+    top = library.search("公司法规定有限责任公司的注册资本是什么？", k=3)[0].passage
+    assert top.source == "公司法(2023-12-29).md" and top.title == "中华人民共和国公司法（2023-12-29）"
+    top = library.search("2018年公司法规定有限责任公司的注册资本是什么？", k=3)[0].passage
+    assert top.source == "公司法(2018-10-26).md"
+    top = library.search("2018年公司法第二十六条", k=3)[0].passage
+    assert (top.source, top.unit_number) == ("公司法(2018-10-26).md", 26)
