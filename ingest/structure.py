@@ -48,6 +48,7 @@ _LEADER_CHARS = ".．·…‥⋯_—\\-・•‧∙"
 _PAGE = re.compile(rf"^(.*?)(?:\s*[/／|｜]\s*|\s*[{_LEADER_CHARS}]{{2,}}\s*|\s+)(\d{{1,4}})$|^(\d{{1,4}})$")
 _LONG_LEADERS = re.compile(rf"\s*[{_LEADER_CHARS}]{{4,}}\s*")
 _CELLS = re.compile(r"\s*[|｜]\s*")
+_PAGE_TAIL = re.compile(r"\d\s*[|｜]?$")
 # Where a contents paragraph whose lines a converter ran together holds its next entry: before
 # a chapter or section number, or before a front- or back-matter name or an 一、 heading right
 # after a page number (see `_run_on_entries`).
@@ -232,8 +233,8 @@ def _contents_form(s: str) -> str:
     """A line that ends in a page number with its long dot leaders and table-cell bars made
     single spaces ("| 第一章 | 总论 | 1 |", "总论…………………1"), so a contents line set
     across the page or as a table row is read like one typed with a space before its page."""
-    if not re.search(r"\d\s*[|｜]?\s*$", s):
-        return s
+    if not s or not (s[-1].isdigit() or s[-1] in "|｜") or not _PAGE_TAIL.search(s):
+        return s  # most lines: the cheap test first, once per line of the book
     return clean_title(_CELLS.sub(" ", _LONG_LEADERS.sub(" ", s)))
 
 
