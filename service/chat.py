@@ -12,6 +12,7 @@ Nothing here knows about HTTP; `service.routes.openai` validates requests and ca
 from __future__ import annotations
 
 import json
+import re
 import time
 import uuid
 from collections.abc import Iterator, Sequence
@@ -19,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from docqa.errors import InputError
-from docqa.ingest.text import compact, sentence_spans
+from docqa.ingest.text import HAN, compact, sentence_spans
 from docqa.service.format import cited, is_chinese, location
 
 MODEL_ID = "docqa"
@@ -93,6 +94,28 @@ def context_queries(turns: Sequence[Turn]) -> list[str]:
         context.insert(0, turn)
         queries.append(" ".join([*context, question]))
     return queries
+
+
+_POINTER = re.compile(r"[这那它其此该哪几谁何么啥]")
+_HAN_WORD = re.compile(f"^[{HAN}]{{2,}}$")
+_NAME_EN = re.compile(r"(?<=[a-z,;:] )[A-Z][A-Za-z]+")
+
+
+def names_the_unknown(searcher, turn: str) -> bool:
+    """Whether a turn names something the book never mentions: a Chinese word of two or more
+    characters that no passage uses (not a question or pointing word, not a compound of words it
+    uses), or an English name (a capitalised word inside the sentence). Such a turn asks about
+    that thing, so it stands alone even when weakly supported: "澳大利亚的首都是哪里？" after a
+    question the book answers is not glued to it."""
+    from docqa.index.refusal import _QUESTION_WORDS
+
+    if _NAME_EN.search(turn):
+        return True
+    store = searcher.store
+    tokens = set(store.tokenize(searcher.query_text(turn))) - _QUESTION_WORDS
+    known = {t for t in tokens if store.document_frequency(t) > 0}
+    return any(_HAN_WORD.match(t) and not _POINTER.search(t) and not any(k in t for k in known)
+               for t in tokens - known)
 
 
 def needs_context(support: float | None) -> bool:

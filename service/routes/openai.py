@@ -35,9 +35,11 @@ async def chat_completions(body: ChatIn, request: Request, s: SearcherDep, state
     check_scope(s, body.chapter, body.doc_id)
     query = last
     answer = await state.run(request, s.ask, query, k=body.k, chapter=body.chapter, doc_id=body.doc_id)
-    for joined in chat.context_queries(turns):  # a search more only for a turn that cannot stand alone
-        if not chat.needs_context(getattr(answer, "support", None)):
-            break
+    # A search more only for a turn that cannot stand alone.
+    joins = chat.context_queries(turns) if chat.needs_context(getattr(answer, "support", None)) else []
+    if joins and chat.names_the_unknown(s, last):
+        joins = []
+    for joined in joins:
         other = await state.run(request, s.ask, joined, k=body.k, chapter=body.chapter, doc_id=body.doc_id)
         if chat.joined_is_better(answer.support, getattr(other, "support", None)):
             answer, query = other, joined

@@ -35,7 +35,7 @@ const T = {
     noChapters: "这本书没有分章。", pages: (p) => `第 ${p} 页`, sources: "出处", answerSource: "回答出自这里",
     openInChapter: "在章节中打开", closest: "书中最接近的段落（它并不回答这个问题）", copy: "复制", copied: "已复制",
     notFound: "找不到这段内容，书架可能已经改变。", format: (b) => `${b.format.toUpperCase()}${b.pages ? "，" + b.pages + " 页" : ""}`,
-    exampleAbout: (h) => `“${h}”讲了什么？`, exampleAuthor: (t) => `《${t}》的作者是谁？`, tooLong: "问题太长了，请缩短一些。",
+    exampleAbout: (h) => (/[“”"《]/.test(h) ? `${h}讲了什么？` : `“${h}”讲了什么？`), exampleAuthor: (t) => `《${t}》的作者是谁？`, tooLong: "问题太长了，请缩短一些。",
   },
   en: {
     appTitle: "Ask the book", askIn: "Ask", scopeTitle: "Ask within one book, or across all of them", allBooksPlain: "All books",
@@ -63,7 +63,7 @@ const T = {
     sources: "Sources", answerSource: "The answer comes from here", openInChapter: "Open in its chapter",
     closest: "The closest passage in the books (it does not answer the question)", copy: "Copy", copied: "Copied",
     notFound: "This passage cannot be found; the shelf may have changed.", format: (b) => `${b.format.toUpperCase()}${b.pages ? ", " + b.pages + " pages" : ""}`,
-    exampleAbout: (h) => `What does “${h}” say?`, exampleAuthor: (t) => `Who wrote “${t}”?`, tooLong: "The question is too long; shorten it.",
+    exampleAbout: (h) => `What does the book say about ${h}?`, exampleAuthor: (t) => `Who wrote “${t}”?`, tooLong: "The question is too long; shorten it.",
   },
 };
 

@@ -181,6 +181,12 @@ def test_a_turn_that_cannot_stand_alone_leans_on_the_one_before(client, earlier,
     assert body["answer"] is not None
 
 
+@pytest.mark.parametrize("question", ["What is the capital of Australia?", "澳大利亚的首都是哪里？"])
+def test_a_question_about_something_the_book_lacks_is_not_glued_to_the_one_before(client, question):
+    body = _chat(client, "中国的外汇储备有多少？", question)
+    assert body["retrieval_query"] == question and body["answer"] is None
+
+
 def test_chat_docqa_extensions_k_and_chapter(client):
     body = client.post("/v1/chat/completions", json={
         "messages": [{"role": "user", "content": "产能过剩"}], "k": 2, "chapter": 1,

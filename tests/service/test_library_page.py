@@ -32,7 +32,6 @@ def test_library_panel_upload_ask_within_outline_remove(browser, base_library, c
         page.click("#library-toggle")
         assert page.locator("#library-list li").count() == 1
         page.set_input_files("#upload-file", str(upload))
-        page.click("#upload-button")
         page.wait_for_function("document.getElementById('upload-note').textContent.startsWith('已添加')",
                                timeout=300_000)
         page.wait_for_function("document.querySelectorAll('#library-list li').length === 2")

@@ -150,7 +150,7 @@ def test_page_speaks_english_when_the_browser_does(pw_browser, book_server):
     page.context.close()
     zh, errors_zh, _ = new_page(pw_browser, book_server, locale="zh-CN")
     zh.wait_for_function("document.querySelectorAll('.example').length > 0", timeout=60_000)
-    assert "书架" in zh.locator("header").inner_text() and "新对话" in zh.locator("header").inner_text()
+    assert "书架" in zh.locator("header.top").inner_text() and "新对话" in zh.locator("header.top").inner_text()
     assert errors == [] and errors_zh == []
     zh.context.close()
 
