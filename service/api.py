@@ -19,12 +19,13 @@ from fastapi import FastAPI
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware.cors import CORSMiddleware
+from starlette.routing import Route
 
 from docqa.service import http_errors
 from docqa.service.engine import open_searcher
 from docqa.service.middleware import UPLOAD_SLACK, BearerAuth, BodyGuard, protocol_with_deadline
 from docqa.service.library import Library
-from docqa.service.mcp import build_server, http_routes as mcp_http_routes
+from docqa.service.mcp import HttpEndpoint as McpEndpoint, build_server
 from docqa.service.routes.tools import tool_app
 from docqa.service.tools import BookTools
 from docqa.service.routes import documents, health, openai, outline, questions, read
@@ -46,7 +47,7 @@ def create_app(settings: Settings, searcher: "Searcher | None" = None) -> FastAP
     state.use_opener(functools.partial(open_searcher, server=True))
 
     tools = BookTools(state.require, functools.partial(state.run, None), settings.max_question_chars)
-    mcp_server = build_server(tools)
+    mcp_endpoint = McpEndpoint(build_server(tools), settings.host)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -54,7 +55,7 @@ def create_app(settings: Settings, searcher: "Searcher | None" = None) -> FastAP
         if state.searcher is None and state.error is None and state.loading_since is None:
             threading.Thread(target=state.load, args=(functools.partial(open_searcher, server=True),),
                              name="docqa-load", daemon=True).start()
-        async with mcp_server.session_manager.run():
+        async with mcp_endpoint.running():
             yield
 
     app = FastAPI(
@@ -83,7 +84,7 @@ def create_app(settings: Settings, searcher: "Searcher | None" = None) -> FastAP
         )
     for area in (health, questions, outline, openai, documents, read):
         app.include_router(area.router)
-    app.router.routes.extend(mcp_http_routes(mcp_server, settings.host))
+    app.router.routes.append(Route("/mcp", endpoint=mcp_endpoint, methods=["GET", "POST", "DELETE"]))
     app.mount("/tools", tool_app(tools, on_bug=count_bug))
 
     @app.get("/", response_class=FileResponse, include_in_schema=False)

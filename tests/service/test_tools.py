@@ -32,7 +32,7 @@ def keyed(book_index, cache_dir, searcher):
 
 
 def payload(result) -> dict:
-    assert not result.isError, result.content
+    assert not result.is_error, result.content
     return json.loads(result.content[0].text)
 
 
@@ -42,7 +42,7 @@ async def exercise(session) -> None:
     listed = (await session.list_tools()).tools
     assert {t.name for t in listed} == TOOLS
     for t in listed:
-        assert len(t.description) > 40 and t.annotations.readOnlyHint and not t.annotations.destructiveHint
+        assert len(t.description) > 40 and t.annotations.read_only_hint and not t.annotations.destructive_hint
     books = payload(await session.call_tool("list_books", {}))["books"]
     assert books and books[0]["passages"] > 0
     doc = books[0]["doc_id"]
@@ -60,13 +60,13 @@ async def exercise(session) -> None:
     assert passage["passage_id"] == pid and passage["text"] == section["passages"][0]["text"]
 
     bad = await session.call_tool("get_passage", {"passage_id": "no-such-passage"})
-    assert bad.isError and "no-such-passage" in bad.content[0].text and "does not exist" in bad.content[0].text
+    assert bad.is_error and "no-such-passage" in bad.content[0].text and "does not exist" in bad.content[0].text
     bad = await session.call_tool("read_section", {"chapter": 99})
-    assert bad.isError and "99" in bad.content[0].text and "outline" in bad.content[0].text
+    assert bad.is_error and "99" in bad.content[0].text and "outline" in bad.content[0].text
     bad = await session.call_tool("search_passages", {"query": "   "})
-    assert bad.isError and "blank" in bad.content[0].text
+    assert bad.is_error and "blank" in bad.content[0].text
     bad = await session.call_tool("search_passages", {"query": "外汇", "k": 500})
-    assert bad.isError and "k" in bad.content[0].text
+    assert bad.is_error and "k" in bad.content[0].text
 
 
 def test_mcp_over_streamable_http_behind_the_key(keyed):
