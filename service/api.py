@@ -19,12 +19,16 @@ from fastapi import FastAPI
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware.cors import CORSMiddleware
+from starlette.routing import Route
 
 from docqa.service import http_errors
 from docqa.service.engine import open_searcher
 from docqa.service.middleware import UPLOAD_SLACK, BearerAuth, BodyGuard, protocol_with_deadline
 from docqa.service.library import Library
-from docqa.service.routes import documents, health, openai, outline, questions
+from docqa.service.mcp import HttpEndpoint as McpEndpoint, build_server
+from docqa.service.routes.tools import tool_app
+from docqa.service.tools import BookTools
+from docqa.service.routes import documents, health, openai, outline, questions, read
 from docqa.service.schemas import ErrorOut
 from docqa.service.settings import Settings
 from docqa.service.state import ServiceState
@@ -44,13 +48,17 @@ def create_app(settings: Settings, searcher: "Searcher | None" = None, *, model=
     state.model = model
     state.use_opener(functools.partial(open_searcher, server=True))
 
+    tools = BookTools(state.require, functools.partial(state.run, None), settings.max_question_chars)
+    mcp_endpoint = McpEndpoint(build_server(tools), settings.host)
+
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         state.limiter = anyio.CapacityLimiter(settings.workers_threads)
         if state.searcher is None and state.error is None and state.loading_since is None:
             threading.Thread(target=state.load, args=(functools.partial(open_searcher, server=True),),
                              name="docqa-load", daemon=True).start()
-        yield
+        async with mcp_endpoint.running():
+            yield
 
     app = FastAPI(
         title="docqa",
@@ -67,7 +75,8 @@ def create_app(settings: Settings, searcher: "Searcher | None" = None, *, model=
 
     http_errors.install(app, on_bug=count_bug)
     app.add_middleware(BodyGuard, max_bytes=settings.max_body_bytes, timeout=settings.request_timeout,
-                       uploads={"/documents": min(settings.max_upload_bytes, settings.max_file_bytes) + UPLOAD_SLACK})
+                       uploads={"/documents": min(settings.max_upload_bytes, settings.max_file_bytes) + UPLOAD_SLACK},
+                       limits={"/v1/chat/completions": (settings.max_chat_body_bytes, "DOCQA_MAX_CHAT_BODY_BYTES")})
     if settings.api_key:
         app.add_middleware(BearerAuth, api_key=settings.api_key)
     if settings.cors_origins:
@@ -75,8 +84,10 @@ def create_app(settings: Settings, searcher: "Searcher | None" = None, *, model=
             CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST", "DELETE", "OPTIONS"],
             allow_headers=["Authorization", "Content-Type"],
         )
-    for area in (health, questions, outline, openai, documents):
+    for area in (health, questions, outline, openai, documents, read):
         app.include_router(area.router)
+    app.router.routes.append(Route("/mcp", endpoint=mcp_endpoint, methods=["GET", "POST", "DELETE"]))
+    app.mount("/tools", tool_app(tools, on_bug=count_bug))
 
     @app.get("/", response_class=FileResponse, include_in_schema=False)
     async def page() -> FileResponse:

@@ -104,6 +104,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", help="default 127.0.0.1")
     p.add_argument("--port", type=int, help="default 8000")
     common(p)
+
+    p = sub.add_parser("mcp", help="the read-only book tools over MCP on stdin/stdout, for desktop MCP clients")
+    common(p)
     return parser
 
 
@@ -379,6 +382,13 @@ def _cmd_list(args, settings) -> int:
     return 0
 
 
+def _cmd_mcp(args, settings) -> int:
+    from docqa.service.mcp import run_stdio
+
+    run_stdio(settings)
+    return 0
+
+
 def _cmd_serve(args, settings) -> int:
     from docqa.service.api import run
 
@@ -387,7 +397,7 @@ def _cmd_serve(args, settings) -> int:
 
 
 COMMANDS = {"build": _cmd_build, "search": _cmd_search, "ask": _cmd_search, "eval": _cmd_eval,
-            "chapters": _cmd_chapters, "chapter": _cmd_chapter, "serve": _cmd_serve,
+            "chapters": _cmd_chapters, "chapter": _cmd_chapter, "serve": _cmd_serve, "mcp": _cmd_mcp,
             "add": _cmd_add, "remove": _cmd_remove, "list": _cmd_list, "migrate": _cmd_migrate}
 
 

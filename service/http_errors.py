@@ -71,7 +71,8 @@ def describe(err: dict[str, Any]) -> str:
     """One pydantic error as "field what; send hint"."""
     raw_loc = list(err.get("loc", ()))
     source = str(raw_loc[0]) if raw_loc else "body"
-    loc = [x for x in raw_loc if x not in ("body", "query", "path", "header")]
+    # Only the first element names where the field was (a body field may be called "query").
+    loc = raw_loc[1:] if raw_loc and raw_loc[0] in ("body", "query", "path", "header") else raw_loc
     field = "".join(f"[{x}]" if isinstance(x, int) else f".{x}" for x in loc).lstrip(".") or "body"
     kind, ctx = err.get("type", ""), err.get("ctx") or {}
     if kind == "missing":

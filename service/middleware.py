@@ -21,7 +21,7 @@ from docqa.service.http_errors import send_error
 
 log = logging.getLogger("docqa.service")
 PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/", "/favicon.ico"})
-PUBLIC_PREFIXES = ("/static/",)
+PUBLIC_PREFIXES = ("/static/", "/read/")  # /read/ pages carry no text when a key is set
 
 
 class BodyGuard:
@@ -33,12 +33,16 @@ class BodyGuard:
     and the connection is closed. Bodies are JSON whatever their Content-Type, so `curl -d` works.
     """
 
-    def __init__(self, app: ASGIApp, max_bytes: int, timeout: float = 15.0, uploads: dict[str, int] | None = None):
-        """`uploads`: paths that take a file upload (POST), with their own byte limit."""
+    def __init__(self, app: ASGIApp, max_bytes: int, timeout: float = 15.0, uploads: dict[str, int] | None = None,
+                 limits: dict[str, tuple[int, str]] | None = None):
+        """`uploads`: paths that take a file upload (POST), with their own byte limit. `limits`:
+        paths whose JSON bodies have their own limit (and the setting that raises it), such as
+        the chat, whose clients resend the whole conversation and their tool definitions."""
         self.app = app
         self.max_bytes = max_bytes
         self.timeout = timeout
         self.uploads = uploads or {}
+        self.limits = limits or {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -48,9 +52,10 @@ class BodyGuard:
         if scope["method"] == "POST" and path in self.uploads:
             await self._upload(scope, receive, send, self.uploads[path])
             return
-        too_big = (f"request body is over the {self.max_bytes}-byte limit; send a shorter question "
-                   "or fewer chat messages (DOCQA_MAX_BODY_BYTES)")
-        if not await _within_declared_length(scope, send, self.max_bytes, too_big, {}):
+        max_bytes, setting = self.limits.get(path, (self.max_bytes, "DOCQA_MAX_BODY_BYTES"))
+        too_big = (f"request body is over the {max_bytes}-byte limit; send a shorter question "
+                   f"or fewer chat messages (or raise {setting})")
+        if not await _within_declared_length(scope, send, max_bytes, too_big, {}):
             return
         chunks: list[bytes] = []
         size = 0
@@ -62,7 +67,7 @@ class BodyGuard:
                     return
                 chunk = message.get("body", b"")
                 size += len(chunk)
-                if size > self.max_bytes:
+                if size > max_bytes:
                     outcome = "too big"
                     break
                 chunks.append(chunk)
@@ -172,14 +177,22 @@ class BearerAuth:
         if len(given) > 1:
             await send_error(send, path, 400, f"{len(given)} Authorization headers; {how} once")
             return
+        where = ("The key is the DOCQA_API_KEY this docqa server was started with. Set it as the API key of "
+                 "the client: Open WebUI: Admin Settings > Connections > OpenAI API, this connection's Key "
+                 "(and the tool server's or MCP server's Bearer key); OpenAI SDK: api_key=...; MCP desktop "
+                 "client: the 'Authorization: Bearer ...' header or DOCQA_API_KEY of 'docqa mcp'; curl: "
+                 "-H 'Authorization: Bearer ...'")
         if not given:
-            detail = f"missing API key: {how}"
+            detail = f"missing API key: {how}. {where}"
         else:
             scheme, _, token = given[0].strip().partition(b" ")
             if scheme.lower() == b"bearer" and hmac.compare_digest(token.strip(), self.expected):
                 await self.app(scope, receive, send)
                 return
-            detail = f"wrong API key: {how} with the server's key"
+            if scheme.lower() != b"bearer":
+                detail = f"wrong API key: the Authorization header does not start with 'Bearer '; {how}. {where}"
+            else:
+                detail = f"wrong API key: the Bearer token is not this server's key. {where}"
         await send_error(send, path, 401, detail, {"WWW-Authenticate": "Bearer"})
 
 

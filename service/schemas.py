@@ -184,7 +184,8 @@ class ChatMessageIn(BaseModel):
 
 
 class ChatIn(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    # Unknown fields (a frontend's tool definitions, sampling options) are dropped, not kept.
+    model_config = ConfigDict(extra="ignore")
     model: str | None = None
     messages: list[ChatMessageIn]
     stream: bool = False
@@ -198,6 +199,14 @@ class ChatIn(BaseModel):
 class ChatMessageOut(BaseModel):
     role: Literal["assistant"]
     content: str
+    annotations: list[dict[str, Any]] = Field(
+        default_factory=list, description="OpenAI url_citation annotations: each [n] marker's passage page")
+
+
+class UsageOut(BaseModel):
+    prompt_tokens: int = Field(description="estimated: one per CJK character or Latin word (no LLM runs)")
+    completion_tokens: int
+    total_tokens: int
 
 
 class ChoiceOut(BaseModel):
@@ -217,6 +226,9 @@ class ChatOut(BaseModel):
     citations: list[CitationOut]
     closest: list[CitationOut] = Field(default_factory=list)
     retrieval_query: str = Field(description="what was searched: the question, with earlier turns for a follow-up")
+    sources: list[dict[str, Any]] = Field(default_factory=list,
+                                          description="the citations as Open WebUI sources (source, document, metadata)")
+    usage: UsageOut | None = None
 
 
 class DocumentOut(BaseModel):

@@ -46,6 +46,11 @@ class Settings(BaseSettings):
     max_question_chars: int = Field(1000, ge=1, le=100_000, description="longest question, in characters")
     max_body_bytes: int = Field(64 * 1024, ge=1, le=64 * 1024 * 1024,
                                 description="largest request body, in bytes (413 beyond it)")
+    max_chat_body_bytes: int = Field(
+        1024 * 1024, ge=1, le=64 * 1024 * 1024,
+        description="largest /v1/chat/completions body: chat frontends resend the whole conversation and their "
+                    "tool definitions each turn (Open WebUI: 36 tools, 26 KB, and 13 turns reach 70 KB); 1 MB "
+                    "holds well over a hundred turns, and only the turns the search uses are read")
     workers_threads: int = Field(8, ge=1, le=64,
                                  description="questions answered at once (their question vectors share one forward pass)")
     max_queue: int = Field(64, ge=0, le=10_000,

@@ -14,7 +14,7 @@ from tests.serving import free_port, live_server  # noqa: F401 - re-exported for
 def make_settings(book_index, cache_dir, **overrides) -> Settings:
     # Explicit values so a developer's DOCQA_* environment cannot change what the tests see.
     base = dict(index=book_index, cache_dir=cache_dir, api_key=None, cors_origins=[], max_question_chars=1000,
-                max_body_bytes=64 * 1024, workers_threads=4)
+                max_body_bytes=64 * 1024, max_chat_body_bytes=1024 * 1024, workers_threads=4)
     return Settings(**{**base, **overrides})
 
 
