@@ -188,7 +188,9 @@ def _child(fd: int, memory_bytes: int) -> None:
         out.write(_HEADER.pack(len(data)) + data)
 
     func, paths, kwargs = pickle.loads(sys.stdin.buffer.read())
-    resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
+    _, hard = resource.getrlimit(resource.RLIMIT_AS)  # a tighter cap from the caller's own limits stays
+    cap = memory_bytes if hard == resource.RLIM_INFINITY else min(memory_bytes, hard)
+    resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
     state = {"file": None}
 
     def on_file(source: str) -> None:

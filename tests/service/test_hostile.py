@@ -341,7 +341,7 @@ def test_passage_ids_with_slashes_open(slashed_searcher, cache_dir):
 # ---- the README's own examples ------------------------------------------------------------------
 
 def test_readme_curl_examples_work_as_written(app):
-    """Every `curl … localhost:8000/…` line of the README, run as printed against a live server."""
+    """Every `curl … localhost:8000/…` line of the README and docs/http-api.md, run as printed against a live server."""
     import re
     import shlex
     import shutil
@@ -350,7 +350,8 @@ def test_readme_curl_examples_work_as_written(app):
 
     if shutil.which("curl") is None:
         pytest.skip("curl is not installed")
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    root = Path(__file__).resolve().parents[2]
+    readme = "\n".join(p.read_text(encoding="utf-8") for p in (root / "README.md", root / "docs" / "http-api.md"))
     commands = []
     for block in re.findall(r"```bash\n(.*?)```", readme, flags=re.S):
         joined = re.sub(r"\\\n\s*", " ", block)
