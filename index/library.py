@@ -25,13 +25,39 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from docqa.errors import IndexStateError, InputError, NotFoundError
+from docqa.ingest.isolated import ReadCancelled
 from docqa.ingest.model import Document, Passage
 
 if TYPE_CHECKING:
     from docqa.index.embed import Progress
 
-__all__ = ["LibraryDocument", "LibraryChange", "add_documents", "remove_documents", "list_documents",
-           "describe", "document_format"]
+__all__ = ["LibraryDocument", "LibraryChange", "ChangeStopped", "add_documents", "remove_documents",
+           "list_documents", "describe", "document_format"]
+
+
+class ChangeStopped(ReadCancelled):
+    """A change stopped before it touched the index, because its `should_stop` said so (a cancel,
+    a time budget); the index is as it was. A `ReadCancelled`, which a stop while the files are
+    read raises itself, so one `except ReadCancelled` catches every stop."""
+
+
+def _checker(should_stop: Callable[[], bool] | None) -> Callable[[str], None]:
+    """A check between a change's stages: raises ChangeStopped once `should_stop()` is true."""
+    def check(stage: str) -> None:
+        if should_stop is not None and should_stop():
+            raise ChangeStopped(f"the change was stopped {stage}; the index is unchanged")
+    return check
+
+
+def _stopping_progress(progress: "Progress", check: Callable[[str], None]) -> "Progress":
+    """The embedding's progress callback, checking for a stop after every batch."""
+    if not callable(progress):
+        return progress
+
+    def report(done: int, total: int) -> None:
+        progress(done, total)
+        check(f"while embedding ({done} of {total} texts)")
+    return report
 
 
 @dataclass
@@ -138,8 +164,10 @@ def add_documents(index_dir: Path, paths: Sequence[str | Path], *, embedder=None
     (with the index's model name, or `model_name` for a new index; given for an existing index, it
     must be the index's). Every file is read before the index is touched, so an unreadable one
     refuses the whole add. Files are read in a child process with a memory and time budget
-    (`docqa.ingest.isolated`); `should_stop()` is polled while they are read, and when it turns
-    true the read is stopped and `ReadCancelled` raised before the index is touched.
+    (`docqa.ingest.isolated`). `should_stop()` is polled while they are read (the reading child is
+    killed and `ReadCancelled` raised) and asked between stages and after every embedding batch
+    (`ChangeStopped`, a `ReadCancelled`): either way before the index is touched (a cancel, a time
+    budget).
     """
     from filelock import FileLock
 
@@ -160,12 +188,16 @@ def add_documents(index_dir: Path, paths: Sequence[str | Path], *, embedder=None
     if not paths:
         raise InputError("no files to add", hint="give one or more files or folders")
     check_inputs_outside(index_dir, [Path(p) for p in paths], command="add")
+    check = _checker(should_stop)
+    progress = _stopping_progress(progress, check)
     incoming = read_documents_isolated([Path(p) for p in paths], should_stop=should_stop,
                                        max_file_bytes=DEFAULT_MAX_FILE_BYTES if max_file_bytes is None else max_file_bytes)
+    check("after reading")
     change = LibraryChange(index=str(index_dir))
     try:
         index_dir.parent.mkdir(parents=True, exist_ok=True)
         with FileLock(str(lock_path(index_dir))):
+            check("while waiting for the index's lock")
             recover(index_dir)
             check_replaceable(index_dir, command="add")
             if owned_state(index_dir) in ("missing", "empty"):
@@ -214,6 +246,7 @@ def add_documents(index_dir: Path, paths: Sequence[str | Path], *, embedder=None
                                                                       chunker["overlap_sentences"])]
             if not new_passages:
                 raise InputError("the files to add hold no text to index", hint="check that they contain text")
+            check("before embedding")
             if embedder is None:
                 if load_embedder is None:
                     raise InputError("adding documents needs the embedding model", hint="pass embedder=")
@@ -248,6 +281,7 @@ def add_documents(index_dir: Path, paths: Sequence[str | Path], *, embedder=None
             added.update({d.doc_id: now for d in fresh})
             documents += fresh
             passages += new_passages
+            check("before writing the index")
             new_manifest = write_index(index_dir, documents=documents, passages=passages, vectors=vectors,
                                        sentences=sentences, hub=hub, model=model, root=root, chunker=chunker,
                                        faiss_kind=faiss_kind, ranking=ranking, added=added, t0=t0, say=say)
@@ -261,10 +295,11 @@ def add_documents(index_dir: Path, paths: Sequence[str | Path], *, embedder=None
     return change
 
 
-def remove_documents(index_dir: Path, doc_ids: Sequence[str], *,
-                     say: Callable[[str], None] | None = None) -> LibraryChange:
+def remove_documents(index_dir: Path, doc_ids: Sequence[str], *, say: Callable[[str], None] | None = None,
+                     should_stop: Callable[[], bool] | None = None) -> LibraryChange:
     """Remove documents by id. Needs no model: every kept row is copied, and the keyword index
-    is rebuilt from the passages that remain. An unknown id refuses the whole change."""
+    is rebuilt from the passages that remain. An unknown id refuses the whole change;
+    `should_stop` as in `add_documents`."""
     from filelock import FileLock
 
     from docqa.index.store import (build_write_error, load_index, lock_path, no_index_error, owned_state, recover,
@@ -281,6 +316,8 @@ def remove_documents(index_dir: Path, doc_ids: Sequence[str], *,
     change = LibraryChange(index=str(index_dir))
     try:
         with FileLock(str(lock_path(index_dir))):
+            check = _checker(should_stop)
+            check("while waiting for the index's lock")
             recover(index_dir)
             store = load_index(index_dir)
             manifest = store.manifest
@@ -302,6 +339,7 @@ def remove_documents(index_dir: Path, doc_ids: Sequence[str], *,
             documents = [d for d in store.documents if d.doc_id not in gone]
             passages = [p for p, k in zip(store.passages, keep) if k]
             added = {d.doc_id: listed[d.doc_id].added_at or _now() for d in documents}
+            check("before writing the index")
             write_index(index_dir, documents=documents, passages=passages, vectors=vectors, sentences=sentences,
                         hub=hub, model=manifest["model"], root=manifest["corpus"]["root"],
                         chunker=manifest["chunker"], faiss_kind=_faiss_kind(manifest), ranking=store.ranking,

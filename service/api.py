@@ -57,8 +57,12 @@ def create_app(settings: Settings, searcher: "Searcher | None" = None, *, model=
         if state.searcher is None and state.error is None and state.loading_since is None:
             threading.Thread(target=state.load, args=(functools.partial(open_searcher, server=True),),
                              name="docqa-load", daemon=True).start()
-        async with mcp_endpoint.running():
-            yield
+        app.state.docqa_library.start()
+        try:
+            async with mcp_endpoint.running():
+                yield
+        finally:
+            await anyio.to_thread.run_sync(app.state.docqa_library.close)
 
     app = FastAPI(
         title="docqa",

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from docqa.errors import DocqaError, IndexStateError, NotFoundError
+from docqa.errors import BusyError, DocqaError, IndexStateError, NotFoundError
 from docqa.service.settings import Settings
 from docqa.service.state import ServiceState
 
@@ -76,7 +76,7 @@ class Job:
     job_id: str
     kind: str
     target: str
-    status: str = "queued"  # queued, running, done, failed
+    status: str = "queued"  # queued, running, done, failed, cancelled
     stage: str = "waiting for earlier changes"
     progress: float = 0.0
     error: str | None = None
@@ -86,18 +86,115 @@ class Job:
 
 
 _STAGES = (("reading", 0.05), ("embedding", 0.15), ("tokenizing", 0.75), ("added", 0.9), ("removed", 0.9))
+FINISHED = ("done", "failed", "cancelled")
+
+
+class LibraryBusy(BusyError):
+    """More changes are waiting than DOCQA_MAX_WAITING_JOBS allows."""
+
+    status_code = 429
+    retry_after = 30
+
+
+class WritesNeedKey(DocqaError):
+    """A server reachable off the loopback without DOCQA_API_KEY: anyone could change its library."""
+
+    status_code = 403
+
+
+class JobFinished(DocqaError):
+    """A cancel of a change that has already ended."""
+
+    status_code = 409
+
+
+@dataclass
+class _Pending:
+    job: Job
+    run: Callable[[Callable[[], bool]], dict[str, Any]]
+    future: Future
+    stop: threading.Event = field(default_factory=threading.Event)
+    why: str = ""
+    upload: Path | None = None
+
+
+def is_loopback(host: str) -> bool:
+    """Whether `host` (the address the server binds) is reachable only from this machine."""
+    import ipaddress
+
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 class Library:
-    """Changes to the served index, one at a time in a worker thread, each ending in a searcher swap."""
+    """Changes to the served index, one at a time in a worker thread, each ending in a searcher swap.
+
+    Every change has a wall-clock budget (DOCQA_JOB_SECONDS) and can be cancelled; both stop it at
+    its next check (between stages, after every embedding batch; the reading itself where the
+    reader supports it), before the index is touched. At most DOCQA_MAX_WAITING_JOBS wait; past
+    that a change is refused with 429. Upload folders are docqa's own (a marker inside), removed
+    when their change ends, when the server stops, and, for a server that was killed, at the next
+    start.
+    """
 
     def __init__(self, state: ServiceState):
         self.state = state
         self.settings: Settings = state.settings
         self.jobs: OrderedDict[str, Job] = OrderedDict()
         self._queue: queue.Queue = queue.Queue()
+        self._pending: dict[str, _Pending] = {}
+        self._uploads: set[Path] = set()
         self._worker: threading.Thread | None = None
         self._lock = threading.Lock()
+        self._closed = False
+
+    # -- life ---------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """At server start: sweep upload folders left by killed servers and half-built index
+        folders of docqa's own beside the served index; say, in one line, when writes are refused
+        for want of a key."""
+        swept = sweep_uploads()
+        if swept:
+            log.info("removed %d upload folder(s) left by a stopped server", swept)
+        if self.settings.index is not None and self.settings.store is None:
+            from docqa.index.store import sweep
+
+            sweep(Path(self.settings.index))
+        reason = self.key_reason()
+        if reason is not None:
+            log.warning("%s", reason)
+
+    def close(self) -> None:
+        """At shutdown: stop the running change and drop the waiting ones, then remove every
+        upload folder this server made (a change cut short leaves the index as it was)."""
+        self._closed = True
+        with self._lock:
+            pending = list(self._pending.values())
+        for p in pending:
+            self._stop(p, "the server stopped")
+        worker = self._worker
+        if worker is not None and worker.is_alive():
+            worker.join(timeout=3)
+        with self._lock:
+            uploads, self._uploads = set(self._uploads), set()
+        for folder in uploads:
+            shutil.rmtree(folder, ignore_errors=True)
+
+    # -- who may write ------------------------------------------------------------------------
+
+    def key_reason(self) -> str | None:
+        """Why changes are refused for want of a key (a server reachable off the loopback
+        without DOCQA_API_KEY), or None."""
+        if self.settings.api_key or is_loopback(self.settings.host):
+            return None
+        return (f"adding and removing books is refused: this server listens on {self.settings.host}, beyond this "
+                "machine, without DOCQA_API_KEY; set DOCQA_API_KEY (clients then send 'Authorization: Bearer KEY'), "
+                "or serve on 127.0.0.1; questions are answered either way")
 
     def writable_reason(self) -> str | None:
         """Why this server cannot change its index, or None when it can."""
@@ -119,21 +216,75 @@ class Library:
             check_own_library(self.settings.index, self.settings.cache_dir)
         except DocqaError as exc:
             return str(exc)
-        return None
+        return self.key_reason()
+
+    def require_key(self) -> None:
+        """403 when a change would come from anyone (see `key_reason`)."""
+        reason = self.key_reason()
+        if reason is not None:
+            raise WritesNeedKey(reason)
 
     def require_writable(self) -> Path:
+        self.require_key()
         reason = self.writable_reason()
         if reason is not None:
             raise ReadOnlyLibrary(reason)
+        self.check_room()
         assert self.settings.index is not None
         return self.settings.index
+
+    def check_room(self) -> None:
+        """429 when DOCQA_MAX_WAITING_JOBS changes already wait (checked before an upload is saved)."""
+        waiting = sum(1 for p in list(self._pending.values()) if p.job.status == "queued")
+        if waiting >= self.settings.max_waiting_jobs:
+            raise LibraryBusy(f"{waiting} library changes are already waiting (DOCQA_MAX_WAITING_JOBS "
+                              f"{self.settings.max_waiting_jobs})",
+                              hint=f"retry in {LibraryBusy.retry_after} s, or follow the jobs at GET /documents/jobs/ID")
 
     def job(self, job_id: str) -> Job:
         try:
             return self.jobs[job_id]
         except KeyError:
-            raise NotFoundError(f"no job {job_id!r}", hint="job ids come from POST /documents; "
+            raise NotFoundError(f"no job {job_id!r}", hint="job ids come from POST and DELETE /documents; "
                                                            f"the last {MAX_JOBS_KEPT} are kept") from None
+
+    def cancel(self, job_id: str) -> Job:
+        """Cancel a waiting change (it never runs) or a running one (it stops at its next check,
+        the index unchanged); 409 for one that has ended."""
+        job = self.job(job_id)
+        pending = self._pending.get(job_id)
+        if pending is None or job.status in FINISHED:
+            raise JobFinished(f"job {job_id} has already ended ({job.status})",
+                              hint="only a queued or running change can be cancelled")
+        self._stop(pending, "cancelled")
+        return job
+
+    def _stop(self, pending: _Pending, why: str) -> None:
+        pending.why = pending.why or why
+        pending.stop.set()
+        job = pending.job
+        if job.status == "queued":
+            self._finish(pending, "cancelled", why)
+
+    # -- uploads ------------------------------------------------------------------------------
+
+    def save_upload(self, src, name: str, limit: int) -> tuple[Path, str]:
+        """`save_upload` into a folder this server removes when it stops."""
+        if self._closed:
+            raise LibraryBusy("the server is stopping", hint="retry once it is back")
+        folder = new_upload_folder()
+        with self._lock:
+            self._uploads.add(folder)
+        try:
+            return save_upload(src, name, limit, folder=folder)
+        except BaseException:
+            self.discard(folder)
+            raise
+
+    def discard(self, folder: Path) -> None:
+        with self._lock:
+            self._uploads.discard(folder)
+        shutil.rmtree(folder, ignore_errors=True)
 
     # -- changes ----------------------------------------------------------------------------
 
@@ -143,20 +294,18 @@ class Library:
         index_dir = self.require_writable()
         job = self._new_job("add", name)
 
-        def run() -> dict[str, Any]:
+        def run(should_stop: Callable[[], bool]) -> dict[str, Any]:
             from docqa.index.library import add_documents
 
-            try:
-                change = add_documents(index_dir, [upload], embedder=self.state.embedder(),
-                                       max_file_bytes=self.settings.max_file_bytes, say=self._reporter(job),
-                                       progress=self._embedding_reporter(job))
-                if change.changed:
-                    self._swap(job)
-                return _change_dict(change)
-            finally:
-                shutil.rmtree(upload.parent, ignore_errors=True)
+            self._reporter(job)(f"reading {name}")
+            change = add_documents(index_dir, [upload], embedder=self.state.embedder(),
+                                   max_file_bytes=self.settings.max_file_bytes, say=self._reporter(job),
+                                   progress=self._embedding_reporter(job), should_stop=should_stop)
+            if change.changed:
+                self._swap(job)
+            return _change_dict(change)
 
-        self._submit(job, run)
+        self._submit(job, run, upload=upload.parent)
         return job
 
     def remove(self, doc_id: str) -> tuple[Job, Future]:
@@ -164,10 +313,10 @@ class Library:
         index_dir = self.require_writable()
         job = self._new_job("remove", doc_id)
 
-        def run() -> dict[str, Any]:
+        def run(should_stop: Callable[[], bool]) -> dict[str, Any]:
             from docqa.index.library import remove_documents
 
-            change = remove_documents(index_dir, [doc_id], say=self._reporter(job))
+            change = remove_documents(index_dir, [doc_id], say=self._reporter(job), should_stop=should_stop)
             self._swap(job)
             return _change_dict(change)
 
@@ -202,38 +351,74 @@ class Library:
             self.jobs[job.job_id] = job
             while len(self.jobs) > MAX_JOBS_KEPT:
                 oldest = next(iter(self.jobs))
-                if self.jobs[oldest].status in ("queued", "running"):
+                if self.jobs[oldest].status not in FINISHED:
                     break
                 self.jobs.pop(oldest)
         return job
 
-    def _submit(self, job: Job, run: Callable[[], dict[str, Any]]) -> Future:
-        future: Future = Future()
-        self._queue.put((job, run, future))
+    def _submit(self, job: Job, run: Callable[[Callable[[], bool]], dict[str, Any]],
+                upload: Path | None = None) -> Future:
+        pending = _Pending(job, run, Future(), upload=upload)
+        with self._lock:
+            self._pending[job.job_id] = pending
+        self._queue.put(pending)
         with self._lock:
             if self._worker is None or not self._worker.is_alive():
                 self._worker = threading.Thread(target=self._work, name="docqa-library", daemon=True)
                 self._worker.start()
-        return future
+        return pending.future
 
     def _work(self) -> None:
         while True:
-            job, run, future = self._queue.get()
+            pending: _Pending = self._queue.get()
+            job = pending.job
+            if job.status in FINISHED or pending.stop.is_set():  # cancelled while it waited
+                self._finish(pending, "cancelled", pending.why or "cancelled")
+                continue
             job.status, job.stage = "running", "starting"
+            budget = self.settings.job_seconds
+            timer = threading.Timer(budget, self._stop, args=(pending, f"over its time budget of {budget:g} s "
+                                                                         "(DOCQA_JOB_SECONDS)"))
+            timer.daemon = True
+            timer.start()
             try:
-                job.result = run()
-            except DocqaError as exc:
-                job.status, job.error = "failed", " ".join(str(exc).split())
-                future.set_exception(exc)
-            except BaseException as exc:  # noqa: BLE001 - a bug: logged, reported, the worker lives on
-                log.exception("library job %s failed", job.job_id)
-                job.status, job.error = "failed", f"internal error ({type(exc).__name__}); the server log has details"
-                future.set_exception(exc)
+                result = pending.run(pending.stop.is_set)
+            except BaseException as exc:  # noqa: BLE001 - reported on the job; a bug is logged, the worker lives on
+                if pending.stop.is_set():
+                    self._finish(pending, "cancelled", pending.why, exc)
+                elif isinstance(exc, DocqaError):
+                    self._finish(pending, "failed", " ".join(str(exc).split()), exc)
+                else:
+                    log.exception("library job %s failed", job.job_id)
+                    self._finish(pending, "failed",
+                                 f"internal error ({type(exc).__name__}); the server log has details", exc)
             else:
-                job.status, job.stage, job.progress = "done", "done", 1.0
-                future.set_result(job.result)
+                job.result = result
+                self._finish(pending, "done", None)
             finally:
-                job.finished_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+                timer.cancel()
+
+    def _finish(self, pending: _Pending, status: str, error: str | None, exc: BaseException | None = None) -> None:
+        """End a change once: its status, its upload folder removed, its future resolved."""
+        job = pending.job
+        with self._lock:
+            if self._pending.pop(job.job_id, None) is None:
+                return
+        if status == "cancelled":
+            what = "stopped: " + (error or "cancelled") if error != "cancelled" else "cancelled"
+            error = f"{what}; the index is unchanged"
+            job.stage = "cancelled"
+        elif status == "done":
+            job.stage, job.progress = "done", 1.0
+        job.status, job.error = status, error
+        job.finished_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        if pending.upload is not None:
+            self.discard(pending.upload)
+        if status == "done":
+            pending.future.set_result(job.result)
+        else:
+            pending.future.set_exception(exc if exc is not None else JobFinished(error or status))
+        log.info("library job %s %s%s", job.job_id, status, f": {error}" if error and status != "done" else "")
 
 
 def _change_dict(change) -> dict[str, Any]:
@@ -242,12 +427,58 @@ def _change_dict(change) -> dict[str, Any]:
     return asdict(change)
 
 
-def save_upload(src, name: str, limit: int) -> tuple[Path, str]:
-    """Copy an uploaded file object to a new private folder under its safe name; returns the
-    path and the file's sha256. Over `limit` bytes is refused (and nothing is kept)."""
+UPLOAD_PREFIX = "docqa-upload-"
+UPLOAD_MARKER = ".docqa-upload"
+"""A file in each upload folder: its inode, this server's pid and that process's start time, so a
+sweep at start removes only docqa's own folders of servers that are gone, never a live one's."""
+
+
+def _process_started(pid: int) -> str | None:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return None
+
+
+def new_upload_folder() -> Path:
+    """A new private folder for one upload, marked as this server's."""
+    import os
+
+    folder = Path(tempfile.mkdtemp(prefix=UPLOAD_PREFIX))
+    pid = os.getpid()
+    (folder / UPLOAD_MARKER).write_text(f"{os.stat(folder).st_ino} {pid} {_process_started(pid)}", encoding="ascii")
+    return folder
+
+
+def sweep_uploads(root: Path | None = None) -> int:
+    """Remove upload folders whose server is gone (killed before it could clean up); returns how
+    many. A folder without docqa's marker, or whose server still runs, is left alone."""
+    import os
+
+    root = Path(root or tempfile.gettempdir())
+    swept = 0
+    for folder in root.glob(UPLOAD_PREFIX + "*"):
+        try:
+            if folder.is_symlink() or not folder.is_dir():
+                continue
+            inode, pid, started = (folder / UPLOAD_MARKER).read_text(encoding="ascii").split()
+            if inode != str(os.stat(folder).st_ino):
+                continue
+            if pid == str(os.getpid()) or (_process_started(int(pid)) == started and started != "None"):
+                continue
+        except (OSError, ValueError):
+            continue
+        shutil.rmtree(folder, ignore_errors=True)
+        swept += 1
+    return swept
+
+
+def save_upload(src, name: str, limit: int, *, folder: Path | None = None) -> tuple[Path, str]:
+    """Copy an uploaded file object to a new private folder (or `folder`) under its safe name;
+    returns the path and the file's sha256. Over `limit` bytes is refused (and nothing is kept)."""
     from docqa.ingest.read import _too_big
 
-    folder = Path(tempfile.mkdtemp(prefix="docqa-upload-"))
+    folder = folder or new_upload_folder()
     path = folder / name
     h = hashlib.sha256()
     size = 0

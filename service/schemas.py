@@ -262,10 +262,10 @@ class JobOut(BaseModel):
     job_id: str
     kind: Literal["add", "remove"]
     target: str = Field(description="the uploaded file's (safe) name, or the document id removed")
-    status: Literal["queued", "running", "done", "failed"]
+    status: Literal["queued", "running", "done", "failed", "cancelled"]
     stage: str = Field(description="what the change is doing now")
     progress: float = Field(ge=0, le=1)
-    error: str | None = Field(description="why a failed change failed; the index is then unchanged")
+    error: str | None = Field(description="why a failed or cancelled change ended; the index is then unchanged")
     created_at: str
     finished_at: str | None
     result: ChangeOut | None = None
@@ -276,9 +276,3 @@ class UploadOut(BaseModel):
         description="queued: 202, follow the job; exists: 200, the same file is already in the library")
     job: JobOut | None = None
     document: DocumentOut | None = None
-
-
-class RemovedOut(BaseModel):
-    removed: DocumentOut
-    documents: int
-    passages: int

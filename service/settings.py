@@ -77,6 +77,15 @@ class Settings(BaseSettings):
                                                   "index/openvino_query.py)")
     max_file_bytes: int = Field(DEFAULT_MAX_FILE_BYTES, gt=0,
                                 description="largest corpus file read, in bytes (a guard against huge or endless files)")
+    job_seconds: float = Field(1800.0, gt=0, le=86_400,
+                               description="wall-clock budget of one library change (an upload's add, a remove); "
+                                           "past it the change stops, the index unchanged. 1800 s is about twice "
+                                           "the 973 s a whole 5M-character build took here (BENCHMARKS.md), so a "
+                                           "long book fits and a stuck read ends")
+    max_waiting_jobs: int = Field(8, ge=0, le=1000,
+                                  description="library changes waiting behind the running one; past it POST and "
+                                              "DELETE /documents answer 429 with Retry-After (each waiting upload "
+                                              "holds its file, up to DOCQA_MAX_UPLOAD_BYTES, on disk)")
     max_upload_bytes: int = Field(100_000_000, gt=0,
                                   description="largest file POST /documents accepts, in bytes (413 above it, "
                                               "or above DOCQA_MAX_FILE_BYTES when that is lower)")

@@ -1,20 +1,21 @@
 """The library over HTTP: GET /documents, POST /documents (multipart upload), DELETE
-/documents/{doc_id}, GET /documents/jobs/{job_id}.
+/documents/{doc_id}, GET and DELETE /documents/jobs/{job_id}.
 
 An upload is checked before it is queued (size 413, type 415, zip bomb 413, the same file
-again 200 with the document); the add itself runs in the background (202 with a job to poll).
+again 200 with the document); the add itself runs in the background (202 with a job to poll),
+and so does a remove. Past DOCQA_MAX_WAITING_JOBS waiting changes: 429 with Retry-After; off the
+loopback without DOCQA_API_KEY: 403.
 """
 from __future__ import annotations
 
-import asyncio
 from typing import Annotated, Any
 
 import anyio.to_thread
 from fastapi import APIRouter, Depends, File, Request, Response, UploadFile
 
 from docqa.service.dependencies import SearcherDep, SettingsDep, ShelfDep
-from docqa.service.library import Library, safe_filename, save_upload
-from docqa.service.schemas import DocumentListOut, JobOut, RemovedOut, UploadOut
+from docqa.service.library import Library, safe_filename
+from docqa.service.schemas import DocumentListOut, JobOut, UploadOut
 
 router = APIRouter(prefix="/documents", tags=["library"])
 
@@ -52,17 +53,17 @@ async def upload(file: Annotated[UploadFile, File(description="a book in any for
     library.require_writable()
     name = safe_filename(file.filename)
     limit = min(settings.max_file_bytes, settings.max_upload_bytes)
-    path, checksum = await anyio.to_thread.run_sync(save_upload, file.file, name, limit)
+    path, checksum = await anyio.to_thread.run_sync(library.save_upload, file.file, name, limit)
     try:
         await anyio.to_thread.run_sync(_check_type, path, name)
         same = next((d for d in _listed(s) if d["checksum"] == checksum), None)
         if same is not None:
             response.status_code = 200
-            _discard(path)
+            library.discard(path.parent)
             return {"status": "exists", "document": same}
         job = library.add(path, name)
     except BaseException:
-        _discard(path)
+        library.discard(path.parent)
         raise
     return {"status": "queued", "job": vars(job)}
 
@@ -82,25 +83,27 @@ def _check_type(path, name: str) -> None:
         check_archive(path, name)
 
 
-def _discard(path) -> None:
-    import shutil
-
-    shutil.rmtree(path.parent, ignore_errors=True)
-
-
 @router.get("/jobs/{job_id}", response_model=JobOut)
 async def job(job_id: str, library: LibraryDep) -> dict[str, Any]:
     """A background change: its status, stage, progress (0..1) and, when it failed, why."""
     return vars(library.job(job_id))
 
 
-@router.delete("/{doc_id:path}", response_model=RemovedOut)
+@router.delete("/jobs/{job_id}", response_model=JobOut)
+async def cancel(job_id: str, library: LibraryDep) -> dict[str, Any]:
+    """Cancel a change: a queued one never runs; a running one stops at its next check (its
+    reading, between stages, after an embedding batch), the index unchanged. 409 once it has ended."""
+    library.require_key()
+    return vars(library.cancel(job_id))
+
+
+@router.delete("/{doc_id:path}", response_model=UploadOut, status_code=202)
 async def remove(doc_id: str, s: SearcherDep, library: LibraryDep) -> dict[str, Any]:
-    """Remove a document; answers once the index without it is served (404 when absent)."""
+    """Remove a document: 202 at once with a job to poll at GET /documents/jobs/{job_id}; the
+    book is gone once the job is done (404 at once when there is no such document)."""
     from docqa.service.lookup import document
 
     library.require_writable()
     document(s.documents, doc_id)  # 404 at once, naming the documents there are
-    _, future = library.remove(doc_id)
-    change = await asyncio.wrap_future(future)
-    return {"removed": change["removed"][0], "documents": change["documents"], "passages": change["passages"]}
+    job, _ = library.remove(doc_id)
+    return {"status": "queued", "job": vars(job)}

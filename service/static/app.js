@@ -30,7 +30,7 @@ const T = {
     noText: "文件里没有可读的文字", encrypted: "文件加了密码，请先去掉密码", scanned: "这是扫描版，服务器没有安装文字识别",
     unreadable: "文件无法读取，可能已损坏", encoding: "文件的文字编码无法识别，请另存为 UTF-8",
     readOnly: "这个服务器的书架是只读的，不能添加或删除书。", generic: "出了点问题，请再试一次。",
-    removeConfirm: (t) => `从书架删除《${t}》？此操作不能撤销。`, removed: (t) => `已删除《${t}》`,
+    removeConfirm: (t) => `从书架删除《${t}》？此操作不能撤销。`, removed: (t) => `已删除《${t}》`, removing: (t) => `正在删除《${t}》…`, stopped: "已停止（超时或被取消）",
     lastBook: "这是书架上唯一的一本书，不能删除。", remove: "删除", outline: "目录", notInText: "（只在目录中）",
     noChapters: "这本书没有分章。", pages: (p) => `第 ${p} 页`, sources: "出处", answerSource: "回答出自这里",
     openInChapter: "在章节中打开", closest: "书中最接近的段落（它并不回答这个问题）", copy: "复制", copied: "已复制",
@@ -58,7 +58,7 @@ const T = {
     scanned: "it is a scan and the server has no text recognition installed", unreadable: "the file cannot be read; it may be damaged",
     encoding: "its text encoding is not recognised; save it as UTF-8", readOnly: "This server's shelf is read-only: books cannot be added or removed.",
     generic: "Something went wrong; try again.", removeConfirm: (t) => `Remove “${t}” from the shelf? This cannot be undone.`,
-    removed: (t) => `Removed “${t}”`, lastBook: "This is the only book on the shelf; it cannot be removed.", remove: "Remove",
+    removed: (t) => `Removed “${t}”`, removing: (t) => `Removing “${t}”…`, stopped: "it was stopped (over its time, or cancelled)", lastBook: "This is the only book on the shelf; it cannot be removed.", remove: "Remove",
     outline: "Contents", notInText: " (in the contents only)", noChapters: "This book has no chapters.", pages: (p) => `p. ${p}`,
     sources: "Sources", answerSource: "The answer comes from here", openInChapter: "Open in its chapter",
     closest: "The closest passage in the books (it does not answer the question)", copy: "Copy", copied: "Copied",
@@ -293,7 +293,14 @@ $("library-toggle").addEventListener("click", () => {
 async function removeBook(b) {
   if (!confirm(t("removeConfirm", bookLabel(b)))) return;
   try {
-    await api("documents/" + encodeURIComponent(b.doc_id), undefined, "DELETE");
+    const out = await api("documents/" + encodeURIComponent(b.doc_id), undefined, "DELETE");
+    $("upload-note").textContent = t("removing", bookLabel(b));
+    for (;;) {  // the remove runs in the background: 202 with a job
+      const job = await api("documents/jobs/" + out.job.job_id);
+      if (job.status === "done") break;
+      if (job.status === "failed" || job.status === "cancelled") throw new ApiError(400, job.error);
+      await sleep(500);
+    }
     $("upload-note").textContent = t("removed", bookLabel(b));
     await loadBook();
   } catch (e) {
@@ -365,7 +372,10 @@ async function uploadOne(file) {
         finish(added.length ? t("added", title) : t("exists", title), true);
         return added.length ? title : null;
       }
-      if (job.status === "failed") return finish(t("failed", file.name, fileProblem(job.error)), false, job.error) && null;
+      if (job.status === "failed" || job.status === "cancelled") {
+        const why = job.status === "cancelled" ? t("stopped") : fileProblem(job.error);
+        return finish(t("failed", file.name, why), false, job.error) && null;
+      }
       await sleep(500);
     }
   } catch (err) {

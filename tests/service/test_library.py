@@ -75,7 +75,7 @@ def wait(client, job_id: str, timeout: float = 300) -> dict:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         job = client.get(f"/documents/jobs/{job_id}").json()
-        if job["status"] in ("done", "failed"):
+        if job["status"] in ("done", "failed", "cancelled"):
             return job
         time.sleep(0.2)
     raise AssertionError(f"job {job_id} did not finish")
@@ -115,8 +115,9 @@ def test_upload_list_search_and_delete(served, library_dir):
     assert again.json()["document"]["doc_id"] == "新书"
 
     gone = client.delete("/documents/新书")
-    assert gone.status_code == 200, gone.text
-    assert gone.json()["removed"]["doc_id"] == "新书" and gone.json()["documents"] == 1
+    assert gone.status_code == 202, gone.text
+    result = wait(client, gone.json()["job"]["job_id"])["result"]
+    assert [d["doc_id"] for d in result["removed"]] == ["新书"] and result["documents"] == 1
     assert [d["doc_id"] for d in client.get("/documents").json()["documents"]] == ["book"]
     assert client.delete("/documents/新书").status_code == 404
     assert client.get("/documents/jobs/nope").status_code == 404
@@ -234,7 +235,8 @@ def test_a_request_holding_the_old_searcher_finishes_after_its_book_is_removed(l
     with client:
         old = app.state.docqa.searcher
         questions = phrase_questions(old, "b")
-        assert client.delete("/documents/b").status_code == 200
+        gone = client.delete("/documents/b")
+        assert gone.status_code == 202 and wait(client, gone.json()["job"]["job_id"])["status"] == "done"
         assert app.state.docqa.searcher is not old
         for q in questions:  # the request that took the old searcher before the swap
             answer = old.ask(q, k=3, doc_id="b")
@@ -301,7 +303,8 @@ def test_searches_keep_answering_while_a_remove_swaps_the_index(library_dir, cac
             t.start()
         time.sleep(1.0)
         with httpx.Client(base_url=base, timeout=120) as http:
-            assert http.delete("/documents/b").status_code == 200
+            gone = http.delete("/documents/b")
+            assert gone.status_code == 202 and wait(http, gone.json()["job"]["job_id"])["status"] == "done"
         time.sleep(1.0)
         stop.set()
         for t in threads:
@@ -420,7 +423,8 @@ def test_readme_library_curl_examples_work_as_written(base_library, cache_dir, e
                 filled["JOB_ID"] = body["job"]["job_id"]
                 job = wait(httpx.Client(base_url=base), filled["JOB_ID"])
                 assert job["status"] == "done", job
-                filled["DOC_ID"] = job["result"]["added"][0]["doc_id"]
+                if job["kind"] == "add":
+                    filled["DOC_ID"] = job["result"]["added"][0]["doc_id"]
     assert filled["DOC_ID"] == "book-2"  # "book" was taken by the bundled book: the new one got a suffix
     assert [d.doc_id for d in list_documents(target)] == ["book"]
     assert app.state.docqa.internal_errors == 0
@@ -458,3 +462,150 @@ def test_a_long_chinese_name_and_invisible_characters_are_saved_and_cited_cleanl
     assert job["result"]["added"][0]["source"] == "abc书.txt"
     names = [d["source"] for d in client.get("/documents").json()["documents"]]
     assert not any(unicodedata.category(c) == "Cf" for n in names for c in n), names
+
+
+def test_jobs_have_a_budget_can_be_cancelled_and_wait_in_a_bounded_queue(library_dir, cache_dir, embedder):
+    """A change over its wall-clock budget stops; a running change is cancelled at its next check
+    and a queued one never runs; past DOCQA_MAX_WAITING_JOBS a change is 429 with Retry-After;
+    DELETE of a document answers at once with a job. The index is unchanged by every stop."""
+    long_book = book(40_000, seed=83).encode("utf-8")
+    before = tree(library_dir)
+    app, client = make_client(library_dir, cache_dir, embedder, job_seconds=1.0)
+    with client:
+        job = wait(client, upload(client, "long.txt", long_book).json()["job"]["job_id"])
+        assert job["status"] == "cancelled" and "DOCQA_JOB_SECONDS" in job["error"], job
+        assert "index is unchanged" in job["error"] and job["error"].count("\n") == 0
+    assert tree(library_dir) == before
+
+    app, client = make_client(library_dir, cache_dir, embedder, max_waiting_jobs=2)
+    with client:
+        running = upload(client, "long.txt", long_book).json()["job"]["job_id"]
+        deadline = time.monotonic() + 120
+        while not client.get(f"/documents/jobs/{running}").json()["stage"].startswith("embedding"):
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+        queued = [upload(client, f"q{i}.txt", small_book(90 + i)) for i in range(2)]
+        assert [r.status_code for r in queued] == [202, 202]
+        full = upload(client, "q9.txt", small_book(99))
+        assert full.status_code == 429 and full.headers["Retry-After"] and "DOCQA_MAX_WAITING_JOBS" in full.text
+        assert client.delete("/documents/book").status_code == 429
+        first = queued[0].json()["job"]["job_id"]
+        r = client.delete(f"/documents/jobs/{first}")
+        assert r.status_code == 200 and r.json()["status"] == "cancelled"
+        gone = client.delete("/documents/book")  # answered at once, behind the running add
+        assert gone.status_code == 202 and gone.json()["job"]["status"] == "queued"
+        assert client.get(f"/documents/jobs/{running}").json()["status"] == "running"
+        assert client.delete(f"/documents/jobs/{running}").status_code == 200
+        job = wait(client, running)
+        assert job["status"] == "cancelled" and job["error"] == "cancelled; the index is unchanged", job
+        assert client.delete(f"/documents/jobs/{running}").status_code == 409
+        assert client.delete(f"/documents/jobs/{gone.json()['job']['job_id']}").status_code == 200
+        second = wait(client, queued[1].json()["job"]["job_id"])
+        assert second["status"] == "done" and [d["doc_id"] for d in second["result"]["added"]] == ["q1"]
+        assert wait(client, first)["status"] == "cancelled"
+        assert [d["doc_id"] for d in client.get("/documents").json()["documents"]] == ["book", "q1"]
+    assert app.state.docqa.internal_errors == 0
+
+
+def test_writes_need_a_key_off_the_loopback(library_dir, cache_dir, embedder, caplog):
+    """Bound beyond 127.0.0.1/::1 without DOCQA_API_KEY: questions are answered, changes are
+    refused with 403 saying why, and the server says so in one log line at start."""
+    import logging
+
+    before = tree(library_dir)
+    caplog.set_level(logging.WARNING, logger="docqa.service")
+    app, client = make_client(library_dir, cache_dir, embedder, host="0.0.0.0")
+    with client:
+        assert [r.message for r in caplog.records if "DOCQA_API_KEY" in r.message and "0.0.0.0" in r.message]
+        listed = client.get("/documents").json()
+        assert not listed["writable"] and "DOCQA_API_KEY" in listed["read_only_reason"]
+        for r in (upload(client, "a.txt", small_book(3)), client.delete("/documents/book")):
+            assert r.status_code == 403 and "DOCQA_API_KEY" in r.json()["detail"]
+            assert "\n" not in r.json()["detail"]
+        assert client.post("/ask", json={"question": "本书一共分为几章？"}).status_code == 200
+    assert tree(library_dir) == before
+    app, client = make_client(library_dir, cache_dir, embedder, host="0.0.0.0", api_key="k3y")
+    with client:
+        r = client.get("/documents", headers={"Authorization": "Bearer k3y"})
+        assert r.json()["writable"] is True
+
+
+def test_upload_folders_are_removed_on_sigterm_and_swept_after_a_kill(library_dir, cache_dir, tmp_path):
+    """A real `docqa serve`: SIGTERM with a change running and two waiting leaves no upload
+    folder; after SIGKILL the next start sweeps docqa's own, never a user's folder of that name."""
+    import signal
+
+    from tests.serving import served
+
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    mine = temp / "docqa-upload-mine"
+    mine.mkdir()
+    (mine / "thesis.txt").write_text("my thesis draft\n", encoding="utf-8")
+    theirs = tmp_path / ".library.building-mine"
+    theirs.mkdir()
+    (theirs / "notes.txt").write_text("我的笔记\n", encoding="utf-8")
+    kept = {**{"tmp/" + k: v for k, v in tree(mine).items()}, **tree(theirs)}
+    env = {"TMPDIR": str(temp)}
+    long_book = book(40_000, seed=84).encode("utf-8")
+
+    def fill(base: str) -> None:
+        with httpx.Client(base_url=base, timeout=60) as http:
+            for i, data in enumerate((long_book, small_book(101), small_book(102))):
+                r = http.post("/documents", files={"file": (f"u{i}.txt", data, "text/plain")})
+                assert r.status_code == 202, r.text
+
+    def ours() -> list[str]:  # other libraries keep files of their own in TMPDIR
+        return sorted(p.name for p in temp.glob("docqa-upload-*") if p.name != mine.name)
+
+    for kill in (signal.SIGTERM, signal.SIGKILL):
+        with served(library_dir, cache_dir, log_path=tmp_path / f"serve-{kill}.log", env=env) as server:
+            fill(server.base_url)
+            assert len(ours()) == 3
+            server.proc.send_signal(kill)
+            server.proc.wait(timeout=30)
+        log = (tmp_path / f"serve-{kill}.log").read_text(errors="replace")
+        assert "Traceback" not in log, log[-3000:]
+        if kill == signal.SIGTERM:
+            assert ours() == [], ours()
+        else:
+            assert len(ours()) == 3
+    with served(library_dir, cache_dir, log_path=tmp_path / "serve-again.log", env=env):
+        assert ours() == []
+    assert {**{"tmp/" + k: v for k, v in tree(mine).items()}, **tree(theirs)} == kept
+
+
+def test_cancelling_an_upload_while_it_is_read_kills_the_reading_child(library_dir, cache_dir, embedder, tmp_path):
+    """DELETE /documents/jobs/{id} during the read stops the reading child process at once, not
+    when the read ends: an 82 KB EPUB of 40 MB of one-character paragraphs reads for about 200 s
+    under the default budget (measured here, AMD EPYC, loaded), so a cancel that only took effect
+    after reading would not finish within 30 s. The index is unchanged."""
+    import sys
+    from pathlib import Path as P
+
+    import psutil
+
+    sys.path.insert(0, str(P(__file__).resolve().parents[2] / "benchmarks"))
+    import make_bombs
+
+    def readers() -> list:
+        return [p for p in psutil.Process().children(recursive=True)
+                if "docqa.ingest.isolated" in " ".join(p.cmdline())]
+
+    bomb = make_bombs.epub_markup_bomb(tmp_path / "slow.epub", 40 << 20).read_bytes()
+    before = tree(library_dir)
+    app, client = make_client(library_dir, cache_dir, embedder)
+    with client:
+        job_id = upload(client, "slow.epub", bomb).json()["job"]["job_id"]
+        deadline = time.monotonic() + 60
+        while not readers():
+            assert time.monotonic() < deadline, client.get(f"/documents/jobs/{job_id}").json()
+            time.sleep(0.1)
+        job = client.get(f"/documents/jobs/{job_id}").json()
+        assert job["status"] == "running" and job["stage"] == "reading slow.epub", job
+        assert client.delete(f"/documents/jobs/{job_id}").status_code == 200
+        job = wait(client, job_id, timeout=30)
+        assert job["status"] == "cancelled" and job["error"] == "cancelled; the index is unchanged", job
+        assert readers() == []
+    assert tree(library_dir) == before
+    assert app.state.docqa.internal_errors == 0
