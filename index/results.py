@@ -31,7 +31,10 @@ class Answer:
     # so in the question's language, and `hits` are only the closest passages.
     refused: bool = False
     message: str | None = None
+    # How sure (docqa.index.refusal): `support` 0..1, and "high", "low" (answered with the
+    # closest sentence, which may not answer) or "none" (refused); None for a model never calibrated.
     support: float | None = None
+    confidence: str | None = None
     evidence: object | None = None  # refusal.Evidence, for calibration
     # Where the asked-for expression (a date for "when", a name for "who"; answer_types) stands
     # in `text`, as (start, end), so a page can mark it; None when the answer holds none.

@@ -166,8 +166,8 @@ class Searcher:
         where = Where(chapter, doc_id)
         pool = settings.candidate_pool
         scorer = _QuestionScorer(store, qvec, penalty, tokens)
-        ranked = self.fusion.fuse(store.dense_search(qvec, pool, where, penalty),
-                                  store.keyword_search(tokens, pool, where), scorer)
+        legs = (store.dense_search(qvec, pool, where, penalty), store.keyword_search(tokens, pool, where))
+        ranked = self.fusion.fuse(*legs, scorer)
         if doc_id is None:
             ranked = self._named_first(asked, ranked, lambda w: self.fusion.fuse(
                 store.dense_search(qvec, pool, w, penalty), store.keyword_search(tokens, pool, w), scorer), chapter)
@@ -184,7 +184,7 @@ class Searcher:
             rows.append(row)
             if len(hits) == k:
                 break
-        return qvec, tokens, hits, rows, info
+        return qvec, tokens, hits, rows, info, legs
 
     def _named_first(self, question: str, ranked: list[tuple[int, float]], fuse, chapter: int | None):
         """A document the question names ranks first, and the unit it asks for by number
@@ -231,12 +231,15 @@ class Searcher:
 
     def ask_steps(self, question: str, k: int = 5, chapter: int | None = None, doc_id: str | None = None):
         """`ask` in steps (see `run_steps`)."""
-        qvec, tokens, hits, rows, info = yield from self._retrieve_steps(question, k, chapter, doc_id)
+        qvec, tokens, hits, rows, info, legs = yield from self._retrieve_steps(question, k, chapter, doc_id)
         about = answer_about_book(self, question, info, hits, tokens)
         if about is not None:  # the book's own parts answer it: never a refusal
+            # Read from the part of the book that states it (copyright page, contents, a chapter),
+            # not matched by likeness: as sure as an answer gets.
+            about.support, about.confidence = 1.0, "high"
             return about
         answer = best_answer(qvec, tokens, hits, rows, self.store.sentences, self.ranking, info)
-        answer = refusal.review(self, question, info, qvec, tokens, answer, rows)
+        answer = refusal.review(self, question, info, qvec, tokens, answer, rows, legs)
         if answer.refused or answer.message:  # the text is no longer the sentence the span was in
             answer.span = None
         return answer

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from docqa.errors import InputError
+from docqa.index.refusal import LOW_CONFIDENCE
 from docqa.ingest.text import HAN, compact, sentence_spans
 from docqa.service.format import cited, is_chinese, location
 
@@ -186,7 +187,11 @@ def format_reply(answer_text: str, citations: Sequence[dict[str, Any]], question
 def _pieces(out: dict[str, Any], question: str) -> list[str]:
     if out.get("answer") is None:
         return refusal_pieces(out["refusal"], out.get("closest", []))
-    return reply_pieces(out["answer"]["text"], out["citations"], question)
+    pieces = reply_pieces(out["answer"]["text"], out["citations"], question)
+    if out.get("confidence") == "low":
+        # The closest sentence is given, but not as the answer: the book may not say.
+        pieces[0] = LOW_CONFIDENCE["zh" if is_chinese(question) else "en"] + pieces[0]
+    return pieces
 
 
 def new_completion_id() -> str:

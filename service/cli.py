@@ -173,7 +173,8 @@ def _answer_json(answer) -> dict[str, Any]:
 
     head = ({"answer": None, "refusal": answer.message} if answer.refused
             else {"answer": {"text": answer.text, "passage_id": answer.passage_id, "span": answer.span}})
-    return {**head, "support": answer.support, "results": [passage_dict(h.passage, h.score) for h in answer.hits]}
+    return {**head, "support": answer.support, "confidence": answer.confidence,
+            "results": [passage_dict(h.passage, h.score) for h in answer.hits]}
 
 
 def _batch(args, settings, searcher) -> int:
@@ -219,6 +220,10 @@ def _cmd_search(args, settings) -> int:
         print("\n最接近的段落（并不回答这个问题）：\n" if chinese else "\nClosest passages (they do not answer the question):\n")
     elif args.command == "ask" and answer.passage_id is not None:
         src = searcher.passage(answer.passage_id)
+        if answer.confidence == "low":
+            from docqa.index.refusal import LOW_CONFIDENCE
+
+            print(LOW_CONFIDENCE["zh" if chinese else "en"].rstrip())
         print(answer.text)
         print(f"  — {cited(src)} ({location(src, chinese)})\n")
     _print_hits(answer.hits, chinese)

@@ -71,6 +71,10 @@ class AskOut(BaseModel):
     citations: list[CitationOut] = Field(description="the passages the answer rests on; empty on a refusal")
     closest: list[CitationOut] = Field(default_factory=list,
                                        description="on a refusal, the nearest passages (they do not answer)")
+    support: float | None = Field(None, ge=0.0, le=1.0,
+                                  description="how well the book supports the answer, 0..1 (null: not calibrated for this model)")
+    confidence: Literal["high", "low", "none"] | None = Field(
+        None, description="high: answered; low: the closest sentence, which may not answer; none: refused")
 
 
 class SearchOut(BaseModel):
@@ -225,6 +229,10 @@ class ChatOut(BaseModel):
     refusal: str | None = None
     citations: list[CitationOut]
     closest: list[CitationOut] = Field(default_factory=list)
+    support: float | None = Field(None, ge=0.0, le=1.0,
+                                  description="how well the book supports the answer, 0..1 (null: not calibrated for this model)")
+    confidence: Literal["high", "low", "none"] | None = Field(
+        None, description="high: answered; low: the closest sentence, which may not answer; none: refused")
     retrieval_query: str = Field(description="what was searched: the question, with earlier turns for a follow-up")
     sources: list[dict[str, Any]] = Field(default_factory=list,
                                           description="the citations as Open WebUI sources (source, document, metadata)")

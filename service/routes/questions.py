@@ -17,14 +17,17 @@ router = APIRouter(tags=["questions"])
 
 def answer_out(answer: Any, question: str) -> dict[str, Any]:
     """The answer and its citations as /ask and the chat return them. A refusal ("not in this
-    book") is `"answer": null` with a `refusal` message; its passages are `closest`, not citations."""
+    book") is `"answer": null` with a `refusal` message; its passages are `closest`, not citations.
+    `support` (0..1) and `confidence` ("high", "low", "none") say how sure it is: a "low" answer
+    is the closest sentence, given because it may still be the answer."""
     passages = [fmt.passage_dict(h.passage, h.score) for h in answer.hits]
+    sure = {"support": getattr(answer, "support", None), "confidence": getattr(answer, "confidence", None)}
     if getattr(answer, "refused", False) or not answer.text:
         return {"answer": None, "refusal": getattr(answer, "message", None) or no_answer_text(question),
-                "citations": [], "closest": passages}
+                "citations": [], "closest": passages, **sure, "confidence": "none"}
     return {"answer": {"text": answer.text, "passage_id": answer.passage_id, "span": getattr(answer, "span", None)},
             "refusal": None,
-            "citations": passages, "closest": []}
+            "citations": passages, "closest": [], **sure}
 
 
 @router.post("/ask", response_model=AskOut)

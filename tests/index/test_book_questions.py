@@ -83,6 +83,7 @@ def test_the_author_comes_from_the_cip_record_not_the_biography(book_searcher, q
     assert "王明远" in a.text and "陈小梅" in a.text and "1975" not in a.text
     assert a.span is not None and a.text[a.span[0]:a.span[1]] == "王明远, 陈小梅"
     assert a.passage_id == a.hits[0].passage.passage_id and "王明远" in a.hits[0].passage.text
+    assert a.support == 1.0 and a.confidence == "high"
 
 
 @pytest.mark.parametrize("question", ["这本书主要讲什么？", "What is this book about?"])
@@ -113,6 +114,7 @@ def test_a_chapter_summary_lists_its_sections_and_their_lead_sentences(book_sear
     assert "古桥" in a.text
     assert a.text.index("石拱桥用条石砌成拱券") < a.text.index("廊桥在桥面上建有长廊")
     assert "运河的开凿" not in a.text
+    assert a.support == 1.0 and a.confidence == "high"
     cited = [h.passage.text for h in a.hits[:2]]
     assert "石拱桥用条石砌成拱券" in cited[0] and "廊桥在桥面上建有长廊" in cited[1]
 
@@ -121,6 +123,7 @@ def test_a_chapter_summary_lists_its_sections_and_their_lead_sentences(book_sear
 def test_a_greeting_says_what_docqa_does(book_searcher, question, start):
     a = book_searcher.ask(question)
     assert not a.refused and a.text.startswith(start) and a.hits == []
+    assert a.confidence == "high"
 
 
 def test_other_questions_still_go_to_the_answer_choice(book_searcher):

@@ -122,3 +122,19 @@ def test_folding_from_cached_passage_forms_equals_folding_the_joined_text():
     for a in seams:
         for b in seams:
             assert _folded([a, b]) == normalize(a + " " + b), (a, b)
+
+
+@pytest.mark.parametrize("question", ["xxxxxxxxxxxxxxxxxxxx", "😀🎉😀🎉", "e" + "\u0301" * 900, "\u0301" * 900, "？？？"])
+def test_content_free_questions_are_refused(searcher, question):
+    never = Searcher(searcher.store, searcher.embedder, refusal_threshold=0.0)
+    for s in (searcher, never):
+        a = s.ask(question)
+        assert a.refused and a.text == "" and a.confidence == "none" and a.support == 0.0, (question, a.text)
+
+
+def test_a_quoted_question_is_not_quoted_twice():
+    from docqa.index.refusal import refusal_message
+
+    assert refusal_message("“一带一路”倡议最早是什么时候提出的？", "zh") == \
+        "这本书里没有找到关于“‘一带一路’倡议最早是什么时候提出的”的内容。"
+    assert "““" not in refusal_message("“A” and “B”?", "en") and "”””" not in refusal_message("“A” and “B”?", "en")

@@ -85,6 +85,30 @@ def test_ask_refusal_is_a_null_answer_with_the_closest_passages(client):
     assert ok["answer"] is not None and ok["refusal"] is None and ok["closest"] == []
 
 
+def test_ask_says_how_sure_it_is(client, settings, searcher):
+    from docqa.index.refusal import HIGH_SUPPORT
+    from docqa.index.search import Searcher
+
+    sure = client.post("/ask", json={"question": "中国的外汇储备有多少？"}).json()
+    assert sure["confidence"] == "high" and HIGH_SUPPORT <= sure["support"] <= 1 and sure["answer"]
+    silent = client.post("/ask", json={"question": "怎样做红烧肉？"}).json()
+    assert silent["confidence"] == "none" and silent["answer"] is None and 0 <= silent["support"] < 1
+    # Below the refusal threshold nothing is hidden when the threshold is 0: the closest sentence is
+    # given, marked low, in the answer and in the chat's reply.
+    never = Searcher(searcher.store, searcher.embedder, refusal_threshold=0.0)
+    with TestClient(create_app(settings, never)) as c:
+        low = c.post("/ask", json={"question": "怎样做红烧肉？"}).json()
+        assert low["confidence"] == "low" and low["answer"]["text"] and low["refusal"] is None
+        assert low["support"] == silent["support"] and low["citations"]
+        messages = [{"role": "user", "content": "怎样做红烧肉？"}]
+        content = c.post("/v1/chat/completions", json={"messages": messages}).json()["choices"][0]["message"]["content"]
+        assert content.startswith("书中没有直接的回答；最相关的内容是：" + low["answer"]["text"])
+        messages = [{"role": "user", "content": "What is the capital of France?"}]
+        body = c.post("/v1/chat/completions", json={"messages": messages}).json()
+        assert body["confidence"] == "low"
+        assert body["choices"][0]["message"]["content"].startswith("The book may not answer this directly")
+
+
 def test_ask_english_question(client):
     r = client.post("/ask", json={"question": "When was the Silk Road Economic Belt proposed?", "k": 3})
     assert r.status_code == 200, r.text

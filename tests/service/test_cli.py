@@ -94,9 +94,11 @@ def test_search_batch_marks_a_refusal_with_a_null_answer(capsys, book_index, tmp
     row = json.loads(out)
     assert code == 0 and row["answer"] is None
     assert row["refusal"].startswith("这本书里没有找到") and row["results"]
+    assert row["confidence"] == "none" and 0 <= row["support"] < 1
     code, out, _ = run(capsys, "search", "--questions", str(qfile), "--json", "--index", str(book_index),
                        "--refusal-threshold", "0")
-    assert json.loads(out)["answer"] is not None
+    row = json.loads(out)
+    assert row["answer"] is not None and row["confidence"] == "low", row["support"]
 
 
 def test_chapter_reading_prints_the_shared_sentence_once(capsys):
