@@ -95,7 +95,8 @@ def _run(func: str, paths: list[str], kwargs: dict, memory_bytes, seconds, shoul
     rfd, wfd = os.pipe()
     env = {**os.environ, **_QUIET_THREADS}
     try:
-        child = subprocess.Popen([sys.executable, "-m", "docqa.ingest.isolated", str(wfd), str(memory_bytes)],
+        child = subprocess.Popen([sys.executable, "-m", "docqa.ingest.isolated", str(wfd), str(memory_bytes),
+                                  str(os.getpid())],
                                  stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, pass_fds=(wfd,), env=env,
                                  close_fds=True)
     finally:
@@ -176,11 +177,30 @@ def _died(source: str, code: int | None, memory_bytes: int) -> DocqaError:
                          hint=f"re-export the file; if it is a real book, raise {MEMORY_SETTING}")
 
 
-def _child(fd: int, memory_bytes: int) -> None:
+def _die_with_parent(parent: int) -> None:
+    """Ask Linux to SIGKILL this reader when its parent dies (PR_SET_PDEATHSIG), so a server
+    killed with SIGKILL mid-read does not leave its reader holding memory for the rest of the read;
+    exit at once if the parent is already gone. Elsewhere (no prctl) the reader ends at its
+    first write to the closed pipe."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.prctl(1, signal.SIGKILL, 0, 0, 0) != 0:  # 1 = PR_SET_PDEATHSIG
+            return
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent:
+        os._exit(70)
+
+
+def _child(fd: int, memory_bytes: int, parent: int | None = None) -> None:
     """The child's side: cap the address space, read, send frames ("file", source)... then one result."""
     import resource
     import traceback
 
+    if parent is not None:
+        _die_with_parent(parent)
     out = os.fdopen(fd, "wb", buffering=0)
 
     def send(kind: str, payload: Any) -> None:
@@ -233,6 +253,6 @@ def _peak_address_space() -> int:
 
 if __name__ == "__main__":
     try:
-        _child(int(sys.argv[1]), int(sys.argv[2]))
+        _child(int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]) if len(sys.argv) > 3 else None)
     except BaseException:  # noqa: BLE001 - e.g. out of memory while sending: the parent reports it in one line
         os._exit(70)

@@ -95,3 +95,30 @@ def test_library_add_reads_in_the_child_and_can_be_stopped(tmp_path, monkeypatch
         add_documents(tmp_path / "shelf", [book], load_embedder=no_model, should_stop=lambda: True)
     assert not (tmp_path / "shelf").exists()
     _no_children()
+
+
+def test_the_reading_child_dies_with_a_killed_parent(tmp_path):
+    """A server SIGKILLed mid-read must not leave its reader running on (holding up to
+    DOCQA_READ_MEMORY_BYTES for up to DOCQA_READ_SECONDS): the child dies with its parent."""
+    bomb = make_bombs.epub_markup_bomb(tmp_path / "slow.epub", 60 * MB)
+    parent = subprocess.Popen([sys.executable, "-c",
+                               "import sys; from pathlib import Path; from docqa.ingest.isolated import load_corpus_isolated;"
+                               "load_corpus_isolated([Path(sys.argv[1])], seconds=600)", str(bomb)])
+    try:
+        deadline = time.monotonic() + 60
+        readers = []
+        while not readers and time.monotonic() < deadline:
+            readers = [p for p in psutil.Process(parent.pid).children() if "docqa.ingest.isolated" in " ".join(p.cmdline())]
+            time.sleep(0.05)
+        assert readers, "the parent never started its reader"
+        time.sleep(1.0)  # the reader is reading
+        assert readers[0].is_running() and parent.poll() is None
+        parent.kill()
+        parent.wait()
+        gone, alive = psutil.wait_procs(readers, timeout=5)
+        assert not alive, f"reader {alive[0].pid} outlived its SIGKILLed parent"
+    finally:
+        parent.kill()
+        for p in psutil.process_iter(["cmdline"]):
+            if str(bomb) in " ".join(p.info["cmdline"] or []) and "docqa.ingest.isolated" in " ".join(p.info["cmdline"] or []):
+                p.kill()
