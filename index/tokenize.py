@@ -222,7 +222,9 @@ class Tokenizer:
         """The text's words. jieba's dictionary and the stop words are Simplified: Traditional
         text is cut where its Simplified form (`opencc` t2s, character for character) is cut, and
         each word is returned in the text's own characters, so words still match the passages
-        they came from. On DRCD (Traditional Wikipedia) this lifted ... (benchmarks/results/refusal-lodo.txt)."""
+        they came from. On DRCD dev (Traditional Wikipedia, tuning questions) this took the answer
+        accuracy from .708 to .755 and the answerable questions refused from 18.8% to 14.5%
+        (benchmarks/results/refusal-lodo.txt); a Simplified text is cut exactly as before."""
         text = normalize(text).lower()
         if self.simplified:
             simple = _t2s(text)
