@@ -281,9 +281,9 @@ class MilvusStore:
         self._vocab = vocab
         self._passage_collection = info["passages"]
         self._search_params = info.get("search_params", {})
-        from docqa.index.tokenize import Tokenizer
+        from docqa.index.tokenize import Tokenizer, cuts_simplified
 
-        self._tokenizer = Tokenizer(terms)
+        self._tokenizer = Tokenizer(terms, simplified=cuts_simplified(manifest))
 
     @property
     def model_name(self) -> str:

@@ -697,6 +697,9 @@ def load_index(index_dir: Path, *, model_name: str | None = None) -> DirectorySt
     problems += hub.problems(n, dim)
     if problems:
         raise IndexLoadError(f"the index at {index_dir} is inconsistent ({'; '.join(problems)}): {rebuild}")
+    from docqa.index.tokenize import cuts_simplified
+
+    keyword.tokenizer.simplified = cuts_simplified(manifest)
     return DirectoryStore(index_dir, manifest, passages, documents, dense, keyword, sentences, hub)
 
 

@@ -100,3 +100,26 @@ def test_keyword_document_frequency_counts_the_passages_holding_each_term(tmp_pa
         for term in index.bm25.vocab_dict:
             assert index.document_frequency(term) == sum(term in c for c in cut), term
     assert loaded.document_frequency("没有这个词") == 0
+
+
+def test_traditional_text_is_cut_where_its_simplified_form_is_and_keeps_its_characters():
+    """jieba's dictionary and the stop words are Simplified: cut on the Traditional characters,
+    邦聯 fell apart into 邦 / 聯 and 以什麼 stayed one word."""
+    import opencc
+
+    s2t = opencc.OpenCC("s2t.json").convert
+    tok = Tokenizer()
+    simplified = "美国南北战争期间，南方邦联成立之初首都是哪一个都市？朝鲜王朝以什么概念为基础？"
+    traditional = s2t(simplified)
+    assert traditional != simplified
+    assert tok(traditional) == [s2t(t) for t in tok(simplified)]
+    assert "邦聯" in tok(traditional) and "以什麼" not in tok(traditional) and "什麼" not in tok(traditional)
+    assert all(t in traditional for t in tok(traditional))  # words in the text's own characters
+
+
+def test_an_index_built_before_cuts_its_queries_as_it_was_built():
+    from docqa.index.tokenize import cuts_simplified
+
+    assert cuts_simplified({"tokenizer": {"version": 3}}) and not cuts_simplified({"tokenizer": {"version": 2}})
+    old = Tokenizer(simplified=False)
+    assert "以什麼" in old("朝鮮王朝以什麼概念為基礎")  # the version-2 cut, unchanged for its vocabulary
