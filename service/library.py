@@ -1,7 +1,9 @@
-"""The served library: changes run one at a time in a background thread, then the searcher is swapped.
+"""The served library: changes run one at a time, each in a child process, then the searcher is swapped.
 
 Readers never wait for a change and never see a half-made index: a change writes a new index
-aside (`docqa.index.library`), a new searcher is opened on it with the model already loaded,
+aside (`docqa.index.library`, in a child process so that its passage encoder and the index it
+copies never stay in the server's memory, see `docqa.service.change_process`), a new searcher
+is opened on it with the question encoder already loaded,
 and only then does `ServiceState.searcher` point at it. A request that took the old searcher
 finishes with it; its passages, vectors and keyword index are in memory, so a removed book
 stays answerable to that request. Uploads are saved under a safe name in a temporary folder
@@ -295,15 +297,14 @@ class Library:
         job = self._new_job("add", name)
 
         def run(should_stop: Callable[[], bool]) -> dict[str, Any]:
-            from docqa.index.library import add_documents
+            from docqa.service.change_process import run_change
 
             self._reporter(job)(f"reading {name}")
-            change = add_documents(index_dir, [upload], embedder=self.state.embedder(),
-                                   max_file_bytes=self.settings.max_file_bytes, say=self._reporter(job),
-                                   progress=self._embedding_reporter(job), should_stop=should_stop)
-            if change.changed:
+            change = run_change("add", index_dir, options=self._add_options([upload]), say=self._reporter(job),
+                                progress=self._embedding_reporter(job), should_stop=should_stop)
+            if change["added"] or change["removed"]:
                 self._swap(job)
-            return _change_dict(change)
+            return change
 
         self._submit(job, run, upload=upload.parent)
         return job
@@ -314,13 +315,19 @@ class Library:
         job = self._new_job("remove", doc_id)
 
         def run(should_stop: Callable[[], bool]) -> dict[str, Any]:
-            from docqa.index.library import remove_documents
+            from docqa.service.change_process import run_change
 
-            change = remove_documents(index_dir, [doc_id], say=self._reporter(job), should_stop=should_stop)
+            change = run_change("remove", index_dir, options={"doc_ids": [doc_id]}, say=self._reporter(job),
+                                progress=lambda _done, _total: None, should_stop=should_stop)
             self._swap(job)
-            return _change_dict(change)
+            return change
 
         return job, self._submit(job, run)
+
+    def _add_options(self, paths: list[Path]) -> dict[str, Any]:
+        """What the child process of an add needs to load the model as this server would."""
+        return {"paths": [str(p) for p in paths], "model": self.settings.model, "cache_dir": str(self.settings.cache_dir),
+                "precision": self.settings.build_precision, "max_file_bytes": self.settings.max_file_bytes}
 
     def _swap(self, job: Job) -> None:
         job.stage, job.progress = "opening the new index", 0.95
@@ -419,12 +426,6 @@ class Library:
         else:
             pending.future.set_exception(exc if exc is not None else JobFinished(error or status))
         log.info("library job %s %s%s", job.job_id, status, f": {error}" if error and status != "done" else "")
-
-
-def _change_dict(change) -> dict[str, Any]:
-    from dataclasses import asdict
-
-    return asdict(change)
 
 
 UPLOAD_PREFIX = "docqa-upload-"

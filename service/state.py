@@ -82,7 +82,8 @@ class ServiceState:
         self.empty = False
         """A new library (--index on a missing or empty folder): no searcher, and no error either."""
         self.model: Any = None
-        """The model loaded while the shelf is empty: it embeds the first books and then asks."""
+        """The model loaded while the shelf is empty: its question encoder serves once the first book is
+        added (the books themselves are embedded in a child process, see `docqa.service.change_process`)."""
 
     def use_opener(self, open_searcher: Callable[..., "Searcher"]) -> None:
         """How to open the searcher again: when its store fails under it (`store_failed`) or its
@@ -132,15 +133,6 @@ class ServiceState:
                      self.settings.index)
         self.empty, self.error, self._failure = True, None, None
         return True
-
-    def embedder(self) -> Any:
-        """The model that embeds books added through this server (the searcher's, or the empty
-        shelf's); raises as `require` does while there is none."""
-        if self.searcher is not None:
-            return self.searcher.embedder
-        if self.empty and self.model is not None:
-            return self.model
-        return self.require()
 
     def shelf(self) -> "Searcher | None":
         """The searcher, or None while the shelf is empty (for the routes that show an empty shelf)."""
