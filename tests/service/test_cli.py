@@ -245,3 +245,19 @@ def test_chapter_article_shows_one_numbered_unit(capsys, tmp_path):
     assert code == 1 and "no unit 99" in err
     code, _, err = run(capsys, "chapter", "--article", "x", str(path))
     assert code == 1 and "17 or 十七" in err
+
+
+def cli(*argv, **kwargs):
+    """The installed command as a user runs it: a child process, its stdout, stderr and exit code."""
+    return subprocess.run([sys.executable, "-m", "docqa.service.cli", *argv], capture_output=True, text=True,
+                          timeout=kwargs.pop("timeout", 300), **kwargs)
+
+
+def test_chapters_of_a_chinese_book_speak_chinese():
+    done = cli("chapters")
+    assert done.returncode == 0, done.stderr
+    body = done.stdout.splitlines()[1:]  # the first line is the title, id and file name
+    assert "  书前部分" in body and "  各章" in body and "  书后部分" in body
+    assert any(line.endswith("（正文未收录，目录第 9 页）") for line in body)
+    for words in ("Front matter", "Chapters", "Back matter", "not in corpus", "(p."):
+        assert words not in done.stdout
