@@ -61,6 +61,17 @@ def outline_dict(documents: list[Document]) -> dict[str, Any]:
     } for doc in documents]}
 
 
+def chapter_numbering(chapter: Chapter) -> str | None:
+    """The chapter's number as the book writes it ("第五章", "Chapter 5"): its heading without
+    its title, or None when the book gave no heading to take it from."""
+    heading, title = (chapter.heading or "").strip(), (chapter.title or "").strip()
+    if not heading:
+        return None
+    if title and heading.endswith(title):
+        heading = heading[:-len(title)]
+    return heading.strip(" \t\u3000:：.．、-—") or None
+
+
 def part_matches(chapter: Chapter, part: str | None) -> bool:
     """`part` names the chapter's part by its heading or a piece of it ("第二编", "物权")."""
     if part is None:

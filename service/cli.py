@@ -12,6 +12,7 @@ from typing import Any
 from docqa.errors import DocqaError, InputError
 
 EXIT_ERROR = 1
+DEFAULT_K = 5
 
 
 class CliError(InputError):
@@ -42,7 +43,12 @@ def build_parser() -> argparse.ArgumentParser:
     for name, help_ in (("search", "ranked passages for a question"), ("ask", "an answer with its cited passages")):
         p = sub.add_parser(name, help=help_)
         p.add_argument("question", nargs="?", help="the question, in Chinese or English")
-        p.add_argument("-k", type=int, default=5, help="how many passages, 1 to 50 (default 5)")
+        p.add_argument("-k", type=int, default=None,
+                       help="how many passages, 1 to 50 (default 5)" if name == "search" else
+                       "how many passages to show under the answer, 1 to 50 (default: only the answer's source)")
+        if name == "ask":
+            p.add_argument("-v", "--verbose", action="store_true",
+                           help="the answer with the passages it was chosen from (5, or -k), not only its source")
         p.add_argument("--chapter", type=int, help="only passages of this chapter number")
         p.add_argument("--doc-id", help="only passages of this document")
         p.add_argument("--questions", type=Path, help='JSONL file of {"id", "question"} lines, answered one JSON line each')
@@ -197,6 +203,8 @@ def _cmd_search(args, settings) -> int:
     from docqa.service.lookup import check_scope
     from docqa.service.questions import check_k, check_question
 
+    shown = args.k  # an asked-for number of passages is shown, as -v shows them
+    args.k = DEFAULT_K if args.k is None else args.k
     check_k(args.k, "-k")
     if (args.question is None) == (args.questions is None):
         raise CliError("give either a QUESTION or --questions FILE.jsonl (not both)")
@@ -215,6 +223,8 @@ def _cmd_search(args, settings) -> int:
         print("no passage matches (check --chapter / --doc-id)")
         return 0
     chinese = is_chinese(question)
+    if args.command == "ask" and not (args.verbose or shown):
+        return _print_answer(searcher, answer, chinese)
     if args.command == "ask" and answer.refused:
         print(answer.message)
         print("\n最接近的段落（并不回答这个问题）：\n" if chinese else "\nClosest passages (they do not answer the question):\n")
@@ -227,6 +237,24 @@ def _cmd_search(args, settings) -> int:
         print(answer.text)
         print(f"  — {cited(src)} ({location(src, chinese)})\n")
     _print_hits(answer.hits, chinese)
+    return 0
+
+
+def _print_answer(searcher, answer, chinese: bool) -> int:
+    """`docqa ask` by default: the answer and the passage it comes from, or the refusal alone
+    (the closest passages, which do not answer, come with -v)."""
+    from docqa.service.format import cited, location
+
+    if answer.refused or answer.passage_id is None:
+        print(answer.message or answer.text)
+        return 0
+    if answer.confidence == "low":
+        from docqa.index.refusal import LOW_CONFIDENCE
+
+        print(LOW_CONFIDENCE["zh" if chinese else "en"].rstrip())
+    src = searcher.passage(answer.passage_id)
+    print(answer.text)
+    print(f"  — {cited(src)} ({location(src, chinese)})")
     return 0
 
 

@@ -261,3 +261,25 @@ def test_chapters_of_a_chinese_book_speak_chinese():
     assert any(line.endswith("（正文未收录，目录第 9 页）") for line in body)
     for words in ("Front matter", "Chapters", "Back matter", "not in corpus", "(p."):
         assert words not in done.stdout
+
+
+def test_ask_shows_the_answer_and_its_source_and_more_only_when_asked(book_index):
+    done = cli("ask", "本书的责任编辑是谁？", "--index", str(book_index))
+    assert done.returncode == 0, done.stderr
+    answer, source = done.stdout.splitlines()
+    assert "秦绪军" in answer
+    assert source.startswith("  — ") and "版权页" in source
+    for more in (["-v"], ["-k", "3"]):
+        done = cli("ask", "本书的责任编辑是谁？", "--index", str(book_index), *more)
+        assert done.stdout.splitlines()[0] == answer
+        shown = [line for line in done.stdout.splitlines() if line.startswith("[")]
+        assert len(shown) == (5 if more == ["-v"] else 3)
+
+
+def test_ask_refusal_is_one_line_and_a_listed_chapter_is_named_as_the_book_does(book_index):
+    done = cli("ask", "澳大利亚的首都是哪里？", "--index", str(book_index))
+    assert done.returncode == 0, done.stderr
+    assert len(done.stdout.splitlines()) == 1 and "没有" in done.stdout
+    done = cli("ask", "第五章的主要内容是什么？", "--index", str(book_index))
+    assert done.stdout.startswith("第五章“产能合作典型企业案例”"), done.stdout
+    assert "第5章" not in done.stdout
