@@ -283,3 +283,45 @@ def test_ask_refusal_is_one_line_and_a_listed_chapter_is_named_as_the_book_does(
     done = cli("ask", "第五章的主要内容是什么？", "--index", str(book_index))
     assert done.stdout.startswith("第五章“产能合作典型企业案例”"), done.stdout
     assert "第5章" not in done.stdout
+
+
+def test_a_busy_port_is_one_line_and_exit_1(tmp_path):
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = cli("serve", "--index", str(tmp_path / "shelf"), "--port", str(port), timeout=120)
+    assert done.returncode == 1, done.stderr
+    assert done.stdout == "" and done.stderr.count("\n") == 1, done.stderr
+    assert done.stderr.startswith("docqa: error: ") and f"port {port}" in done.stderr and "--port" in done.stderr
+
+
+def test_serve_logs_a_library_change_in_one_line_and_no_polls(tmp_path, cache_dir):
+    import time
+
+    import httpx
+
+    from tests.serving import served
+
+    book = "小书\n\n第一章 开始\n\n这是一本很小的书。它讲的是如何开始读一本书。\n".encode()
+    with served(tmp_path / "shelf", cache_dir, log_path=tmp_path / "serve.log") as server, \
+            httpx.Client(base_url=server.base_url, trust_env=False, timeout=30) as http:
+        for _ in range(20):
+            assert http.get("/readyz").status_code == 200
+            assert http.get("/healthz").status_code == 200
+        job = http.post("/documents", files={"file": ("small-book.txt", book)}).json()["job"]["job_id"]
+        deadline = time.monotonic() + 240
+        while (status := http.get(f"/documents/jobs/{job}").json()["status"]) not in ("done", "failed"):
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+        assert status == "done"
+        assert http.get("/no-such-page").status_code == 404
+        time.sleep(0.5)
+        log = (tmp_path / "serve.log").read_text()
+    assert "/readyz" not in log and "/healthz" not in log and "/documents/jobs" not in log, log
+    assert '"POST /documents HTTP/1.1" 202' in log and '"GET /no-such-page HTTP/1.1" 404' in log
+    library = [line for line in log.splitlines() if "library:" in line]
+    assert len(library) == 1 and "added 小书 [small-book]" in library[0], log
+    assert "DEBUG" not in log
