@@ -39,6 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     common(p)
     p.add_argument("--faiss", choices=["flat", "hnsw"], default="flat", help="exact (flat) or approximate (hnsw) vectors")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar or messages (a bar shows only on a terminal)")
+    p.add_argument("--json", action="store_true", help="the summary as one JSON line (index, counts, files, seconds)")
 
     for name, help_ in (("search", "ranked passages for a question"), ("ask", "an answer with its cited passages")):
         p = sub.add_parser(name, help=help_)
@@ -156,9 +157,13 @@ def _cmd_build(args, settings) -> int:
                            cache_dir=settings.cache_dir, progress=not args.quiet,
                            max_file_bytes=settings.max_file_bytes, faiss_kind=args.faiss,
                            precision=settings.build_precision, say=say)
-    print(json.dumps({"index": str(index_dir), "counts": manifest["counts"],
-                      "files": len(manifest["corpus"]["files"]), "seconds": manifest["build_seconds"]},
-                     ensure_ascii=False))
+    summary = {"index": str(index_dir), "counts": manifest["counts"],
+               "files": len(manifest["corpus"]["files"]), "seconds": manifest["build_seconds"]}
+    if args.json:
+        _emit(summary)
+        return 0
+    counts = ", ".join(f"{n} {what}" for what, n in manifest["counts"].items())
+    print(f"{index_dir}: {counts} from {summary['files']} file(s) in {summary['seconds']:.1f} s")
     return 0
 
 

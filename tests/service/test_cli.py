@@ -325,3 +325,15 @@ def test_serve_logs_a_library_change_in_one_line_and_no_polls(tmp_path, cache_di
     library = [line for line in log.splitlines() if "library:" in line]
     assert len(library) == 1 and "added 小书 [small-book]" in library[0], log
     assert "DEBUG" not in log
+
+
+def test_build_keeps_progress_on_stderr_and_json_for_json(tmp_path, cache_dir):
+    book = tmp_path / "small.txt"
+    book.write_text("小书\n\n第一章 开始\n\n这是一本很小的书。它讲的是如何开始读一本书。\n", encoding="utf-8")
+    done = cli("build", str(book), "--index", str(tmp_path / "a"))
+    assert done.returncode == 0, done.stderr
+    (line,) = done.stdout.splitlines()
+    assert not line.startswith("{") and str(tmp_path / "a") in line and "1 documents" in line
+    assert "embedding" in done.stderr  # progress goes to stderr
+    done = cli("build", str(book), "--index", str(tmp_path / "b"), "--json")
+    assert json.loads(done.stdout)["counts"]["documents"] == 1
