@@ -239,11 +239,13 @@ LOW_CONFIDENCE = {"zh": "书中没有直接的回答；最相关的内容是："
 """How an answer of low confidence is introduced (chat and the command line), in the question's language."""
 
 
-def listed_only_message(language: str, number: int, title: str, page: int | None, toc: str) -> str:
-    """A chapter the contents list but the corpus lacks: say what is known about it."""
+def listed_only_message(language: str, number: int, title: str, page: int | None, toc: str,
+                        numbering: str | None = None) -> str:
+    """A chapter the contents list but the corpus lacks: say what is known about it, naming the
+    chapter as the book does (`numbering`, "第五章") when it gave a heading."""
     if language == "zh":
         where = f"{toc}第 {page} 页" if page is not None else toc
-        return f"第{number}章“{title}”列在{where}，但这一章的正文不在本语料中，无法回答其内容。"
+        return f"{numbering or f'第{number}章'}“{title}”列在{where}，但这一章的正文不在本语料中，无法回答其内容。"
     where = f"the contents ({toc}), page {page}" if page is not None else f"the contents ({toc})"
     return (f"Chapter {number}, “{title}”, is listed in {where}, but its text is not in this corpus, "
             "so its content cannot be answered.")
@@ -267,6 +269,7 @@ def review(searcher, question: str, info, qvec: np.ndarray, tokens: list[str], a
     contents say of it; for a question the book does not answer, a refusal (closest passages
     kept as such); else the answer unchanged, with its support."""
     from docqa.index.store import indexed_text
+    from docqa.ingest.outline import chapter_numbering
 
     number = asked_chapter(question)
     listed = _listed_only(searcher.documents, number) if number is not None else None
@@ -276,7 +279,9 @@ def review(searcher, question: str, info, qvec: np.ndarray, tokens: list[str], a
         title = compact(listed.title)
         source = next((p for p in searcher.passages if p.doc_id == doc.doc_id and p.kind == "toc"
                        and title in compact(p.text)), None)
-        answer.text = listed_only_message(info.language, number, listed.title, listed.toc_page, toc)
+        chapter = next((c for c in doc.chapters if c.number == number and not c.in_corpus), None)
+        answer.text = listed_only_message(info.language, number, listed.title, listed.toc_page, toc,
+                                          chapter_numbering(chapter) if chapter else None)
         answer.passage_id = source.passage_id if source else None
         answer.message = answer.text
         if source is not None and all(h.passage.passage_id != source.passage_id for h in answer.hits):

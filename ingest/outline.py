@@ -5,11 +5,14 @@ corpus lacks is reported as such, never silently answered from other text.
 """
 from __future__ import annotations
 
+import re
 from typing import Any
 
-from docqa.ingest.model import Chapter, Document, Passage
-from docqa.ingest.text import compact
 from docqa.errors import NotFoundError
+from docqa.ingest.model import Chapter, Document, Passage
+from docqa.ingest.text import HAN, compact
+
+_HAN = re.compile(f"[{HAN}]")
 
 
 class ChapterNotFound(NotFoundError):
@@ -56,6 +59,17 @@ def outline_dict(documents: list[Document]) -> dict[str, Any]:
             } for sec in ch.sections],
         } for ch in doc.chapters],
     } for doc in documents]}
+
+
+def chapter_numbering(chapter: Chapter) -> str | None:
+    """The chapter's number as the book writes it ("第五章", "Chapter 5"): its heading without
+    its title, or None when the book gave no heading to take it from."""
+    heading, title = (chapter.heading or "").strip(), (chapter.title or "").strip()
+    if not heading:
+        return None
+    if title and heading.endswith(title):
+        heading = heading[:-len(title)]
+    return heading.strip(" \t\u3000:：.．、-—") or None
 
 
 def part_matches(chapter: Chapter, part: str | None) -> bool:
@@ -153,40 +167,54 @@ def chapter_dict(document: Document, chapter: Chapter, passages: list[Passage]) 
     }
 
 
+_LABELS = {
+    "zh": {"front": "书前部分", "chapters": "各章", "back": "书后部分", "page": "（第 {} 页）",
+           "absent": "（正文未收录）", "absent_page": "（正文未收录，目录第 {} 页）"},
+    "en": {"front": "Front matter", "chapters": "Chapters", "back": "Back matter", "page": "  (p. {})",
+           "absent": "  (not in corpus)", "absent_page": "  (not in corpus, p. {})"},
+}
+"""The words `render_outline_text` puts beside a book's own headings, in the book's language."""
+
+
+def book_language(doc: Document) -> str:
+    """"zh" when the book's title or headings are written in Chinese characters, else "en": the
+    outline's own words follow the book, not the reader's terminal."""
+    names = [doc.title, *(ch.heading or ch.title for ch in doc.chapters), *(fm.title for fm in doc.front_matter)]
+    return "zh" if any(_HAN.search(n or "") for n in names) else "en"
+
+
 def render_outline_text(documents: list[Document]) -> str:
     """An indented tree for a terminal."""
     out: list[str] = []
     for doc in documents:
+        words = _LABELS[book_language(doc)]
         out.append(f"{doc.title}  [{doc.doc_id}]  {doc.source}")
         front = [fm for fm in doc.front_matter if fm.kind != "back_matter"]
         back = [fm for fm in doc.front_matter if fm.kind == "back_matter"]
         if front:
-            out.append("  Front matter")
-            out.extend(f"    {fm.title}{_matter_note(fm)}" for fm in front)
+            out.append(f"  {words['front']}")
+            out.extend(f"    {fm.title}{_note(fm, words)}" for fm in front)
         if doc.chapters:
-            out.append("  Chapters")
+            out.append(f"  {words['chapters']}")
         part = ""
         for ch in doc.chapters:
             if ch.part and ch.part != part:
                 out.append(f"    {ch.part}")
             part = ch.part
             label = ch.heading or f"{ch.number}. {ch.title}"
-            if ch.in_corpus:
-                note = f"  (p. {ch.toc_page})" if ch.toc_page is not None else ""
-            else:
-                note = f"  (not in corpus, p. {ch.toc_page})" if ch.toc_page is not None else "  (not in corpus)"
-            out.append(f"    {label}{note}")
+            out.append(f"    {label}{_note(ch, words)}")
             for sec in ch.sections:
                 out.append(f"      {sec.heading or sec.title}")
                 out.extend(f"        {sub.title}" for sub in sec.subsections)
         if back:
-            out.append("  Back matter")
-            out.extend(f"    {fm.title}{_matter_note(fm)}" for fm in back)
+            out.append(f"  {words['back']}")
+            out.extend(f"    {fm.title}{_note(fm, words)}" for fm in back)
         out.append("")
     return "\n".join(out).rstrip("\n") + "\n"
 
 
-def _matter_note(fm) -> str:
-    if fm.in_corpus:
-        return f"  (p. {fm.toc_page})" if fm.toc_page is not None else ""
-    return f"  (not in corpus, p. {fm.toc_page})" if fm.toc_page is not None else "  (not in corpus)"
+def _note(entry, words: dict[str, str]) -> str:
+    """Where a chapter or a front-matter entry is: its contents page, and whether its text is missing."""
+    if entry.in_corpus:
+        return words["page"].format(entry.toc_page) if entry.toc_page is not None else ""
+    return words["absent_page"].format(entry.toc_page) if entry.toc_page is not None else words["absent"]

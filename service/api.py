@@ -7,8 +7,10 @@ is a 4xx JSON body that says what to change; the catch-all 500 exists for bugs.
 """
 from __future__ import annotations
 
+import errno
 import functools
 import logging
+import socket
 import threading
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -21,6 +23,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.middleware.cors import CORSMiddleware
 from starlette.routing import Route
 
+from docqa.errors import DocqaError
 from docqa.service import http_errors
 from docqa.service.engine import open_searcher
 from docqa.service.middleware import UPLOAD_SLACK, BearerAuth, BodyGuard, protocol_with_deadline
@@ -114,10 +117,38 @@ def server_config(settings: Settings, app: FastAPI | None = None, **overrides):
     return uvicorn.Config(app if app is not None else create_app(settings), **options)
 
 
+class PortBusy(DocqaError):
+    """The address `docqa serve` was to listen on is taken or not this machine's."""
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """The server's socket, bound before anything loads, so a busy port is one line and exit 1
+    (uvicorn alone logs its startup, then the bind error, and exits 3)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise PortBusy(f"port {port} on {host} is already in use (another docqa serve?)",
+                           hint="stop that server, or choose another port with --port N (or DOCQA_PORT)") from None
+        raise PortBusy(f"cannot listen on {host}:{port}: {exc.strerror or exc}",
+                       hint="give a host this machine has with --host (or DOCQA_HOST)") from None
+    return sock
+
+
 def run(settings: Settings) -> None:
     """Serve until interrupted; the index loads (or is built) in the background after start."""
     import uvicorn
 
+    from docqa.service import logs
+
+    sock = listen(settings.host, settings.port)
+    logs.setup()
     if settings.host not in ("127.0.0.1", "localhost", "::1") and not settings.api_key:
         log.warning("serving on %s without DOCQA_API_KEY: anyone who can reach it can query the book", settings.host)
-    uvicorn.Server(server_config(settings)).run()
+    shown = f"[{settings.host}]" if ":" in settings.host else settings.host
+    log.info("docqa serving on http://%s:%d (Press CTRL+C to quit)", shown, sock.getsockname()[1])
+    uvicorn.Server(server_config(settings)).run(sockets=[sock])

@@ -158,10 +158,14 @@ def quote_sentences(text: str, answer_text: str, question: str = "") -> str:
     return quote if len(quote) <= QUOTE_CHARS else quote[:QUOTE_CHARS - 1].rstrip() + "…"
 
 
-def reply_pieces(answer_text: str, citations: Sequence[dict[str, Any]], question: str = "") -> list[str]:
-    """The reply in the order it streams; joined, it is exactly the non-streamed reply."""
+def reply_pieces(answer_text: str, citations: Sequence[dict[str, Any]], question: str = "",
+                 source_id: str | None = None) -> list[str]:
+    """The reply in the order it streams; joined, it is exactly the non-streamed reply. The answer
+    ends with the `[n]` of the citation it was taken from (`source_id`), so a frontend that shows
+    only the text still tells the answer's own source from the others."""
     chinese = is_chinese(answer_text)
-    pieces = [answer_text]
+    own = next((i for i, c in enumerate(citations, 1) if source_id is not None and c.get("passage_id") == source_id), None)
+    pieces = [answer_text if own is None else f"{answer_text.rstrip()} [{own}]"]
     for i, c in enumerate(citations, 1):
         quoted = f"> {quote_sentences(c['text'], answer_text, question)}"
         pieces.append(
@@ -187,7 +191,7 @@ def format_reply(answer_text: str, citations: Sequence[dict[str, Any]], question
 def _pieces(out: dict[str, Any], question: str) -> list[str]:
     if out.get("answer") is None:
         return refusal_pieces(out["refusal"], out.get("closest", []))
-    pieces = reply_pieces(out["answer"]["text"], out["citations"], question)
+    pieces = reply_pieces(out["answer"]["text"], out["citations"], question, out["answer"].get("passage_id"))
     if out.get("confidence") == "low":
         # The closest sentence is given, but not as the answer: the book may not say.
         pieces[0] = LOW_CONFIDENCE["zh" if is_chinese(question) else "en"] + pieces[0]

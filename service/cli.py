@@ -12,6 +12,7 @@ from typing import Any
 from docqa.errors import DocqaError, InputError
 
 EXIT_ERROR = 1
+DEFAULT_K = 5
 
 
 class CliError(InputError):
@@ -38,11 +39,17 @@ def build_parser() -> argparse.ArgumentParser:
     common(p)
     p.add_argument("--faiss", choices=["flat", "hnsw"], default="flat", help="exact (flat) or approximate (hnsw) vectors")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar or messages (a bar shows only on a terminal)")
+    p.add_argument("--json", action="store_true", help="the summary as one JSON line (index, counts, files, seconds)")
 
     for name, help_ in (("search", "ranked passages for a question"), ("ask", "an answer with its cited passages")):
         p = sub.add_parser(name, help=help_)
         p.add_argument("question", nargs="?", help="the question, in Chinese or English")
-        p.add_argument("-k", type=int, default=5, help="how many passages, 1 to 50 (default 5)")
+        p.add_argument("-k", type=int, default=None,
+                       help="how many passages, 1 to 50 (default 5)" if name == "search" else
+                       "how many passages to show under the answer, 1 to 50 (default: only the answer's source)")
+        if name == "ask":
+            p.add_argument("-v", "--verbose", action="store_true",
+                           help="the answer with the passages it was chosen from (5, or -k), not only its source")
         p.add_argument("--chapter", type=int, help="only passages of this chapter number")
         p.add_argument("--doc-id", help="only passages of this document")
         p.add_argument("--questions", type=Path, help='JSONL file of {"id", "question"} lines, answered one JSON line each')
@@ -150,9 +157,13 @@ def _cmd_build(args, settings) -> int:
                            cache_dir=settings.cache_dir, progress=not args.quiet,
                            max_file_bytes=settings.max_file_bytes, faiss_kind=args.faiss,
                            precision=settings.build_precision, say=say)
-    print(json.dumps({"index": str(index_dir), "counts": manifest["counts"],
-                      "files": len(manifest["corpus"]["files"]), "seconds": manifest["build_seconds"]},
-                     ensure_ascii=False))
+    summary = {"index": str(index_dir), "counts": manifest["counts"],
+               "files": len(manifest["corpus"]["files"]), "seconds": manifest["build_seconds"]}
+    if args.json:
+        _emit(summary)
+        return 0
+    counts = ", ".join(f"{n} {what}" for what, n in manifest["counts"].items())
+    print(f"{index_dir}: {counts} from {summary['files']} file(s) in {summary['seconds']:.1f} s")
     return 0
 
 
@@ -197,6 +208,8 @@ def _cmd_search(args, settings) -> int:
     from docqa.service.lookup import check_scope
     from docqa.service.questions import check_k, check_question
 
+    shown = args.k  # an asked-for number of passages is shown, as -v shows them
+    args.k = DEFAULT_K if args.k is None else args.k
     check_k(args.k, "-k")
     if (args.question is None) == (args.questions is None):
         raise CliError("give either a QUESTION or --questions FILE.jsonl (not both)")
@@ -215,6 +228,8 @@ def _cmd_search(args, settings) -> int:
         print("no passage matches (check --chapter / --doc-id)")
         return 0
     chinese = is_chinese(question)
+    if args.command == "ask" and not (args.verbose or shown):
+        return _print_answer(searcher, answer, chinese)
     if args.command == "ask" and answer.refused:
         print(answer.message)
         print("\n最接近的段落（并不回答这个问题）：\n" if chinese else "\nClosest passages (they do not answer the question):\n")
@@ -227,6 +242,24 @@ def _cmd_search(args, settings) -> int:
         print(answer.text)
         print(f"  — {cited(src)} ({location(src, chinese)})\n")
     _print_hits(answer.hits, chinese)
+    return 0
+
+
+def _print_answer(searcher, answer, chinese: bool) -> int:
+    """`docqa ask` by default: the answer and the passage it comes from, or the refusal alone
+    (the closest passages, which do not answer, come with -v)."""
+    from docqa.service.format import cited, location
+
+    if answer.refused or answer.passage_id is None:
+        print(answer.message or answer.text)
+        return 0
+    if answer.confidence == "low":
+        from docqa.index.refusal import LOW_CONFIDENCE
+
+        print(LOW_CONFIDENCE["zh" if chinese else "en"].rstrip())
+    src = searcher.passage(answer.passage_id)
+    print(answer.text)
+    print(f"  — {cited(src)} ({location(src, chinese)})")
     return 0
 
 

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from docqa.errors import BusyError, DocqaError, IndexStateError, NotFoundError
+from docqa.service.logs import change_line
 from docqa.service.settings import Settings
 from docqa.service.state import ServiceState
 
@@ -118,6 +119,7 @@ class _Pending:
     stop: threading.Event = field(default_factory=threading.Event)
     why: str = ""
     upload: Path | None = None
+    started: float | None = None
 
 
 def is_loopback(host: str) -> bool:
@@ -339,7 +341,7 @@ class Library:
             for word, share in _STAGES:
                 if message.startswith(word):
                     job.progress = max(job.progress, share)
-            log.info("library job %s: %s", job.job_id, message)
+            log.debug("library job %s: %s", job.job_id, message)
         return say
 
     @staticmethod
@@ -383,6 +385,7 @@ class Library:
                 self._finish(pending, "cancelled", pending.why or "cancelled")
                 continue
             job.status, job.stage = "running", "starting"
+            pending.started = time.monotonic()
             budget = self.settings.job_seconds
             timer = threading.Timer(budget, self._stop, args=(pending, f"over its time budget of {budget:g} s "
                                                                          "(DOCQA_JOB_SECONDS)"))
@@ -425,7 +428,11 @@ class Library:
             pending.future.set_result(job.result)
         else:
             pending.future.set_exception(exc if exc is not None else JobFinished(error or status))
-        log.info("library job %s %s%s", job.job_id, status, f": {error}" if error and status != "done" else "")
+        if status == "done":
+            seconds = time.monotonic() - pending.started if pending.started is not None else None
+            log.info("%s", change_line(job.kind, job.target, job.result, seconds))
+        else:
+            log.info("library: %s %s %s: %s", job.kind, job.target, status, error)
 
 
 UPLOAD_PREFIX = "docqa-upload-"

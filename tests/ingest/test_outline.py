@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from docqa.ingest.outline import (ChapterNotFound, ChapterNotInCorpus, SectionNotFound, chapter_dict,
@@ -115,14 +117,24 @@ def test_render_outline_text(book):
     text = render_outline_text(book.documents)
     lines = text.splitlines()
     assert lines[0] == f"“一带一路”工业文明  [{DOC}]  belt-and-road-capacity-cooperation.txt"
-    assert "  Front matter" in lines and "    内容简介" in lines and "    目录" in lines
-    assert "    第一章 产能合作的背景与意义  (p. 1)" in lines
+    assert "  书前部分" in lines and "    内容简介" in lines and "    目录" in lines
+    assert "    第一章 产能合作的背景与意义（第 1 页）" in lines
     assert "      第二节 推进国际产能合作的背景与意义" in lines
     assert "        一、“一带一路”将有效化解我国产能过剩" in lines
-    assert "    第六章 “一带一路”产能合作模式分析  (not in corpus, p. 207)" in lines
+    assert "    第六章 “一带一路”产能合作模式分析（正文未收录，目录第 207 页）" in lines
     assert "      第一节 PPP 模式分析" in lines
     assert "    版权页" in lines
-    assert text.endswith("防止海外恶性竞争\n  Back matter\n    参考文献  (not in corpus, p. 228)\n")
+    assert text.endswith("防止海外恶性竞争\n  书后部分\n    参考文献（正文未收录，目录第 228 页）\n")
+    assert not re.search("[A-Za-z]", "\n".join(lines[1:]).replace("PPP", ""))  # no English beside the book's titles
+
+
+def test_an_english_book_keeps_english_outline_words(write):
+    corpus = load_corpus([write("guide.txt", "A Small Guide\n\nPreface\n\nThis guide is short.\n\n"
+                                             "Chapter 1 Getting started\n\nInstall the tool and run it.\n\n"
+                                             "Chapter 2 Asking\n\nAsk a question and read the answer.\n")])
+    lines = render_outline_text(corpus.documents).splitlines()
+    assert lines[1:] == ["  Front matter", "    Preface", "  Chapters", "    Chapter 1 Getting started",
+                         "    Chapter 2 Asking"]
 
 
 def test_outline_of_a_document_without_chapters(write):

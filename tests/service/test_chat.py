@@ -93,7 +93,8 @@ def test_completion_reply_names_chapter_and_section_and_quotes(client, book_text
     content = choice["message"]["content"]
     answer, citations = body["answer"], body["citations"]
     assert "4 万亿美元" in answer["text"]
-    assert content.startswith(answer["text"] + "\n\n[1] ")
+    own = next(i for i, c in enumerate(citations, 1) if c["passage_id"] == answer["passage_id"])
+    assert content.startswith(f"{answer['text']} [{own}]\n\n[1] ")
     for i, c in enumerate(citations, 1):
         head = f"[{i}] 《{c['title']}》 {c['heading']} ({c['source']}, chars {c['start']}–{c['end']})\n> "
         assert head in content
@@ -104,6 +105,20 @@ def test_completion_reply_names_chapter_and_section_and_quotes(client, book_text
     quote = content.split(f"({source['source']}, chars {source['start']}–{source['end']})\n> ")[1].split("\n\n")[0]
     assert answer["text"].rstrip("…")[:20] in quote.replace("\n", "")
     assert all(len(block.split("\n> ", 1)[1]) <= chat.QUOTE_CHARS for block in content.split("\n\n")[1:])
+
+
+@pytest.mark.parametrize("question", ["本书的责任编辑是谁？", "中国的外汇储备有多少？", "What is the price of the book?"])
+def test_the_plain_text_reply_marks_the_answers_own_source(client, question):
+    """Frontends that show only the text (no citations field, no source events) still see which
+    numbered source the answer came from: the answer line ends with its [n]."""
+    messages = [{"role": "user", "content": question}]
+    body = client.post("/v1/chat/completions", json={"messages": messages}).json()
+    content, citations = body["choices"][0]["message"]["content"], body["citations"]
+    own = next(i for i, c in enumerate(citations, 1) if c["passage_id"] == body["answer"]["passage_id"])
+    first = content.split("\n\n")[0]
+    assert first.endswith(f" [{own}]") and first[: -len(f" [{own}]")].strip() == body["answer"]["text"].strip()
+    streamed = client.post("/v1/chat/completions", json={"messages": messages, "stream": True})
+    assert "".join(c["choices"][0]["delta"].get("content") or "" for c in sse_chunks(streamed.text)) == content
 
 
 def test_a_question_the_book_does_not_answer_gets_a_plain_refusal(client):

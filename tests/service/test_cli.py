@@ -245,3 +245,95 @@ def test_chapter_article_shows_one_numbered_unit(capsys, tmp_path):
     assert code == 1 and "no unit 99" in err
     code, _, err = run(capsys, "chapter", "--article", "x", str(path))
     assert code == 1 and "17 or 十七" in err
+
+
+def cli(*argv, **kwargs):
+    """The installed command as a user runs it: a child process, its stdout, stderr and exit code."""
+    return subprocess.run([sys.executable, "-m", "docqa.service.cli", *argv], capture_output=True, text=True,
+                          timeout=kwargs.pop("timeout", 300), **kwargs)
+
+
+def test_chapters_of_a_chinese_book_speak_chinese():
+    done = cli("chapters")
+    assert done.returncode == 0, done.stderr
+    body = done.stdout.splitlines()[1:]  # the first line is the title, id and file name
+    assert "  书前部分" in body and "  各章" in body and "  书后部分" in body
+    assert any(line.endswith("（正文未收录，目录第 9 页）") for line in body)
+    for words in ("Front matter", "Chapters", "Back matter", "not in corpus", "(p."):
+        assert words not in done.stdout
+
+
+def test_ask_shows_the_answer_and_its_source_and_more_only_when_asked(book_index):
+    done = cli("ask", "本书的责任编辑是谁？", "--index", str(book_index))
+    assert done.returncode == 0, done.stderr
+    answer, source = done.stdout.splitlines()
+    assert "秦绪军" in answer
+    assert source.startswith("  — ") and "版权页" in source
+    for more in (["-v"], ["-k", "3"]):
+        done = cli("ask", "本书的责任编辑是谁？", "--index", str(book_index), *more)
+        assert done.stdout.splitlines()[0] == answer
+        shown = [line for line in done.stdout.splitlines() if line.startswith("[")]
+        assert len(shown) == (5 if more == ["-v"] else 3)
+
+
+def test_ask_refusal_is_one_line_and_a_listed_chapter_is_named_as_the_book_does(book_index):
+    done = cli("ask", "澳大利亚的首都是哪里？", "--index", str(book_index))
+    assert done.returncode == 0, done.stderr
+    assert len(done.stdout.splitlines()) == 1 and "没有" in done.stdout
+    done = cli("ask", "第五章的主要内容是什么？", "--index", str(book_index))
+    assert done.stdout.startswith("第五章“产能合作典型企业案例”"), done.stdout
+    assert "第5章" not in done.stdout
+
+
+def test_a_busy_port_is_one_line_and_exit_1(tmp_path):
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = cli("serve", "--index", str(tmp_path / "shelf"), "--port", str(port), timeout=120)
+    assert done.returncode == 1, done.stderr
+    assert done.stdout == "" and done.stderr.count("\n") == 1, done.stderr
+    assert done.stderr.startswith("docqa: error: ") and f"port {port}" in done.stderr and "--port" in done.stderr
+
+
+def test_serve_logs_a_library_change_in_one_line_and_no_polls(tmp_path, cache_dir):
+    import time
+
+    import httpx
+
+    from tests.serving import served
+
+    book = "小书\n\n第一章 开始\n\n这是一本很小的书。它讲的是如何开始读一本书。\n".encode()
+    with served(tmp_path / "shelf", cache_dir, log_path=tmp_path / "serve.log") as server, \
+            httpx.Client(base_url=server.base_url, trust_env=False, timeout=30) as http:
+        for _ in range(20):
+            assert http.get("/readyz").status_code == 200
+            assert http.get("/healthz").status_code == 200
+        job = http.post("/documents", files={"file": ("small-book.txt", book)}).json()["job"]["job_id"]
+        deadline = time.monotonic() + 240
+        while (status := http.get(f"/documents/jobs/{job}").json()["status"]) not in ("done", "failed"):
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+        assert status == "done"
+        assert http.get("/no-such-page").status_code == 404
+        time.sleep(0.5)
+        log = (tmp_path / "serve.log").read_text()
+    assert "/readyz" not in log and "/healthz" not in log and "/documents/jobs" not in log, log
+    assert '"POST /documents HTTP/1.1" 202' in log and '"GET /no-such-page HTTP/1.1" 404' in log
+    library = [line for line in log.splitlines() if "library:" in line]
+    assert len(library) == 1 and "added 小书 [small-book]" in library[0], log
+    assert "DEBUG" not in log
+
+
+def test_build_keeps_progress_on_stderr_and_json_for_json(tmp_path, cache_dir):
+    book = tmp_path / "small.txt"
+    book.write_text("小书\n\n第一章 开始\n\n这是一本很小的书。它讲的是如何开始读一本书。\n", encoding="utf-8")
+    done = cli("build", str(book), "--index", str(tmp_path / "a"))
+    assert done.returncode == 0, done.stderr
+    (line,) = done.stdout.splitlines()
+    assert not line.startswith("{") and str(tmp_path / "a") in line and "1 documents" in line
+    assert "embedding" in done.stderr  # progress goes to stderr
+    done = cli("build", str(book), "--index", str(tmp_path / "b"), "--json")
+    assert json.loads(done.stdout)["counts"]["documents"] == 1
