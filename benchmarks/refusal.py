@@ -15,8 +15,11 @@ questions:
   the questions of the regulations removed from half the library.
 
 For each distribution the model is fitted on the others' tuning rows, its threshold chosen on
-them, and the left-out distribution's tuning rows are judged: answerable refused (target <= 3%)
-and unanswerable refused (target >= 85%). Then the shipped model (fitted on every tuning row)
+them, and the left-out distribution's tuning rows are judged: answerable refused (target <= 3%;
+also shown: how many of them were answered right, i.e. what a refusal hid) and unanswerable
+refused (target >= 85%). The features are read against each index's own similarity levels
+(docqa.index.calibration): an index built before them gets them computed in memory here, and
+each half-library index its own. Then the shipped model (fitted on every tuning row)
 is judged once on the frozen test splits (benchmarks/data/splits/, the shared book questions).
 
     python benchmarks/refusal.py prepare /tmp/refusal      # corpora and question files
@@ -48,6 +51,9 @@ SPLITS = DATA / "splits"
 SHARED = Path("/work/shared") if Path("/work/shared").is_dir() else HERE.parent.parent / "shared"
 SHARED_BOOK = SHARED / "eval" / "book-questions.jsonl"
 TARGET_REFUSE, TARGET_FALSE = 0.85, 0.03
+RIGHT_REFUSED = 0.0
+"""A threshold may hide no right answer of any fitting set: at the 3% the targets allow, the
+model fitted on every tuning row (threshold 0.31) refused one right regulations answer of 43."""
 DISTRIBUTIONS = ("cmrc", "drcd", "book", "english", "offnear", "regulations")
 
 
@@ -106,6 +112,7 @@ def subset_index(index, keep_docs: set[str]):
     """The same index without the passages of other documents (vectors, keywords, sentences)."""
     import bm25s
 
+    from docqa.index import calibration
     from docqa.index.dense import DenseVectors
     from docqa.index.hubness import Hubness
     from docqa.index.keyword import KeywordIndex
@@ -123,10 +130,11 @@ def subset_index(index, keep_docs: set[str]):
     sel = np.isin(st.row, rows)
     sent_row = np.array([remap[int(r)] for r in st.row[sel]], dtype=np.int32)
     hub = Hubness(index.hub.en[rows], index.hub.zh[rows], index.hub.shift)
-    return DirectoryStore(index.path, index.manifest, passages, [d for d in index.documents if d.doc_id in keep_docs],
-                          DenseVectors.build(vecs), KeywordIndex(tok, bm25),
-                          SentenceTable(sent_row, st.start[sel], st.end[sel], st.vectors[sel],
-                                        None if st.context is None else st.context[sel]), hub)
+    table = SentenceTable(sent_row, st.start[sel], st.end[sel], st.vectors[sel],
+                          None if st.context is None else st.context[sel])
+    manifest = {**index.manifest, "calibration": calibration.levels(vecs, table.vectors, table.row)}
+    return DirectoryStore(index.path, manifest, passages, [d for d in index.documents if d.doc_id in keep_docs],
+                          DenseVectors.build(vecs), KeywordIndex(tok, bm25), table, hub)
 
 
 def _matches(text: str, gold: list[str]) -> bool:
@@ -152,6 +160,20 @@ class PrecomputedQueries:
     def encode_queries(self, texts: list[str]) -> np.ndarray:
         self.add(texts)
         return np.stack([self.cache[t] for t in texts])
+
+
+def with_levels(searcher):
+    """An index built before calibration version 1 gets its levels here, in memory (as `build`
+    now saves them), so that old benchmark indexes need no rebuild."""
+    from docqa.index import calibration, refusal
+
+    store = searcher.store
+    if calibration.of_store(store) is None:
+        vecs = np.stack([store.dense.index.reconstruct(r) for r in range(len(store.passages))])
+        store.manifest = {**store.manifest, "calibration": calibration.levels(
+            vecs, store.sentences.vectors, store.sentences.row)}
+        searcher.refusal_coefficients = refusal.coefficients_for(store)
+    return searcher
 
 
 def collect(searcher, rows: list[dict], dist: str, group: str, answerable: bool, split: str | None = None) -> list[dict]:
@@ -187,7 +209,7 @@ def _book_searcher():
     from docqa.service.engine import open_searcher
     from docqa.service.settings import Settings
 
-    book = open_searcher(Settings(refusal_threshold=0.0))
+    book = with_levels(open_searcher(Settings(refusal_threshold=0.0)))
     book.embedder = PrecomputedQueries(book.embedder)
     return book
 
@@ -208,7 +230,7 @@ def gather_book(root: Path, book) -> list[dict]:
 def gather_wiki(root: Path, book, dist: str) -> list[dict]:
     from docqa.index.search import Searcher
 
-    full = Searcher.open(root / dist / "index", embedder=book.embedder, refusal_threshold=0.0)
+    full = with_levels(Searcher.open(root / dist / "index", embedder=book.embedder, refusal_threshold=0.0))
     questions = _rows(root / dist / "questions.jsonl")
     article = {d["id"]: d["article"] for d in _rows(root / dist / "docs.jsonl")}
     return (collect(full, questions, dist, dist, True)
@@ -218,7 +240,8 @@ def gather_wiki(root: Path, book, dist: str) -> list[dict]:
 def gather_regulations(root: Path, book, regs_index: Path | None = None) -> list[dict]:
     from docqa.index.search import Searcher
 
-    regs = Searcher.open(regs_index or root / "regs" / "index", embedder=book.embedder, refusal_threshold=0.0)
+    regs = with_levels(Searcher.open(regs_index or root / "regs" / "index", embedder=book.embedder,
+                                     refusal_threshold=0.0))
     present = {Path(p.source).name for p in regs.passages}
     questions = [q for q in _rows(DATA / "regulations-questions.jsonl") if not q.get("file") or q["file"] in present]
     return (collect(regs, [q for q in questions if q["answerable"]], "regulations", "regulations", True)
@@ -292,15 +315,20 @@ def _rates(rows: list[dict], c, t: float) -> tuple[float, float]:
             float(np.mean(out[False])) if out[False] else float("nan"))
 
 
+def _right_refused(rows: list[dict], c, t: float) -> float:
+    """The share of a set's questions whose right answer a refusal would hide."""
+    return sum(r["correct"] and support(r, c) < t for r in rows) / len(rows)
+
+
 def choose_threshold(rows: list[dict], c) -> float:
-    """The highest threshold at which no answerable set (of the fitting rows) has more than 3%
-    refused: a wrong refusal hides a right answer, a wrong answer is marked low."""
+    """The highest threshold at which no answerable set (of the fitting rows) has a question
+    refused that was answered right (`RIGHT_REFUSED`): a wrong refusal hides a right answer, while
+    refusing a question whose retrieval found nothing relevant (a wrong answer) loses nothing.
+    Both shares are reported (`describe`)."""
     best = 0.01
+    groups = [[r for r in rows if r["group"] == g] for g in sorted({r["group"] for r in rows if r["answerable"]})]
     for t in np.arange(0.01, 0.96, 0.01):
-        worst = max(sum(support(r, c) < t for r in gr) / len(gr)
-                    for g in {r["group"] for r in rows if r["answerable"]}
-                    for gr in [[r for r in rows if r["group"] == g]])
-        if worst <= TARGET_FALSE:
+        if max(_right_refused(gr, c, t) for gr in groups) <= RIGHT_REFUSED:
             best = float(round(t, 2))
     return best
 
@@ -324,6 +352,9 @@ def describe(rows: list[dict], c, t: float) -> str:
             refused = sum(support(r, c) < t for r in sel)
             word = "answerable refused" if answerable else "unanswerable refused"
             parts.append(f"{word} {refused}/{len(sel)} ({refused / len(sel):.1%})")
+            if answerable:
+                right = sum(r["correct"] and support(r, c) < t for r in sel)
+                parts.append(f"right answers refused {right} ({right / len(sel):.1%})")
     answered = [r for r in rows if r["answerable"]]
     if answered:
         acc = sum(r["correct"] and support(r, c) >= t for r in answered) / len(answered)
@@ -334,7 +365,8 @@ def describe(rows: list[dict], c, t: float) -> str:
 def lodo(rows: list[dict], features) -> list[str]:
     tune = [r for r in rows if r["split"] == "tune" and r["features"]]
     lines = [f"features: {', '.join(features)}",
-             f"{'left out':12} {'n':>5} {'thr':>5}  {'answerable refused':>22}  {'unanswerable refused':>22}  verdict"]
+             f"{'left out':12} {'n':>5} {'thr':>5}  {'answerable refused':>22}  {'of them right':>14}  "
+             f"{'unanswerable refused':>22}  verdict"]
     for dist in DISTRIBUTIONS:
         train = [r for r in tune if r["dist"] != dist]
         test = [r for r in tune if r["dist"] == dist]
@@ -344,17 +376,28 @@ def lodo(rows: list[dict], features) -> list[str]:
         un = [r for r in test if not r["answerable"]]
         fa = sum(support(r, c) < t for r in an)
         fu = sum(support(r, c) < t for r in un)
+        fr = sum(r["correct"] and support(r, c) < t for r in an)
+        r_txt = f"{fr} ({fr / len(an):.1%})" if an else "-"
         ok = (not an or fa / len(an) <= TARGET_FALSE) and (not un or fu / len(un) >= TARGET_REFUSE)
         a_txt = f"{fa}/{len(an)} ({fa / len(an):.1%})" if an else "-"
         u_txt = f"{fu}/{len(un)} ({fu / len(un):.1%})" if un else "-"
-        lines.append(f"{dist:12} {len(test):5} {t:5.2f}  {a_txt:>22}  {u_txt:>22}  {'ok' if ok else 'MISS'}")
+        lines.append(f"{dist:12} {len(test):5} {t:5.2f}  {a_txt:>22}  {r_txt:>14}  {u_txt:>22}  {'ok' if ok else 'MISS'}")
         for g in sorted({r["group"] for r in test}):
             gr = [r for r in test if r["group"] == g]
             lines.append(f"    {g:24} {describe(gr, c, t)}")
     return lines
 
 
-FEATURES = ("dense_z", "sentence_z", "fused", "agree", "overlap", "coverage", "anchors", "typed")
+FEATURES = ("cal_s", "cal_p", "overlap", "anchors", "is_en")
+"""The features of `refusal.CALIBRATED`: the best sentence and passage against the index's own
+levels, the rare words found, the translation-free terms found, and the question's language."""
+
+
+def shipped_form(c: dict[str, float], t: float, at: float) -> dict[str, float]:
+    """The model with its bias moved so that support `at` (the searcher's one threshold knob)
+    falls where support `t` did: the same refusals, one setting for every index."""
+    shift = math.log(at / (1 - at)) - math.log(t / (1 - t))
+    return {**c, "bias": round(c["bias"] + shift, 4)}
 
 
 def main() -> None:
@@ -370,7 +413,7 @@ def main() -> None:
         return prepare(args.root)
     if args.command == "gather":
         return gather(args.root, args.parts.split(","), args.regs_index)
-    from docqa.index.refusal import COEFFICIENTS, DEFAULT_THRESHOLD
+    from docqa.index.refusal import COEFFICIENTS, DEFAULT_THRESHOLD, INDEX_CALIBRATED
 
     rows = [r for path in sorted(args.root.glob("features-*.jsonl")) for r in _rows(path)]
     features = tuple(f for f in args.features.split(",") if f)
@@ -385,21 +428,25 @@ def main() -> None:
     t = choose_threshold(tune, c)
     high = choose_high(tune, c, t)
     print(f"\nfitted on every tuning row: {json.dumps(c)}  threshold {t}  high confidence from {high}")
+    print(f"  as shipped (threshold {DEFAULT_THRESHOLD}): {json.dumps(shipped_form(c, t, DEFAULT_THRESHOLD))}"
+          f"  high confidence from {choose_high(tune, shipped_form(c, t, DEFAULT_THRESHOLD), DEFAULT_THRESHOLD)}")
     print("per set, this model at that threshold (tune):")
     for g in sorted({r["group"] for r in tune}):
         gr = [r for r in tune if r["group"] == g]
         low = sum(t <= support(r, c) < high for r in gr)
         print(f"  {g:24} n={len(gr):4}  {describe(gr, c, t)}, low {low}")
-    shipped = COEFFICIENTS
-    print(f"shipped: {json.dumps(shipped)}  threshold {DEFAULT_THRESHOLD}")
     splits = ("tune", "test") if args.test else ("tune",)
-    print("\nper set, shipped model at its threshold" + (" (tune | test)" if args.test else " (tune)"))
-    for g in sorted({r["group"] for r in rows}):
-        cells = []
-        for split in splits:
-            gr = [r for r in rows if r["group"] == g and r["split"] == split and r["features"]]
-            cells.append(f"{split} n={len(gr)}: {describe(gr, shipped, DEFAULT_THRESHOLD)}" if gr else f"{split}: -")
-        print(f"  {g:24} " + "  |  ".join(cells))
+    for name, shipped in (("absolute-cosine (indexes without levels)", COEFFICIENTS),
+                          ("index-calibrated-1", INDEX_CALIBRATED)):
+        print(f"\nshipped {name}: {json.dumps(shipped['zh'] if shipped is INDEX_CALIBRATED else shipped)}  "
+              f"threshold {DEFAULT_THRESHOLD}")
+        print("per set, at that threshold" + (" (tune | test)" if args.test else " (tune)"))
+        for g in sorted({r["group"] for r in rows}):
+            cells = []
+            for split in splits:
+                gr = [r for r in rows if r["group"] == g and r["split"] == split and r["features"]]
+                cells.append(f"{split} n={len(gr)}: {describe(gr, shipped, DEFAULT_THRESHOLD)}" if gr else f"{split}: -")
+            print(f"  {g:24} " + "  |  ".join(cells))
 
 
 if __name__ == "__main__":

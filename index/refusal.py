@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from docqa.index import calibration
 from docqa.ingest.text import compact, normalize
 
 if TYPE_CHECKING:
@@ -71,12 +72,51 @@ class Evidence:
     coverage: float = 0.0
     typed: float = 1.0
     typed_top: float = 1.0
+    # Against the index's own scale (docqa.index.calibration): the best sentence's and passage's
+    # cosine minus the median cosine of the index's sentences, passages, to their nearest others.
+    cal_s: float = 0.0
+    cal_p: float = 0.0
 
     def features(self) -> dict[str, float]:
         return {"sentence": self.sentence, "passage": self.passage, "specific": self.specific,
                 "overlap": self.overlap, "anchors": self.anchors, "dense_z": self.dense_z,
                 "sentence_z": self.sentence_z, "fused": self.fused, "agree": self.agree,
-                "coverage": self.coverage, "typed": self.typed, "typed_top": self.typed_top}
+                "coverage": self.coverage, "typed": self.typed, "typed_top": self.typed_top,
+                "cal_s": self.cal_s, "cal_p": self.cal_p, "is_en": float(self.language == "en")}
+
+
+CALIBRATED = {"bias": 0.0317, "cal_s": 56.9741, "cal_p": 4.7602, "overlap": 3.3753, "anchors": 3.0851,
+              "is_en": 5.1003}
+"""The refusal model of an index that carries its own similarity levels (`cal_s`, `cal_p`: the
+best sentence and passage above the index's median nearest-neighbour cosine), fitted by
+`python benchmarks/refusal.py lodo DIR` on every tuning row of the six distributions (CMRC trial,
+DRCD dev, the book in Simplified and Traditional, English questions, off/near-topic, the
+regulations library). Its threshold was chosen as the highest at which no tuning set loses a
+right answer (0.28) and the bias moved so that it falls at `DEFAULT_THRESHOLD`. Left one
+distribution out it refuses 55.7% (CMRC), 89.2% (DRCD), 53.1% (off/near-topic) and 66.7%
+(regulations) of unanswerable questions, where the absolute-cosine refit refused 0-8%
+(benchmarks/results/refusal-lodo.txt)."""
+INDEX_CALIBRATED = {"zh": CALIBRATED, "en": CALIBRATED}
+HIGH_SUPPORT_CALIBRATED = 0.72
+"""`HIGH_SUPPORT` for `INDEX_CALIBRATED`: the lowest support that no more than 5% of any
+unanswerable tuning set reaches (benchmarks/refusal.py, `choose_high`)."""
+
+
+def coefficients_for(store) -> dict[str, dict[str, float]] | None:
+    """The refusal model for this index: the calibrated one (`INDEX_CALIBRATED`) when the index
+    carries its own levels (built since calibration version 1), else the absolute-cosine one
+    (`COEFFICIENTS`), so that an older index still loads and refuses as before; None for a model
+    never calibrated."""
+    if store.model_name not in CALIBRATED_MODELS:
+        return None
+    return INDEX_CALIBRATED if calibration.of_store(store) is not None else COEFFICIENTS
+
+
+def model_version(coefficients) -> str:
+    """Which refusal model is in use, as recorded with a search's evidence and in benchmarks."""
+    if coefficients is INDEX_CALIBRATED:
+        return "index-calibrated-1"
+    return "absolute-cosine" if coefficients is COEFFICIENTS else "custom" if coefficients else "none"
 
 
 def support(ev: Evidence, coefficients: dict[str, dict[str, float]] = COEFFICIENTS) -> float:
@@ -179,6 +219,9 @@ def gather(qvec: np.ndarray, tokens: list[str], rows: list[int], store: "IndexSt
     specific = float((sims - store.hubness(language)[rows]).max())
     ev = Evidence(language, best_sentence, float(sims.max()), specific, overlap(tokens, context, store), anchored,
                   fused=fused, typed=typed, typed_top=typed_top)
+    levels = calibration.of_store(store)
+    if levels is not None:
+        ev.cal_s, ev.cal_p = best_sentence - levels["sentence"], float(sims.max()) - levels["passage"]
     if legs is not None:
         dense, keyword = legs
         pool = np.asarray(dense.rows, dtype=np.int64)
@@ -306,7 +349,8 @@ def review(searcher, question: str, info, qvec: np.ndarray, tokens: list[str], a
     if answer.hits and answer.support < searcher.refusal_threshold:
         answer.confidence = "none"
         return _refuse(answer, question, info.language)
-    answer.confidence = "high" if answer.support >= max(HIGH_SUPPORT, searcher.refusal_threshold) else "low"
+    high = HIGH_SUPPORT_CALIBRATED if searcher.refusal_coefficients is INDEX_CALIBRATED else HIGH_SUPPORT
+    answer.confidence = "high" if answer.support >= max(high, searcher.refusal_threshold) else "low"
     return answer
 
 

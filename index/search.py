@@ -71,8 +71,8 @@ class Searcher:
             raise InputError(f"refusal_threshold must be between 0 and 1, got {refusal_threshold}")
         self.refusal_threshold = refusal_threshold
         # None: this model's similarities were never calibrated, so no refusal is made.
-        self.refusal_coefficients = refusal_coefficients or (
-            refusal.COEFFICIENTS if store.model_name in refusal.CALIBRATED_MODELS else None)
+        self.refusal_coefficients = refusal_coefficients or refusal.coefficients_for(store)
+        self.refusal_model = refusal.model_version(self.refusal_coefficients)
         self.store = store
         self.embedder = embedder
         self.ranking = ranking or store.ranking

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from docqa.errors import IndexStateError, InputError
+from docqa.index import calibration
 from docqa.index.backend import Where
 from docqa.index.dense import FAISS_KINDS, DenseVectors
 from docqa.index.hubness import Hubness
@@ -392,6 +393,7 @@ def write_index(index_dir: Path, *, documents: Sequence[Document], passages: Seq
             "faiss": {"kind": faiss_kind, "metric": "inner_product"},
             "ranking": ranking.to_dict(),
             "counts": {"documents": len(documents), "passages": len(passages), "sentences": len(sentences)},
+            "calibration": calibration.levels(vectors, sentences.vectors, sentences.row),
             "added": {d.doc_id: added[d.doc_id] for d in documents},
             "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "build_seconds": round(time.perf_counter() - t0, 3),

@@ -138,3 +138,56 @@ def test_a_quoted_question_is_not_quoted_twice():
     assert refusal_message("“一带一路”倡议最早是什么时候提出的？", "zh") == \
         "这本书里没有找到关于“‘一带一路’倡议最早是什么时候提出的”的内容。"
     assert "““" not in refusal_message("“A” and “B”?", "en") and "”””" not in refusal_message("“A” and “B”?", "en")
+
+
+def test_a_built_index_saves_its_own_similarity_levels_and_refuses_against_them(book_index, searcher):
+    """The levels are those of the index's own vectors (recomputed here from the files), and an
+    index that has them is judged by the calibrated model."""
+    import json
+
+    import numpy as np
+
+    from docqa.index import calibration, refusal
+    from docqa.index.store import load_index
+
+    saved = json.loads((book_index / "manifest.json").read_text(encoding="utf-8"))["calibration"]
+    store = load_index(book_index)
+    vecs = np.stack([store.dense.index.reconstruct(r) for r in range(len(store.passages))])
+    again = calibration.levels(vecs, store.sentences.vectors, store.sentences.row)
+    assert saved["version"] == again["version"] == calibration.VERSION and saved["sample"] == again["sample"]
+    assert saved["sentence"] == pytest.approx(again["sentence"], abs=1e-4)
+    assert saved["passage"] == pytest.approx(again["passage"], abs=1e-4)
+    assert 0.5 < saved["sentence"] < 1.0 and 0.5 < saved["passage"] < 1.0
+    assert searcher.refusal_coefficients is refusal.INDEX_CALIBRATED
+    assert searcher.refusal_model == "index-calibrated-1"
+    a = searcher.ask("中国的外汇储备有多少？")
+    assert a.evidence.cal_s == pytest.approx(a.evidence.sentence - saved["sentence"])
+    assert a.evidence.cal_p == pytest.approx(a.evidence.passage - saved["passage"])
+
+
+def test_an_index_built_before_the_levels_loads_and_keeps_the_absolute_model(book_index, searcher, tmp_path):
+    import json
+    import shutil
+
+    from docqa.index import refusal
+
+    old = tmp_path / "old"
+    shutil.copytree(book_index, old)
+    manifest = json.loads((old / "manifest.json").read_text(encoding="utf-8"))
+    del manifest["calibration"]
+    (old / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False), encoding="utf-8")
+    before = Searcher.open(old, embedder=searcher.embedder)
+    assert before.refusal_coefficients is refusal.COEFFICIENTS and before.refusal_model == "absolute-cosine"
+    a = before.ask("中国的外汇储备有多少？")
+    assert not a.refused and "4 万亿美元" in a.text
+    assert a.evidence.cal_s == 0.0
+    assert before.ask("怎样做红烧肉？").refused
+
+
+def test_levels_need_two_passages_to_compare():
+    import numpy as np
+
+    from docqa.index import calibration
+
+    one = np.ones((1, 4), dtype=np.float32) / 2
+    assert calibration.levels(one, np.repeat(one, 3, axis=0), np.zeros(3, dtype=np.int32)) is None
