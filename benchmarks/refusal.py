@@ -173,6 +173,7 @@ def with_levels(searcher):
         store.manifest = {**store.manifest, "calibration": calibration.levels(
             vecs, store.sentences.vectors, store.sentences.row)}
         searcher.refusal_coefficients = refusal.coefficients_for(store)
+        searcher.refusal_model = refusal.model_version(searcher.refusal_coefficients)
     return searcher
 
 

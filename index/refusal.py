@@ -12,6 +12,11 @@ found in the top passages. They are combined by a logistic model fitted by
 `benchmarks/refusal.py` on answerable and unanswerable questions (book, off-topic, near-topic,
 CMRC questions asked without their document); a question is refused when its support falls
 below the searcher's `refusal_threshold`, chosen on those curves.
+
+An index built with its own similarity levels (`docqa.index.calibration`) is judged instead by
+`INDEX_CALIBRATED`, which reads the best sentence and passage against those levels rather than
+on the model's absolute cosine scale; an index built before keeps `COEFFICIENTS`
+(`coefficients_for`, recorded as `Searcher.refusal_model`).
 """
 from __future__ import annotations
 
