@@ -103,7 +103,8 @@ def start(index: Path, log: Path, timeout: float = 600,
     t0 = time.perf_counter()
     proc = subprocess.Popen([sys.executable, "-m", "docqa.service.cli", "serve", "--host", "127.0.0.1",
                              "--port", str(port), "--index", str(index)],
-                            stdout=open(log, "ab"), stderr=subprocess.STDOUT, env=env)
+                            stdout=open(log, "ab"), stderr=subprocess.STDOUT, env=env,
+                            cwd=log.parent)  # not a checkout, whose docqa/ would come first on sys.path
     url = f"http://127.0.0.1:{port}"
     with httpx.Client(timeout=5) as client:
         while True:
