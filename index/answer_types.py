@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 from functools import lru_cache
 
 __all__ = ["KINDS", "TYPED", "classify", "spans", "has_kind"]
@@ -244,13 +245,35 @@ def _tagged(text: str, tags: tuple[str, ...]) -> list[tuple[int, int]]:
     return out
 
 
-@lru_cache(maxsize=1)
-def _pos_tokenizer():
-    import jieba
-    import jieba.posseg
+_pos_lock = threading.Lock()
+_pos = None
 
-    jieba.setLogLevel(logging.WARNING)
-    return jieba.posseg.POSTokenizer(jieba.dt)
+
+def _pos_tokenizer():
+    """jieba's part-of-speech tagger with its dictionary loaded: 1-4 s on first use (jieba's
+    500k-word dictionary and its tag table), once per process; under a lock, so a question and
+    the server's warm-up (`warm`) never load it twice at once. jieba.posseg builds its tagger on
+    import; that one is used rather than a second (which read the tag table again)."""
+    global _pos
+    if _pos is not None:
+        return _pos
+    with _pos_lock:
+        if _pos is None:
+            from docqa.index import lean_import
+
+            jieba = lean_import.jieba()
+            jieba.setLogLevel(logging.WARNING)
+            import jieba.posseg
+
+            jieba.dt.check_initialized()
+            _pos = jieba.posseg.dt
+    return _pos
+
+
+def warm() -> None:
+    """Load the tagger now (a server, right after it is ready: see `docqa.service.state`), so the
+    first question that asks for a person, place, organisation or title does not wait for it."""
+    _pos_tokenizer()
 
 
 def _pos_cut(text: str) -> list[tuple[str, str]]:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from docqa.index import lean_import
 from docqa.index.ranking import KeywordLeg
 from docqa.index.tokenize import FrozenDictionary, Tokenizer, corpus_terms
 
@@ -29,8 +30,7 @@ class KeywordIndex:
     def build(cls, texts: Sequence[str], *, term_sources: Sequence[str], headings: Sequence[str]) -> "KeywordIndex":
         """Index `texts` (row i = text i); the tokenizer keeps the terms of `term_sources` and
         `headings` whole."""
-        import bm25s
-
+        bm25s = lean_import.bm25s()
         tokenizer = Tokenizer(corpus_terms(term_sources, headings))
         tokens = [tokenizer(t) or [""] for t in texts]
         bm25 = bm25s.BM25()
@@ -45,8 +45,7 @@ class KeywordIndex:
 
     @classmethod
     def load(cls, folder: Path) -> "KeywordIndex":
-        import bm25s
-
+        bm25s = lean_import.bm25s()
         folder = Path(folder)
         terms = json.loads((folder / cls.TERMS).read_text(encoding="utf-8"))
         frozen = folder / cls.DICTIONARY

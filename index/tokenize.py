@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from docqa.index import lean_import
 from docqa.ingest.text import normalize
 
 TOKENIZER_VERSION = 3
@@ -68,8 +69,7 @@ def corpus_terms(texts: Iterable[str], headings: Iterable[str] = ()) -> list[str
 
 @lru_cache(maxsize=1)
 def _base_dictionary() -> tuple[dict[str, int], int]:
-    import jieba
-
+    jieba = lean_import.jieba()
     jieba.setLogLevel(logging.WARNING)
     base = jieba.Tokenizer()
     base.initialize()
@@ -188,9 +188,7 @@ class Tokenizer:
         """`dictionary`: the frozen table saved with an index (its terms already added), which
         spares loading jieba's own dictionary; cuts are the same. `simplified`: cut Traditional
         text on its Simplified form (False for an index built before, version 2)."""
-        import jieba
-
-        self._jieba = jieba.Tokenizer()
+        self._jieba = lean_import.jieba().Tokenizer()
         self.simplified = simplified
         self.terms = sorted(set(terms) | ({_t2s(t) for t in terms} if simplified else set()))
         if dictionary is not None:

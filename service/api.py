@@ -52,7 +52,7 @@ def create_app(settings: Settings, searcher: "Searcher | None" = None, *, model=
     state.use_opener(functools.partial(open_searcher, server=True))
 
     tools = BookTools(state.require, functools.partial(state.run, None), settings.max_question_chars)
-    mcp_endpoint = McpEndpoint(build_server(tools), settings.host)
+    mcp_endpoint = McpEndpoint(functools.partial(build_server, tools), settings.host)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):

@@ -8,6 +8,9 @@ error text (`isError`), saying what to change.
 """
 from __future__ import annotations
 
+import contextlib
+import logging
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from pydantic import Field
@@ -15,6 +18,8 @@ from pydantic import Field
 from docqa.errors import DocqaError
 from docqa.service.questions import MAX_K, MIN_K
 from docqa.service.tools import DESCRIPTIONS, BookTools
+
+log = logging.getLogger("docqa.service")
 
 INSTRUCTIONS = ("docqa answers questions from Chinese books with cited passages. Start with list_books or "
                 "get_outline to see what is there; ask_book for an answer with its evidence; "
@@ -86,22 +91,70 @@ def build_server(tools: BookTools, name: str = "docqa"):
 class HttpEndpoint:
     """The Streamable HTTP endpoint, an ASGI app for the main app's `/mcp` route.
 
+    The SDK is built on the first request to `/mcp`, not at start: importing it and building the
+    tools' schemas costs 1-4 s on 2 shared cores (AMD EPYC AVX2, `python -X importtime`), more than
+    the rest of the server's start, and a server that no MCP client calls never needs it. That
+    first request waits for it (as long as a client's timeout allows); the rest are served at once.
+
     The SDK's session manager runs once per instance, inside the app's lifespan; an app can be
     started more than once (tests, reloads), so each lifespan makes a fresh one (`running()`).
     DNS-rebinding protection (Host and Origin checks) is on when docqa listens on loopback, as
     the SDK sets it."""
 
-    def __init__(self, server: Any, host: str):
-        self.server = server
-        self.host = host
-        self.handler: Any = None
+    BUILD_TIMEOUT = 120.0
 
-    def running(self):
-        app = self.server.streamable_http_app(streamable_http_path="/mcp", stateless_http=True, host=self.host)
-        self.handler = next(r.endpoint for r in app.routes if getattr(r, "path", None) == "/mcp")
-        return self.server.session_manager.run()
+    def __init__(self, build: Callable[[], Any], host: str):
+        """`build`: makes the MCPServer (see `build_server`), called once, in a worker thread."""
+        self.build = build
+        self.host = host
+        self.server: Any = None
+        self.handler: Any = None
+        self._wanted: Any = None
+        self._started: Any = None
+
+    @contextlib.asynccontextmanager
+    async def running(self):
+        """For the app's lifespan: serves `/mcp` from the first request on, until the app stops."""
+        import anyio
+
+        self.handler = None
+        self._wanted, self._started = anyio.Event(), anyio.Event()
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(self._serve)
+            try:
+                yield
+            finally:
+                tg.cancel_scope.cancel()
+
+    async def _serve(self) -> None:
+        import anyio
+        import anyio.to_thread
+
+        try:
+            await self._wanted.wait()
+            try:
+                if self.server is None:
+                    self.server = await anyio.to_thread.run_sync(self.build)
+                app = self.server.streamable_http_app(streamable_http_path="/mcp", stateless_http=True, host=self.host)
+                handler = next(r.endpoint for r in app.routes if getattr(r, "path", None) == "/mcp")
+            except Exception:  # a bug or a broken SDK install: /mcp says 503, the rest of the server serves on
+                log.exception("the MCP endpoint could not be built")
+                return
+            async with self.server.session_manager.run():
+                self.handler = handler
+                self._started.set()
+                await anyio.sleep_forever()
+        finally:
+            self.handler = None
+            self._started.set()
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        import anyio
+
+        if self.handler is None and self._wanted is not None:
+            self._wanted.set()
+            with anyio.move_on_after(self.BUILD_TIMEOUT):
+                await self._started.wait()
         if self.handler is None:
             from docqa.service.http_errors import send_error
 
@@ -112,7 +165,6 @@ class HttpEndpoint:
 
 def run_stdio(settings: Any) -> None:
     """`docqa mcp`: the tools over stdin/stdout, on the index the settings name (opened once)."""
-    import contextlib
     import functools
     import sys
 
