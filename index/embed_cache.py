@@ -104,13 +104,18 @@ class EmbeddingCache:
             self._db.close()
 
     def encode_groups(self, texts: Sequence[str], prompt: str,
-                      compute: Callable[[list[str]], list[np.ndarray]]) -> list[np.ndarray]:
-        """Like `encode`, for texts that each map to several vectors (a passage and its sentences)."""
+                      compute: Callable[[list[str]], list[np.ndarray] | Iterable[tuple[Sequence[int], list[np.ndarray]]]]
+                      ) -> list[np.ndarray]:
+        """Like `encode`, for texts that each map to several vectors (a passage and its sentences);
+        `compute` returns them in order or yields them in parts, each part stored as it comes."""
         keys = [_key(prompt, t) for t in texts]
         found = {k: v.reshape(-1, self.dim) for k, v in self._lookup(keys).items() if v.size and v.size % self.dim == 0}
         todo = list(dict.fromkeys(t for t, k in zip(texts, keys) if k not in found))
         if todo:
-            rows = [(_key(prompt, t), v) for t, v in zip(todo, compute(todo))]
-            self._store(rows)
-            found.update(rows)
+            result = compute(todo)
+            parts = [(range(len(todo)), result)] if isinstance(result, list) else result
+            for part, groups in parts:
+                rows = [(_key(prompt, todo[i]), np.asarray(g, np.float32)) for i, g in zip(part, groups)]
+                self._store(rows)
+                found.update(rows)
         return [found[k] for k in keys]

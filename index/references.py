@@ -87,3 +87,11 @@ class DocumentNames:
             return [doc_id for _, doc_id in versions]  # parts of one work (民法典's 编 files)
         newest = max(date for date, _ in dated)
         return [doc_id for date, doc_id in versions if date == newest or not date]
+
+
+def unit_label_at(text: str, number: int) -> int | None:
+    """Where unit `number` starts in `text`: its label (第十七条, 第17条) opening a line."""
+    for m in _UNIT_ZH.finditer(text):
+        if cn_number(m.group(1)) == number and (m.start() == 0 or text[m.start() - 1] == "\n"):
+            return m.start()
+    return None

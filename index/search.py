@@ -21,6 +21,7 @@ from docqa.index.question import classify, corpus_script, fold_script
 from docqa.index.backend import IndexStore, Where
 from docqa.index.ranking import RankingSettings, make_fusion
 from docqa.index.references import DocumentNames, unit_reference
+from docqa.index.unit_answer import unit_answer
 from docqa.index.results import Answer, Hit
 from docqa.ingest.model import Passage
 
@@ -209,6 +210,11 @@ class Searcher:
         chosen = set(rows)
         return [(r, top) for r in rows] + [rs for rs in ranked if rs[0] not in chosen]
 
+    def _named_documents(self, question: str) -> list[str]:
+        if self._doc_names is None:
+            self._doc_names = DocumentNames(self.documents)
+        return self._doc_names.named(question)
+
     def _units(self) -> dict[tuple[str, int], list[int]]:
         if self._unit_rows is None:
             self._unit_rows = {}
@@ -238,7 +244,13 @@ class Searcher:
             # not matched by likeness: as sure as an answer gets.
             about.support, about.confidence = 1.0, "high"
             return about
-        answer = best_answer(qvec, tokens, hits, rows, self.store.sentences, self.ranking, info)
+        unit = unit_answer(question, hits, self.ranking.max_answer_chars)  # 第N条讲什么: the unit's opening
+        if unit is not None and doc_id is None and unit.hits[0].passage.doc_id in self._named_documents(question):
+            # The named document's unit, read where it starts: not matched by likeness, so as
+            # sure as an answer about the book's own parts.
+            unit.support, unit.confidence = 1.0, "high"
+            return unit
+        answer = unit or best_answer(qvec, tokens, hits, rows, self.store.sentences, self.ranking, info)
         answer = refusal.review(self, question, info, qvec, tokens, answer, rows, legs)
         if answer.refused or answer.message:  # the text is no longer the sentence the span was in
             answer.span = None

@@ -54,7 +54,11 @@ def library(tmp_path_factory, embedder, cache_dir):
             "# 中华人民共和国刑法修正案（十一）", "",
             "一、将刑法第十七条修改为：“已满十六周岁的人犯罪，应当负刑事责任。已满十四周岁不满十六周岁的人，"
             "犯故意杀人罪的，应当负刑事责任。”", "", "二、本修正案自公布之日起施行。", ""]),
-        "治安管理处罚法.md": law("中华人民共和国治安管理处罚法", {1: "为了维护社会治安秩序，制定本法。"}, topic="治安"),
+        "治安管理处罚法.md": law("中华人民共和国治安管理处罚法", {
+            1: "为了维护社会治安秩序，制定本法。",
+            19: "本法下列用语的含义：\n\n（一）治安案件，是指违反治安管理、依法应当给予治安管理处罚的案件。\n\n"
+                "（二）罚款，是指公安机关依法责令违反治安管理的人缴纳一定数额金钱的处罚。\n\n"
+                "（三）行政拘留，是指公安机关依法在短期内限制违反治安管理的人人身自由的处罚。"}, topic="治安"),
         "公司法(2018-10-26).md": law("中华人民共和国公司法", {26: "有限责任公司的注册资本为在公司登记机关登记的全体股东认缴的出资额。"},
                                    count=30, topic="公司"),
         "公司法(2023-12-29).md": law("中华人民共和国公司法", {47: "有限责任公司的注册资本为全体股东认缴的出资额，由股东自公司成立之日起五年内缴足。"},
@@ -85,3 +89,22 @@ def test_the_newest_version_is_preferred_unless_another_year_is_asked(library):
     assert top.source == "公司法(2018-10-26).md"
     top = library.search("2018年公司法第二十六条", k=3)[0].passage
     assert (top.source, top.unit_number) == ("公司法(2018-10-26).md", 26)
+
+
+@pytest.mark.parametrize("question", ["治安管理处罚法第十九条讲了什么？", "治安管理处罚法第19条",
+                                      "What does Article 19 of the 治安管理处罚法 say?"])
+def test_a_whole_article_look_up_is_answered_with_the_article_from_its_start(library, question):
+    """A definitions article's first line ends in a colon and its items match "讲了什么" no
+    better than each other: the answer was one item (or the lead line dropped as a label)."""
+    answer = library.ask(question, k=3)
+    assert answer.text.startswith("第十九条 本法下列用语的含义：（一）治安案件"), answer.text
+
+
+def test_asking_something_of_an_article_is_not_a_whole_article_look_up():
+    from docqa.index.unit_answer import asks_whole_unit
+
+    assert all(asks_whole_unit(q) for q in ["校车安全管理条例第十七条讲什么？", "草原防火条例第三十七条",
+                                            "医疗废物管理条例第48条的内容", "第三十九条规定了什么？",
+                                            "What does Article 17 of the School Bus Safety Regulations say?"])
+    assert not any(asks_whole_unit(q) for q in ["刑法第十七条规定的刑事责任年龄是多少？", "根据第十条，谁负责审批？",
+                                                "What is the penalty under Article 5 of the law?", "刑法讲什么"])

