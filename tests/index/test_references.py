@@ -85,3 +85,30 @@ def test_the_newest_version_is_preferred_unless_another_year_is_asked(library):
     assert top.source == "公司法(2018-10-26).md"
     top = library.search("2018年公司法第二十六条", k=3)[0].passage
     assert (top.source, top.unit_number) == ("公司法(2018-10-26).md", 26)
+
+
+def test_paragraphs_sharing_one_title_keep_the_order_the_search_gave_them(tmp_path, embedder, cache_dir):
+    """Several documents under one title (an article's paragraphs) are all named at once; the
+    one that answers must still come first, not the first in file order."""
+    import json
+
+    from docqa.index.search import Searcher
+    from docqa.index.store import build_index
+    from docqa.ingest.pipeline import chunker_settings, load_corpus
+
+    paragraphs = [
+        "青石岛是东海上的一座小岛，岛上居民以渔业为生，岛的东侧有一座古老的灯塔，常年为过往船只指引方向。",
+        "青石岛的气候温和湿润，冬季少雪，夏季多台风，岛上植被以松树和灌木为主，春天开满野花。",
+        "青石岛的特产是紫菜和黄鱼干，每年秋天岛上都会举办海鲜节，吸引许多游客前来品尝。",
+        "青石岛的中学创办于1956年，是全岛唯一的中学，现有学生三百余人，校长由岛上的老渔民之子担任。",
+    ]
+    docs = tmp_path / "docs.jsonl"
+    docs.write_text("".join(json.dumps({"id": f"p{i}", "title": "青石岛", "text": t}, ensure_ascii=False) + "\n"
+                            for i, t in enumerate(paragraphs)) +
+                    json.dumps({"id": "other", "title": "白沙湾", "text": "白沙湾的海滩很长，沙子洁白细软。"},
+                               ensure_ascii=False) + "\n", encoding="utf-8")
+    target = tmp_path / "idx"
+    build_index(load_corpus([docs]), target, embedder, chunker=chunker_settings(), progress=False, say=None)
+    s = Searcher.open(target, embedder=embedder, cache_dir=cache_dir)
+    assert s.search("青石岛的中学是哪一年创办的？", k=3)[0].passage.doc_id == "p3"
+    assert "1956" in s.ask("青石岛的中学是哪一年创办的？").text
