@@ -41,6 +41,19 @@ def test_a_document_is_named_by_its_title_or_a_tail_of_it_not_by_a_kind():
     assert names.named("管理条例一般怎么写") == []
 
 
+def test_a_word_ending_a_title_does_not_name_it_and_traditional_reads_simplified():
+    """组织 ends 非营利组织 but is a word of its own; 刑法 ends 中华人民共和国刑法 after a head that
+    other titles share. A Traditional question names a Simplified title (东德 / 東德)."""
+    docs = [Document(i, t, i, "", "") for i, t in
+            [("a", "中华人民共和国刑法"), ("b", "中华人民共和国劳动法"), ("n", "非营利组织"), ("w", "南北战争"),
+             ("d", "东德")]]
+    names = DocumentNames(docs)
+    assert names.named("哪一組織在東德擁有最高的領導地位？") == ["d"]
+    assert names.named("抗日戰爭是在西元幾年結束？") == []
+    assert names.named("非營利組織靠什麼維持運作？") == ["n"]
+    assert names.named("刑法第十七条讲什么") == ["a"]
+
+
 @pytest.fixture(scope="module")
 def library(tmp_path_factory, embedder, cache_dir):
     from docqa.index.search import Searcher
