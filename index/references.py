@@ -28,6 +28,7 @@ _NUM = r"[0-9０-９]+|[零〇一二三四五六七八九十百千两]+"
 _UNIT_ZH = re.compile(rf"第\s*({_NUM})\s*条")
 _UNIT_EN = re.compile(r"\b(?:article|art\.)\s*(\d+)\b", re.I)
 _YEAR = re.compile(r"(?<!\d)((?:19|20)\d\d)(?!\d)")
+_HAN = re.compile(r"[\u3400-\u9fff]")
 _DROP = re.compile(r"[\s《》〈〉<>“”\"'「」『』·]")
 
 
@@ -38,7 +39,15 @@ def unit_reference(question: str) -> int | None:
 
 
 def fold(text: str) -> str:
-    return _DROP.sub("", text)
+    """Marks and spaces dropped, Traditional read as Simplified (opencc t2s, as the tokenizer
+    does), so a Traditional question names a title kept in Simplified and back."""
+    text = _DROP.sub("", text)
+    if not _HAN.search(text):
+        return text
+    from docqa.index.question import _converter
+
+    simple = _converter("t2s.json").convert(text)
+    return simple if len(simple) == len(text) else text
 
 
 class DocumentNames:
@@ -49,10 +58,19 @@ class DocumentNames:
             if len(title) >= MIN_NAME_CHARS:
                 self._versions[title].append((str(doc.metadata.get("version") or ""), doc.doc_id))
         ends: dict[str, int] = defaultdict(int)
+        heads: dict[str, int] = defaultdict(int)
         for title in self._versions:
             for n in range(MIN_NAME_CHARS, len(title) + 1):
                 ends[title[-n:]] += 1
-        self._ends = ends
+            for n in range(1, len(title)):
+                heads[title[:n]] += 1
+        self._ends, self._heads = ends, heads
+
+    def _names_by(self, title: str, n: int) -> bool:
+        """Whether the last `n` characters of `title` name it: the whole title does; a tail does
+        when the head it drops is one other titles share too (中华人民共和国 of 中华人民共和国刑法),
+        not a word of this title's own (非营利 of 非营利组织, where 组织 names nothing)."""
+        return n == len(title) or self._heads[title[:-n]] > 1
 
     def named(self, question: str) -> list[str]:
         """The doc_ids of the document the question names (one version of a title), or []."""
@@ -60,7 +78,8 @@ class DocumentNames:
         best, titles = 0, []
         for title in self._versions:
             n = self._longest_tail(title, q)
-            if n < MIN_NAME_CHARS or n < best or self._ends[title[-n:]] > MAX_SHARED_TITLES:
+            if (n < MIN_NAME_CHARS or n < best or self._ends[title[-n:]] > MAX_SHARED_TITLES
+                    or not self._names_by(title, n)):
                 continue
             if n > best:
                 best, titles = n, []

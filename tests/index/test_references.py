@@ -41,6 +41,19 @@ def test_a_document_is_named_by_its_title_or_a_tail_of_it_not_by_a_kind():
     assert names.named("管理条例一般怎么写") == []
 
 
+def test_a_word_ending_a_title_does_not_name_it_and_traditional_reads_simplified():
+    """组织 ends 非营利组织 but is a word of its own; 刑法 ends 中华人民共和国刑法 after a head that
+    other titles share. A Traditional question names a Simplified title (东德 / 東德)."""
+    docs = [Document(i, t, i, "", "") for i, t in
+            [("a", "中华人民共和国刑法"), ("b", "中华人民共和国劳动法"), ("n", "非营利组织"), ("w", "南北战争"),
+             ("d", "东德")]]
+    names = DocumentNames(docs)
+    assert names.named("哪一組織在東德擁有最高的領導地位？") == ["d"]
+    assert names.named("抗日戰爭是在西元幾年結束？") == []
+    assert names.named("非營利組織靠什麼維持運作？") == ["n"]
+    assert names.named("刑法第十七条讲什么") == ["a"]
+
+
 @pytest.fixture(scope="module")
 def library(tmp_path_factory, embedder, cache_dir):
     from docqa.index.search import Searcher
@@ -108,3 +121,30 @@ def test_asking_something_of_an_article_is_not_a_whole_article_look_up():
                                             "What does Article 17 of the School Bus Safety Regulations say?"])
     assert not any(asks_whole_unit(q) for q in ["刑法第十七条规定的刑事责任年龄是多少？", "根据第十条，谁负责审批？",
                                                 "What is the penalty under Article 5 of the law?", "刑法讲什么"])
+
+
+def test_paragraphs_sharing_one_title_keep_the_order_the_search_gave_them(tmp_path, embedder, cache_dir):
+    """Several documents under one title (an article's paragraphs) are all named at once; the
+    one that answers must still come first, not the first in file order."""
+    import json
+
+    from docqa.index.search import Searcher
+    from docqa.index.store import build_index
+    from docqa.ingest.pipeline import chunker_settings, load_corpus
+
+    paragraphs = [
+        "青石岛是东海上的一座小岛，岛上居民以渔业为生，岛的东侧有一座古老的灯塔，常年为过往船只指引方向。",
+        "青石岛的气候温和湿润，冬季少雪，夏季多台风，岛上植被以松树和灌木为主，春天开满野花。",
+        "青石岛的特产是紫菜和黄鱼干，每年秋天岛上都会举办海鲜节，吸引许多游客前来品尝。",
+        "青石岛的中学创办于1956年，是全岛唯一的中学，现有学生三百余人，校长由岛上的老渔民之子担任。",
+    ]
+    docs = tmp_path / "docs.jsonl"
+    docs.write_text("".join(json.dumps({"id": f"p{i}", "title": "青石岛", "text": t}, ensure_ascii=False) + "\n"
+                            for i, t in enumerate(paragraphs)) +
+                    json.dumps({"id": "other", "title": "白沙湾", "text": "白沙湾的海滩很长，沙子洁白细软。"},
+                               ensure_ascii=False) + "\n", encoding="utf-8")
+    target = tmp_path / "idx"
+    build_index(load_corpus([docs]), target, embedder, chunker=chunker_settings(), progress=False, say=None)
+    s = Searcher.open(target, embedder=embedder, cache_dir=cache_dir)
+    assert s.search("青石岛的中学是哪一年创办的？", k=3)[0].passage.doc_id == "p3"
+    assert "1956" in s.ask("青石岛的中学是哪一年创办的？").text
