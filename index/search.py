@@ -209,6 +209,16 @@ class Searcher:
         chosen = set(rows)
         return [(r, top) for r in rows] + [rs for rs in ranked if rs[0] not in chosen]
 
+    def _asked_documents(self, question: str, doc_id: str | None):
+        """The books a question is about, and whether it names them by title: the one it is asked
+        within, else the ones it names, else all."""
+        if self._doc_names is None:
+            self._doc_names = DocumentNames(self.documents)
+        named = self._doc_names.named(question)
+        if doc_id is not None:
+            return [d for d in self.documents if d.doc_id == doc_id], doc_id in named
+        return [d for d in self.documents if d.doc_id in named] or list(self.documents), bool(named)
+
     def _units(self) -> dict[tuple[str, int], list[int]]:
         if self._unit_rows is None:
             self._unit_rows = {}
@@ -232,7 +242,8 @@ class Searcher:
     def ask_steps(self, question: str, k: int = 5, chapter: int | None = None, doc_id: str | None = None):
         """`ask` in steps (see `run_steps`)."""
         qvec, tokens, hits, rows, info, legs = yield from self._retrieve_steps(question, k, chapter, doc_id)
-        about = answer_about_book(self, question, info, hits, tokens)
+        docs, named = self._asked_documents(question, doc_id)
+        about = answer_about_book(self, question, info, hits, tokens, docs, named)
         if about is not None:  # the book's own parts answer it: never a refusal
             # Read from the part of the book that states it (copyright page, contents, a chapter),
             # not matched by likeness: as sure as an answer gets.
