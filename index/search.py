@@ -251,6 +251,8 @@ class Searcher:
             return about
         answer = best_answer(qvec, tokens, hits, rows, self.store.sentences, self.ranking, info)
         answer = refusal.review(self, question, info, qvec, tokens, answer, rows, legs)
+        if answer.refused and len(docs) > 1:
+            answer.message = refusal.refusal_message(question, info.language, len(docs))
         if answer.refused or answer.message:  # the text is no longer the sentence the span was in
             answer.span = None
         return answer

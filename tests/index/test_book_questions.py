@@ -195,3 +195,12 @@ def test_a_book_named_by_its_title_is_the_one_asked_about(shelf_searcher):
     a = shelf_searcher.ask("《茶香四季》的作者是谁？")
     assert a.text.startswith("周立华") and a.span is not None and a.text[a.span[0]:a.span[1]] == "周立华"
     assert shelf_searcher.ask("《山河纪行》这本书讲了什么？").text.startswith("本书讲述了江南水乡")
+
+
+def test_a_refusal_across_the_shelf_says_how_many_books_were_searched(shelf_searcher):
+    ids = {d.title: d.doc_id for d in shelf_searcher.documents}
+    across = shelf_searcher.ask("澳大利亚的首都是哪里？")
+    assert across.refused and across.message.startswith("书架上的 2 本书里都没有找到关于“澳大利亚的首都”")
+    assert shelf_searcher.ask("What is the capital of Australia?").message.startswith("None of the 2 books on the shelf")
+    within = shelf_searcher.ask("澳大利亚的首都是哪里？", doc_id=ids["茶香四季"])
+    assert within.refused and within.message.startswith("这本书里没有找到")
