@@ -472,13 +472,21 @@ async function openChapter(b, number) {
 
 // ---- example questions, from the shelf's own headings -----------------------------------------
 
+let examplesAsked = 0;
+
 async function showExamples() {
+  // Shelf refreshes overlap (each finished upload, then the batch): only the latest one draws,
+  // and it replaces the examples in one step, so they are never listed twice.
+  const mine = ++examplesAsked;
   const box = $("examples");
-  box.replaceChildren();
   $("hint-text").textContent = books.length ? t("hint") : t("emptyHint");
-  if (!books.length) return;
+  if (!books.length) {
+    box.replaceChildren();
+    return;
+  }
   const scope = $("scope").value;
   const outline = await api("chapters" + (scope ? "?doc_id=" + encodeURIComponent(scope) : ""));
+  if (mine !== examplesAsked) return;
   const headings = [];
   for (const doc of outline.documents) {
     for (const ch of doc.chapters.filter((c) => c.in_corpus)) {
@@ -493,7 +501,7 @@ async function showExamples() {
   const questions = picked.map((h) => t("exampleAbout", h));
   const doc = outline.documents[0];
   if (outline.documents.length === 1 && doc) questions.push(t("exampleAuthor", doc.title));
-  box.append(t("examples"), ...questions.map((q) => el("button", { type: "button", class: "example", onclick: () => ask(q) }, q)));
+  box.replaceChildren(t("examples"), ...questions.map((q) => el("button", { type: "button", class: "example", onclick: () => ask(q) }, q)));
 }
 
 $("scope").addEventListener("change", () => showExamples().catch(() => {}));

@@ -105,6 +105,8 @@ def test_new_folder_serves_an_empty_shelf_and_the_first_uploads_create_it(pw_bro
         assert sorted(d.doc_id for d in app.state.docqa.searcher.documents) == ["书1", "书2"]
         # The examples come from this shelf's headings, not from the bundled book.
         page.wait_for_function("document.querySelectorAll('.example').length > 0")
+        page.wait_for_timeout(1500)  # the shelf refreshes of the last upload have all landed
+        assert page.locator("#examples").inner_text().count("例如") == 1  # drawn once, not once per refresh
         examples = page.locator(".example").all_inner_texts()
         headings = [s.title for d in app.state.docqa.searcher.documents for ch in d.chapters for s in [ch, *ch.sections]]
         assert any(h in e for e in examples for h in headings), (examples, headings[:5])
