@@ -60,10 +60,15 @@ _TITLE_PAGE_AUTHORS = re.compile(rf"^[ \t\u3000]*([^\n:：。，,]{{2,40}}?[ \t\
 _SENTENCE = re.compile(r"[^。！？!?\n]+[。！？!?]?[”’」』）)]*")
 
 
-def answer_about_book(searcher, question: str, info, hits: list[Hit], tokens: list[str] = ()) -> Answer | None:
+def answer_about_book(searcher, question: str, info, hits: list[Hit], tokens: list[str] = (),
+                      docs: list | None = None, named: bool = False) -> Answer | None:
     """The answer to a greeting or a question about the book or a chapter, else None (the
     question goes to the usual answer choice); `tokens` are the question's words as the keyword
-    leg cut them."""
+    leg cut them. `docs` are the books the question is about (the one it is asked within, or those
+    it names by title; default all): "这本书的作者是谁？" asked within one book of a shelf must not
+    be answered from another's copyright page. `named`: the question names them ("《书名》的作者"),
+    which makes it a question about a book without "这本书"."""
+    docs = list(searcher.documents) if docs is None else docs
     q = info.text if info is not None else question
     zh = info is None or info.language == "zh"
     if _GREETING.match(question):
@@ -71,18 +76,19 @@ def answer_about_book(searcher, question: str, info, hits: list[Hit], tokens: li
         return Answer(text, None, [], message=text)
     chapter = _asked_chapter(q)
     if chapter is not None and _SUMMARY_Q.search(q):
-        return _chapter_summary(searcher, chapter, hits, zh)
-    if _PART_Q.search(q) and any(d.chapters for d in searcher.documents):
-        return _where(searcher, tokens, hits, zh)
-    if not _ABOUT_BOOK.search(q) or "《" in q:  # a book named by its title may be another one
+        return _chapter_summary(searcher, docs, chapter, hits, zh)
+    if _PART_Q.search(q) and any(d.chapters for d in docs):
+        return _where(searcher, docs, tokens, hits, zh)
+    # A book named by a title that is not on the shelf may be another one.
+    if not (named or (_ABOUT_BOOK.search(q) and "《" not in q)):
         return None
     part = _PART_NAME.search(q)
     if part and _SIGNED_Q.search(q):
-        return _signature(searcher, part.group(1).lower(), hits)
+        return _signature(searcher, docs, part.group(1).lower(), hits)
     if _AUTHOR_Q.search(q):
-        return _authors(searcher, hits)
+        return _authors(searcher, docs, hits)
     if _SUMMARY_Q.search(q):
-        return _book_summary(searcher, hits)
+        return _book_summary(searcher, docs, hits)
     return None
 
 
@@ -133,7 +139,7 @@ def _hits(passages: list, hits: list[Hit]) -> list[Hit]:
     return [Hit(p, top) for p in passages] + [h for h in hits if h.passage.passage_id not in ids]
 
 
-def _where(searcher, tokens: list[str], hits: list[Hit], zh: bool) -> Answer | None:
+def _where(searcher, docs, tokens: list[str], hits: list[Hit], zh: bool) -> Answer | None:
     """Where the book treats what is asked: the chapter or section whose heading has the
     question's words (a book names its parts by their subject: "第一节 PPP模式分析"), from the
     structure ingest read (chapters listed only in the contents too, with their page). The answer
@@ -143,7 +149,7 @@ def _where(searcher, tokens: list[str], hits: list[Hit], zh: bool) -> Answer | N
     if not words:
         return None
     best, best_score = None, 0.0
-    for doc in searcher.documents:
+    for doc in docs:
         for ch in doc.chapters:
             head = ch.heading or f"第{ch.number}章 {ch.title}"
             for sec in [None, *ch.sections]:
@@ -174,12 +180,12 @@ def _where(searcher, tokens: list[str], hits: list[Hit], zh: bool) -> Answer | N
     return Answer(text, cited.passage_id, _hits([cited], hits), span=(0, len(place)), answer_type="part")
 
 
-def _signature(searcher, name: str, hits: list[Hit]) -> Answer | None:
+def _signature(searcher, docs, name: str, hits: list[Hit]) -> Answer | None:
     """The last date line of a front- or back-matter part ("编著者 / 2018年4月" under a 前言)."""
     from docqa.index.answer_types import spans
 
     name = _EN_PARTS.get(name, name)
-    for doc in searcher.documents:
+    for doc in docs:
         passages = _front_matter_passages(searcher, doc, (name,))
         for p in reversed(passages):
             lines = [ln.strip() for ln in p.text.splitlines() if ln.strip()]
@@ -190,10 +196,10 @@ def _signature(searcher, name: str, hits: list[Hit]) -> Answer | None:
     return None
 
 
-def _authors(searcher, hits: list[Hit]) -> Answer | None:
+def _authors(searcher, docs, hits: list[Hit]) -> Answer | None:
     """The author line of the copyright page's CIP record, else of the title page."""
     for pattern in (_CIP_AUTHORS, _TITLE_PAGE_AUTHORS):
-        for doc in searcher.documents:
+        for doc in docs:
             for p in _front_passages(searcher, doc):
                 m = pattern.search(p.text)
                 if m:
@@ -216,10 +222,10 @@ def _front_matter_passages(searcher, doc, names: tuple[str, ...]) -> list:
     return []
 
 
-def _book_summary(searcher, hits: list[Hit]) -> Answer | None:
+def _book_summary(searcher, docs, hits: list[Hit]) -> Answer | None:
     """The opening of the 内容简介 (else the 前言): what the book says it is about."""
     for names in _ABOUT_PARTS:
-        for doc in searcher.documents:
+        for doc in docs:
             passages = _front_matter_passages(searcher, doc, names)
             if passages:
                 text = _lead(" ".join(_body_lines(p.text) for p in passages[:2]), SUMMARY_CHARS)
@@ -255,10 +261,10 @@ def _lead(text: str, limit: int, sentences: int = 3) -> str:
     return (cut[:at] if at >= limit // 2 else cut) + "…"
 
 
-def _chapter_summary(searcher, number: int, hits: list[Hit], zh: bool) -> Answer | None:
+def _chapter_summary(searcher, docs, number: int, hits: list[Hit], zh: bool) -> Answer | None:
     """An extractive overview of a chapter: its title, then each section's title and lead
     sentence, each section's first passage cited."""
-    for doc in searcher.documents:
+    for doc in docs:
         chapter = next((c for c in doc.chapters if c.number == number and c.in_corpus), None)
         if chapter is None:
             continue

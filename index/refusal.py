@@ -276,10 +276,15 @@ def _nested(text: str) -> str:
     return text.replace("“", "‘").replace("”", "’").replace('"', "'")
 
 
-def refusal_message(question: str, language: str) -> str:
+def refusal_message(question: str, language: str, books: int = 1) -> str:
+    """What was not found, and where it was looked for: "这本书" when one book was searched, the
+    shelf's `books` when the question went across several (a reader of three books told "这本书里
+    没有" wonders which one)."""
     if language == "zh":
-        return f"这本书里没有找到关于“{_nested(subject(question))}”的内容。"
-    return f"The book does not say: no passage answers “{_nested(subject(question, 80))}”."
+        where = "这本书里" if books <= 1 else f"书架上的 {books} 本书里都"
+        return f"{where}没有找到关于“{_nested(subject(question))}”的内容。"
+    where = "The book does not say" if books <= 1 else f"None of the {books} books on the shelf says"
+    return f"{where}: no passage answers “{_nested(subject(question, 80))}”."
 
 
 LOW_CONFIDENCE = {"zh": "书中没有直接的回答；最相关的内容是：",

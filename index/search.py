@@ -228,6 +228,14 @@ class Searcher:
         seen = {row for row, _ in first}
         return first + sorted((rs for rs in own if rs[0] not in seen), key=lambda rs: -rs[1]) + rest
 
+    def _asked_documents(self, question: str, doc_id: str | None):
+        """The books a question is about, and whether it names them by title: the one it is asked
+        within, else the ones it names, else all."""
+        named = self._named_documents(question)
+        if doc_id is not None:
+            return [d for d in self.documents if d.doc_id == doc_id], doc_id in named
+        return [d for d in self.documents if d.doc_id in named] or list(self.documents), bool(named)
+
     def _units(self) -> dict[tuple[str, int], list[int]]:
         if self._unit_rows is None:
             self._unit_rows = {}
@@ -251,7 +259,8 @@ class Searcher:
     def ask_steps(self, question: str, k: int = 5, chapter: int | None = None, doc_id: str | None = None):
         """`ask` in steps (see `run_steps`)."""
         qvec, tokens, hits, rows, info, legs = yield from self._retrieve_steps(question, k, chapter, doc_id)
-        about = answer_about_book(self, question, info, hits, tokens)
+        docs, named = self._asked_documents(question, doc_id)
+        about = answer_about_book(self, question, info, hits, tokens, docs, named)
         if about is not None:  # the book's own parts answer it: never a refusal
             # Read from the part of the book that states it (copyright page, contents, a chapter),
             # not matched by likeness: as sure as an answer gets.
@@ -265,6 +274,8 @@ class Searcher:
             return unit
         answer = unit or best_answer(qvec, tokens, hits, rows, self.store.sentences, self.ranking, info)
         answer = refusal.review(self, question, info, qvec, tokens, answer, rows, legs)
+        if answer.refused and len(docs) > 1:
+            answer.message = refusal.refusal_message(question, info.language, len(docs))
         if answer.refused or answer.message:  # the text is no longer the sentence the span was in
             answer.span = None
         return answer

@@ -102,12 +102,13 @@ _HAN_WORD = re.compile(f"^[{HAN}]{{2,}}$")
 _NAME_EN = re.compile(r"(?<=[a-z,;:] )[A-Z][A-Za-z]+")
 
 
-def names_the_unknown(searcher, turn: str) -> bool:
+def names_the_unknown(searcher, turn: str, doc_id: str | None = None) -> bool:
     """Whether a turn names something the book never mentions: a Chinese word of two or more
     characters that no passage uses (not a question or pointing word, not a compound of words it
     uses), or an English name (a capitalised word inside the sentence). Such a turn asks about
     that thing, so it stands alone even when weakly supported: "澳大利亚的首都是哪里？" after a
-    question the book answers is not glued to it."""
+    question the book answers is not glued to it. Asked within one book (`doc_id`), a word only
+    another book of the shelf uses is unknown too: "长城有多长？" within a book about tea."""
     from docqa.index.refusal import _QUESTION_WORDS
 
     if _NAME_EN.search(turn):
@@ -115,6 +116,9 @@ def names_the_unknown(searcher, turn: str) -> bool:
     store = searcher.store
     tokens = set(store.tokenize(searcher.query_text(turn))) - _QUESTION_WORDS
     known = {t for t in tokens if store.document_frequency(t) > 0}
+    if doc_id is not None and known:
+        text = "".join(p.text for p in searcher.passages if p.doc_id == doc_id)
+        known = {t for t in known if t in text}
     return any(_HAN_WORD.match(t) and not _POINTER.search(t) and not any(k in t for k in known)
                for t in tokens - known)
 

@@ -92,7 +92,7 @@ async def chat_completions(body: ChatIn, request: Request, s: SearcherDep, state
     answer = await state.run(request, s.ask, query, k=body.k, chapter=body.chapter, doc_id=body.doc_id)
     # A search more only for a turn that cannot stand alone.
     joins = chat.context_queries(turns) if chat.needs_context(getattr(answer, "support", None)) else []
-    if joins and chat.names_the_unknown(s, last):
+    if joins and chat.names_the_unknown(s, last, body.doc_id):
         joins = []
     for joined in joins:
         joined = checked_join(turns, joined, settings.max_question_chars, last)

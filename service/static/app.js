@@ -85,6 +85,7 @@ let current = null; // the passage open in the reader
 let chapterShown = null; // "doc_id/chapter" rendered in the reader
 let books = [];
 let writable = false;
+let uploading = 0; // upload batches in flight
 
 function el(tag, props = {}, ...children) {
   const node = document.createElement(tag);
@@ -272,7 +273,7 @@ async function loadLibrary() {
   $("library-note").textContent = writable ? "" : t("readOnly");
   $("library-note").title = data.read_only_reason || "";
   const empty = books.length === 0;
-  $("library-empty").hidden = !empty;
+  $("library-empty").hidden = !empty || uploading > 0;  // not "empty" while its first books arrive
   $("library-empty").textContent = t("emptyShelf");
   document.body.classList.toggle("empty", empty);
   if (empty && writable) openLibrary();
@@ -370,6 +371,8 @@ async function uploadOne(file) {
         const added = (job.result && job.result.added) || [];
         const title = added.length ? added[0].title : file.name;
         finish(added.length ? t("added", title) : t("exists", title), true);
+        // On the shelf at once: it can be asked while the other files are still being added.
+        if (added.length) loadBook().catch(() => {});
         return added.length ? title : null;
       }
       if (job.status === "failed" || job.status === "cancelled") {
@@ -383,13 +386,13 @@ async function uploadOne(file) {
   }
 }
 
-let uploading = 0;
 
 async function uploadFiles(files) {
   files = [...files];
   if (!files.length) return;
   uploading += 1;
   $("upload-note").textContent = "";
+  $("library-empty").hidden = true;
   // Sent together; the server adds them one after another, each row shows its own progress.
   const titles = (await Promise.all(files.map(uploadOne))).filter(Boolean);
   uploading -= 1;
@@ -469,13 +472,21 @@ async function openChapter(b, number) {
 
 // ---- example questions, from the shelf's own headings -----------------------------------------
 
+let examplesAsked = 0;
+
 async function showExamples() {
+  // Shelf refreshes overlap (each finished upload, then the batch): only the latest one draws,
+  // and it replaces the examples in one step, so they are never listed twice.
+  const mine = ++examplesAsked;
   const box = $("examples");
-  box.replaceChildren();
   $("hint-text").textContent = books.length ? t("hint") : t("emptyHint");
-  if (!books.length) return;
+  if (!books.length) {
+    box.replaceChildren();
+    return;
+  }
   const scope = $("scope").value;
   const outline = await api("chapters" + (scope ? "?doc_id=" + encodeURIComponent(scope) : ""));
+  if (mine !== examplesAsked) return;
   const headings = [];
   for (const doc of outline.documents) {
     for (const ch of doc.chapters.filter((c) => c.in_corpus)) {
@@ -490,7 +501,7 @@ async function showExamples() {
   const questions = picked.map((h) => t("exampleAbout", h));
   const doc = outline.documents[0];
   if (outline.documents.length === 1 && doc) questions.push(t("exampleAuthor", doc.title));
-  box.append(t("examples"), ...questions.map((q) => el("button", { type: "button", class: "example", onclick: () => ask(q) }, q)));
+  box.replaceChildren(t("examples"), ...questions.map((q) => el("button", { type: "button", class: "example", onclick: () => ask(q) }, q)));
 }
 
 $("scope").addEventListener("change", () => showExamples().catch(() => {}));

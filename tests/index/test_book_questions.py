@@ -134,3 +134,73 @@ def test_other_questions_still_go_to_the_answer_choice(book_searcher):
         book_searcher.refusal_threshold = 1.0
     assert "公元前486年" in a.text
     assert a.span is not None and "486" in a.text[a.span[0]:a.span[1]]
+
+
+SECOND = """茶香四季
+
+周立华◎著
+
+青石出版社
+
+内 容 简 介
+
+本书按四季讲述茶园的劳作与茶叶的制作。
+
+图书在版编目(CIP)数据
+
+茶香四季 / 周立华著. — 福州: 青石出版社, 2021.3
+
+ISBN 978-7-5555-0000-1
+
+第一章 春茶
+
+第一节 采摘
+
+清明前后采下的嫩芽最为珍贵，茶农天不亮就上山。
+
+第二章 秋茶
+
+第一节 焙火
+
+秋茶要用炭火慢焙，香气才沉稳持久。
+"""
+
+
+@pytest.fixture(scope="module")
+def shelf_searcher(tmp_path_factory, embedder, cache_dir):
+    """Two books on one shelf, the made-up one first."""
+    from docqa.index.search import Searcher
+    from docqa.index.store import build_index
+    from docqa.ingest.pipeline import chunker_settings, load_corpus
+
+    folder = tmp_path_factory.mktemp("shelf")
+    (folder / "山河纪行.txt").write_text(BOOK, encoding="utf-8")
+    (folder / "茶香四季.txt").write_text(SECOND, encoding="utf-8")
+    target = folder / "index"
+    build_index(load_corpus([folder / "山河纪行.txt", folder / "茶香四季.txt"]), target, embedder,
+                chunker=chunker_settings(), progress=False, say=None)
+    return Searcher.open(target, embedder=embedder, cache_dir=cache_dir, refusal_threshold=1.0)
+
+
+def test_a_question_about_the_book_asked_within_one_book_is_answered_from_that_book(shelf_searcher):
+    ids = {d.title: d.doc_id for d in shelf_searcher.documents}
+    assert shelf_searcher.ask("这本书的作者是谁？", doc_id=ids["茶香四季"]).text.startswith("周立华")
+    assert shelf_searcher.ask("这本书的作者是谁？", doc_id=ids["山河纪行"]).text.startswith("王明远")
+    within = shelf_searcher.ask("请总结第一章的主要内容", doc_id=ids["茶香四季"])
+    assert "清明前后" in within.text and "石拱桥" not in within.text
+    assert all(h.passage.doc_id == ids["茶香四季"] for h in within.hits)
+
+
+def test_a_book_named_by_its_title_is_the_one_asked_about(shelf_searcher):
+    a = shelf_searcher.ask("《茶香四季》的作者是谁？")
+    assert a.text.startswith("周立华") and a.span is not None and a.text[a.span[0]:a.span[1]] == "周立华"
+    assert shelf_searcher.ask("《山河纪行》这本书讲了什么？").text.startswith("本书讲述了江南水乡")
+
+
+def test_a_refusal_across_the_shelf_says_how_many_books_were_searched(shelf_searcher):
+    ids = {d.title: d.doc_id for d in shelf_searcher.documents}
+    across = shelf_searcher.ask("澳大利亚的首都是哪里？")
+    assert across.refused and across.message.startswith("书架上的 2 本书里都没有找到关于“澳大利亚的首都”")
+    assert shelf_searcher.ask("What is the capital of Australia?").message.startswith("None of the 2 books on the shelf")
+    within = shelf_searcher.ask("澳大利亚的首都是哪里？", doc_id=ids["茶香四季"])
+    assert within.refused and within.message.startswith("这本书里没有找到")

@@ -338,3 +338,65 @@ def test_openai_client_shows_the_reason_of_each_error(book_index, cache_dir, sea
         r = httpx.post(base + "/ask", json={"question": ""}, headers={"Authorization": "Bearer k3y"},
                        trust_env=False)
         assert r.status_code == 422 and set(r.json()) == {"detail"}
+
+
+TEA = """# 第一章 茶的起源
+
+中国是茶的故乡。传说神农氏尝百草，日遇七十二毒，得茶而解之，这是关于茶最早的传说。
+
+在西汉时期，王褒所写的《僮约》中有“烹荼尽具”“武阳买荼”的记载，说明当时四川一带已经有了茶叶市场。
+
+三国时期，饮茶之风逐渐从巴蜀传到长江中下游地区。
+
+# 第二章 唐代的茶
+
+唐代是中国茶文化形成的重要时期。陆羽在公元七八〇年前后写成《茶经》，全书共三卷十章，是世界上第一部茶学专著。
+
+《茶经》介绍了茶的起源、采制工具、煮茶方法和饮茶器具。后人因此尊称陆羽为“茶圣”。
+
+唐代流行煎茶法，人们把茶饼碾成细末，放入沸水中煮饮。
+
+# 第三章 宋代的点茶
+
+宋代流行点茶法，把茶末放在茶盏中，用沸水冲点并用茶筅击拂，使茶汤表面形成白色的泡沫。
+
+宋徽宗赵佶写有《大观茶论》，详细记述了点茶的技艺。当时文人之间盛行斗茶，比较茶汤的颜色和泡沫持久的时间。
+
+福建建安的北苑贡茶在宋代最为有名，龙凤团茶是专供皇室饮用的茶饼。
+"""
+
+@pytest.fixture(scope="module")
+def two_book_client(tmp_path_factory, embedder, cache_dir):
+    """A shelf of the bundled book and a short made-up book on tea."""
+    from docqa.corpus import bundled_files
+    from fastapi.testclient import TestClient
+
+    from docqa.index.search import Searcher
+    from docqa.index.store import build_index
+    from docqa.ingest.pipeline import chunker_settings, load_corpus
+    from docqa.service.api import create_app
+
+    from .conftest import make_settings
+
+    folder = tmp_path_factory.mktemp("two-books")
+    (folder / "中国茶小史.md").write_text(TEA, encoding="utf-8")
+    target = folder / "index"
+    build_index(load_corpus([bundled_files()[0], folder / "中国茶小史.md"]), target, embedder,
+                chunker=chunker_settings(), progress=False, say=None)
+    app = create_app(make_settings(target, cache_dir), Searcher.open(target, embedder=embedder, cache_dir=cache_dir))
+    with TestClient(app) as c:
+        yield c
+
+
+def test_within_one_book_a_question_about_what_only_another_book_has_is_not_glued(two_book_client):
+    """Asked within the tea book, a word only the other book of the shelf uses (作者) makes
+    the turn stand alone: it is refused, not answered with the earlier question's sentence (found
+    on the fresh-clone walk of issue 22: "这本书的作者是谁？" got the 点茶 sentence)."""
+    question = "这本书的作者是谁？"
+    messages = [{"role": "user", "content": "宋代流行什么饮茶方法？"}, {"role": "assistant", "content": "……"},
+                {"role": "user", "content": question}]
+    tea = next(d["doc_id"] for d in two_book_client.get("/documents").json()["documents"] if d["source"].endswith(".md"))
+    r = two_book_client.post("/v1/chat/completions", json={"messages": messages, "doc_id": tea})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["retrieval_query"] == question and body["answer"] is None

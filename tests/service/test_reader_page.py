@@ -93,6 +93,11 @@ def test_new_folder_serves_an_empty_shelf_and_the_first_uploads_create_it(pw_bro
                 break
             page.context.close()
         page.set_input_files("#upload-file", [str(f) for f in files])  # two books at once
+        assert not page.locator("#library-empty").is_visible()  # not "the shelf is empty" while books arrive
+        # The first book is on the shelf (and can be asked) while the second is still being added.
+        page.wait_for_function("""document.querySelectorAll('#library-list li').length === 1
+                                  && document.querySelectorAll('#upload-jobs li.done').length === 1""", timeout=300_000)
+        assert page.locator("#scope option").count() == 2
         page.wait_for_function("document.querySelectorAll('#upload-jobs li.done').length === 2", timeout=300_000)
         page.wait_for_function("document.querySelectorAll('#library-list li').length === 2", timeout=30_000)
         assert not DEVELOPER.search(page.locator("#upload-jobs").inner_text())
@@ -100,6 +105,8 @@ def test_new_folder_serves_an_empty_shelf_and_the_first_uploads_create_it(pw_bro
         assert sorted(d.doc_id for d in app.state.docqa.searcher.documents) == ["书1", "书2"]
         # The examples come from this shelf's headings, not from the bundled book.
         page.wait_for_function("document.querySelectorAll('.example').length > 0")
+        page.wait_for_timeout(1500)  # the shelf refreshes of the last upload have all landed
+        assert page.locator("#examples").inner_text().count("例如") == 1  # drawn once, not once per refresh
         examples = page.locator(".example").all_inner_texts()
         headings = [s.title for d in app.state.docqa.searcher.documents for ch in d.chapters for s in [ch, *ch.sections]]
         assert any(h in e for e in examples for h in headings), (examples, headings[:5])
