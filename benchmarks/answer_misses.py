@@ -13,7 +13,7 @@ p.add_argument("--threshold", type=float, default=None)
 p.add_argument("--out", type=Path)
 p.add_argument("--vectors", type=Path, help="keep the encoded questions here between runs")
 a = p.parse_args()
-from docqa.index.search import Searcher
+from docqa.index.search.searcher import Searcher
 from docqa.service.engine import open_searcher
 from docqa.service.settings import Settings
 from docqa.ingest.text import compact

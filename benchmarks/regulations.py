@@ -26,7 +26,7 @@ def main(argv=None) -> int:
     ap.add_argument("--misses", action="store_true", help="print the questions whose first passage is wrong")
     args = ap.parse_args(argv)
 
-    from docqa.index.search import Searcher
+    from docqa.index.search.searcher import Searcher
     from docqa.ingest.text import compact
 
     s = Searcher.open(args.index)

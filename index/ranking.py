@@ -123,7 +123,7 @@ class RankingSettings:
     answer_type_bonus: float = 0.05
     """Added, when choosing the answer sentence, to a sentence that holds an expression of the type
     the question asks for (a time for "when", a number for "how many", a name for "who", a
-    chapter for "which part"; `answer_types.TYPED`), so of two close sentences the one with the
+    chapter for "which part"; `kinds.TYPED`), so of two close sentences the one with the
     thing asked wins. `benchmarks/answer_types.py`, refusal off, bonus 0 / 0.05: book-dev 0.933 / 0.933,
     book-en 1.000 / 1.000, book-zht 0.968 / 0.968, DRCD dev tuning split (300 paragraphs) 0.901 / 0.898,
     CMRC trial tuning split 0.878 / 0.880; with 0.05 the book's "“一带一路”倡议最早是什么时候提出的？"

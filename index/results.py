@@ -1,6 +1,6 @@
 """What a search returns: ranked passages and the answer drawn from them.
 
-Plain dataclasses shared by the ranking (search.py) and the answer choice (answer.py), so
+Plain dataclasses shared by the ranking (index/search/searcher.py) and the answer choice (index/answer/extract.py), so
 neither imports the other.
 """
 from __future__ import annotations
@@ -31,7 +31,7 @@ class Answer:
     # so in the question's language, and `hits` are only the closest passages.
     refused: bool = False
     message: str | None = None
-    # How sure (docqa.index.refusal): `support` 0..1, and "high", "low" (answered with the
+    # How sure (docqa.index.answer.refusal): `support` 0..1, and "high", "low" (answered with the
     # closest sentence, which may not answer) or "none" (refused); None for a model never calibrated.
     support: float | None = None
     confidence: str | None = None

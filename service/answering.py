@@ -11,7 +11,7 @@ while this thread ranks and answers the batch before, and each answer goes back 
 loop as soon as it is made.
 
 A call is answered here when it is a method with a `<name>_steps` twin (`Searcher.ask`,
-`Searcher.search`, see `docqa.index.search.run_steps`); anything else runs in a worker thread
+`Searcher.search`, see `docqa.index.search.searcher.run_steps`); anything else runs in a worker thread
 as before.
 """
 from __future__ import annotations

@@ -37,7 +37,7 @@ from docqa.service.settings import Settings
 from docqa.service.state import ServiceState
 
 if TYPE_CHECKING:
-    from docqa.index.search import Searcher
+    from docqa.index.search.searcher import Searcher
 
 log = logging.getLogger("docqa.service")
 STATIC = Path(__file__).resolve().parent / "static"

@@ -53,7 +53,7 @@ def run_change(kind: str, index_dir: Path, *, options: dict[str, Any], say: Call
     a stop raises `ChangeStopped`."""
     import multiprocessing as mp
 
-    from docqa.index.library import ChangeStopped
+    from docqa.index.store.shelf import ChangeStopped
 
     ctx = mp.get_context("spawn")
     receive, send = ctx.Pipe(duplex=False)
@@ -171,12 +171,12 @@ def _child(conn, stop, kind: str, index_dir: str, options: dict[str, Any], paren
 
 
 def _run(kind: str, index_dir: Path, options: dict[str, Any], say, progress, should_stop):
-    from docqa.index.library import add_documents, remove_documents
+    from docqa.index.store.shelf import add_documents, remove_documents
 
     if kind == "remove":
         return remove_documents(index_dir, options["doc_ids"], say=say, should_stop=should_stop)
-    from docqa.index.embed import load_embedder
-    from docqa.index.store import owned_state
+    from docqa.index.embedding.embedder import load_embedder
+    from docqa.index.store.directory import owned_state
 
     cache_dir, precision = Path(options["cache_dir"]), options["precision"]
     new = owned_state(index_dir) in ("missing", "empty")

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from docqa.errors import InputError
-from docqa.index.refusal import LOW_CONFIDENCE
+from docqa.index.answer.refusal import LOW_CONFIDENCE
 from docqa.ingest.text import HAN, compact, sentence_spans
 from docqa.service.format import cited, is_chinese, location
 
@@ -109,7 +109,7 @@ def names_the_unknown(searcher, turn: str, doc_id: str | None = None) -> bool:
     that thing, so it stands alone even when weakly supported: "澳大利亚的首都是哪里？" after a
     question the book answers is not glued to it. Asked within one book (`doc_id`), a word only
     another book of the shelf uses is unknown too: "长城有多长？" within a book about tea."""
-    from docqa.index.refusal import _QUESTION_WORDS
+    from docqa.index.answer.refusal import _QUESTION_WORDS
 
     if _NAME_EN.search(turn):
         return True

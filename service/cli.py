@@ -236,7 +236,7 @@ def _cmd_search(args, settings) -> int:
     elif args.command == "ask" and answer.passage_id is not None:
         src = searcher.passage(answer.passage_id)
         if answer.confidence == "low":
-            from docqa.index.refusal import LOW_CONFIDENCE
+            from docqa.index.answer.refusal import LOW_CONFIDENCE
 
             print(LOW_CONFIDENCE["zh" if chinese else "en"].rstrip())
         print(answer.text)
@@ -254,7 +254,7 @@ def _print_answer(searcher, answer, chinese: bool) -> int:
         print(answer.message or answer.text)
         return 0
     if answer.confidence == "low":
-        from docqa.index.refusal import LOW_CONFIDENCE
+        from docqa.index.answer.refusal import LOW_CONFIDENCE
 
         print(LOW_CONFIDENCE["zh" if chinese else "en"].rstrip())
     src = searcher.passage(answer.passage_id)
@@ -281,7 +281,7 @@ def _cmd_eval(args, settings) -> int:
 
 
 def _cmd_migrate(args, settings) -> int:
-    from docqa.index.milvus_store import migrate
+    from docqa.index.store.milvus import migrate
 
     say = _say(args)
     manifest = migrate(args.source, args.target, vector_kind=args.vector_index, timeout=settings.store_timeout,
@@ -294,12 +294,12 @@ def _cmd_migrate(args, settings) -> int:
 def _outline_source(args, settings):
     """Chapters come from the index when one is named, else straight from the corpus (no model needed)."""
     if settings.store is not None:
-        from docqa.index.milvus_store import open_store
+        from docqa.index.store.milvus import open_store
 
         store = open_store(settings.store, timeout=settings.store_timeout)
         return store.documents, store.passages
     if settings.index is not None:
-        from docqa.index.store import load_index
+        from docqa.index.store.directory import load_index
 
         idx = load_index(settings.index)
         return idx.documents, idx.passages

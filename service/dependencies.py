@@ -13,7 +13,7 @@ from docqa.service.settings import Settings
 from docqa.service.state import ServiceState
 
 if TYPE_CHECKING:
-    from docqa.index.search import Searcher
+    from docqa.index.search.searcher import Searcher
 else:  # FastAPI resolves the annotation at import; the index (and torch) load only when needed
     Searcher = object
 

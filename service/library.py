@@ -1,7 +1,7 @@
 """The served library: changes run one at a time, each in a child process, then the searcher is swapped.
 
 Readers never wait for a change and never see a half-made index: a change writes a new index
-aside (`docqa.index.library`, in a child process so that its passage encoder and the index it
+aside (`docqa.index.store.shelf`, in a child process so that its passage encoder and the index it
 copies never stay in the server's memory, see `docqa.service.change_process`), a new searcher
 is opened on it with the question encoder already loaded,
 and only then does `ServiceState.searcher` point at it. A request that took the old searcher
@@ -166,7 +166,7 @@ class Library:
         if swept:
             log.info("removed %d upload folder(s) left by a stopped server", swept)
         if self.settings.index is not None and self.settings.store is None:
-            from docqa.index.store import sweep
+            from docqa.index.store.directory import sweep
 
             sweep(Path(self.settings.index))
         reason = self.key_reason()
@@ -204,7 +204,7 @@ class Library:
         """Why this server cannot change its index, or None when it can."""
         from docqa.api import check_own_library
 
-        from docqa.index.store import DirectoryStore
+        from docqa.index.store.directory import DirectoryStore
 
         if self.settings.store is not None:
             return (f"this server serves the Milvus store {self.settings.store}; adding and removing books works on "

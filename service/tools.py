@@ -18,7 +18,7 @@ from docqa.service.questions import MAX_K, MIN_K, check_k, check_question
 from docqa.service.routes.questions import answer_out
 
 if TYPE_CHECKING:
-    from docqa.index.search import Searcher
+    from docqa.index.search.searcher import Searcher
 
 Runner = Callable[..., Awaitable[Any]]
 OUTLINE = "the outline tool"

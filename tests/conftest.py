@@ -38,7 +38,7 @@ def cache_dir(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def embedder(cache_dir):
-    from docqa.index.embed import load_embedder
+    from docqa.index.embedding.embedder import load_embedder
 
     return load_embedder(DEFAULT_MODEL, cache_dir)
 
@@ -46,7 +46,7 @@ def embedder(cache_dir):
 @pytest.fixture(scope="session")
 def book_index(cache_dir, embedder, tmp_path_factory):
     from docqa.corpus import bundled_files
-    from docqa.index.store import build_index
+    from docqa.index.store.directory import build_index
     from docqa.ingest.pipeline import chunker_settings, load_corpus
 
     target = tmp_path_factory.mktemp("indexes") / "book"
@@ -56,6 +56,6 @@ def book_index(cache_dir, embedder, tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def searcher(book_index, embedder, cache_dir):
-    from docqa.index.search import Searcher
+    from docqa.index.search.searcher import Searcher
 
     return Searcher.open(book_index, embedder=embedder, cache_dir=cache_dir)

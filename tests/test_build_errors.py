@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from docqa.corpus import bundled_files
-from docqa.index.store import IndexBuildError, IndexLoadError, build_index, check_replaceable, load_index
+from docqa.index.store.directory import IndexBuildError, IndexLoadError, build_index, check_replaceable, load_index
 from docqa.ingest.pipeline import chunker_settings, load_corpus
 from tests.fakes import FakeEmbedder, make_corpus
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from docqa.api import ensure_index
-from docqa.index.store import MARKER, build_index, load_index
+from docqa.index.store.directory import MARKER, build_index, load_index
 from docqa.service.cli import main
 from tests.fakes import FakeEmbedder, make_corpus
 
@@ -117,7 +117,7 @@ def test_an_index_that_lost_its_manifest_is_refused_not_replaced(tmp_path, capsy
 def test_a_build_killed_between_its_renames_is_recovered_on_open(tmp_path, capsys):
     target = tmp_path / "idx"
     build_index(make_corpus({1: ["外汇储备很多。"]}), target, FakeEmbedder(), chunker=CHUNKER, progress=False, say=None)
-    from docqa.index.store import move_aside
+    from docqa.index.store.directory import move_aside
 
     move_aside(target)  # exactly what a kill after the first rename leaves
     code, out, err = run(capsys, "chapters", "--json", "--index", str(target))
@@ -136,7 +136,7 @@ def test_the_cache_index_is_recovered_not_rebuilt_after_a_killed_swap(tmp_path):
     fake = FakeEmbedder()
     build_index(corpus, target, fake, chunker=chunker_settings(), progress=False, say=None)
     before = tree(target)
-    from docqa.index.store import move_aside
+    from docqa.index.store.directory import move_aside
 
     move_aside(target)
     ensure_index([book], target, fake.model_name, cache_dir=tmp_path / "cache", progress=False, say=None)
@@ -217,7 +217,7 @@ def test_a_users_building_folder_survives_and_docqas_own_is_swept(tmp_path, caps
     script = (
         "import os, signal, sys\n"
         "from pathlib import Path\n"
-        "import docqa.index.store as store\n"
+        "import docqa.index.store.directory as store\n"
         "from tests.fakes import FakeEmbedder, make_corpus\n"
         "real = store.Hubness.save\n"
         "def save(self, folder):\n"
@@ -246,7 +246,7 @@ def test_a_change_killed_between_its_renames_is_restored_by_list_and_remove(tmp_
     import subprocess
     import sys
 
-    from docqa.index.library import add_documents
+    from docqa.index.store.shelf import add_documents
 
     target = tmp_path / "lib"
     for name, seed in (("a.txt", 11), ("b.txt", 12)):
@@ -255,8 +255,8 @@ def test_a_change_killed_between_its_renames_is_restored_by_list_and_remove(tmp_
     script = (
         "import os, signal, sys\n"
         "from pathlib import Path\n"
-        "import docqa.index.store as store\n"
-        "from docqa.index.library import remove_documents\n"
+        "import docqa.index.store.directory as store\n"
+        "from docqa.index.store.shelf import remove_documents\n"
         "real = os.rename\n"
         "def rename(a, b):\n"
         "    real(a, b)\n"

@@ -17,7 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from docqa.index.store import (BM25_DIR, DOCUMENTS, FORMAT_VERSION, MANIFEST, PASSAGES, SENTENCES, TERMS, VECTORS,
+from docqa.index.store.directory import (BM25_DIR, DOCUMENTS, FORMAT_VERSION, MANIFEST, PASSAGES, SENTENCES, TERMS, VECTORS,
                          IndexLoadError, build_index, load_index, sha256_file)
 from docqa.service.cli import main
 from tests.fakes import FakeEmbedder, make_corpus
@@ -34,7 +34,7 @@ NEW_B = ["乙方案：高铁和核电是合作重点。", "乙方案：中亚是
 BUILD_SCRIPT = """
 import json, os, sys, time
 from pathlib import Path
-from docqa.index.store import build_index
+from docqa.index.store.directory import build_index
 from tests.fakes import FakeEmbedder, make_corpus
 
 target, log, delay, texts = Path(sys.argv[1]), Path(sys.argv[2]), float(sys.argv[3]), json.loads(sys.argv[4])
@@ -56,7 +56,7 @@ build_index(make_corpus({1: texts}), target, Slow(), chunker=%r, progress=False,
 SWAP_KILL_SCRIPT = """
 import json, os, shutil, signal, sys
 from pathlib import Path
-import docqa.index.store as store
+import docqa.index.store.directory as store
 from tests.fakes import FakeEmbedder, make_corpus
 
 target, point, texts = Path(sys.argv[1]), sys.argv[2], json.loads(sys.argv[3])
@@ -266,7 +266,7 @@ def test_damaged_index_is_refused_naming_the_problem(previous, damage):
 
 
 # Manifests that are valid JSON of the right format but lack what load_index reads: these should be
-# refusals too. They are bugs in index/store.py (see the reliability notes in BENCHMARKS.md).
+# refusals too. They are bugs in index/store/directory.py (see the reliability notes in BENCHMARKS.md).
 BAD_MANIFESTS = {
     "no model": lambda m: m.pop("model"),
     "no counts": lambda m: m.pop("counts"),

@@ -30,7 +30,7 @@ LibraryDep = Annotated[Library, Depends(get_library)]
 def _listed(s) -> list[Any]:
     from dataclasses import asdict
 
-    from docqa.index.library import describe
+    from docqa.index.store.shelf import describe
 
     if s is None:  # an empty shelf
         return []

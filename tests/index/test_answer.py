@@ -5,10 +5,10 @@ from dataclasses import replace
 
 import numpy as np
 
-from docqa.index.answer import best_answer
+from docqa.index.answer.extract import best_answer
 from docqa.index.ranking import RankingSettings
 from docqa.index.results import Hit
-from docqa.index.sentences import SentenceTable
+from docqa.index.store.sentences import SentenceTable
 from docqa.ingest.model import Passage
 from docqa.ingest.text import normalize
 from tests.fakes import FakeEmbedder
@@ -132,7 +132,7 @@ def test_a_bracket_left_open_does_not_glue_the_rest_of_the_passage_into_one_sent
 
 
 def test_a_passage_is_folded_once_and_another_text_with_the_same_spans_is_not_mixed_up():
-    from docqa.index.answer import _units
+    from docqa.index.answer.extract import _units
 
     _units.cache_clear()
     first = _passage(0, "甲方出资四万亿美元。乙方负责建设工程。")

@@ -1,11 +1,11 @@
 """The rules behind clean answers and question reading, on real libraries (opencc, pypinyin)."""
 from __future__ import annotations
 
-from docqa.index.answer_text import clean_answer, is_label_line, usable
-from docqa.index.names import PinyinNames
-from docqa.index.navigation import is_navigation
+from docqa.index.answer.text import clean_answer, is_label_line, usable
+from docqa.index.search.names import PinyinNames
+from docqa.index.search.navigation import is_navigation
 from docqa.index.question import classify, corpus_script, fold_script
-from docqa.index.refusal import asked_chapter, refusal_message
+from docqa.index.answer.refusal import asked_chapter, refusal_message
 from docqa.ingest.model import Passage
 
 

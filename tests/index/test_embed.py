@@ -3,7 +3,7 @@ import threading
 import numpy as np
 import pytest
 
-from docqa.index.embed import family_prompts, load_embedder
+from docqa.index.embedding.embedder import family_prompts, load_embedder
 
 
 def test_family_prompts():

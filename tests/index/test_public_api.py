@@ -25,7 +25,7 @@ def test_open_a_named_index_and_ask(book_index, cache_dir):
 
 
 def test_first_start_builds_the_bundled_book_and_loads_the_model_once(cache_dir, tmp_path, monkeypatch):
-    import docqa.index.embed as embed
+    import docqa.index.embedding.embedder as embed
 
     loads = []
     real = embed.load_embedder

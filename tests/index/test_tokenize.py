@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from docqa.index.tokenize import STOP_WORDS, Tokenizer, corpus_terms
+from docqa.index.store.tokenize import STOP_WORDS, Tokenizer, corpus_terms
 
 
 def test_corpus_terms_are_quoted_terms_and_heading_words():
@@ -45,7 +45,7 @@ def test_the_frozen_dictionary_cuts_exactly_as_jieba_does(tmp_path):
     """The table saved with an index must give the very tokens the passages were cut into."""
     from pathlib import Path
 
-    from docqa.index.tokenize import FrozenDictionary
+    from docqa.index.store.tokenize import FrozenDictionary
 
     terms = ["澜湄合作机制", "一带一路", "产能合作"]
     live = Tokenizer(terms)
@@ -61,7 +61,7 @@ def test_the_frozen_dictionary_cuts_exactly_as_jieba_does(tmp_path):
 
 
 def test_the_frozen_dictionary_answers_lookups_and_takes_overlay_words():
-    from docqa.index.tokenize import FrozenDictionary
+    from docqa.index.store.tokenize import FrozenDictionary
 
     d = FrozenDictionary.from_dict({"中国": 5, "中": 0, "国": 3})
     assert d["中国"] == 5 and d.get("中") == 0 and "国" in d and "美国" not in d and d.get("美国") is None
@@ -77,7 +77,7 @@ def test_the_saved_dictionary_is_jiebas_with_the_terms_added(tmp_path):
     whole live dictionary hashed afresh."""
     import numpy as np
 
-    from docqa.index.tokenize import FrozenDictionary
+    from docqa.index.store.tokenize import FrozenDictionary
 
     tok = Tokenizer(["澜湄合作机制", "量子纠缠态", "一带一路"])
     tok.save_dictionary(tmp_path / "d.npz")
@@ -88,7 +88,7 @@ def test_the_saved_dictionary_is_jiebas_with_the_terms_added(tmp_path):
 
 
 def test_keyword_document_frequency_counts_the_passages_holding_each_term(tmp_path):
-    from docqa.index.keyword import KeywordIndex
+    from docqa.index.store.keyword import KeywordIndex
 
     texts = ["“一带一路”倡议推动产能合作。", "产能合作需要金融支持，金融机构积极参与。", "第三方市场合作。",
              "Belt and Road 与 产能 的关系", "金融 金融 金融"]
@@ -118,7 +118,7 @@ def test_traditional_text_is_cut_where_its_simplified_form_is_and_keeps_its_char
 
 
 def test_an_index_built_before_cuts_its_queries_as_it_was_built():
-    from docqa.index.tokenize import cuts_simplified
+    from docqa.index.store.tokenize import cuts_simplified
 
     assert cuts_simplified({"tokenizer": {"version": 3}}) and not cuts_simplified({"tokenizer": {"version": 2}})
     old = Tokenizer(simplified=False)

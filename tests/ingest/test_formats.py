@@ -417,7 +417,7 @@ def test_join_wrapped_rules():
 
 @needs_tools
 def test_index_keeps_the_extracted_text(books, embedder, tmp_path):
-    from docqa.index.store import build_index, load_index
+    from docqa.index.store.directory import build_index, load_index
     from docqa.ingest.pipeline import chunker_settings
 
     files, _ = books

@@ -80,7 +80,7 @@ def test_a_read_past_its_time_or_cancelled_is_stopped(tmp_path):
 
 
 def test_library_add_reads_in_the_child_and_can_be_stopped(tmp_path, monkeypatch):
-    from docqa.index.library import add_documents
+    from docqa.index.store.shelf import add_documents
 
     def no_model(name):
         raise AssertionError("a refused read never loads the model")

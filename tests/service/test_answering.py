@@ -9,7 +9,7 @@ import time
 import pytest
 
 from docqa.errors import InputError
-from docqa.index.search import Searcher
+from docqa.index.search.searcher import Searcher
 from docqa.service.answering import AnswerThread, steps_of
 
 QUESTIONS = ["本书一共分为几章？", "中国的外汇储备有多少？", "“一带一路”是什么时候提出的？", "产能利用率最低的行业是哪个？",

@@ -86,8 +86,8 @@ def test_ask_refusal_is_a_null_answer_with_the_closest_passages(client):
 
 
 def test_ask_says_how_sure_it_is(client, settings, searcher):
-    from docqa.index.refusal import HIGH_SUPPORT
-    from docqa.index.search import Searcher
+    from docqa.index.answer.refusal import HIGH_SUPPORT
+    from docqa.index.search.searcher import Searcher
 
     sure = client.post("/ask", json={"question": "中国的外汇储备有多少？"}).json()
     assert sure["confidence"] == "high" and HIGH_SUPPORT <= sure["support"] <= 1 and sure["answer"]
@@ -475,9 +475,9 @@ def test_load_failure_is_named_by_readyz(tmp_path, cache_dir):
 
 def test_bundled_index_is_built_on_first_start(tmp_path, cache_dir, embedder, monkeypatch):
     """No --index and nothing in the cache: the app builds the bundled book's index, then serves."""
-    import docqa.index.embed
+    import docqa.index.embedding.embedder
 
-    monkeypatch.setattr(docqa.index.embed, "load_embedder", lambda *a, **k: embedder)
+    monkeypatch.setattr(docqa.index.embedding.embedder, "load_embedder", lambda *a, **k: embedder)
     settings = make_settings(None, tmp_path / "cache")
     app = create_app(settings)
     with TestClient(app) as c:

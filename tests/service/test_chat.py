@@ -371,8 +371,8 @@ def two_book_client(tmp_path_factory, embedder, cache_dir):
     from docqa.corpus import bundled_files
     from fastapi.testclient import TestClient
 
-    from docqa.index.search import Searcher
-    from docqa.index.store import build_index
+    from docqa.index.search.searcher import Searcher
+    from docqa.index.store.directory import build_index
     from docqa.ingest.pipeline import chunker_settings, load_corpus
     from docqa.service.api import create_app
 

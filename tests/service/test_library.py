@@ -16,8 +16,8 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from docqa.index.library import add_documents, list_documents
-from docqa.index.search import Searcher
+from docqa.index.store.shelf import add_documents, list_documents
+from docqa.index.search.searcher import Searcher
 from docqa.service.api import create_app
 from docqa.service.cli import main
 from tests.bookgen import book
@@ -247,7 +247,7 @@ def test_a_change_made_beside_the_server_is_served_without_a_restart(served, lib
                                                                    monkeypatch):
     """`docqa add` / `docqa remove` in another process change the folder the server serves."""
     import docqa.service.state as state_module
-    from docqa.index.library import remove_documents
+    from docqa.index.store.shelf import remove_documents
 
     monkeypatch.setattr(state_module, "FOLLOW_SECONDS", 0.0)
     app, client = served

@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 
-from docqa.index.search import Searcher
+from docqa.index.search.searcher import Searcher
 from docqa.service.api import create_app
 from tests.bookgen import book
 

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from docqa.index.milvus_store import migrate, open_store
-from docqa.index.search import Searcher
+from docqa.index.store.milvus import migrate, open_store
+from docqa.index.search.searcher import Searcher
 from docqa.service.api import create_app
 from tests.service.conftest import make_settings
 from tests.serving import free_port

@@ -116,7 +116,7 @@ def test_new_folder_serves_an_empty_shelf_and_the_first_uploads_create_it(pw_bro
 
 
 def test_a_server_on_a_missing_folder_serves_the_shelf_docqa_add_makes_later(cache_dir, embedder, tmp_path):
-    from docqa.index.library import add_documents
+    from docqa.index.store.shelf import add_documents
 
     shelf = tmp_path / "later"
     app = create_app(make_settings(shelf, cache_dir), model=embedder)

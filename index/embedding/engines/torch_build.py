@@ -1,7 +1,7 @@
 """Passage and sentence vectors for a build, run by torch without sentence-transformers.
 
 `TokenStatesEncoder` is what the build engines share (this torch one, and OpenVINO's in
-openvino_encode.py, the default where it is installed): tokenizer, batches, pooling.
+index/embedding/engines/openvino_build.py, the default where it is installed): tokenizer, batches, pooling.
 
 Answer selection needs a vector per sentence, and embedding each sentence on its own doubles a
 build's model work. `encode` can also pool each sentence's vector from its passage's own token
@@ -13,7 +13,7 @@ accuracy on the shared question sets (BENCHMARKS.md), so builds use it only when
 Speed on a CPU: the whole model in bfloat16 where the CPU has native bf16 (AVX512-BF16, AMX:
 2.5-3x faster than float32 here, vectors at cosine > 0.9999 to float32's; emulated bf16 would
 be slower than float32, so other CPUs run float32); batches of similar length, short texts
-packed several to a row where the engine's graph allows it (`token_batch.py`); tokenisation of
+packed several to a row where the engine's graph allows it (`index/embedding/batches.py`); tokenisation of
 the next wave of texts in a second thread while the model runs the current one.
 """
 from __future__ import annotations
@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from docqa.index.token_batch import Rows, group_rows, lay_out, pack_rows
+from docqa.index.embedding.batches import Rows, group_rows, lay_out, pack_rows
 
 PRECISIONS = ("auto", "bf16", "fp32")
 
@@ -71,7 +71,7 @@ def quiet_transformers() -> None:
 
 class TokenStatesEncoder:
     """What every build engine shares: the tokenizer, texts laid out in length-sorted batches
-    (`token_batch.py`), tokenisation of the next wave of texts in a second thread, and pooling
+    (`index/embedding/batches.py`), tokenisation of the next wave of texts in a second thread, and pooling
     (the text, and each character span) from the last layer's token states. An engine supplies
     `dim` and `_states` (or `_start` and `_finish`)."""
 

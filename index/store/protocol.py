@@ -1,7 +1,7 @@
 """What search and answers need from an index, whatever holds it.
 
-The first implementation is a directory of files (FAISS + bm25s, `docqa.index.store`); the
-second is Milvus (`docqa.index.milvus_store`), local through Milvus Lite or a remote cluster.
+The first implementation is a directory of files (FAISS + bm25s, `docqa.index.store.directory`); the
+second is Milvus (`docqa.index.store.milvus`), local through Milvus Lite or a remote cluster.
 Nothing here asks for a score of every passage: a remote store answers for the rows asked. Rows are integers 0..n-1 in passage
 order, the same in every part.
 """
@@ -14,7 +14,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 
 from docqa.index.ranking import DenseLeg, KeywordLeg, RankingSettings
-from docqa.index.sentences import SentenceTable
+from docqa.index.store.sentences import SentenceTable
 from docqa.ingest.model import Document, Passage
 
 

@@ -182,7 +182,7 @@ def _where(searcher, docs, tokens: list[str], hits: list[Hit], zh: bool) -> Answ
 
 def _signature(searcher, docs, name: str, hits: list[Hit]) -> Answer | None:
     """The last date line of a front- or back-matter part ("编著者 / 2018年4月" under a 前言)."""
-    from docqa.index.answer_types import spans
+    from docqa.index.answer.kinds import spans
 
     name = _EN_PARTS.get(name, name)
     for doc in docs:
@@ -236,7 +236,7 @@ def _book_summary(searcher, docs, hits: list[Hit]) -> Answer | None:
 
 def _body_lines(text: str) -> str:
     """The text without its heading and label lines (a line that ends no sentence)."""
-    from docqa.index.answer_text import is_label_line
+    from docqa.index.answer.text import is_label_line
 
     lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
     return "".join(ln for ln in lines if not is_label_line(ln))

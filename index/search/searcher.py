@@ -13,15 +13,15 @@ from pathlib import Path
 import numpy as np
 
 from docqa.errors import InputError, NotFoundError
-from docqa.index import refusal
-from docqa.index.answer import best_answer
-from docqa.index.book_questions import answer_about_book
-from docqa.index.navigation import is_navigation
+from docqa.index.answer import refusal
+from docqa.index.answer.extract import best_answer
+from docqa.index.answer.book import answer_about_book
+from docqa.index.search.navigation import is_navigation
 from docqa.index.question import classify, corpus_script, fold_script
-from docqa.index.backend import IndexStore, Where
+from docqa.index.store.protocol import IndexStore, Where
 from docqa.index.ranking import RankingSettings, make_fusion
-from docqa.index.references import DocumentNames, unit_reference
-from docqa.index.unit_answer import unit_answer
+from docqa.index.search.references import DocumentNames, unit_reference
+from docqa.index.answer.unit import unit_answer
 from docqa.index.results import Answer, Hit
 from docqa.ingest.model import Passage
 
@@ -67,7 +67,7 @@ class Searcher:
     def __init__(self, store: IndexStore, embedder, *, ranking: RankingSettings | None = None,
                  refusal_threshold: float = refusal.DEFAULT_THRESHOLD, refusal_coefficients: dict | None = None):
         """`refusal_threshold`: `ask` says the book does not answer a question whose support
-        (0..1, see docqa.index.refusal) is below it; 0 never refuses, higher refuses more."""
+        (0..1, see docqa.index.answer.refusal) is below it; 0 never refuses, higher refuses more."""
         if not 0.0 <= refusal_threshold <= 1.0:
             raise InputError(f"refusal_threshold must be between 0 and 1, got {refusal_threshold}")
         self.refusal_threshold = refusal_threshold
@@ -97,12 +97,12 @@ class Searcher:
         `milvus-lite://` URI names; `embedder` is used when it is the index's model (so a model
         loaded to build the index is not loaded again), else the model is loaded."""
         from docqa.index.cache import default_cache_dir
-        from docqa.index.embed import load_embedder
-        from docqa.index.milvus_store import is_store_uri
-        from docqa.index.store import load_index
+        from docqa.index.embedding.embedder import load_embedder
+        from docqa.index.store.milvus import is_store_uri
+        from docqa.index.store.directory import load_index
 
         if isinstance(index_dir, str) and is_store_uri(index_dir):
-            from docqa.index.milvus_store import open_store
+            from docqa.index.store.milvus import open_store
 
             store = open_store(index_dir, model_name=model, timeout=store_timeout)
         else:
@@ -127,7 +127,7 @@ class Searcher:
 
     def _pinyin_names(self):
         if self._names is None:
-            from docqa.index.names import PinyinNames
+            from docqa.index.search.names import PinyinNames
 
             self._names = PinyinNames(self.store.vocabulary())
         return self._names
@@ -190,7 +190,7 @@ class Searcher:
     def _named_first(self, question: str, ranked: list[tuple[int, float]], fuse, chapter: int | None):
         """A document the question names ranks first, and the unit it asks for by number
         ("第十七条", "Article 17") before everything: of the named document, else of the
-        best-ranked document that has such a unit (see `docqa.index.references`)."""
+        best-ranked document that has such a unit (see `docqa.index.search.references`)."""
         named = self._named_documents(question)
         if named:
             ranked = self._named_docs_first(set(named), ranked, fuse, chapter)

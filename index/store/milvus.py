@@ -1,4 +1,4 @@
-"""The index in Milvus: the second implementation of `docqa.index.backend.IndexStore`.
+"""The index in Milvus: the second implementation of `docqa.index.store.protocol.IndexStore`.
 
 Everything a search needs lives on the Milvus side, so a store opened by URI works the same
 against Milvus Lite (a local file) and a remote cluster:
@@ -36,9 +36,9 @@ from urllib.parse import unquote, urlsplit
 import numpy as np
 
 from docqa.errors import IndexStateError, InputError
-from docqa.index.backend import Where
+from docqa.index.store.protocol import Where
 from docqa.index.ranking import DenseLeg, KeywordLeg, RankingSettings
-from docqa.index.sentences import SentenceTable
+from docqa.index.store.sentences import SentenceTable
 from docqa.ingest.model import Document, Passage
 
 __all__ = ["MilvusTarget", "MilvusStore", "StoreUnavailable", "parse_store_uri", "is_store_uri", "save_store",
@@ -281,7 +281,7 @@ class MilvusStore:
         self._vocab = vocab
         self._passage_collection = info["passages"]
         self._search_params = info.get("search_params", {})
-        from docqa.index.tokenize import Tokenizer, cuts_simplified
+        from docqa.index.store.tokenize import Tokenizer, cuts_simplified
 
         self._tokenizer = Tokenizer(terms, simplified=cuts_simplified(manifest))
 
@@ -388,7 +388,7 @@ class MilvusStore:
 def open_store(target: MilvusTarget | str, *, model_name: str | None = None, timeout: float = 30.0) -> MilvusStore:
     """Open the current generation of the docqa index in `target`, after checking it is docqa's,
     of a format this docqa reads, built with `model_name` (when given) and complete."""
-    from docqa.index.store import IndexLoadError, _document_from_dict
+    from docqa.index.store.directory import IndexLoadError, _document_from_dict
 
     target = parse_store_uri(target) if isinstance(target, str) else target
     rebuild = f"rebuild it with `docqa build PATH --store {target.label}` or `docqa migrate --to {target.label}`"
@@ -546,7 +546,7 @@ def parts_of_directory(store) -> IndexParts:
 def _owned(conn: _Connection, cat: _Catalogue, target: MilvusTarget) -> bool:
     """True when the catalogue exists and is docqa's, False when it does not exist; refuses a
     collection of that name that someone else made."""
-    from docqa.index.store import IndexBuildError
+    from docqa.index.store.directory import IndexBuildError
 
     if not cat.exists():
         return False
@@ -573,7 +573,7 @@ def build_store(corpus, target: MilvusTarget | str, embedder, *, chunker: dict[s
     import tempfile
     from pathlib import Path
 
-    from docqa.index.store import build_index, load_index
+    from docqa.index.store.directory import build_index, load_index
 
     with tempfile.TemporaryDirectory(prefix="docqa-store-build-") as tmp:
         staged = Path(tmp) / "index"
@@ -586,8 +586,8 @@ def save_store(parts: IndexParts, target: MilvusTarget | str, *, vector_kind: st
                timeout: float = 60.0, say: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Write `parts` into `target` as a new generation, switch to it, and drop the generation
     before the previous one. A collection that is not docqa's is never touched."""
-    from docqa.index.store import IndexBuildError
-    from docqa.index.store import _document_outline
+    from docqa.index.store.directory import IndexBuildError
+    from docqa.index.store.directory import _document_outline
 
     say = say or (lambda _m: None)
     target = parse_store_uri(target) if isinstance(target, str) else target
@@ -679,7 +679,7 @@ def migrate(index_dir, target: MilvusTarget | str, *, vector_kind: str | None = 
     """Copy the directory index at `index_dir` into a Milvus store, without re-embedding."""
     from pathlib import Path
 
-    from docqa.index.store import load_index
+    from docqa.index.store.directory import load_index
 
     target = parse_store_uri(target) if isinstance(target, str) else target
     store = load_index(Path(index_dir))

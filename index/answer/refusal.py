@@ -13,7 +13,7 @@ found in the top passages. They are combined by a logistic model fitted by
 CMRC questions asked without their document); a question is refused when its support falls
 below the searcher's `refusal_threshold`, chosen on those curves.
 
-An index built with its own similarity levels (`docqa.index.calibration`) is judged instead by
+An index built with its own similarity levels (`docqa.index.store.calibration`) is judged instead by
 `INDEX_CALIBRATED`, which reads the best sentence and passage against those levels rather than
 on the model's absolute cosine scale; an index built before keeps `COEFFICIENTS`
 (`coefficients_for`, recorded as `Searcher.refusal_model`).
@@ -29,11 +29,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from docqa.index import calibration
+from docqa.index.store import calibration
 from docqa.ingest.text import compact, normalize
 
 if TYPE_CHECKING:
-    from docqa.index.backend import IndexStore
+    from docqa.index.store.protocol import IndexStore
 
 EVIDENCE_PASSAGES = 3
 # Chosen on the calibration split by benchmarks/refusal.py: the most unanswerable questions
@@ -77,7 +77,7 @@ class Evidence:
     coverage: float = 0.0
     typed: float = 1.0
     typed_top: float = 1.0
-    # Against the index's own scale (docqa.index.calibration): the best sentence's and passage's
+    # Against the index's own scale (docqa.index.store.calibration): the best sentence's and passage's
     # cosine minus the median cosine of the index's sentences, passages, to their nearest others.
     cal_s: float = 0.0
     cal_p: float = 0.0
@@ -321,7 +321,7 @@ def review(searcher, question: str, info, qvec: np.ndarray, tokens: list[str], a
     """The answer as it should be given: about a chapter the corpus only lists, what the
     contents say of it; for a question the book does not answer, a refusal (closest passages
     kept as such); else the answer unchanged, with its support."""
-    from docqa.index.store import indexed_text
+    from docqa.index.store.directory import indexed_text
     from docqa.ingest.outline import chapter_numbering
 
     number = asked_chapter(question)
@@ -371,7 +371,7 @@ def typed(question: str, text: str) -> float:
     """1 when `text` holds an expression of the kind the question asks for (a time for "when",
     a number for "how many", a name for "who" ...), 0 when it does not; 1 for a question whose
     kind no rule can spot (a reason, a way, a definition), so that it is not held against it."""
-    from docqa.index import answer_types
+    from docqa.index.answer import kinds as answer_types
 
     kind = answer_types.classify(question)
     return 1.0 if kind not in _TYPED_KINDS else float(answer_types.has_kind(text, kind))
