@@ -97,3 +97,31 @@ def test_text_builder_keeps_every_paragraph_across_its_compaction():
     expected = "\n\n".join(f"第{n}段" + ("续" if n % 3 == 0 and n % 1000 else "") for n in range(10_000))
     assert out.text == expected
     assert [out.text[o:].split("\n", 1)[0] for o, _ in out.headings] == [f"第{n}段" for n in range(0, 10_000, 1000)]
+
+
+def test_a_pdf_whose_content_stream_inflates_past_the_limit_is_refused_cheaply(tmp_path):
+    from docqa.ingest.formats.pdf_streams import DEFAULT_MAX_PDF_STREAM_BYTES
+
+    bomb = make_bombs.pdf_flate_bomb(tmp_path / "bomb.pdf", DEFAULT_MAX_PDF_STREAM_BYTES + 8 * MB)
+    err, peak = _peak(lambda: load_corpus([bomb]))
+    assert isinstance(err, TooLargeError), err
+    message = str(err)
+    assert message.startswith("bomb.pdf: a compressed stream of ") and "\n" not in message
+    assert f"{DEFAULT_MAX_PDF_STREAM_BYTES:,}" in message and peak < 8 * MB, peak
+    fine = make_bombs.pdf_flate_bomb(tmp_path / "fine.pdf", 64 * 1024)  # inflates in one piece
+    assert "Hello" in load_corpus([fine]).documents[0].text
+
+
+def test_a_content_stream_of_several_pieces_under_the_limit_is_measured_to_its_end(tmp_path):
+    """4 MB inflates in four 1 MB pieces and ends before the newline that precedes `endstream`:
+    the check once fed that newline to zlib forever (the test spun for two hours). Read in the
+    reading child with a 60 s budget, so a spin fails here instead of hanging the run."""
+    from docqa.ingest.formats.pdf_streams import _inflated_size
+    from docqa.ingest.isolated import load_corpus_isolated
+
+    fine = make_bombs.pdf_flate_bomb(tmp_path / "fine.pdf", 4 * MB)
+    corpus = load_corpus_isolated([fine], seconds=60)
+    assert "Hello" in corpus.documents[0].text
+    data = fine.read_bytes()
+    start = data.index(b"stream\n") + len(b"stream\n")
+    assert _inflated_size(data, start, data.index(b"endstream"), 128 * MB) == 4 * MB + len(b"BT /F1 12 Tf 72 712 Td (Hello) Tj ET\n")
