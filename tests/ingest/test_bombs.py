@@ -148,3 +148,27 @@ def test_a_pdf_page_with_more_characters_than_any_printed_page_is_refused_before
     monkeypatch.setenv("DOCQA_MAX_PAGE_CHARS", "500")
     with pytest.raises(TooLargeError, match="more than the 500 one page may have"):
         load_corpus([small])
+
+
+def test_html_past_its_tag_or_byte_limit_is_refused_before_parsing(tmp_path, monkeypatch):
+    """16 MB of `<p>图</p>` took +525 MB and 38 s to parse whole (benchmarks/bench_html_memory.py);
+    the tags are counted in the bytes first."""
+    from docqa.ingest.formats import html
+    from docqa.ingest.formats.limits import DEFAULT_MAX_HTML_TAGS
+
+    dense = tmp_path / "dense.html"
+    dense.write_bytes(b"<html><body>" + "<p>图</p>".encode() * (DEFAULT_MAX_HTML_TAGS // 2 + 1) + b"</body></html>")
+    parsed = []
+    real_parse = html.parse_html
+    monkeypatch.setattr(html, "parse_html", lambda data, source: parsed.append(1) or real_parse(data, source))
+    with pytest.raises(TooLargeError) as err:
+        load_corpus([dense])
+    message = str(err.value)
+    assert message.startswith("dense.html: the HTML has 2,000,0") and f"{DEFAULT_MAX_HTML_TAGS:,} docqa parses" in message
+    assert "\n" not in message and parsed == []
+    page = tmp_path / "page.html"
+    page.write_text("<html><body>" + "<p>外汇储备在二零一五年达到顶峰。</p>" * 200 + "</body></html>", encoding="utf-8")
+    assert "外汇储备" in load_corpus([page]).documents[0].text
+    with pytest.raises(TooLargeError, match=r"^page.html: the HTML file is [\d,]+ bytes, more than the 1,000 "):
+        html.read_html(page, "page.html", max_bytes=1000)
+    assert parsed == [1]
