@@ -141,6 +141,25 @@ def pdf_flate_bomb(out: Path, size: int) -> Path:
                  b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>"], out)
 
 
+def pdf_text_page(out: Path, size: int) -> Path:
+    """A one-page PDF whose content stream is about `size` bytes of text operators, 70 lines down
+    the page drawn over and over (PDFium counts about 0.37 characters per byte of it)."""
+    parts, n, k = [], 0, 0
+    while n < size:
+        unit = b"BT /F1 10 Tf 72 %d Td (Hello world text) Tj ET\n" % (760 - (k % 70) * 10)
+        parts.append(unit)
+        n += len(unit)
+        k += 1
+    data = zlib.compress(b"".join(parts), 9)
+    stream = b"<< /Length %d /Filter /FlateDecode >>\nstream\n" % len(data) + data + b"\nendstream"
+    return _pdf([b"<< /Type /Catalog /Pages 2 0 R >>",
+                 b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+                 b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
+                 b"/Resources << /Font << /F1 5 0 R >> >> >>",
+                 stream,
+                 b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>"], out)
+
+
 def pdf_self_loop(out: Path) -> Path:
     """A PDF whose page tree lists itself as its only kid: PDFium counts a page it cannot load."""
     return _pdf([b"<< /Type /Catalog /Pages 2 0 R >>",

@@ -86,6 +86,9 @@ def _extract(path: Path, source: str, kind: str, progress: bool, max_unpacked_by
     if kind == "pdf":
         from docqa.ingest.formats.pdf import read_pdf
         from docqa.ingest.formats.ocr import ocr_reader
+        from docqa.ingest.formats.pdf_streams import check_pdf_streams
+        check_pdf_streams(path, source)
+
         extracted = read_pdf(path, source, ocr=ocr_reader(), progress=_bar(source) if progress else None)
     elif kind == "epub":
         from docqa.ingest.formats.epub import read_epub

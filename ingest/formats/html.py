@@ -12,7 +12,8 @@ import re
 from pathlib import Path
 
 from docqa.ingest.formats.extracted import Extracted, TextBuilder
-from docqa.ingest.model import IngestError
+from docqa.ingest.formats.limits import DEFAULT_MAX_HTML_BYTES, DEFAULT_MAX_HTML_TAGS
+from docqa.ingest.model import IngestError, TooLargeError
 
 SKIP = {"script", "style", "noscript", "template", "img", "svg", "math", "head", "iframe", "object",
         "embed", "button", "form", "input", "select", "textarea", "canvas", "video", "audio", "map"}
@@ -129,8 +130,21 @@ def parse_html(data: bytes, source: str):
         raise IngestError(f"{source}: the HTML cannot be parsed ({e}); save the page again") from None
 
 
-def read_html(path: Path, source: str) -> Extracted:
+def read_html(path: Path, source: str, *, max_bytes: int = DEFAULT_MAX_HTML_BYTES,
+              max_tags: int = DEFAULT_MAX_HTML_TAGS) -> Extracted:
+    """The page's text. A file over `max_bytes`, or with more than `max_tags` tags, is refused
+    before it is parsed: parsing holds the whole tree (see `formats.limits`)."""
+    size = path.stat().st_size
+    if size > max_bytes:
+        raise TooLargeError(f"{source}: the HTML file is {size:,} bytes, more than the {max_bytes:,} docqa parses "
+                            "in one page (parsing holds the whole page in memory)",
+                            hint="split it into one file per chapter, or give the text as .txt")
     data = path.read_bytes()
+    tags = data.count(b"<")
+    if tags > max_tags:
+        raise TooLargeError(f"{source}: the HTML has {tags:,} tags, more than the {max_tags:,} docqa parses in one "
+                            "page (no book page is near it; a damaged file or a bomb)",
+                            hint="split it into one file per chapter, or give the text as .txt")
     root = parse_html(data, source)
     titles = root.xpath("//*[local-name()='title']")
     title = (titles[0].text_content().strip() or None) if titles else None

@@ -11,6 +11,13 @@ Parsing builds a tree that costs 40-60x the part's bytes for the densest markup 
 ODT reader), so a 480 MB chapter is refused from the ZIP directory before anything is unpacked.
 64 MB holds the 20 M characters of the text limit in UTF-8 with its markup: no real chapter,
 Word body or ODT content is near it.
+
+`max_page_chars`: the most characters PDFium may find on one PDF page before docqa lays it out.
+Laying a page out costs about 27 us and 0.4 KB per character in Python (measured, AMD EPYC AVX2:
+a 4 MB content stream of text operators gives 1.57 M characters, 43 s and 612 MB), so a page
+past the limit is refused before it is laid out. The densest page measured, 6 pt Chinese on A4
+with 0.5 cm margins printed by LibreOffice, has 4,986; a book page 1-2 thousand. The default
+100,000 is 20x the densest (about 3 s to lay out). Setting: DOCQA_MAX_PAGE_CHARS.
 """
 from __future__ import annotations
 
@@ -20,7 +27,17 @@ from docqa.ingest.model import InputError
 
 DEFAULT_MAX_TEXT_CHARS = 20_000_000
 MAX_TEXT_SETTING = "DOCQA_MAX_TEXT_CHARS"
+DEFAULT_MAX_PAGE_CHARS = 100_000
+MAX_PAGE_SETTING = "DOCQA_MAX_PAGE_CHARS"
 DEFAULT_MAX_PART_BYTES = 64 * 1024 * 1024
+DEFAULT_MAX_HTML_BYTES = DEFAULT_MAX_PART_BYTES
+"""The most one HTML file may hold: lxml parses a page whole (its <main> is chosen from the whole
+tree). Book HTML costs about 4x its bytes to read (benchmarks/bench_html_memory.py, AMD EPYC AVX2:
+a 32 MB page of <p> paragraphs +130 MB peak RSS), so 64 MB stays near the 300 MB issue-20 target."""
+DEFAULT_MAX_HTML_TAGS = 2_000_000
+"""The most tags (`<` counted in the bytes, before parsing) one HTML file may hold: each element
+costs lxml and the walk about 160 bytes (measured: 16 MB of `<p>图</p>`, 3.4 M tags, +525 MB in
+38 s), so 2 M keeps the densest markup near 300 MB. A 32 MB page of real paragraphs has ~0.1 M."""
 XML_SUFFIXES = (".xml", ".xhtml", ".html", ".htm", ".opf", ".ncx", ".rels", ".svg")
 
 
@@ -34,10 +51,19 @@ class TextLimitReached(Exception):
 
 def max_text_chars() -> int:
     """DOCQA_MAX_TEXT_CHARS when set (a positive whole number), else `DEFAULT_MAX_TEXT_CHARS`."""
-    raw = os.environ.get(MAX_TEXT_SETTING, "").strip().replace("_", "")
+    return _count_setting(MAX_TEXT_SETTING, DEFAULT_MAX_TEXT_CHARS)
+
+
+def max_page_chars() -> int:
+    """DOCQA_MAX_PAGE_CHARS when set (a positive whole number), else `DEFAULT_MAX_PAGE_CHARS`."""
+    return _count_setting(MAX_PAGE_SETTING, DEFAULT_MAX_PAGE_CHARS)
+
+
+def _count_setting(name: str, default: int) -> int:
+    raw = os.environ.get(name, "").strip().replace("_", "")
     if not raw:
-        return DEFAULT_MAX_TEXT_CHARS
+        return default
     if not raw.isdigit() or int(raw) <= 0:
-        raise InputError(f"{MAX_TEXT_SETTING}={os.environ[MAX_TEXT_SETTING]!r} is not a positive whole number",
-                         hint=f"set it to a number of characters, e.g. {DEFAULT_MAX_TEXT_CHARS}, or unset it")
+        raise InputError(f"{name}={os.environ[name]!r} is not a positive whole number",
+                         hint=f"set it to a number of characters, e.g. {default}, or unset it")
     return int(raw)

@@ -28,7 +28,7 @@ from statistics import median
 from typing import Callable, Iterable
 
 from docqa.ingest.formats.extracted import Extracted, TextBuilder
-from docqa.ingest.model import IngestError
+from docqa.ingest.model import IngestError, TooLargeError
 
 _CJK = re.compile(r"[\u2e80-\u9fff\uf900-\ufaff\uff00-\uffef\u3000-\u303f“”‘’]")
 _PAGE_NUMBER = re.compile(
@@ -473,6 +473,9 @@ def read_pdf(path: Path, source: str, *, ocr: Callable | None = None,
     Pages without a text layer but with images are handed to `ocr(page) -> list[PdfLine]`;
     without it, an `IngestError` lists them and says how to get OCR.
     """
+    from docqa.ingest.formats.limits import MAX_PAGE_SETTING, max_page_chars
+
+    page_limit = max_page_chars()
     pdf = open_pdf(path, source)
     try:
         count = len(pdf)
@@ -486,6 +489,11 @@ def read_pdf(path: Path, source: str, *, ocr: Callable | None = None,
             try:
                 page = pdf[i]  # PDFium refuses a page it cannot load (e.g. a page tree that lists itself)
                 textpage = page.get_textpage()
+                if textpage.count_chars() > page_limit:
+                    raise TooLargeError(
+                        f"{source}: page {i + 1} of the PDF has {textpage.count_chars():,} characters, more than "
+                        f"the {page_limit:,} one page may have (no printed page is near it; a damaged file or a bomb)",
+                        hint=f"re-export the PDF from its source, or raise the limit: set {MAX_PAGE_SETTING}")
                 lines = page_lines(textpage)
                 textpage.close()
                 if not lines and _has_images(page):
