@@ -132,13 +132,7 @@ def pdf_flate_bomb(out: Path, size: int) -> Path:
         data += comp.compress(piece)
         left -= len(piece)
     data += comp.flush()
-    stream = b"<< /Length %d /Filter /FlateDecode >>\nstream\n" % len(data) + bytes(data) + b"\nendstream"
-    return _pdf([b"<< /Type /Catalog /Pages 2 0 R >>",
-                 b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-                 b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
-                 b"/Resources << /Font << /F1 5 0 R >> >> >>",
-                 stream,
-                 b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>"], out)
+    return _one_page_pdf(bytes(data), out)
 
 
 def pdf_text_page(out: Path, size: int) -> Path:
@@ -151,7 +145,12 @@ def pdf_text_page(out: Path, size: int) -> Path:
         n += len(unit)
         k += 1
     data = zlib.compress(b"".join(parts), 9)
-    stream = b"<< /Length %d /Filter /FlateDecode >>\nstream\n" % len(data) + data + b"\nendstream"
+    return _one_page_pdf(data, out)
+
+
+def _one_page_pdf(flate: bytes, out: Path) -> Path:
+    """A one-page PDF in Helvetica whose content stream is `flate` (already deflated)."""
+    stream = b"<< /Length %d /Filter /FlateDecode >>\nstream\n" % len(flate) + flate + b"\nendstream"
     return _pdf([b"<< /Type /Catalog /Pages 2 0 R >>",
                  b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
                  b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
