@@ -25,6 +25,7 @@ that is dropped. Only collections that docqa's catalogue lists are ever dropped.
 from __future__ import annotations
 
 import json
+import logging
 import re
 import time
 from collections import Counter
@@ -147,14 +148,12 @@ class _Connection:
         except ImportError:
             raise InputError("the Milvus store needs pymilvus and Milvus Lite",
                              hint="pip install 'docqa[milvus]'") from None
+        # pymilvus logs every failed RPC with its traceback on the user's stderr before the
+        # exception reaches `call`, which says it in one line. Set after the import: pymilvus
+        # configures its loggers when it is first imported.
+        logging.getLogger("pymilvus").setLevel(logging.CRITICAL)
         if self.target.lite:
-            from pathlib import Path
-
-            parent = Path(self.target.uri).resolve().parent
-            if not parent.is_dir():
-                raise StoreUnavailable(f"cannot open the Milvus Lite file {self.target.uri}: "
-                                       f"the folder {parent} does not exist",
-                                       hint="create the folder or give another path")
+            return _open_lite(MilvusClient, self.target, self.timeout)
         return MilvusClient(uri=self.target.uri, token=self.target.token, timeout=self.timeout)
 
     def call(self, what: str, fn: Callable, *args, **kwargs):
@@ -166,9 +165,9 @@ class _Connection:
             raise
         except Exception as exc:  # noqa: BLE001 - pymilvus raises MilvusException, grpc errors and more
             reason = " ".join(str(getattr(exc, "message", None) or exc).split())[:300]
-            raise StoreUnavailable(f"the Milvus store {self.target.label} failed to {what} ({reason})",
-                                   hint="check that Milvus is running and reachable at that address, then retry"
-                                   ) from exc
+            hint = ("the Milvus Lite database may be damaged: move it aside and migrate the index into a new .db path"
+                    if self.target.lite else "check that Milvus is running and reachable at that address, then retry")
+            raise StoreUnavailable(f"the Milvus store {self.target.label} failed to {what} ({reason})", hint=hint) from exc
 
     def __getattr__(self, name: str):
         method = getattr(self.client, name)
@@ -176,15 +175,77 @@ class _Connection:
         def wrapped(*args, **kwargs):
             kwargs.setdefault("timeout", self.timeout)
             try:
-                return self.call(name.replace("_", " "), method, *args, **kwargs)
+                return self.call(f"run {name}", method, *args, **kwargs)
             except StoreUnavailable as exc:
                 # A restarted server may come back with the collection released: load it, once.
                 if not (args and _not_loaded(exc.__cause__)):
                     raise
             self.call("load the collection", self.client.load_collection, args[0], timeout=self.timeout)
-            return self.call(name.replace("_", " "), method, *args, **kwargs)
+            return self.call(f"run {name}", method, *args, **kwargs)
 
         return wrapped
+
+
+LITE_ENTRIES = {"LOCK", "collections", "databases", "aliases.json", "database_properties.json", ".database-staging"}
+"""What Milvus Lite writes in its `.db` folder: a folder holding anything else is not one of its databases."""
+
+
+class _FirstError(logging.Handler):
+    """Keeps the exception Milvus Lite logs (with its traceback, on the user's stderr) instead."""
+
+    def __init__(self):
+        super().__init__()
+        self.exc: BaseException | None = None
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if self.exc is None and record.exc_info:
+            self.exc = record.exc_info[1]
+
+
+def _open_lite(client_class, target: MilvusTarget, timeout: float):
+    """Open a Milvus Lite database, or say in one line why not.
+
+    Milvus Lite keeps a `.db` as a folder and would create its files inside any folder it is
+    given, beside a user's own, so a folder holding anything else is refused; its failures to
+    start (a file in the way, the folder held by another process, damage) are logged by it as
+    tracebacks and then surface as a connection failure: they are caught here and named."""
+    from pathlib import Path
+
+    path = Path(target.uri).resolve()
+    if not path.parent.is_dir():
+        raise StoreUnavailable(f"cannot open the Milvus Lite file {target.uri}: the folder {path.parent} does not exist",
+                               hint="create the folder or give another path")
+    if path.exists() and not path.is_dir():
+        raise StoreUnavailable(f"{target.uri} is a file, not a Milvus Lite database (Milvus Lite keeps a .db as a folder)",
+                               hint="give a new .db path, e.g. milvus-lite:///data/books.db/shelf")
+    if path.is_dir():
+        foreign = sorted(e.name for e in path.iterdir() if e.name not in LITE_ENTRIES)
+        if foreign:
+            raise InputError(f"{target.uri} is a folder with other files in it ({', '.join(foreign[:3])}"
+                             f"{', …' if len(foreign) > 3 else ''}), not a Milvus Lite database",
+                             hint="give a new .db path: docqa never writes into a folder it did not make")
+    caught = _FirstError()
+    loggers = [logging.getLogger(name) for name in ("milvus_lite", "pymilvus")]
+    saved = [(lg, lg.propagate) for lg in loggers]
+    for lg in loggers:
+        lg.addHandler(caught)
+        lg.propagate = False
+    try:
+        return client_class(uri=target.uri, token=target.token, timeout=timeout)
+    except Exception as exc:  # noqa: BLE001 - pymilvus reports only that the local server did not start
+        cause = caught.exc or exc
+        if type(cause).__name__ == "DataDirLockedError":
+            raise StoreUnavailable(f"the Milvus Lite database {target.uri} is open in another process",
+                                   hint="stop the other docqa (serve, migrate or build) using it, then retry"
+                                   ) from cause
+        reason = " ".join(str(cause).split())[:200]
+        raise StoreUnavailable(f"the Milvus Lite database {target.uri} could not be opened ({type(cause).__name__}: "
+                               f"{reason})", hint="if it is damaged, move it aside and migrate the index into a new "
+                               ".db path") from cause
+    finally:
+        for lg, propagate in saved:
+            lg.removeHandler(caught)
+            lg.propagate = propagate
 
 
 def _not_loaded(exc: BaseException | None) -> bool:

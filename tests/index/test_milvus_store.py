@@ -249,3 +249,40 @@ def test_migrate_chapters_and_eval_through_the_cli(book_index, tmp_path, capsys)
     remote = json.loads(capsys.readouterr().out)
     assert main(["eval", str(questions), "--index", str(book_index), "--json"]) == 0
     assert remote == json.loads(capsys.readouterr().out)
+
+
+def test_a_lite_path_that_is_a_file_or_a_users_folder_is_refused_and_left_alone(book_index, tmp_path, capfd):
+    """Milvus Lite keeps a .db as a folder and would write its files into any folder it is given."""
+    (tmp_path / "notes.db").write_bytes(b"my own file")
+    assert main(["migrate", "--from", str(book_index), "--to", f"milvus-lite://{tmp_path}/notes.db/shelf", "-q"]) == 1
+    err = capfd.readouterr().err.strip()
+    assert "is a file, not a Milvus Lite database" in err and "\n" not in err
+    assert (tmp_path / "notes.db").read_bytes() == b"my own file"
+    mine = tmp_path / "mine.db"
+    mine.mkdir()
+    (mine / "letter.txt").write_text("私人信件", encoding="utf-8")
+    assert main(["migrate", "--from", str(book_index), "--to", f"milvus-lite://{mine}/shelf", "-q"]) == 1
+    err = capfd.readouterr().err.strip()
+    assert "is a folder with other files in it (letter.txt)" in err and "\n" not in err
+    assert [p.name for p in mine.iterdir()] == ["letter.txt"]
+
+
+def test_a_damaged_or_busy_lite_database_is_one_line_without_a_traceback(book_index, tmp_path, capfd):
+    import shutil
+    import subprocess
+    import sys
+
+    uri = f"milvus-lite://{tmp_path}/ok.db/book"
+    migrate(book_index, uri, say=None)  # this process now holds ok.db open
+    shutil.copytree(tmp_path / "ok.db", tmp_path / "bad.db", ignore=shutil.ignore_patterns("LOCK"))
+    for schema in (tmp_path / "bad.db").rglob("schema.json"):
+        schema.write_text("not json")
+    assert main(["ask", "本书一共分为几章？", "--store", f"milvus-lite://{tmp_path}/bad.db/book"]) == 1
+    err = capfd.readouterr().err.strip()
+    assert "may be damaged" in err and "\n" not in err and "Traceback" not in err
+    other = subprocess.run([sys.executable, "-c", "import sys; from docqa.service.cli import main; "
+                            "sys.exit(main(sys.argv[1:]))", "ask", "本书一共分为几章？", "--store", uri],
+                           capture_output=True, text=True, timeout=300)
+    assert other.returncode == 1
+    assert "is open in another process" in other.stderr and "Traceback" not in other.stderr, other.stderr
+    assert other.stderr.strip().count("\n") == 0, other.stderr
