@@ -99,6 +99,11 @@ def run_change(kind: str, index_dir: Path, *, options: dict[str, Any], say: Call
                 child.join(timeout=5)
                 if stopped_at is not None:
                     raise ChangeStopped("the change was stopped; the index is unchanged")
+                if child.exitcode is not None and -child.exitcode in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+                    # Stopped from outside (a service manager stopping the process group, a user's
+                    # kill), not out of memory: the kernel's OOM killer sends SIGKILL.
+                    raise ChangeStopped(f"the process running the {kind} was stopped by "
+                                        f"{signal.Signals(-child.exitcode).name}; the index is unchanged")
                 raise ChangeProcessDied(f"the process running the {kind} ended without a result "
                                         f"(exit code {child.exitcode}); the index is unchanged",
                                         hint="see the server log; a change that needs more memory than the "

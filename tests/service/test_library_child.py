@@ -85,9 +85,12 @@ def _state(pid: int) -> bytes:
         return b"Z"
 
 
-def test_a_killed_change_child_fails_its_job_and_leaves_the_index_as_it_was(library_dir, cache_dir, embedder):
-    """The child running an add is SIGKILLed while it embeds: the job fails with a one-line reason,
-    the index is byte for byte as it was, the server keeps serving, and the next upload works."""
+@pytest.mark.parametrize("how, reason", [("kill", "ended without a result"), ("terminate", "was stopped by SIGTERM")])
+def test_a_killed_change_child_fails_its_job_and_leaves_the_index_as_it_was(library_dir, cache_dir, embedder, how,
+                                                                            reason):
+    """The child running an add is SIGKILLed (as the OOM killer does) or SIGTERMed (as a service
+    manager does) while it embeds: the job fails with a one-line reason that says which, the index
+    is byte for byte as it was, the server keeps serving, and the next upload works."""
     before = tree(library_dir)
     app, client = make_client(library_dir, cache_dir, embedder)
     with client:
@@ -95,9 +98,9 @@ def test_a_killed_change_child_fails_its_job_and_leaves_the_index_as_it_was(libr
         wait_for_stage(lambda: client.get(f"/documents/jobs/{job_id}").json(), "embedding")
         children = [p for p in multiprocessing.active_children() if p.name == "docqa-add"]
         assert len(children) == 1, children
-        children[0].kill()
+        getattr(children[0], how)()
         job = wait(client, job_id, timeout=60)
-        assert job["status"] == "failed" and "ended without a result" in job["error"], job
+        assert job["status"] == "failed" and reason in job["error"], job
         assert "\n" not in job["error"]
         assert tree(library_dir) == before
         assert client.get("/readyz").json()["documents"] == 1
