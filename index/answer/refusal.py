@@ -317,10 +317,11 @@ def _listed_only(documents, number: int):
 
 
 def review(searcher, question: str, info, qvec: np.ndarray, tokens: list[str], answer, rows: list[int],
-           legs=None):
+           legs=None, books: int = 1):
     """The answer as it should be given: about a chapter the corpus only lists, what the
     contents say of it; for a question the book does not answer, a refusal (closest passages
-    kept as such); else the answer unchanged, with its support."""
+    kept as such; its message names `books`, how many books the question was asked of); else
+    the answer unchanged, with its support."""
     from docqa.index.store.directory import indexed_text
     from docqa.ingest.outline import chapter_numbering
 
@@ -345,7 +346,7 @@ def review(searcher, question: str, info, qvec: np.ndarray, tokens: list[str], a
         return answer
     if content_free(question):
         answer.support, answer.confidence = 0.0, "none"
-        return _refuse(answer, question, info.language)
+        return _refuse(answer, question, info.language, books)
     if searcher.refusal_coefficients is None:
         return answer
     context = [indexed_text(h.passage) for h in answer.hits[:EVIDENCE_PASSAGES]]
@@ -358,7 +359,7 @@ def review(searcher, question: str, info, qvec: np.ndarray, tokens: list[str], a
     answer.support = round(support(evidence, searcher.refusal_coefficients), 4)
     if answer.hits and answer.support < searcher.refusal_threshold:
         answer.confidence = "none"
-        return _refuse(answer, question, info.language)
+        return _refuse(answer, question, info.language, books)
     high = HIGH_SUPPORT_CALIBRATED if searcher.refusal_coefficients is INDEX_CALIBRATED else HIGH_SUPPORT
     answer.confidence = "high" if answer.support >= max(high, searcher.refusal_threshold) else "low"
     return answer
@@ -377,9 +378,9 @@ def typed(question: str, text: str) -> float:
     return 1.0 if kind not in _TYPED_KINDS else float(answer_types.has_kind(text, kind))
 
 
-def _refuse(answer, question: str, language: str):
+def _refuse(answer, question: str, language: str, books: int = 1):
     answer.refused, answer.text, answer.passage_id = True, "", None
-    answer.message = refusal_message(question, language)
+    answer.message = refusal_message(question, language, books)
     return answer
 
 

@@ -228,10 +228,9 @@ class Searcher:
         seen = {row for row, _ in first}
         return first + sorted((rs for rs in own if rs[0] not in seen), key=lambda rs: -rs[1]) + rest
 
-    def _asked_documents(self, question: str, doc_id: str | None):
+    def _asked_documents(self, named: list[str], doc_id: str | None):
         """The books a question is about, and whether it names them by title: the one it is asked
-        within, else the ones it names, else all."""
-        named = self._named_documents(question)
+        within, else the ones it names (`named`, from `_named_documents`), else all."""
         if doc_id is not None:
             return [d for d in self.documents if d.doc_id == doc_id], doc_id in named
         return [d for d in self.documents if d.doc_id in named] or list(self.documents), bool(named)
@@ -259,23 +258,22 @@ class Searcher:
     def ask_steps(self, question: str, k: int = 5, chapter: int | None = None, doc_id: str | None = None):
         """`ask` in steps (see `run_steps`)."""
         qvec, tokens, hits, rows, info, legs = yield from self._retrieve_steps(question, k, chapter, doc_id)
-        docs, named = self._asked_documents(question, doc_id)
-        about = answer_about_book(self, question, info, hits, tokens, docs, named)
+        named = self._named_documents(question)
+        docs, by_title = self._asked_documents(named, doc_id)
+        about = answer_about_book(self, question, info, hits, tokens, docs, by_title)
         if about is not None:  # the book's own parts answer it: never a refusal
             # Read from the part of the book that states it (copyright page, contents, a chapter),
             # not matched by likeness: as sure as an answer gets.
             about.support, about.confidence = 1.0, "high"
             return about
         unit = unit_answer(question, hits, self.ranking.max_answer_chars)  # 第N条讲什么: the unit's opening
-        if unit is not None and doc_id is None and unit.hits[0].passage.doc_id in self._named_documents(question):
+        if unit is not None and doc_id is None and unit.hits[0].passage.doc_id in named:
             # The named document's unit, read where it starts: not matched by likeness, so as
             # sure as an answer about the book's own parts.
             unit.support, unit.confidence = 1.0, "high"
             return unit
         answer = unit or best_answer(qvec, tokens, hits, rows, self.store.sentences, self.ranking, info)
-        answer = refusal.review(self, question, info, qvec, tokens, answer, rows, legs)
-        if answer.refused and len(docs) > 1:
-            answer.message = refusal.refusal_message(question, info.language, len(docs))
+        answer = refusal.review(self, question, info, qvec, tokens, answer, rows, legs, books=len(docs))
         if answer.refused or answer.message:  # the text is no longer the sentence the span was in
             answer.span = None
         return answer

@@ -225,11 +225,9 @@ def _open_lite(client_class, target: MilvusTarget, timeout: float):
                              f"{', …' if len(foreign) > 3 else ''}), not a Milvus Lite database",
                              hint="give a new .db path: docqa never writes into a folder it did not make")
     caught = _FirstError()
-    loggers = [logging.getLogger(name) for name in ("milvus_lite", "pymilvus")]
-    saved = [(lg, lg.propagate) for lg in loggers]
-    for lg in loggers:
-        lg.addHandler(caught)
-        lg.propagate = False
+    lite_log = logging.getLogger("milvus_lite")  # pymilvus's own log is silenced in `_connect`
+    propagate, lite_log.propagate = lite_log.propagate, False
+    lite_log.addHandler(caught)
     try:
         return client_class(uri=target.uri, token=target.token, timeout=timeout)
     except Exception as exc:  # noqa: BLE001 - pymilvus reports only that the local server did not start
@@ -243,9 +241,8 @@ def _open_lite(client_class, target: MilvusTarget, timeout: float):
                                f"{reason})", hint="if it is damaged, move it aside and migrate the index into a new "
                                ".db path") from cause
     finally:
-        for lg, propagate in saved:
-            lg.removeHandler(caught)
-            lg.propagate = propagate
+        lite_log.removeHandler(caught)
+        lite_log.propagate = propagate
 
 
 def _not_loaded(exc: BaseException | None) -> bool:
