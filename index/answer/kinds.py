@@ -2,7 +2,8 @@
 
 `classify` reads a question (Simplified, Traditional or English) and names the type of its answer:
 "time", "number", "person", "place", "organisation", "title", "definition", "reason", "way",
-"list", "part" (a part of the book: a chapter or section) or "other". `spans` finds the
+"list", "part" (a part of the book: a chapter or section) or "other"; `spans` also knows "year" (a
+time that names a year), for the "when" questions `asks_year` finds. `spans` finds the
 expressions of one type in a sentence, as (start, end) offsets into the sentence as given.
 
 Why: the answer chooser used to pick the sentence that repeats the question's words; a "when"
@@ -20,11 +21,11 @@ import re
 import threading
 from functools import lru_cache
 
-__all__ = ["KINDS", "TYPED", "classify", "spans", "has_kind"]
+__all__ = ["KINDS", "TYPED", "classify", "spans", "has_kind", "asks_year"]
 
 KINDS = ("time", "number", "person", "place", "organisation", "title", "definition", "reason", "way",
-         "list", "part", "other")
-TYPED = ("time", "number", "person", "place", "organisation", "title", "part")
+         "list", "part", "other", "year")
+TYPED = ("time", "number", "person", "place", "organisation", "title", "part", "year")
 """The types whose expressions the answer choice looks for in a sentence (the others are found by
 cue words only, which any sentence may hold without answering)."""
 
@@ -59,6 +60,16 @@ _Q_RULES: tuple[tuple[str, re.Pattern], ...] = tuple((kind, re.compile(p, re.I))
     ("definition", r"^\s*(什么是|何谓|何为)|是什么(意思|含义|概念)?\s*[？?]?\s*$|指的?是什么|的(内涵|含义|定义|意思)|"
                    r"^\s*what (is|are|was|were|does) (the |an? )?[^?]{2,60}(\?|\bmean\??)\s*$|^\s*define\b"),
 ))
+
+
+_ASKS_YEAR = re.compile(r"哪一?年|何年|什么年份|\b(?:what|which|in what) year\b", re.I)
+_YEAR = re.compile(rf"(?:\d{{1,4}}|[{'零〇一二三四五六七八九'}十]{{2,4}}|元)\s*年(?![代级龄])|\b1\d{{3}}\b|\b20\d{{2}}\b")
+
+
+def asks_year(question: str) -> bool:
+    """Whether a "when" question asks for a year ("哪一年", "what year"): a month and day, a
+    century or a period do not answer it ("5月30日上午…" for "在哪一年…进入君士坦丁堡")."""
+    return bool(_ASKS_YEAR.search(_simplified(question.strip().translate(_FULLWIDTH))))
 
 
 def classify(question: str) -> str:
@@ -157,6 +168,8 @@ def _spans(text: str, kind: str) -> tuple[tuple[int, int], ...]:
     found: list[tuple[int, int]] = []
     if kind == "time":
         found = [m.span() for m in _TIME.finditer(text) if _is_time(m.group())]
+    elif kind == "year":
+        found = [m.span() for m in _TIME.finditer(text) if _is_time(m.group()) and _YEAR.search(m.group())]
     elif kind == "number":
         found = [m.span() for m in _NUMBER.finditer(text) if _is_number(m.group())]
     elif kind == "part":

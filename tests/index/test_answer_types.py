@@ -1,7 +1,7 @@
 """Answer types: what a question asks for, and where a sentence holds it (made-up sentences)."""
 import pytest
 
-from docqa.index.answer.kinds import KINDS, classify, has_kind, spans
+from docqa.index.answer.kinds import KINDS, asks_year, classify, has_kind, spans
 
 
 @pytest.mark.parametrize("question, kind", [
@@ -97,3 +97,20 @@ def test_spans_index_the_text_as_given():
     text = "１９９８年５月，新館落成。"  # full-width digits, Traditional characters
     (s, e), = spans(text, "time")
     assert text[s:e] == "１９９８年５月"
+
+
+@pytest.mark.parametrize("question, year", [
+    ("公司是哪一年成立的？", True),
+    ("在哪一年穆罕默德二世進入君士坦丁堡？", True),
+    ("In what year did the war end?", True),
+    ("这座桥是什么时候修建的？", False),
+    ("为未来几年的王朝奠下基础的是谁？", False),
+])
+def test_asks_year(question, year):
+    assert asks_year(question) is year
+
+
+def test_a_year_span_names_a_year():
+    assert _found("1957年，大桥完工。10月15日上午，大桥通车。", "year") == ["1957年"]
+    assert _found("光緒三十三年，改設行省。", "year") == ["光緒三十三年"]
+    assert _found("10月15日上午，大桥通车；上世纪80年代重修。", "year") == []
