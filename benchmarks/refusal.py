@@ -255,6 +255,9 @@ def gather_regulations(root: Path, book, regs_index: Path | None = None) -> list
 def gather(root: Path, parts, regs_index: Path | None = None) -> None:
     """Features of each part's questions into root/features-PART.jsonl (parts: book, cmrc, drcd,
     regulations), so a part whose index is not built yet can be gathered later."""
+    from docqa.index.answer import refusal
+
+    refusal.MEASURE_UNUSED = True
     book = _book_searcher()
     for part in parts:
         t0 = time.perf_counter()

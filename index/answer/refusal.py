@@ -36,6 +36,10 @@ if TYPE_CHECKING:
     from docqa.index.store.protocol import IndexStore
 
 EVIDENCE_PASSAGES = 3
+MEASURE_UNUSED = False
+"""Also read the candidate features no shipped model uses (`Evidence.overlap_answer` ...
+`rare_missing_g`): `benchmarks/refusal.py gather` turns it on to fit and compare them; a search
+does not pay for them (6.6 ms a question on the bundled book, AMD EPYC AVX2 at load ~17)."""
 # Chosen on the calibration split by benchmarks/refusal.py: the most unanswerable questions
 # refused while no more than 3% of answerable ones are (overall and averaged over the sets).
 DEFAULT_THRESHOLD = 0.3
@@ -313,11 +317,12 @@ def gather(qvec: np.ndarray, tokens: list[str], rows: list[int], store: "IndexSt
         top = int(rows[0])
         ev.agree = 0.5 * (_reciprocal_rank(top, list(dense.rows)[:10]) + _reciprocal_rank(top, list(keyword.rows)[:10]))
         ev.coverage = float(keyword.coverage)
-    ev.overlap_answer = overlap(tokens, [answer_text], store) if answer_text else 0.0
-    ev.overlap_top = overlap(tokens, context[:1], store)
-    keyword_top = float(legs[1].scores[0]) if legs is not None and len(legs[1].scores) else 0.0
-    ev.rare_missing, ev.absent, ev.kw_share = rare_words(tokens, context, store, keyword_top)
-    ev.overlap_g, ev.rare_missing_g = general_words(tokens, context, store)
+    if MEASURE_UNUSED:
+        ev.overlap_answer = overlap(tokens, [answer_text], store) if answer_text else 0.0
+        ev.overlap_top = overlap(tokens, context[:1], store)
+        keyword_top = float(legs[1].scores[0]) if legs is not None and len(legs[1].scores) else 0.0
+        ev.rare_missing, ev.absent, ev.kw_share = rare_words(tokens, context, store, keyword_top)
+        ev.overlap_g, ev.rare_missing_g = general_words(tokens, context, store)
     return ev
 
 
