@@ -255,6 +255,9 @@ def gather_regulations(root: Path, book, regs_index: Path | None = None) -> list
 def gather(root: Path, parts, regs_index: Path | None = None) -> None:
     """Features of each part's questions into root/features-PART.jsonl (parts: book, cmrc, drcd,
     regulations), so a part whose index is not built yet can be gathered later."""
+    from docqa.index.answer import refusal
+
+    refusal.MEASURE_UNUSED = True
     book = _book_searcher()
     for part in parts:
         t0 = time.perf_counter()
@@ -364,11 +367,21 @@ def describe(rows: list[dict], c, t: float) -> str:
     return ", ".join(parts)
 
 
+def separable(answerable: list[dict], unanswerable: list[dict], c) -> str:
+    """How far the left-out fold's own supports overlap: the share of its unanswerable questions
+    below the support that refuses `TARGET_FALSE` of its answerable ones, i.e. what the best
+    threshold for this fold alone (not knowable from the others) would refuse."""
+    if not answerable or not unanswerable:
+        return "-"
+    cut = float(np.quantile([support(r, c) for r in answerable], TARGET_FALSE))
+    return f"{np.mean([support(r, c) < cut for r in unanswerable]):.1%}"
+
+
 def lodo(rows: list[dict], features) -> list[str]:
     tune = [r for r in rows if r["split"] == "tune" and r["features"]]
     lines = [f"features: {', '.join(features)}",
              f"{'left out':12} {'n':>5} {'thr':>5}  {'answerable refused':>22}  {'of them right':>14}  "
-             f"{'unanswerable refused':>22}  verdict"]
+             f"{'unanswerable refused':>22}  verdict  {'separable at best':>18}"]
     for dist in DISTRIBUTIONS:
         train = [r for r in tune if r["dist"] != dist]
         test = [r for r in tune if r["dist"] == dist]
@@ -383,7 +396,8 @@ def lodo(rows: list[dict], features) -> list[str]:
         ok = (not an or fa / len(an) <= TARGET_FALSE) and (not un or fu / len(un) >= TARGET_REFUSE)
         a_txt = f"{fa}/{len(an)} ({fa / len(an):.1%})" if an else "-"
         u_txt = f"{fu}/{len(un)} ({fu / len(un):.1%})" if un else "-"
-        lines.append(f"{dist:12} {len(test):5} {t:5.2f}  {a_txt:>22}  {r_txt:>14}  {u_txt:>22}  {'ok' if ok else 'MISS'}")
+        lines.append(f"{dist:12} {len(test):5} {t:5.2f}  {a_txt:>22}  {r_txt:>14}  {u_txt:>22}  "
+                     f"{'ok' if ok else 'MISS':7}  {separable(an, un, c)}")
         for g in sorted({r["group"] for r in test}):
             gr = [r for r in test if r["group"] == g]
             lines.append(f"    {g:24} {describe(gr, c, t)}")

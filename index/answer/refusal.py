@@ -36,6 +36,10 @@ if TYPE_CHECKING:
     from docqa.index.store.protocol import IndexStore
 
 EVIDENCE_PASSAGES = 3
+MEASURE_UNUSED = False
+"""Also read the candidate features no shipped model uses (`Evidence.overlap_answer` ...
+`rare_missing_g`): `benchmarks/refusal.py gather` turns it on to fit and compare them; a search
+does not pay for them (6.6 ms a question on the bundled book, AMD EPYC AVX2 at load ~17)."""
 # Chosen on the calibration split by benchmarks/refusal.py: the most unanswerable questions
 # refused while no more than 3% of answerable ones are (overall and averaged over the sets).
 DEFAULT_THRESHOLD = 0.3
@@ -81,13 +85,28 @@ class Evidence:
     # cosine minus the median cosine of the index's sentences, passages, to their nearest others.
     cal_s: float = 0.0
     cal_p: float = 0.0
+    # The question's rare words in the answer itself and in the top passage, the rarest word the
+    # top passages lack, the share of its words the corpus never uses, and the keyword leg's
+    # best score against the most its words could score (`rare_words`).
+    overlap_answer: float = 0.0
+    overlap_top: float = 0.0
+    rare_missing: float = 0.0
+    absent: float = 0.0
+    kw_share: float = 0.0
+    # The same two readings with each word also weighed by how rare it is in general Chinese
+    # (`general_rarity`): a small book lacks many ordinary words (最早, 适合) it still answers.
+    overlap_g: float = 0.0
+    rare_missing_g: float = 0.0
 
     def features(self) -> dict[str, float]:
         return {"sentence": self.sentence, "passage": self.passage, "specific": self.specific,
                 "overlap": self.overlap, "anchors": self.anchors, "dense_z": self.dense_z,
                 "sentence_z": self.sentence_z, "fused": self.fused, "agree": self.agree,
                 "coverage": self.coverage, "typed": self.typed, "typed_top": self.typed_top,
-                "cal_s": self.cal_s, "cal_p": self.cal_p, "is_en": float(self.language == "en")}
+                "cal_s": self.cal_s, "cal_p": self.cal_p, "is_en": float(self.language == "en"),
+                "overlap_answer": self.overlap_answer, "overlap_top": self.overlap_top,
+                "rare_missing": self.rare_missing, "absent": self.absent, "kw_share": self.kw_share,
+                "overlap_g": self.overlap_g, "rare_missing_g": self.rare_missing_g}
 
 
 CALIBRATED = {"bias": 0.0317, "cal_s": 56.9741, "cal_p": 4.7602, "overlap": 3.3753, "anchors": 3.0851,
@@ -167,6 +186,67 @@ def overlap(tokens: list[str], texts: list[str], store: "IndexStore") -> float:
     return float(found @ weights / weights.sum()) if weights.sum() > 0 else 0.0
 
 
+BM25_K1 = 1.5
+"""bm25s's default k1: a word's BM25 score in one passage is at most (k1 + 1) * idf."""
+
+
+GENERAL_FLOOR = 0.45
+"""`general_rarity` below which a word counts as ordinary (时候 .42, 提出 .44; 最早 .54, 刘翔 .66,
+a word jieba's dictionary lacks 1.0)."""
+
+
+@functools.lru_cache(maxsize=1)
+def _general_frequencies():
+    import jieba
+
+    jieba.dt.check_initialized()
+    return jieba.dt.FREQ, jieba.dt.total
+
+
+def general_rarity(word: str) -> float:
+    """How specific a word is in general Chinese, 0..1: its surprisal in jieba's dictionary
+    counts over the most a word can have, rescaled so that ordinary words (`GENERAL_FLOOR`)
+    weigh 0 and a word the dictionary never saw weighs 1."""
+    freq, total = _general_frequencies()
+    r = math.log(total / (freq.get(word, 0) + 1)) / math.log(total)
+    return min(max((r - GENERAL_FLOOR) / (1 - GENERAL_FLOOR), 0.0), 1.0)
+
+
+def general_words(tokens: list[str], context: list[str], store: "IndexStore") -> tuple[float, float]:
+    """`overlap` and the rarest missing word of `rare_words`, each word's corpus rarity also
+    weighed by its `general_rarity`."""
+    words = sorted(set(tokens) - _QUESTION_WORDS)
+    if not words:
+        return 0.0, 0.0
+    n = len(store.passages)
+    folded = _folded(context).lower()
+    top_idf = math.log((n + 1) / 0.5)
+    weights = {t: math.log((n + 1) / (store.document_frequency(t) + 0.5)) / top_idf * general_rarity(t) for t in words}
+    total = sum(weights.values())
+    found = sum(w for t, w in weights.items() if t in folded)
+    return (found / total if total > 0 else 0.0,
+            max((w for t, w in weights.items() if t not in folded), default=0.0))
+
+
+def rare_words(tokens: list[str], context: list[str], store: "IndexStore",
+               keyword_top: float) -> tuple[float, float, float]:
+    """Three scale-free readings of the question's own words against the corpus: the rarest
+    word the top passages lack (its idf over the idf of a word no passage has, 0 when none is
+    missing), the share of its words that no passage of the corpus has, and the keyword leg's
+    best score over the most the words could score together (each at (k1 + 1) * idf)."""
+    words = sorted(set(tokens) - _QUESTION_WORDS)
+    if not words:
+        return 0.0, 0.0, 0.0
+    n = len(store.passages)
+    df = {t: store.document_frequency(t) for t in words}
+    folded = _folded(context).lower()
+    top_idf = math.log((n + 1) / 0.5)
+    missing = [math.log((n + 1) / (df[t] + 0.5)) / top_idf for t in words if t not in folded]
+    ceiling = sum((BM25_K1 + 1) * math.log(1 + (n - df[t] + 0.5) / (df[t] + 0.5)) for t in words)
+    return (max(missing, default=0.0), sum(df[t] == 0 for t in words) / len(words),
+            min(keyword_top / ceiling, 1.0) if ceiling > 0 else 0.0)
+
+
 _ACRONYM = re.compile(r"\b[A-Z][A-Z0-9]{1,9}\b")
 
 
@@ -208,12 +288,12 @@ def _reciprocal_rank(row: int, rows) -> float:
 
 def gather(qvec: np.ndarray, tokens: list[str], rows: list[int], store: "IndexStore",
            language: str, context: list[str], anchored: float = 0.0, legs=None, fused: float = 0.0,
-           typed: float = 1.0, typed_top: float = 1.0) -> Evidence:
+           typed: float = 1.0, typed_top: float = 1.0, answer_text: str = "") -> Evidence:
     """Evidence from the top passages (their rows) for the query vector `qvec`; `anchored`
     is `anchors(...)` of the question on the same passages; `legs` the dense and keyword legs'
     candidates (`DenseLeg`, `KeywordLeg`), against which the top passage is measured; `fused`
     the top passage's fused score; `typed` and `typed_top` whether the answer, and the top
-    passage, hold what the question's kind asks for."""
+    passage, hold what the question's kind asks for; `answer_text` the chosen answer."""
     rows = np.asarray(rows[:EVIDENCE_PASSAGES], dtype=np.int64)
     if not len(rows):
         return Evidence(language, 0.0, 0.0, 0.0, 0.0, 0.0)
@@ -237,6 +317,12 @@ def gather(qvec: np.ndarray, tokens: list[str], rows: list[int], store: "IndexSt
         top = int(rows[0])
         ev.agree = 0.5 * (_reciprocal_rank(top, list(dense.rows)[:10]) + _reciprocal_rank(top, list(keyword.rows)[:10]))
         ev.coverage = float(keyword.coverage)
+    if MEASURE_UNUSED:
+        ev.overlap_answer = overlap(tokens, [answer_text], store) if answer_text else 0.0
+        ev.overlap_top = overlap(tokens, context[:1], store)
+        keyword_top = float(legs[1].scores[0]) if legs is not None and len(legs[1].scores) else 0.0
+        ev.rare_missing, ev.absent, ev.kw_share = rare_words(tokens, context, store, keyword_top)
+        ev.overlap_g, ev.rare_missing_g = general_words(tokens, context, store)
     return ev
 
 
@@ -354,7 +440,7 @@ def review(searcher, question: str, info, qvec: np.ndarray, tokens: list[str], a
     evidence = gather(qvec, tokens, rows, searcher.store, info.language, context,
                       anchors(info.text, names, context), legs,
                       answer.hits[0].score if answer.hits else 0.0, typed(question, answer.text),
-                      typed(question, context[0] if context else ""))
+                      typed(question, context[0] if context else ""), answer.text)
     answer.evidence = evidence
     answer.support = round(support(evidence, searcher.refusal_coefficients), 4)
     if answer.hits and answer.support < searcher.refusal_threshold:

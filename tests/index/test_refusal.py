@@ -192,3 +192,24 @@ def test_levels_need_two_passages_to_compare():
 
     one = np.ones((1, 4), dtype=np.float32) / 2
     assert calibration.levels(one, np.repeat(one, 3, axis=0), np.zeros(3, dtype=np.int32)) is None
+
+
+def test_general_rarity_weighs_ordinary_words_below_names_and_unknown_words():
+    """A small book lacks many ordinary words (最早, 时候) it still answers: weighed by jieba's
+    dictionary counts they count far less than a name, and a word the dictionary lacks counts most."""
+    from docqa.index.answer.refusal import general_rarity
+
+    assert general_rarity("时候") == 0.0
+    assert 0.0 < general_rarity("最早") < general_rarity("马拉多纳") < general_rarity("一带一路") == 1.0
+
+
+def test_evidence_reads_the_questions_words_in_the_top_passage_and_the_answer(searcher, monkeypatch):
+    """The unshipped candidate features are read only when measuring (`MEASURE_UNUSED`)."""
+    from docqa.index.answer import refusal
+
+    assert searcher.ask("中国的外汇储备有多少？").evidence.overlap_top == 0.0
+    monkeypatch.setattr(refusal, "MEASURE_UNUSED", True)
+    ev = searcher.ask("中国的外汇储备有多少？").evidence
+    assert 0.0 < ev.overlap_top <= 1.0 and 0.0 <= ev.overlap_answer <= 1.0
+    assert 0.0 <= ev.rare_missing_g <= ev.rare_missing + 1e-9 and 0.0 <= ev.kw_share <= 1.0
+    assert set(ev.features()) >= {"overlap_top", "overlap_g", "rare_missing_g", "kw_share", "absent"}
