@@ -93,6 +93,21 @@ class DocumentNames:
                 return n
         return 0
 
+    def superseded(self, question: str) -> dict[str, str]:
+        """Each older version of a title, mapped to the newest one, for a question that asks
+        for no year of it: a question not naming its law ("有限责任公司的注册资本…") means
+        the law in force, and an unchanged article reads the same in both versions."""
+        years = set(_YEAR.findall(question))
+        older: dict[str, str] = {}
+        for versions in self._versions.values():
+            dated = [v for v in versions if v[0]]
+            if len(dated) < 2:
+                continue
+            newest = max(dated)
+            older.update((doc_id, newest[1]) for date, doc_id in dated
+                         if date < newest[0] and date[:4] not in years)
+        return older
+
     def _version(self, title: str, question: str) -> list[str]:
         versions = self._versions[title]
         if len(versions) == 1:
