@@ -30,6 +30,20 @@ _UNIT_EN = re.compile(r"\b(?:article|art\.)\s*(\d+)\b", re.I)
 _YEAR = re.compile(r"(?<!\d)((?:19|20)\d\d)(?!\d)")
 _HAN = re.compile(r"[\u3400-\u9fff]")
 _DROP = re.compile(r"[\s《》〈〉<>“”\"'「」『』·]")
+# A title's closing note of its version: （2023年修正）, (2018修订), （2023-12-29）.
+_VERSION_NOTE = re.compile(r"[（(]([^（）()]*?((?:19|20)\d\d)[^（）()]*)[)）]$")
+
+
+def title_version(title: str) -> tuple[str, str]:
+    """A title without its closing version note, and the note's date (YYYY-MM-DD, or the year
+    alone): "中华人民共和国公司法（2023年修订）" is 公司法 as revised in 2023, a version of the
+    title 中华人民共和国公司法 that questions name as 公司法."""
+    m = _VERSION_NOTE.search(title)
+    if not m or m.start() < MIN_NAME_CHARS:
+        return title, ""
+    full = re.search(r"((?:19|20)\d\d)[-_.年]([01]?\d)[-_.月]([0-3]?\d)", m.group(1))
+    date = f"{full.group(1)}-{int(full.group(2)):02d}-{int(full.group(3)):02d}" if full else m.group(2)
+    return title[:m.start()], date
 
 
 def unit_reference(question: str) -> int | None:
@@ -54,9 +68,9 @@ class DocumentNames:
     def __init__(self, documents: Iterable[Document]):
         self._versions: dict[str, list[tuple[str, str]]] = defaultdict(list)  # title -> [(date, doc_id)]
         for doc in documents:
-            title = fold(str(doc.metadata.get("base_title") or doc.title))
+            title, noted = title_version(fold(str(doc.metadata.get("base_title") or doc.title)))
             if len(title) >= MIN_NAME_CHARS:
-                self._versions[title].append((str(doc.metadata.get("version") or ""), doc.doc_id))
+                self._versions[title].append((str(doc.metadata.get("version") or noted), doc.doc_id))
         ends: dict[str, int] = defaultdict(int)
         heads: dict[str, int] = defaultdict(int)
         for title in self._versions:

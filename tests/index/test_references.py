@@ -8,6 +8,7 @@ from docqa.ingest.model import Document
 
 DIGITS = "零一二三四五六七八九"
 SAME = "公司是企业法人，有独立的法人财产，享有法人财产权。"  # an article both versions of 公司法 have
+SUE = "起诉必须符合下列条件：原告是与本案有直接利害关系的公民、法人和其他组织；有明确的被告。"
 
 
 def zh(n: int) -> str:
@@ -77,6 +78,10 @@ def library(tmp_path_factory, embedder, cache_dir):
                                    count=30, topic="公司"),
         "公司法(2023-12-29).md": law("中华人民共和国公司法", {3: SAME, 47: "有限责任公司的注册资本为全体股东认缴的出资额，由股东自公司成立之日起五年内缴足。"},
                                    count=50, topic="公司"),
+        # Versions told by their titles' notes alone: no date in the file name or the head.
+        "民事诉讼法-a.md": law("中华人民共和国民事诉讼法（2021年修正）", {12: SUE}, topic="诉讼"),
+        "民事诉讼法-b.md": law("中华人民共和国民事诉讼法（2023年修正）", {12: SUE, 13: "人民法院审理民事案件，应当公开审理。"},
+                            topic="诉讼"),
     }
     for name, text in files.items():
         (root / name).write_text(text, encoding="utf-8")
@@ -113,6 +118,28 @@ def test_a_question_not_naming_its_law_is_answered_from_the_newest_version(libra
         assert (top.source, top.unit_number) == ("公司法(2023-12-29).md", 3), question
     top = library.search("2018年的规定里，公司有独立的法人财产吗？", k=3)[0].passage
     assert top.source == "公司法(2018-10-26).md"
+
+
+def test_a_version_note_closing_a_title_makes_versions_of_one_title():
+    from docqa.index.search.references import title_version
+
+    assert title_version("中华人民共和国民事诉讼法（2023年修正）") == ("中华人民共和国民事诉讼法", "2023")
+    assert title_version("中华人民共和国公司法(2018-10-26)") == ("中华人民共和国公司法", "2018-10-26")
+    assert title_version("中华人民共和国刑法修正案（十一）") == ("中华人民共和国刑法修正案（十一）", "")
+    docs = [Document(i, t, i, "", "") for i, t in [("old", "中华人民共和国民事诉讼法（2021年修正）"),
+                                                   ("new", "中华人民共和国民事诉讼法（2023年修正）"),
+                                                   ("x", "中华人民共和国刑事诉讼法")]]
+    names = DocumentNames(docs)
+    assert names.named("民事诉讼法规定的起诉条件") == ["new"]
+    assert names.named("2021年民事诉讼法规定的起诉条件") == ["old"]
+    assert names.superseded("起诉条件是什么") == {"old": "new"}
+
+
+@pytest.mark.parametrize("question", ["民事诉讼法规定的起诉条件是什么？", "起诉必须符合什么条件？"])
+def test_versions_told_by_their_titles_notes_prefer_the_newest(library, question):
+    top = library.search(question, k=3)[0].passage
+    assert (top.source, top.unit_number) == ("民事诉讼法-b.md", 12), question
+    assert top.title == "中华人民共和国民事诉讼法（2023年修正）"
 
 
 @pytest.mark.parametrize("question", ["治安管理处罚法第十九条讲了什么？", "治安管理处罚法第19条",
