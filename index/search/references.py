@@ -30,8 +30,10 @@ _UNIT_EN = re.compile(r"\b(?:article|art\.)\s*(\d+)\b", re.I)
 _YEAR = re.compile(r"(?<!\d)((?:19|20)\d\d)(?!\d)")
 _HAN = re.compile(r"[\u3400-\u9fff]")
 _DROP = re.compile(r"[\s《》〈〉<>“”\"'「」『』·]")
-# A title's closing note of its version: （2023年修正）, (2018修订), （2023-12-29）.
-_VERSION_NOTE = re.compile(r"[（(]([^（）()]*?((?:19|20)\d\d)[^（）()]*)[)）]$")
+# A title's closing note of its version: （2023年修正）, (2018修订), （2020年版）, （2023-12-29）; not
+# a note that tells works apart (英雄（2002年电影）).
+_VERSION_NOTE = re.compile(r"[（(]((?:19|20)\d\d)(?:年?(?:[01]?\d月?(?:[0-3]?\d日?)?)?(?:修正|修订|修改|版|文本)"
+                           r"|-[01]\d-[0-3]\d|年[01]?\d月[0-3]?\d日)[)）]$")
 
 
 def title_version(title: str) -> tuple[str, str]:
@@ -41,8 +43,8 @@ def title_version(title: str) -> tuple[str, str]:
     m = _VERSION_NOTE.search(title)
     if not m or m.start() < MIN_NAME_CHARS:
         return title, ""
-    full = re.search(r"((?:19|20)\d\d)[-_.年]([01]?\d)[-_.月]([0-3]?\d)", m.group(1))
-    date = f"{full.group(1)}-{int(full.group(2)):02d}-{int(full.group(3)):02d}" if full else m.group(2)
+    full = re.search(r"((?:19|20)\d\d)[-_.年]([01]?\d)[-_.月]([0-3]?\d)", m.group(0))
+    date = f"{full.group(1)}-{int(full.group(2)):02d}-{int(full.group(3)):02d}" if full else m.group(1)
     return title[:m.start()], date
 
 

@@ -126,6 +126,8 @@ def test_a_version_note_closing_a_title_makes_versions_of_one_title():
     assert title_version("中华人民共和国民事诉讼法（2023年修正）") == ("中华人民共和国民事诉讼法", "2023")
     assert title_version("中华人民共和国公司法(2018-10-26)") == ("中华人民共和国公司法", "2018-10-26")
     assert title_version("中华人民共和国刑法修正案（十一）") == ("中华人民共和国刑法修正案（十一）", "")
+    assert title_version("英雄（2002年电影）") == ("英雄（2002年电影）", "")  # another work, not a version
+    assert title_version("国家基本药物目录（2018年版）") == ("国家基本药物目录", "2018")
     docs = [Document(i, t, i, "", "") for i, t in [("old", "中华人民共和国民事诉讼法（2021年修正）"),
                                                    ("new", "中华人民共和国民事诉讼法（2023年修正）"),
                                                    ("x", "中华人民共和国刑事诉讼法")]]
