@@ -2,7 +2,9 @@
 
 Questions (benchmarks/data/regulations-lookup.jsonl, split frozen before tuning: "tune" and
 "test", alternate questions of each category) are natural questions with the regulation
-unnamed or named, English ones, and article look-ups ("校车安全管理条例第十七条讲什么").
+unnamed or named, English ones, and article look-ups ("校车安全管理条例第十七条讲什么"; in English,
+"en-lookup": "What does Article 17 of the School Bus Safety Management Regulations say?", added
+with their split before any tuning on them).
 A passage is right when it is from the gold file and holds the gold text (whitespace aside).
 
     docqa build ../shared/corpus/regulations --index /tmp/regs
@@ -53,7 +55,7 @@ def main(argv=None) -> int:
                   f"{Path(top.source).stem if top else None} {top.unit if top else None}: {top.text[:50] if top else ''}")
     print(f"split={args.split} index={args.index}")
     print(f"{'category':10} {'n':>3} {'first':>6} {'top5':>6} {'doc@1':>6} {'answer':>6}")
-    for cat in ("natural", "named", "english", "lookup", "all"):
+    for cat in ("natural", "named", "english", "lookup", "en-lookup", "all"):
         st = stats.get(cat)
         if not st:
             continue

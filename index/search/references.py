@@ -30,6 +30,22 @@ _UNIT_EN = re.compile(r"\b(?:article|art\.)\s*(\d+)\b", re.I)
 _YEAR = re.compile(r"(?<!\d)((?:19|20)\d\d)(?!\d)")
 _HAN = re.compile(r"[\u3400-\u9fff]")
 _DROP = re.compile(r"[\s《》〈〉<>“”\"'「」『』·]")
+# A title's closing note of its version: （2023年修正）, (2018修订), （2020年版）, （2023-12-29）; not
+# a note that tells works apart (英雄（2002年电影）).
+_VERSION_NOTE = re.compile(r"[（(]((?:19|20)\d\d)(?:年?(?:[01]?\d月?(?:[0-3]?\d日?)?)?(?:修正|修订|修改|版|文本)"
+                           r"|-[01]\d-[0-3]\d|年[01]?\d月[0-3]?\d日)[)）]$")
+
+
+def title_version(title: str) -> tuple[str, str]:
+    """A title without its closing version note, and the note's date (YYYY-MM-DD, or the year
+    alone): "中华人民共和国公司法（2023年修订）" is 公司法 as revised in 2023, a version of the
+    title 中华人民共和国公司法 that questions name as 公司法."""
+    m = _VERSION_NOTE.search(title)
+    if not m or m.start() < MIN_NAME_CHARS:
+        return title, ""
+    full = re.search(r"((?:19|20)\d\d)[-_.年]([01]?\d)[-_.月]([0-3]?\d)", m.group(0))
+    date = f"{full.group(1)}-{int(full.group(2)):02d}-{int(full.group(3)):02d}" if full else m.group(1)
+    return title[:m.start()], date
 
 
 def unit_reference(question: str) -> int | None:
@@ -54,9 +70,9 @@ class DocumentNames:
     def __init__(self, documents: Iterable[Document]):
         self._versions: dict[str, list[tuple[str, str]]] = defaultdict(list)  # title -> [(date, doc_id)]
         for doc in documents:
-            title = fold(str(doc.metadata.get("base_title") or doc.title))
+            title, noted = title_version(fold(str(doc.metadata.get("base_title") or doc.title)))
             if len(title) >= MIN_NAME_CHARS:
-                self._versions[title].append((str(doc.metadata.get("version") or ""), doc.doc_id))
+                self._versions[title].append((str(doc.metadata.get("version") or noted), doc.doc_id))
         ends: dict[str, int] = defaultdict(int)
         heads: dict[str, int] = defaultdict(int)
         for title in self._versions:
@@ -92,6 +108,21 @@ class DocumentNames:
             if title[-n:] in q:
                 return n
         return 0
+
+    def superseded(self, question: str) -> dict[str, str]:
+        """Each older version of a title, mapped to the newest one, for a question that asks
+        for no year of it: a question not naming its law ("有限责任公司的注册资本…") means
+        the law in force, and an unchanged article reads the same in both versions."""
+        years = set(_YEAR.findall(question))
+        older: dict[str, str] = {}
+        for versions in self._versions.values():
+            dated = [v for v in versions if v[0]]
+            if len(dated) < 2:
+                continue
+            newest = max(dated)
+            older.update((doc_id, newest[1]) for date, doc_id in dated
+                         if date < newest[0] and date[:4] not in years)
+        return older
 
     def _version(self, title: str, question: str) -> list[str]:
         versions = self._versions[title]

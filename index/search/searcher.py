@@ -172,6 +172,7 @@ class Searcher:
         if doc_id is None:
             ranked = self._named_first(asked, ranked, lambda w: self.fusion.fuse(
                 store.dense_search(qvec, pool, w, penalty), store.keyword_search(tokens, pool, w), scorer), chapter)
+            ranked = self._newest_first(asked, ranked)
         if not info.navigation:
             # Contents and copyright pages are evidence only for questions about the book itself.
             ranked = [rs for rs in ranked if not self._navigation[rs[0]]] or ranked
@@ -207,10 +208,31 @@ class Searcher:
         chosen = set(rows)
         return [(r, top) for r in rows] + [rs for rs in ranked if rs[0] not in chosen]
 
-    def _named_documents(self, question: str) -> list[str]:
+    def _names_of_documents(self) -> DocumentNames:
         if self._doc_names is None:
             self._doc_names = DocumentNames(self.documents)
-        return self._doc_names.named(question)
+        return self._doc_names
+
+    def _named_documents(self, question: str) -> list[str]:
+        return self._names_of_documents().named(question)
+
+    def _newest_first(self, question: str, ranked: list[tuple[int, float]]) -> list[tuple[int, float]]:
+        """A passage of an older version of a document (same title, earlier date) goes right
+        after the first passage of its newest version, when that one is in the ranking and the
+        question asks for no year of the older: the law in force answers, and an article
+        unchanged by the revision otherwise tied and was cited from whichever came first."""
+        older = self._names_of_documents().superseded(question)
+        if not older:
+            return ranked
+        first: dict[str, int] = {}
+        for i, (row, _) in enumerate(ranked):
+            first.setdefault(self.passages[row].doc_id, i)
+        keys = []
+        for i, (row, _) in enumerate(ranked):
+            newest = older.get(self.passages[row].doc_id)
+            j = first.get(newest, -1) if newest is not None else -1
+            keys.append((j, 1, i) if j > i else (i, 0, i))
+        return [ranked[i] for i in sorted(range(len(ranked)), key=keys.__getitem__)]
 
     def _named_docs_first(self, named: set[str], ranked: list[tuple[int, float]], fuse,
                           chapter: int | None) -> list[tuple[int, float]]:

@@ -7,6 +7,8 @@ from docqa.index.search.references import DocumentNames, unit_reference
 from docqa.ingest.model import Document
 
 DIGITS = "零一二三四五六七八九"
+SAME = "公司是企业法人，有独立的法人财产，享有法人财产权。"  # an article both versions of 公司法 have
+SUE = "起诉必须符合下列条件：原告是与本案有直接利害关系的公民、法人和其他组织；有明确的被告。"
 
 
 def zh(n: int) -> str:
@@ -72,10 +74,14 @@ def library(tmp_path_factory, embedder, cache_dir):
             19: "本法下列用语的含义：\n\n（一）治安案件，是指违反治安管理、依法应当给予治安管理处罚的案件。\n\n"
                 "（二）罚款，是指公安机关依法责令违反治安管理的人缴纳一定数额金钱的处罚。\n\n"
                 "（三）行政拘留，是指公安机关依法在短期内限制违反治安管理的人人身自由的处罚。"}, topic="治安"),
-        "公司法(2018-10-26).md": law("中华人民共和国公司法", {26: "有限责任公司的注册资本为在公司登记机关登记的全体股东认缴的出资额。"},
+        "公司法(2018-10-26).md": law("中华人民共和国公司法", {3: SAME, 26: "有限责任公司的注册资本为在公司登记机关登记的全体股东认缴的出资额。"},
                                    count=30, topic="公司"),
-        "公司法(2023-12-29).md": law("中华人民共和国公司法", {47: "有限责任公司的注册资本为全体股东认缴的出资额，由股东自公司成立之日起五年内缴足。"},
+        "公司法(2023-12-29).md": law("中华人民共和国公司法", {3: SAME, 47: "有限责任公司的注册资本为全体股东认缴的出资额，由股东自公司成立之日起五年内缴足。"},
                                    count=50, topic="公司"),
+        # Versions told by their titles' notes alone: no date in the file name or the head.
+        "民事诉讼法-a.md": law("中华人民共和国民事诉讼法（2021年修正）", {12: SUE}, topic="诉讼"),
+        "民事诉讼法-b.md": law("中华人民共和国民事诉讼法（2023年修正）", {12: SUE, 13: "人民法院审理民事案件，应当公开审理。"},
+                            topic="诉讼"),
     }
     for name, text in files.items():
         (root / name).write_text(text, encoding="utf-8")
@@ -102,6 +108,40 @@ def test_the_newest_version_is_preferred_unless_another_year_is_asked(library):
     assert top.source == "公司法(2018-10-26).md"
     top = library.search("2018年公司法第二十六条", k=3)[0].passage
     assert (top.source, top.unit_number) == ("公司法(2018-10-26).md", 26)
+
+
+def test_a_question_not_naming_its_law_is_answered_from_the_newest_version(library):
+    """An article the revision left unchanged reads the same in both versions, and was cited
+    from whichever came first (the older file); a year asked for still picks its version."""
+    for question in ["公司有独立的法人财产吗？", "Does a company have independent legal person property?"]:
+        top = library.search(question, k=3)[0].passage
+        assert (top.source, top.unit_number) == ("公司法(2023-12-29).md", 3), question
+    top = library.search("2018年的规定里，公司有独立的法人财产吗？", k=3)[0].passage
+    assert top.source == "公司法(2018-10-26).md"
+
+
+def test_a_version_note_closing_a_title_makes_versions_of_one_title():
+    from docqa.index.search.references import title_version
+
+    assert title_version("中华人民共和国民事诉讼法（2023年修正）") == ("中华人民共和国民事诉讼法", "2023")
+    assert title_version("中华人民共和国公司法(2018-10-26)") == ("中华人民共和国公司法", "2018-10-26")
+    assert title_version("中华人民共和国刑法修正案（十一）") == ("中华人民共和国刑法修正案（十一）", "")
+    assert title_version("英雄（2002年电影）") == ("英雄（2002年电影）", "")  # another work, not a version
+    assert title_version("国家基本药物目录（2018年版）") == ("国家基本药物目录", "2018")
+    docs = [Document(i, t, i, "", "") for i, t in [("old", "中华人民共和国民事诉讼法（2021年修正）"),
+                                                   ("new", "中华人民共和国民事诉讼法（2023年修正）"),
+                                                   ("x", "中华人民共和国刑事诉讼法")]]
+    names = DocumentNames(docs)
+    assert names.named("民事诉讼法规定的起诉条件") == ["new"]
+    assert names.named("2021年民事诉讼法规定的起诉条件") == ["old"]
+    assert names.superseded("起诉条件是什么") == {"old": "new"}
+
+
+@pytest.mark.parametrize("question", ["民事诉讼法规定的起诉条件是什么？", "起诉必须符合什么条件？"])
+def test_versions_told_by_their_titles_notes_prefer_the_newest(library, question):
+    top = library.search(question, k=3)[0].passage
+    assert (top.source, top.unit_number) == ("民事诉讼法-b.md", 12), question
+    assert top.title == "中华人民共和国民事诉讼法（2023年修正）"
 
 
 @pytest.mark.parametrize("question", ["治安管理处罚法第十九条讲了什么？", "治安管理处罚法第19条",
