@@ -247,6 +247,10 @@ def test_the_author_in_the_files_properties_answers_when_the_text_names_none(pro
     english = property_searcher.ask("Who wrote this book?", doc_id=ids["江上行舟"])
     assert english.text.startswith("沈青禾") and "properties" in english.text
     assert property_searcher.ask("《江上行舟》的作者是谁？").text.startswith("沈青禾")
+    from docqa.index.store.shelf import describe  # what GET /documents and the page's shelf list show
+
+    listed = {d.title: d.author for d in describe(property_searcher.documents, property_searcher.passages, {})}
+    assert listed == {"山河纪行": None, "炭火焙茶": "林晓风", "江上行舟": "沈青禾"}
     # The printed CIP record still comes first, with its passage cited.
     cip = property_searcher.ask("这本书的作者是谁？", doc_id=ids["山河纪行"])
     assert cip.text.startswith("王明远") and cip.passage_id is not None
