@@ -145,6 +145,7 @@ class ChapterOut(BaseModel):
 
 class HealthOut(BaseModel):
     status: str
+    key_required: bool = Field(False, description="whether the other routes need 'Authorization: Bearer <key>'")
 
 
 class ReadyOut(BaseModel):
@@ -249,6 +250,8 @@ class DocumentOut(BaseModel):
     passages: int
     added_at: str | None = Field(description="when the document was added (UTC, ISO 8601)")
     checksum: str = Field(description="sha256 of the file; the same file uploaded again is not added twice")
+    author: str | None = Field(None, description="the author the file's properties name (EPUB dc:creator, DOCX/ODT/PDF "
+                                                 "author), several joined by '、'; null when the file names none")
 
 
 class DocumentListOut(BaseModel):

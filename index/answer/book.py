@@ -86,7 +86,7 @@ def answer_about_book(searcher, question: str, info, hits: list[Hit], tokens: li
     if part and _SIGNED_Q.search(q):
         return _signature(searcher, docs, part.group(1).lower(), hits)
     if _AUTHOR_Q.search(q):
-        return _authors(searcher, docs, hits)
+        return _authors(searcher, docs, hits) or _file_authors(docs, zh)
     if _SUMMARY_Q.search(q):
         return _book_summary(searcher, docs, hits)
     return None
@@ -210,6 +210,23 @@ def _authors(searcher, docs, hits: list[Hit]) -> Answer | None:
                     return Answer(text, p.passage_id, _hits([p], hits),
                                   span=(at, at + len(names)) if at >= 0 else None, answer_type="person")
     return None
+
+
+def _file_authors(docs, zh: bool) -> Answer | None:
+    """The author the file's properties name (EPUB dc:creator, DOCX/ODT/PDF author; see
+    `docqa.ingest.formats.extracted.file_author`), when the text has no author line: no passage
+    states it, so the answer says where it comes from and cites nothing."""
+    named = [(d, d.metadata.get("author")) for d in docs if isinstance(d.metadata, dict)]
+    named = [(d, a) for d, a in named if isinstance(a, str) and a.strip()]
+    if not named or len(named) != len(docs):
+        return None  # on a shelf, one book's file properties do not answer for the others
+    if len(named) == 1:
+        author = named[0][1].strip()
+        note = "（据文件信息中的作者）" if zh else " (the author named in the file's properties)"
+        return Answer(author + note, None, [], span=(0, len(author)), answer_type="person")
+    lines = [f"《{d.title}》：{a.strip()}" if zh else f"{d.title}: {a.strip()}" for d, a in named]
+    note = "（据文件信息中的作者）" if zh else " (the authors named in the files' properties)"
+    return Answer("；".join(lines) + note if zh else "; ".join(lines) + note, None, [], answer_type="person")
 
 
 def _front_matter_passages(searcher, doc, names: tuple[str, ...]) -> list:

@@ -72,6 +72,7 @@ class LibraryDocument:
     passages: int
     added_at: str | None
     checksum: str
+    author: str | None = None  # as the file's properties name it (EPUB, DOCX, ODT, PDF), else None
 
 
 @dataclass
@@ -112,9 +113,11 @@ def describe(documents: Sequence[Document], passages: Sequence[Passage],
     out = []
     for d in documents:
         pages = d.metadata.get("page_count") if isinstance(d.metadata, dict) and d.line is None else None
+        author = d.metadata.get("author") if isinstance(d.metadata, dict) else None
         out.append(LibraryDocument(doc_id=d.doc_id, title=d.title, source=d.source, format=document_format(d),
                                    pages=pages if isinstance(pages, int) else None, passages=counts[d.doc_id],
-                                   added_at=added.get(d.doc_id, manifest.get("built_at")), checksum=d.checksum))
+                                   added_at=added.get(d.doc_id, manifest.get("built_at")), checksum=d.checksum,
+                                   author=author if isinstance(author, str) and author else None))
     return out
 
 

@@ -119,6 +119,8 @@ def _document(path: Path, source: str, kind: str, extracted) -> Document:
             h.update(block)
     title = extracted.title or guess_title(extracted.text) or Path(source).stem
     metadata = {"format": kind}
+    if extracted.author:
+        metadata["author"] = extracted.author
     if extracted.pages:
         metadata["page_count"] = extracted.pages[-1][1]
     return Document(doc_id="", title=title, source=source, text=extracted.text, checksum=h.hexdigest(),

@@ -13,7 +13,7 @@ import re
 import zipfile
 from pathlib import Path
 
-from docqa.ingest.formats.extracted import Extracted, TextBuilder
+from docqa.ingest.formats.extracted import Extracted, TextBuilder, file_author
 from docqa.ingest.model import IngestError
 
 _STYLE = re.compile(r"^(?:heading|标题)\s*([1-9])$", re.I)
@@ -95,6 +95,7 @@ def read_docx(path: Path, source: str) -> Extracted:
                           "save it again as .docx from Word or LibreOffice") from None
     builder = TextBuilder()
     title = (document.core_properties.title or "").strip() or None
+    author = file_author(document.core_properties.author)
     try:
         notes = _notes(document)
     except (etree.XMLSyntaxError, KeyError, ValueError) as e:
@@ -117,7 +118,7 @@ def read_docx(path: Path, source: str) -> Extracted:
                                   for cell in row.cells)
             for extra in _extras(child, notes):
                 builder.paragraph(extra)
-    out = builder.result(title)
+    out = builder.result(title, author)
     if not out.text.strip():
         raise IngestError(f"{source}: the Word file has no text; add text or remove the file")
     return out

@@ -12,7 +12,7 @@ import zipfile
 from pathlib import Path
 from urllib.parse import unquote, urldefrag
 
-from docqa.ingest.formats.extracted import Extracted, TextBuilder
+from docqa.ingest.formats.extracted import Extracted, TextBuilder, file_author
 from docqa.ingest.formats.html import BlockWalker, main_element, parse_html
 from docqa.ingest.model import IngestError
 
@@ -92,6 +92,8 @@ def read_epub(path: Path, source: str) -> Extracted:
             raise IngestError(f"{source}: the EPUB is damaged: its package has no spine; {_DAMAGED}")
         title_el = next((el for el in opf.iter() if _local(el) == "title"), None)
         title = (title_el.text or "").strip() or None if title_el is not None else None
+        metadata = next((el for el in opf.iter() if _local(el) == "metadata"), None)
+        author = file_author(*(el.text for el in (metadata.iter() if metadata is not None else ()) if _local(el) == "creator"))
         nav = next((el.get("href") for el in manifest.values() if "nav" in (el.get("properties") or "").split()), None)
         ncx_item = manifest.get(spine.get("toc") or "")
         levels = _toc_levels(z, opf_dir, nav, ncx_item.get("href") if ncx_item is not None else None, source)
@@ -119,7 +121,7 @@ def read_epub(path: Path, source: str) -> Extracted:
             walker.pending_level = start
             walker.walk(main_element(root))
             walker.flush()
-    out = builder.result(title)
+    out = builder.result(title, author)
     if not out.text.strip():
         raise IngestError(f"{source}: the EPUB has no text in its reading order; {_DAMAGED}")
     return out

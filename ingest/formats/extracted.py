@@ -24,6 +24,28 @@ class Extracted:
     headings: list[tuple[int, int]] = field(default_factory=list)  # (offset, level 1..6)
     pages: list[tuple[int, int, str | None]] = field(default_factory=list)  # (offset, page, label)
     title: str | None = None
+    author: str | None = None  # as the file's properties name it (see `file_author`)
+
+
+# Names that tools and templates write into a file's author field on their own: they say who
+# ran the tool, not who wrote the book.
+_PLACEHOLDER_AUTHORS = frozenset({
+    "python-docx", "microsoft office user", "microsoft office 用户", "administrator", "admin", "user", "owner",
+    "unknown", "anonymous", "author", "作者", "用户", "未知", "root", "calibre", "pandoc", "libreoffice",
+    "openoffice", "wps", "word", "microsoft word", "chromium", "google chrome"})
+
+
+def file_author(*names: str | None) -> str | None:
+    """The author(s) a file's properties give (EPUB dc:creator, DOCX/ODT/PDF author fields),
+    joined by "、", or None. Several names in one field are split at ";" (how Word, pandoc and
+    LibreOffice write them). Blanks, names a tool writes by itself ("python-docx",
+    "Administrator") and a name given twice are dropped."""
+    kept: list[str] = []
+    for name in (part for whole in names for part in re.split(r"[;；]", whole or "")):
+        name = re.sub(r"\s+", " ", name).strip().strip(",，")
+        if name and name.lower() not in _PLACEHOLDER_AUTHORS and name not in kept and len(name) <= 200:
+            kept.append(name)
+    return "、".join(kept) or None
 
 
 def join_wrapped(left: str, right: str) -> str:
@@ -128,6 +150,6 @@ class TextBuilder:
     def close(self) -> None:
         self._open = False
 
-    def result(self, title: str | None = None) -> Extracted:
+    def result(self, title: str | None = None, author: str | None = None) -> Extracted:
         self._start_page_here(self._len)
-        return Extracted("".join(self._done + self._parts), self.headings, self.pages, title)
+        return Extracted("".join(self._done + self._parts), self.headings, self.pages, title, author)

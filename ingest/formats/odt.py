@@ -11,7 +11,7 @@ from __future__ import annotations
 import zipfile
 from pathlib import Path
 
-from docqa.ingest.formats.extracted import Extracted, TextBuilder
+from docqa.ingest.formats.extracted import Extracted, TextBuilder, file_author
 from docqa.ingest.model import IngestError
 
 _TEXT = "{urn:oasis:names:tc:opendocument:xmlns:text:1.0}"
@@ -19,6 +19,7 @@ _TABLE = "{urn:oasis:names:tc:opendocument:xmlns:table:1.0}"
 _DRAW = "{urn:oasis:names:tc:opendocument:xmlns:drawing:1.0}"
 _OFFICE = "{urn:oasis:names:tc:opendocument:xmlns:office:1.0}"
 _DC = "{http://purl.org/dc/elements/1.1/}"
+_META = "{urn:oasis:names:tc:opendocument:xmlns:meta:1.0}"
 _CONTAINERS = {f"{_TEXT}section", f"{_TEXT}list", f"{_TEXT}list-item", f"{_TEXT}list-header",
                f"{_TEXT}index-body", f"{_TEXT}table-of-content", f"{_TEXT}alphabetical-index",
                f"{_TEXT}illustration-index", f"{_TEXT}bibliography"}
@@ -102,11 +103,14 @@ def read_odt(path: Path, source: str) -> Extracted:
                           "save the text as .odt, .docx or .pdf")
     builder = TextBuilder()
     _blocks(text_body, builder)
-    title = None
+    title = author = None
     if meta is not None:
         found = meta.find(f"{_OFFICE}meta/{_DC}title")
         title = (found.text or "").strip() or None if found is not None else None
-    out = builder.result(title)
+        # meta:initial-creator made the document; dc:creator is whoever saved it last.
+        creators = [meta.find(f"{_OFFICE}meta/{tag}") for tag in (f"{_META}initial-creator", f"{_DC}creator")]
+        author = next(filter(None, (file_author(c.text) for c in creators if c is not None)), None)
+    out = builder.result(title, author)
     if not out.text.strip():
         raise IngestError(f"{source}: the OpenDocument file has no text; add text or remove the file")
     return out

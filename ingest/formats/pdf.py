@@ -27,7 +27,7 @@ from pathlib import Path
 from statistics import median
 from typing import Callable, Iterable
 
-from docqa.ingest.formats.extracted import Extracted, TextBuilder
+from docqa.ingest.formats.extracted import Extracted, TextBuilder, file_author
 from docqa.ingest.model import IngestError, TooLargeError
 
 _CJK = re.compile(r"[\u2e80-\u9fff\uf900-\ufaff\uff00-\uffef\u3000-\u303f“”‘’]")
@@ -526,6 +526,7 @@ def read_pdf(path: Path, source: str, *, ocr: Callable | None = None,
                               "export it again with text, or give the text in another format")
         marks = _bookmarks(pdf)
         title = (pdf.get_metadata_value("Title") or "").strip() or None
+        author = file_author(pdf.get_metadata_value("Author"))
     finally:
         pdf.close()
 
@@ -568,7 +569,7 @@ def read_pdf(path: Path, source: str, *, ocr: Callable | None = None,
     builder.close()
     for note in notes:
         builder.paragraph(note)
-    return builder.result(title)
+    return builder.result(title, author)
 
 
 def _join(lines: list[PdfLine]) -> str:

@@ -7,16 +7,17 @@ import anyio.to_thread
 from fastapi import APIRouter
 
 from docqa.errors import IndexStateError
-from docqa.service.dependencies import ShelfDep, StateDep
+from docqa.service.dependencies import SettingsDep, ShelfDep, StateDep
 from docqa.service.schemas import HealthOut, ReadyOut
 
 router = APIRouter(tags=["health"])
 
 
 @router.get("/healthz", response_model=HealthOut)
-async def healthz() -> dict[str, Any]:
-    """Liveness: answers as soon as the process serves, even while the index loads."""
-    return {"status": "ok"}
+async def healthz(settings: SettingsDep) -> dict[str, Any]:
+    """Liveness: answers as soon as the process serves, even while the index loads. `key_required`
+    tells a page (which cannot ask without knowing) whether to offer an API-key field at all."""
+    return {"status": "ok", "key_required": bool(settings.api_key)}
 
 
 @router.get("/readyz", response_model=ReadyOut)

@@ -22,7 +22,7 @@ const T = {
     broken: "书架打不开：服务器的索引有问题，请查看服务器的日志。", busy: "服务器正忙，请稍后再问一次。",
     emptyShelf: "书架是空的，上传一本书开始", emptyHint: "书放上书架后，就可以用中文或英文向它提问。", emptyAsk: "书架是空的：请先在书架中上传一本书。",
     chooseFiles: "选择文件", dropHere: "或把文件拖到这里（PDF、EPUB、DOCX、ODT、HTML、TXT、Markdown，可多选）",
-    dropNow: "松开鼠标，把这些文件加到书架", uploading: "正在上传…", queued: "排队等候…", reading: "正在读取…",
+    dropNow: "松开鼠标，把这些文件加到书架", uploading: "正在上传…", queued: "排队中", reading: "正在读取…",
     embedding: (d, t) => `正在理解文本（${d} / ${t}）…`, indexing: "正在建立索引…", saving: "正在保存…",
     opening: "正在打开新书架…", working: "正在处理…", added: (t) => `已添加《${t}》`, exists: (t) => `《${t}》已在书架中`,
     addedMany: (n) => `已添加 ${n} 本书`, failed: (name, why) => `未能添加 ${name}：${why}`,
@@ -34,7 +34,7 @@ const T = {
     lastBook: "这是书架上唯一的一本书，不能删除。", remove: "删除", outline: "目录", notInText: "（只在目录中）",
     noChapters: "这本书没有分章。", pages: (p) => `第 ${p} 页`, sources: "出处", answerSource: "回答出自这里",
     openInChapter: "在章节中打开", closest: "书中最接近的段落（它并不回答这个问题）", copy: "复制", copied: "已复制",
-    notFound: "找不到这段内容，书架可能已经改变。", format: (b) => `${b.format.toUpperCase()}${b.pages ? "，" + b.pages + " 页" : ""}`,
+    notFound: "找不到这段内容，书架可能已经改变。", format: (b) => `${b.author ? b.author + "，" : ""}${b.format.toUpperCase()}${b.pages ? "，" + b.pages + " 页" : ""}`,
     exampleAbout: (h) => (/[“”"《]/.test(h) ? `${h}讲了什么？` : `“${h}”讲了什么？`), exampleAuthor: (t) => `《${t}》的作者是谁？`, tooLong: "问题太长了，请缩短一些。",
   },
   en: {
@@ -49,7 +49,7 @@ const T = {
     broken: "The shelf cannot be opened: its index has a problem (see the server's log).", busy: "The server is busy; ask again in a moment.",
     emptyShelf: "The shelf is empty: upload a book to start", emptyHint: "Once a book is on the shelf, ask it anything in English or Chinese.", emptyAsk: "The shelf is empty: upload a book on the shelf first.",
     chooseFiles: "Choose files", dropHere: "or drop files here (PDF, EPUB, DOCX, ODT, HTML, TXT, Markdown; several at once)",
-    dropNow: "Release to add these files to the shelf", uploading: "Uploading…", queued: "Waiting…", reading: "Reading…",
+    dropNow: "Release to add these files to the shelf", uploading: "Uploading…", queued: "Queued", reading: "Reading…",
     embedding: (d, t) => `Understanding the text (${d} / ${t})…`, indexing: "Building the index…", saving: "Saving…",
     opening: "Opening the new shelf…", working: "Working…", added: (t) => `Added “${t}”`, exists: (t) => `“${t}” is already on the shelf`,
     addedMany: (n) => `Added ${n} books`, failed: (name, why) => `Could not add ${name}: ${why}`,
@@ -62,7 +62,7 @@ const T = {
     outline: "Contents", notInText: " (in the contents only)", noChapters: "This book has no chapters.", pages: (p) => `p. ${p}`,
     sources: "Sources", answerSource: "The answer comes from here", openInChapter: "Open in its chapter",
     closest: "The closest passage in the books (it does not answer the question)", copy: "Copy", copied: "Copied",
-    notFound: "This passage cannot be found; the shelf may have changed.", format: (b) => `${b.format.toUpperCase()}${b.pages ? ", " + b.pages + " pages" : ""}`,
+    notFound: "This passage cannot be found; the shelf may have changed.", format: (b) => `${b.author ? b.author + ", " : ""}${b.format.toUpperCase()}${b.pages ? ", " + b.pages + " pages" : ""}`,
     exampleAbout: (h) => `What does the book say about ${h}?`, exampleAuthor: (t) => `Who wrote “${t}”?`, tooLong: "The question is too long; shorten it.",
   },
 };
@@ -176,10 +176,22 @@ async function api(path, body, method) {
 // ---- API key ------------------------------------------------------------------------------
 
 function showKeyBar(note) {
+  $("key-toggle").hidden = false;
   $("key-bar").hidden = false;
   $("key-note").textContent = note || t("keyNote");
   $("api-key").value = localStorage.getItem(KEY_STORE) || "";
   $("api-key").focus();
+}
+
+async function offerKey() {
+  // The key button only on a server that asks for a key (it says so on /healthz, which needs none);
+  // a 401 shows it anyway (showKeyBar).
+  try {
+    const health = await (await fetch("healthz")).json();
+    if (health.key_required) $("key-toggle").hidden = false;
+  } catch (e) {
+    /* the status line reports an unreachable server */
+  }
 }
 
 $("key-toggle").addEventListener("click", () => {
@@ -246,9 +258,11 @@ async function loadBook() {
 // ---- library: the books, upload, outline, remove, and the scope of a question ------------------
 
 function bookLabel(b) {
-  // Two books of one title are told apart by their file.
-  const twins = books.filter((o) => o.title === b.title).length > 1;
-  return twins ? `${b.title}（${b.source}）` : b.title;
+  // Two books of one title are told apart by their authors, else by their files.
+  const twins = books.filter((o) => o.title === b.title);
+  if (twins.length < 2) return b.title;
+  const byAuthor = b.author && new Set(twins.map((o) => o.author)).size === twins.length;
+  return `${b.title}（${byAuthor ? b.author : b.source}）`;
 }
 
 async function loadLibrary() {
@@ -365,6 +379,8 @@ async function uploadOne(file) {
     if (out.status === "exists") return finish(t("exists", out.document.title), true) && null;
     for (;;) {
       const job = await api("documents/jobs/" + out.job.job_id);
+      // Waiting behind other books is no progress: no bar (its share would be a made-up number).
+      bar.hidden = job.status === "queued";
       bar.value = 0.2 + 0.8 * job.progress;
       note.textContent = stageText(job);
       if (job.status === "done") {
@@ -875,4 +891,5 @@ $("reader-close").addEventListener("click", () => {
 
 translatePage();
 restoreHistory();
+offerKey();
 loadBook();

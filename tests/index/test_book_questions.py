@@ -204,3 +204,53 @@ def test_a_refusal_across_the_shelf_says_how_many_books_were_searched(shelf_sear
     assert shelf_searcher.ask("What is the capital of Australia?").message.startswith("None of the 2 books on the shelf")
     within = shelf_searcher.ask("澳大利亚的首都是哪里？", doc_id=ids["茶香四季"])
     assert within.refused and within.message.startswith("这本书里没有找到")
+
+
+@pytest.fixture(scope="module")
+def property_searcher(tmp_path_factory, embedder, cache_dir):
+    """A Word file (python-docx) and an EPUB (pandoc) that name their author only in the file's
+    properties, beside the made-up book whose CIP record names its authors."""
+    import shutil
+    import subprocess
+
+    import docx
+
+    from docqa.index.search.searcher import Searcher
+    from docqa.index.store.directory import build_index
+    from docqa.ingest.pipeline import chunker_settings, load_corpus
+
+    if shutil.which("pandoc") is None:
+        pytest.skip("needs pandoc")
+    folder = tmp_path_factory.mktemp("properties")
+    (folder / "山河纪行.txt").write_text(BOOK, encoding="utf-8")
+    made = docx.Document()
+    made.core_properties.title, made.core_properties.author = "炭火焙茶", "林晓风"
+    for line in SECOND.split("第一章", 1)[1].splitlines():
+        made.add_paragraph(line if made.paragraphs else "第一章" + line)
+    made.save(folder / "焙茶.docx")
+    md = folder / "舟.md"
+    md.write_text("# 第一章 木船\n\n木船用杉木造成，船底要涂桐油防水。\n\n# 第二章 帆\n\n帆用竹篾和布做成。\n",
+                  encoding="utf-8")
+    subprocess.run(["pandoc", str(md), "-o", str(folder / "舟.epub"), "--metadata", "title=江上行舟",
+                    "--metadata", "author=沈青禾"], check=True)
+    target = folder / "index"
+    build_index(load_corpus([folder / "山河纪行.txt", folder / "焙茶.docx", folder / "舟.epub"]), target, embedder,
+                chunker=chunker_settings(), progress=False, say=None)
+    return Searcher.open(target, embedder=embedder, cache_dir=cache_dir, refusal_threshold=1.0)
+
+
+def test_the_author_in_the_files_properties_answers_when_the_text_names_none(property_searcher):
+    ids = {d.title: d.doc_id for d in property_searcher.documents}
+    within = property_searcher.ask("这本书的作者是谁？", doc_id=ids["炭火焙茶"])
+    assert not within.refused and within.text.startswith("林晓风") and "文件信息" in within.text
+    assert within.text[within.span[0]:within.span[1]] == "林晓风" and within.passage_id is None
+    english = property_searcher.ask("Who wrote this book?", doc_id=ids["江上行舟"])
+    assert english.text.startswith("沈青禾") and "properties" in english.text
+    assert property_searcher.ask("《江上行舟》的作者是谁？").text.startswith("沈青禾")
+    from docqa.index.store.shelf import describe  # what GET /documents and the page's shelf list show
+
+    listed = {d.title: d.author for d in describe(property_searcher.documents, property_searcher.passages, {})}
+    assert listed == {"山河纪行": None, "炭火焙茶": "林晓风", "江上行舟": "沈青禾"}
+    # The printed CIP record still comes first, with its passage cited.
+    cip = property_searcher.ask("这本书的作者是谁？", doc_id=ids["山河纪行"])
+    assert cip.text.startswith("王明远") and cip.passage_id is not None

@@ -168,6 +168,7 @@ BOOKS = {
     "docx_libreoffice_table": ("table", "html>soffice:docx"),
     "odt_libreoffice": ("plain", "docx>soffice:odt"),
     "odt_pandoc_table": ("table", "html>pandoc:odt"),
+    "odt_libreoffice_leaders": ("leaders", "docx>soffice:odt"),
     "html": ("plain", "html"),
     "html_table": ("table", "html"),
 }

@@ -441,3 +441,34 @@ def test_docx_and_odt_tables_read_one_row_a_paragraph(tmp_path):
         subprocess.run(["pandoc", str(md), "-o", str(tmp_path / made)], check=True)
         assert load_corpus([tmp_path / made]).documents[0].text.split("\n\n") == [
             "第一章 表格", "年份 产量", "2019 100万吨", "2020 120万吨", "正文。"], made
+
+
+def test_the_author_in_the_files_properties_is_kept(tmp_path):
+    """The author each tool writes into a file's properties (python-docx core.xml, pandoc's
+    dc:creator in the EPUB OPF and ODT meta, LibreOffice's meta:initial-creator and PDF /Author)
+    becomes the document's `metadata["author"]`; the name python-docx writes by itself is not an
+    author."""
+    if shutil.which("soffice") is None or shutil.which("pandoc") is None:
+        pytest.skip("needs soffice and pandoc")
+    import docx
+
+    made = docx.Document()
+    made.core_properties.author = "王小明; 李清照"
+    made.add_paragraph("煮水要用山泉水，水沸如蟹眼时最好。")
+    made.save(tmp_path / "book.docx")
+    bare = docx.Document()
+    bare.add_paragraph("这本书的文件没有写作者。")
+    bare.save(tmp_path / "bare.docx")
+    md = tmp_path / "book.md"
+    md.write_text("# 第一章 煮水\n\n煮水要用山泉水，水沸如蟹眼时最好。\n", encoding="utf-8")
+    for kind in ("epub", "odt"):
+        subprocess.run(["pandoc", str(md), "-o", str(tmp_path / f"pandoc.{kind}"), "--metadata", "title=茶事",
+                        "--metadata", "author=王小明", "--metadata", "author=李清照"], check=True)
+    for kind in ("odt", "pdf"):
+        subprocess.run(["soffice", "--headless", "--convert-to", kind, "--outdir", str(tmp_path / "lo"),
+                        str(tmp_path / "book.docx")], check=True, capture_output=True, timeout=180)
+    for path in (tmp_path / "book.docx", tmp_path / "pandoc.epub", tmp_path / "pandoc.odt",
+                 tmp_path / "lo" / "book.odt", tmp_path / "lo" / "book.pdf"):
+        doc = load_corpus([path]).documents[0]
+        assert doc.metadata.get("author") == "王小明、李清照", (path.name, doc.metadata)
+    assert "author" not in load_corpus([tmp_path / "bare.docx"]).documents[0].metadata

@@ -48,7 +48,7 @@ def assert_cites_source(book_text: dict[str, str], c: dict) -> None:
 # ---- health -----------------------------------------------------------------------------------
 
 def test_health_and_ready(client, searcher):
-    assert client.get("/healthz").json() == {"status": "ok"}
+    assert client.get("/healthz").json() == {"status": "ok", "key_required": False}
     r = client.get("/readyz")
     assert r.status_code == 200
     assert r.json() == {"status": "ready", "model": searcher.model_name, "documents": len(searcher.documents),
@@ -390,6 +390,7 @@ def test_api_key_required_except_health_and_page(book_index, cache_dir, searcher
         assert c.get("/chapters", headers=ok).status_code == 200
         for path in ("/healthz", "/readyz", "/", "/static/app.js", "/static/style.css"):
             assert c.get(path).status_code == 200, path
+        assert c.get("/healthz").json()["key_required"] is True  # the page offers its key field
 
 
 def test_cors_origins(book_index, cache_dir, searcher):

@@ -92,6 +92,13 @@ def test_new_folder_serves_an_empty_shelf_and_the_first_uploads_create_it(pw_bro
             if viewport is PHONE:
                 break
             page.context.close()
+        # Every state a row of a queued book shows: "排队中" and no progress bar (its share would be made up).
+        page.evaluate("""() => { window.queuedBars = [];
+            new MutationObserver(() => { for (const li of document.querySelectorAll('#upload-jobs li')) {
+                const note = li.querySelector('.note'), bar = li.querySelector('progress');
+                if (note && /排队/.test(note.textContent)) window.queuedBars.push(!!bar && bar.offsetParent !== null);
+            } }).observe(document.getElementById('upload-jobs'),
+                          {subtree: true, childList: true, characterData: true, attributes: true}); }""")
         page.set_input_files("#upload-file", [str(f) for f in files])  # two books at once
         assert not page.locator("#library-empty").is_visible()  # not "the shelf is empty" while books arrive
         # The first book is on the shelf (and can be asked) while the second is still being added.
@@ -101,6 +108,8 @@ def test_new_folder_serves_an_empty_shelf_and_the_first_uploads_create_it(pw_bro
         page.wait_for_function("document.querySelectorAll('#upload-jobs li.done').length === 2", timeout=300_000)
         page.wait_for_function("document.querySelectorAll('#library-list li').length === 2", timeout=30_000)
         assert not DEVELOPER.search(page.locator("#upload-jobs").inner_text())
+        queued = page.evaluate("window.queuedBars")
+        assert queued and not any(queued), queued  # the second book waited, shown without a bar
         assert (shelf / "manifest.json").is_file()
         assert sorted(d.doc_id for d in app.state.docqa.searcher.documents) == ["书1", "书2"]
         # The examples come from this shelf's headings, not from the bundled book.
@@ -113,6 +122,20 @@ def test_new_folder_serves_an_empty_shelf_and_the_first_uploads_create_it(pw_bro
         assert not any("外汇" in e or "丝绸之路" in e for e in examples)
         assert errors == [] and outside == []
     assert app.state.docqa.internal_errors == 0
+
+
+def test_the_key_button_shows_only_on_a_server_that_needs_a_key(pw_browser, book_server, book_index, cache_dir, searcher):
+    page, errors, _ = new_page(pw_browser, book_server)
+    page.wait_for_function("document.querySelectorAll('#scope option').length >= 2", timeout=60_000)
+    assert not page.locator("#key-toggle").is_visible()
+    assert "密钥" not in page.locator("header.top").inner_text()
+    page.context.close()
+    app = create_app(make_settings(book_index, cache_dir, api_key="page-key"), searcher)
+    with live_server(app) as base:
+        keyed, errors_keyed, _ = new_page(pw_browser, base)
+        keyed.locator("#key-toggle").wait_for(state="visible", timeout=15_000)
+        keyed.context.close()
+    assert errors == [] and errors_keyed == []
 
 
 def test_a_server_on_a_missing_folder_serves_the_shelf_docqa_add_makes_later(cache_dir, embedder, tmp_path):
