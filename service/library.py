@@ -484,7 +484,7 @@ def sweep_uploads(root: Path | None = None) -> int:
 def save_upload(src, name: str, limit: int, *, folder: Path | None = None) -> tuple[Path, str]:
     """Copy an uploaded file object to a new private folder (or `folder`) under its safe name;
     returns the path and the file's sha256. Over `limit` bytes is refused (and nothing is kept)."""
-    from docqa.ingest.read import _too_big
+    from docqa.ingest.read import too_big_error
 
     folder = folder or new_upload_folder()
     path = folder / name
@@ -495,7 +495,7 @@ def save_upload(src, name: str, limit: int, *, folder: Path | None = None) -> tu
             for block in iter(lambda: src.read(1 << 20), b""):
                 size += len(block)
                 if size > limit:
-                    raise _too_big(name, size, limit)
+                    raise too_big_error(name, size, limit)
                 h.update(block)
                 out.write(block)
     except BaseException:

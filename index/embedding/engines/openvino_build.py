@@ -34,18 +34,14 @@ import numpy as np
 from docqa.errors import ModelError
 from docqa.index.embedding.model.onnx_graph import POSITIONS_INPUT, REBUILD_HINT, SEGMENTS_INPUT, STATES_OUTPUT
 from docqa.index.embedding.batches import Rows
-from docqa.index.embedding.engines.torch_build import TokenStatesEncoder, resolve_precision
+from docqa.index.embedding.engines.base import TokenStatesEncoder
+from docqa.index.embedding.engines.choice import resolve_precision
+from docqa.index.embedding.engines.cpu import cores
 
 BUILD_ONNX = "build.onnx"
 OPENVINO_CACHE = "openvino_cache"
 BUILD_BLOB = "build.blob"
 _BEFORE_PACKING = "passages.onnx"
-
-
-def openvino_available() -> bool:
-    import importlib.util
-
-    return importlib.util.find_spec("openvino") is not None
 
 
 def ensure_build_model(model_dir: Path) -> Path:
@@ -58,13 +54,6 @@ def ensure_build_model(model_dir: Path) -> Path:
                                lambda ck, tmp: build_onnx(ck, tmp / BUILD_ONNX, segments=True), lock="build")
     (model_dir / _BEFORE_PACKING).unlink(missing_ok=True)
     return graph
-
-
-def _cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        return os.cpu_count() or 1
 
 
 def _version_folder(version: str) -> str:
@@ -87,7 +76,7 @@ def _forget_other_versions(cache: Path, version: str) -> None:
             entry.unlink(missing_ok=True)
 
 
-def _int8_graph(model_dir: Path, graph: Path, encoder: "OpenVinoEncoder", say) -> Path:
+def _int8_graph(model_dir: Path, graph: Path, encoder: "OpenVinoPassageEncoder", say) -> Path:
     from docqa.index.embedding.engines.openvino_int8 import ensure_int8_model, nncf_available
 
     if not nncf_available():
@@ -100,7 +89,7 @@ def _int8_graph(model_dir: Path, graph: Path, encoder: "OpenVinoEncoder", say) -
                          hint="build with DOCQA_BUILD_PRECISION=auto, or " + REBUILD_HINT) from exc
 
 
-class OpenVinoEncoder(TokenStatesEncoder):
+class OpenVinoPassageEncoder(TokenStatesEncoder):
     """The default model's folder run by OpenVINO's CPU plugin: bf16 where the CPU has it
     natively (`resolve_precision`), float32 elsewhere. `threads`: None uses every core.
     `streams`: batches run at once, each on threads / streams cores (2 streams of 1 thread were
@@ -132,7 +121,7 @@ class OpenVinoEncoder(TokenStatesEncoder):
         self.int8 = int8
         config = {
             "INFERENCE_PRECISION_HINT": "bf16" if self.precision == "bf16" else "f32",
-            "INFERENCE_NUM_THREADS": threads or _cores(),
+            "INFERENCE_NUM_THREADS": threads or cores(),
             "NUM_STREAMS": streams,
             "ENABLE_CPU_PINNING": False,
         }

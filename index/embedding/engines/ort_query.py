@@ -11,48 +11,14 @@ one's buffers for good.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
-
-class BatchedQueryEncoder:
-    """What the question engines share: questions tokenised in the asking thread, then sent
-    through the model in batches of similar length. A subclass sets `tokenizer` and `dim` and
-    runs one batch in `_forward`."""
-
-    tokenizer = None
-    dim: int
-
-    def prepare_queries(self, texts: Sequence[str], prompt: str = "query: ") -> list[list[int]]:
-        """Token ids of each question, stripped as sentence-transformers strips it. Runs in the
-        asking thread, so the one thread that runs the model only runs the model."""
-        return [self.tokenizer.encode((prompt + t).strip()) for t in texts]
-
-    def encode_prepared(self, rows: Sequence[list[int]], batch_size: int = 64) -> np.ndarray:
-        """Vectors of tokenised texts; texts of similar length share a forward pass (the shorter
-        ones padded to the longest)."""
-        if not rows:
-            return np.zeros((0, self.dim), np.float32)
-        order = np.argsort([len(r) for r in rows], kind="stable")
-        out = np.empty((len(rows), self.dim), np.float32)
-        for start in range(0, len(rows), batch_size):
-            chunk = order[start:start + batch_size]
-            out[chunk] = self._forward([rows[i] for i in chunk])
-        return out
-
-    def _forward(self, rows: list[list[int]]) -> np.ndarray:
-        raise NotImplementedError
-
-    def encode_queries(self, texts: Sequence[str], prompt: str = "query: ") -> np.ndarray:
-        return self.encode_prepared(self.prepare_queries(texts, prompt))
-
-    def encode(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
-        return self.encode_prepared(self.prepare_queries(texts, ""), batch_size)
+from docqa.index.embedding.engines.base import BatchedQueryEncoder
 
 
-class OnnxEncoder(BatchedQueryEncoder):
+class OnnxQuestionEncoder(BatchedQueryEncoder):
     """Tokenizer + ONNX Runtime session for the default model's folder."""
 
     def __init__(self, model_dir: Path, *, threads: int | None = None, max_tokens: int = 512):

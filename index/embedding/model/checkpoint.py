@@ -8,13 +8,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-_F32, _Q4_0 = 0, 1
-_QK = 32
-_Q4_BLOCK = np.dtype([("d", "<f2"), ("qs", "u1", (_QK // 2,))])
+F32, Q4_0 = 0, 1
+QK = 32
+Q4_BLOCK = np.dtype([("d", "<f2"), ("qs", "u1", (QK // 2,))])
 
 
 @dataclass
-class _Checkpoint:
+class Checkpoint:
     hidden: int
     layers: int
     heads: int
@@ -33,13 +33,13 @@ class _Checkpoint:
     tensors: dict[str, tuple[int, np.ndarray]] = field(default_factory=dict)  # dtype, raw bytes
 
 
-def _dequantize_q4(raw: np.ndarray) -> np.ndarray:
+def dequantize_q4(raw: np.ndarray) -> np.ndarray:
     """Q4_0 as in deq_row of e5.c: byte j holds weight j (low nibble) and j+16 (high)."""
-    blocks = raw.view(_Q4_BLOCK)
-    out = np.empty((len(blocks), _QK), np.float32)
+    blocks = raw.view(Q4_BLOCK)
+    out = np.empty((len(blocks), QK), np.float32)
     qs = blocks["qs"]
-    out[:, : _QK // 2] = qs & 0x0F
-    out[:, _QK // 2 :] = qs >> 4
+    out[:, : QK // 2] = qs & 0x0F
+    out[:, QK // 2 :] = qs >> 4
     out -= 8.0
     out *= blocks["d"].astype(np.float32)[:, None]
     return out.reshape(-1)

