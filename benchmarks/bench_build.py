@@ -77,6 +77,9 @@ def main() -> None:
     parser.add_argument("--passages-only", action="store_true",
                         help="with --alternate, also time docqa embedding each slice's passages alone (what a "
                              "build without sentence vectors would embed, benchmarks/lazy_sentences.py)")
+    parser.add_argument("--pooled-passages", action="store_true",
+                        help="with --alternate, also time docqa embedding each slice's sentences alone, the passage "
+                             "vectors pooled from them (encode_passages_and_sentences(passage_vectors='sentences'))")
     args = parser.parse_args()
 
     from docqa.service.cli import passive_openmp
@@ -110,7 +113,7 @@ def main() -> None:
     if args.alternate:
         alternate(corpus, passages, model_dir, cache_dir=work / "cache-alt", slices=args.alternate,
                   precisions=args.precision.split(","), engines=args.engine.split(","),
-                  passages_only=args.passages_only)
+                  passages_only=args.passages_only, pooled_passages=args.pooled_passages)
         return
     rows = []
     if not args.skip_floor:
@@ -151,7 +154,8 @@ def main() -> None:
     print(f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
 
 
-def alternate(corpus, passages, model_dir, *, cache_dir, slices, precisions, engines, passages_only=False) -> None:
+def alternate(corpus, passages, model_dir, *, cache_dir, slices, precisions, engines, passages_only=False,
+              pooled_passages=False) -> None:
     import os
 
     import numpy as np
@@ -177,11 +181,12 @@ def alternate(corpus, passages, model_dir, *, cache_dir, slices, precisions, eng
             ours[label].encode_passages(passages[:4])  # load the encoder outside the timing, as the floor's is
     rng = np.random.default_rng(0)
     order = rng.permutation(len(passages))
-    floor, spent, alone = 0.0, dict.fromkeys(ours, 0.0), dict.fromkeys(ours, 0.0)
+    floor, spent, alone, pooled = 0.0, dict.fromkeys(ours, 0.0), dict.fromkeys(ours, 0.0), dict.fromkeys(ours, 0.0)
     print(f"alternating over {slices} slices, load average {os.getloadavg()[0]:.2f}")
     extra = "".join(f" | {e} s (passages only) | ratio" for e in ours) if passages_only else ""
+    extra += "".join(f" | {e} s (sentences, pooled passages) | ratio" for e in ours) if pooled_passages else ""
     print("| slice | passages | floor s | " + " | ".join(f"{e} s (passages + sentences) | ratio" for e in ours)
-          + extra + " |\n|---:|---:|---:|" + "---:|---:|" * len(ours) * (2 if passages_only else 1))
+          + extra + " |\n|---:|---:|---:|" + "---:|---:|" * len(ours) * (1 + passages_only + pooled_passages))
     for i, part in enumerate(np.array_split(order, slices)):
         texts = [passages[j] for j in part]
         t = time.perf_counter()
@@ -202,12 +207,21 @@ def alternate(corpus, passages, model_dir, *, cache_dir, slices, precisions, eng
                 o = time.perf_counter() - t
                 alone[engine] += o
                 cells.append(f"{o:.1f} | {o / f:.2f}")
+        if pooled_passages:
+            for engine, embedder in ours.items():
+                t = time.perf_counter()
+                embedder.encode_passages_and_sentences(texts, [sentences[j] for j in part], passage_vectors="sentences")
+                o = time.perf_counter() - t
+                pooled[engine] += o
+                cells.append(f"{o:.1f} | {o / f:.2f}")
         print(f"| {i + 1} | {len(part)} | {f:.1f} | " + " | ".join(cells) + " |", flush=True)
     for engine, embedder in ours.items():
         print(f"\nembedding for a build / floor = {spent[engine] / floor:.2f} ({engine}: "
               f"{type(embedder.passage_encoder).__name__}, precision {getattr(embedder, 'passage_precision', None)})")
         if passages_only:
             print(f"embedding passages only / floor = {alone[engine] / floor:.2f} ({engine})")
+        if pooled_passages:
+            print(f"embedding sentences only, passage vectors pooled / floor = {pooled[engine] / floor:.2f} ({engine})")
     print(f"load average {os.getloadavg()[0]:.2f}")
 
 

