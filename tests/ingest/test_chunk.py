@@ -205,7 +205,8 @@ def test_documents_read_back_from_json_chunk_the_same(book, book_doc):
 def test_ingest_reads_the_text_a_fixed_number_of_times_however_many_contents(tmp_path, monkeypatch):
     """Chunking once re-split the text up to every contents block: quadratic in their number."""
     from tests.bookgen import book
-    from docqa.ingest import chunk, structure
+    from docqa.ingest import chunk
+    from docqa.ingest.structure import document as structure
 
     text = book(300_000, chapters_per_volume=2, sections=2, paragraphs=1)
     path = tmp_path / "volumes.txt"
