@@ -252,7 +252,7 @@ def bombs(folder: Path, want=lambda name: True) -> list[tuple[str, str, Path]]:
         ("dense60.odt", "ODT, content.xml of 60 MB <text:p> (under the part limit)", lambda p: make_bombs.odt_bomb(p, 60 * MB)),
         ("dense60.docx", "DOCX, document.xml of 60 MB w:p (under the part limit)", lambda p: make_bombs.docx_bomb(p, 60 * MB)),
         ("book60.html", "60 MB book HTML (under the 64 MB HTML limit)", lambda p: html_big(p, 60_000_000)),
-        ("densetags.html", "<p>图</p> to just under the 2 M tag limit (13 MB)", lambda p: html_dense(p, 1_990_000)),
+        ("densetags.html", "<p>图</p> to just under the 1.5 M tag limit (7.5 MB)", lambda p: html_dense(p, 1_490_000)),
         ("loop.pdf", "damaged PDF (page tree lists itself)", make_bombs.pdf_self_loop),
         ("书" * 84 + ".txt", "long CJK name (84 CJK + .txt; on disk as longname.txt)", lambda p: p.write_text(make_bombs.CHAPTER * 3, encoding="utf-8") or p),
         ("\u202eabc\u202c.txt", "bidi name (U+202E ... U+202C; on disk as bidi.txt)", lambda p: p.write_text(make_bombs.CHAPTER, encoding="utf-8") or p),
