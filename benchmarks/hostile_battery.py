@@ -11,6 +11,11 @@ sampler adds up the RSS of the server and every process under it (the reading ch
 stderr; "lost" counts files of the user's folders (the uploaded originals, the library, a user
 folder with its own manifest.json) missing or changed afterwards.
 
+Cases past the issue's own: archive parts and HTML pages just under the part/HTML limits
+(dense60.*, book60.html, densetags.html), user folders named `.NAME.previous`/`.NAME.building-*`
+(siblings), Milvus Lite targets (milvus), a server on 0.0.0.0 without a key (open). The
+tracebacks column also counts Python's resource_tracker warnings in the server log.
+
 Target (issue 20): every bomb <= 300 MB above the server's baseline, answered within 30 s,
 0 5xx, 0 tracebacks, 0 files lost.
 """
@@ -138,7 +143,7 @@ def cli(args: list[str], tmp: Path, timeout: float = 400) -> tuple[int | None, s
 
 
 class Server:
-    def __init__(self, index: Path, work: Path, name: str, **extra: str):
+    def __init__(self, index: Path, work: Path, name: str, host: str = "127.0.0.1", **extra: str):
         import httpx
 
         from benchmarks.bench_http import free_port
@@ -151,7 +156,7 @@ class Server:
         self.index = index
         self._out = open(self.log, "a")
         self.proc = subprocess.Popen([sys.executable, "-m", "docqa.service.cli", "serve", "--port", str(self.port),
-                                      "--index", str(index)], env=env(self.tmp, DOCQA_CACHE_DIR=str(work / "cache"), **extra),
+                                      "--host", host, "--index", str(index)], env=env(self.tmp, DOCQA_CACHE_DIR=str(work / "cache"), **extra),
                                      cwd=self.tmp, stdout=self._out, stderr=subprocess.STDOUT)
         self.http = httpx.Client(base_url=self.base, trust_env=False, timeout=120)
         deadline = time.monotonic() + 400
@@ -167,7 +172,9 @@ class Server:
         raise RuntimeError("serve not ready")
 
     def tracebacks(self) -> int:
-        return self.log.read_text(errors="replace").count("Traceback")
+        """Tracebacks, and Python's resource_tracker warnings (leaked semaphores), in the log."""
+        text = self.log.read_text(errors="replace")
+        return text.count("Traceback") + text.count("resource_tracker:")
 
     def uploads_left(self) -> int:
         return sum(1 for p in self.tmp.glob("docqa-upload-*"))
@@ -220,6 +227,16 @@ def html_big(out: Path, size: int) -> Path:
     return out
 
 
+def html_dense(out: Path, tags: int) -> Path:
+    """The densest HTML under a tag limit: one-character paragraphs, `tags` '<' in all."""
+    unit = "<p>图</p>".encode()
+    with open(out, "wb") as f:
+        f.write(b"<html><head><meta charset='utf-8'><title>t</title></head><body>")
+        f.write(unit * ((tags - 8) // 2))
+        f.write(b"</body></html>")
+    return out
+
+
 def bombs(folder: Path, want=lambda name: True) -> list[tuple[str, str, Path]]:
     """(case, what it is, file) for every hostile file of issue 20; bombs first."""
     made = [
@@ -230,6 +247,12 @@ def bombs(folder: Path, want=lambda name: True) -> list[tuple[str, str, Path]]:
         ("dense450.docx", "DOCX bomb, 450 MB of w:p", lambda p: make_bombs.docx_bomb(p, 450 * MB)),
         ("flate1g.pdf", "1 MB PDF, 1 GB FlateDecode content stream", lambda p: make_bombs.pdf_flate_bomb(p, 1024 * MB)),
         ("big95.html", "95 MB HTML (under the upload limit)", lambda p: html_big(p, 95_000_000)),
+        ("dense60.epub", "EPUB, one part of 60 MB <p>图</p> (under the 64 MB part limit)",
+         lambda p: make_bombs.epub_markup_bomb(p, 60 * MB)),
+        ("dense60.odt", "ODT, content.xml of 60 MB <text:p> (under the part limit)", lambda p: make_bombs.odt_bomb(p, 60 * MB)),
+        ("dense60.docx", "DOCX, document.xml of 60 MB w:p (under the part limit)", lambda p: make_bombs.docx_bomb(p, 60 * MB)),
+        ("book60.html", "60 MB book HTML (under the 64 MB HTML limit)", lambda p: html_big(p, 60_000_000)),
+        ("densetags.html", "<p>图</p> to just under the 1.5 M tag limit (7.5 MB)", lambda p: html_dense(p, 1_490_000)),
         ("loop.pdf", "damaged PDF (page tree lists itself)", make_bombs.pdf_self_loop),
         ("书" * 84 + ".txt", "long CJK name (84 CJK + .txt; on disk as longname.txt)", lambda p: p.write_text(make_bombs.CHAPTER * 3, encoding="utf-8") or p),
         ("\u202eabc\u202c.txt", "bidi name (U+202E ... U+202C; on disk as bidi.txt)", lambda p: p.write_text(make_bombs.CHAPTER, encoding="utf-8") or p),
@@ -245,7 +268,8 @@ def bombs(folder: Path, want=lambda name: True) -> list[tuple[str, str, Path]]:
     return out
 
 
-BOMBS = {"mimetype1g.epub", "mimetype3g.epub", "dense480.epub", "dense380.odt", "dense450.docx", "flate1g.pdf", "big95.html"}
+BOMBS = {"mimetype1g.epub", "mimetype3g.epub", "dense480.epub", "dense380.odt", "dense450.docx", "flate1g.pdf", "big95.html",
+         "dense60.epub", "dense60.odt", "dense60.docx", "book60.html", "densetags.html"}
 
 
 def short(text: str, n: int = 150) -> str:
@@ -369,7 +393,7 @@ def run_kill9(work: Path, index: Path, small: Path, big: Path, rows: list[Row], 
         lib_ok += docs_after == docs_before
         again.stop()
         row.tracebacks += again.tracebacks() - server.tracebacks() if False else 0
-    row.tracebacks = Path(work / "serve-kill9.log").read_text(errors="replace").count("Traceback")
+    row.tracebacks = again.tracebacks()
     row.outcome = (f"{runs} kills: reading child outlived the server in {orphans}; upload folders swept at restart {swept}; "
                    f"library unchanged {lib_ok}/{runs}")
     row.lost = runs - lib_ok
@@ -400,6 +424,90 @@ def run_user_manifest(work: Path, rows: list[Row], text: Path) -> None:
     rows.append(row)
 
 
+def run_user_siblings(work: Path, library: Path, text: Path, rows: list[Row]) -> None:
+    """`.NAME.previous` and `.NAME.building-x` folders the user made beside a library: a change
+    must neither remove nor replace them."""
+    lib = work / "shelf"
+    if lib.exists():
+        shutil.rmtree(lib)
+    shutil.copytree(library, lib)
+    mine = [work / ".shelf.previous", work / ".shelf.building-mine"]
+    for folder in mine:
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir()
+        (folder / "thesis.txt").write_text("my thesis draft\n", encoding="utf-8")
+    before = hashes(*mine)
+    tmp = work / "tmp-cli"
+    tmp.mkdir(exist_ok=True)
+    gamma = work / "files" / "gamma.txt"
+    gamma.write_text(make_bombs.CHAPTER.replace("外汇", "伽马") * 3, encoding="utf-8")
+    code, err, secs, _ = cli(["add", str(gamma), "--index", str(lib)], tmp)
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    row = Row(".shelf.previous/.building-* (user's)", "CLI add")
+    row.outcome = f"exit {code}: {short(lines[-1] if lines else '', 110)}; user files intact {len(before) - lost(before)}/{len(before)}"
+    row.tracebacks, row.lost, row.seconds = err.count("Traceback"), lost(before), secs
+    rows.append(row)
+
+
+def run_milvus(work: Path, library: Path, rows: list[Row]) -> None:
+    """Milvus Lite targets: a `.db` that is the user's own file, a damaged database, two migrates
+    into one new database at once."""
+    tmp = work / "tmp-cli"
+    tmp.mkdir(exist_ok=True)
+    outs, row = [], Row("Milvus Lite .db: user file/damaged/two at once", "CLI migrate/list")
+    mine = work / "mine.db"
+    mine.write_text("my own notes, not a database\n", encoding="utf-8")
+    before = hashes(mine)
+    code, err, _, _ = cli(["migrate", "--from", str(library), "--to", f"milvus-lite://{mine}/docs", "-q"], tmp)
+    outs.append(f"user file: exit {code} {short(err.strip().splitlines()[-1] if err.strip() else '', 90)}")
+    row.tracebacks += err.count("Traceback")
+    good = work / "good.db"
+    shutil.rmtree(good, ignore_errors=True)
+    code, err, _, _ = cli(["migrate", "--from", str(library), "--to", f"milvus-lite://{good}/docs", "-q"], tmp)
+    row.tracebacks += err.count("Traceback")
+    if code == 0:
+        for f in sorted(p for p in good.rglob("*") if p.is_file() and p.stat().st_size > 64):
+            data = bytearray(f.read_bytes())
+            data[len(data) // 3: len(data) // 3 + 4096] = b"\xff" * min(4096, len(data) - len(data) // 3)
+            f.write_bytes(bytes(data))
+        code, err, _, _ = cli(["list", "--index", f"milvus-lite://{good}/docs"], tmp)
+        outs.append(f"damaged: exit {code} {short(err.strip().splitlines()[-1] if err.strip() else '', 90)}")
+        row.tracebacks += err.count("Traceback")
+    else:
+        outs.append(f"migrate failed: exit {code} {short(err, 90)}")
+    two = work / "two.db"
+    shutil.rmtree(two, ignore_errors=True)
+    with ThreadPoolExecutor(2) as pool:
+        results = list(pool.map(lambda i: cli(["migrate", "--from", str(library), "--to", f"milvus-lite://{two}/docs",
+                                               "-q"], work / f"tmp-two{i}"), [0, 1]
+                                if all((work / f"tmp-two{i}").mkdir(exist_ok=True) is None for i in (0, 1)) else []))
+    for code, err, _, _ in results:
+        outs.append(f"two at once: exit {code} {short(err.strip().splitlines()[-1] if err.strip() else 'ok', 70)}")
+        row.tracebacks += err.count("Traceback")
+    row.outcome = " | ".join(outs)
+    row.lost = lost(before)
+    rows.append(row)
+
+
+def run_open_host(work: Path, library: Path, small: Path, rows: list[Row]) -> None:
+    """A server bound off the loopback without DOCQA_API_KEY: answers questions, refuses writes."""
+    server = Server(library, work, "open", host="0.0.0.0")
+    try:
+        row = Row("0.0.0.0 without DOCQA_API_KEY", "HTTP")
+        up = server.http.post("/documents", files={"file": ("open.txt", small.read_bytes())})
+        docs = server.http.get("/documents").json()["documents"]
+        rm = server.http.delete(f"/documents/{docs[0]['doc_id']}")
+        ask = server.http.post("/ask", json={"question": "本书讲了什么？"})
+        said = "DOCQA_API_KEY" in server.log.read_text(errors="replace")
+        row.outcome = (f"upload {up.status_code}, delete {rm.status_code}, ask {ask.status_code}; "
+                       f"warned at start: {said}; {short(up.json().get('detail', ''), 80)}")
+        row.five_xx = sum(r.status_code >= 500 for r in (up, rm, ask))
+    finally:
+        server.stop()
+    row.tracebacks = server.tracebacks()
+    rows.append(row)
+
+
 def print_table(rows: list[Row]) -> None:
     print(f"{'case':34} {'how':16} {'5xx':>3} {'tb':>3} {'lost':>4} {'peak+MB':>8} {'sec':>6}  outcome")
     for r in rows:
@@ -411,9 +519,28 @@ def print_table(rows: list[Row]) -> None:
             print(f"  {r.case}: {'; '.join(r.notes)}")
 
 
+def run_main_server(work: Path, library: Path, files, files_dir: Path, small: Path, want, rows: list[Row]) -> None:
+    """The uploads and the questions on one loopback server."""
+    from tests.bookgen import book
+
+    server = Server(library, work, "main", DOCQA_MAX_WAITING_JOBS="2")
+    try:
+        warm = files_dir / "warm.txt"
+        warm.write_text(book(2000, chapters_per_volume=1, sections=1, paragraphs=1, seed=5), encoding="utf-8")
+        with open(warm, "rb") as f:
+            r = server.http.post("/documents", files={"file": ("warm.txt", f)})
+        if r.status_code == 202:
+            server.wait_job(r.json()["job"]["job_id"])  # loads the model: not a bomb's cost
+        run_uploads(server, files, rows)
+        if want("questions"):
+            run_questions(server, rows)
+    finally:
+        server.stop()
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--only", nargs="*", help="case names (file names, or: questions flood kill9 manifest)")
+    ap.add_argument("--only", nargs="*", help="case names (file names, or: questions siblings milvus open flood kill9 manifest)")
     ap.add_argument("--skip-cli", action="store_true")
     ap.add_argument("--work", type=Path, help="keep the made files here (default: a temp folder)")
     args = ap.parse_args(argv)
@@ -443,19 +570,8 @@ def main(argv: list[str] | None = None) -> int:
         assert code == 0, err
     lib_hashes = hashes(library)
     rows: list[Row] = []
-    server = Server(library, work, "main")
-    try:
-        warm = files_dir / "warm.txt"
-        warm.write_text(book(2000, chapters_per_volume=1, sections=1, paragraphs=1, seed=5), encoding="utf-8")
-        with open(warm, "rb") as f:
-            r = server.http.post("/documents", files={"file": ("warm.txt", f)})
-        if r.status_code == 202:
-            server.wait_job(r.json()["job"]["job_id"])  # loads the model: not a bomb's cost
-        run_uploads(server, files, rows)
-        if want("questions"):
-            run_questions(server, rows)
-    finally:
-        server.stop()
+    if files or want("questions"):
+        run_main_server(work, library, files, files_dir, small, want, rows)
     if not args.skip_cli and files:
         cli_lib = work / "cli-library"
         if not cli_lib.exists():
@@ -463,10 +579,16 @@ def main(argv: list[str] | None = None) -> int:
         run_cli(work, cli_lib, files, rows)
     if want("manifest"):
         run_user_manifest(work, rows, small)
+    if want("siblings"):
+        run_user_siblings(work, library, small, rows)
+    if want("milvus"):
+        run_milvus(work, library, rows)
+    if want("open"):
+        run_open_host(work, library, small, rows)
     if want("flood"):
         run_flood(work, library, small, rows)
     if want("kill9"):
-        big = bombs(files_dir, lambda n: n == "big95.html")[0][2]
+        big = bombs(files_dir, lambda n: n == "book60.html")[0][2]
         run_kill9(work, library, small, big, rows)
     print(f"docqa hostile battery (issue 20), {platform.processor() or platform.machine()}, "
           f"{_cpu()}, {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}; {time.monotonic() - t0:.0f} s")

@@ -61,6 +61,22 @@ def book_fields(question: str) -> list[tuple[str, ...]]:
     return [labels for pattern, labels in _FIELD_LABELS if pattern.search(question)]
 
 
+# What makes text a question when it has no Chinese in it: a question mark, or a word that
+# asks or commands (English; the product's other question language).
+_ASKS = re.compile(r"[?？¿]|\b(what|which|who|whom|whose|when|where|why|how|is|are|was|were|am|do|does|did|"
+                   r"can|could|should|would|will|shall|may|might|must|has|have|had|list|name|tell|describe|"
+                   r"explain|define|give|find|show|summari[sz]e|compare)\b", re.I)
+
+
+def asks_nothing(question: str) -> bool:
+    """Plain ASCII with no question mark and no asking word (`'; DROP TABLE passages; --`,
+    `select * from users`): not worded as a question. Such text is refused only when none of
+    its words occurs in the books either (`refusal.review`): then it neither asks nor names
+    anything, and the nearest passage would be noise. Any non-ASCII letter (Chinese, accented
+    names) keeps a question out of this rule."""
+    return question.isascii() and not _ASKS.search(question)
+
+
 @dataclass(frozen=True)
 class QuestionInfo:
     text: str

@@ -10,9 +10,11 @@ the question encoder it already holds.
 
 The child reports back through a pipe: its stage messages and embedding progress (so the job's
 progress shows on the page), then its result or its error. A stop (cancel, time budget, server
-shutdown) sets an event the child's `should_stop` polls, so it stops at its next check, before
-the index is touched; a child that does not stop within STOP_GRACE_SECONDS is killed, which the
-index survives as it survives a killed `docqa add` (the swap is atomic; the half-written folder
+shutdown) is a message on a second pipe that the child's `should_stop` polls, so it stops at its
+next check, before the index is touched (a pipe, not a `multiprocessing.Event`: an Event is five
+named POSIX semaphores that Python's resource_tracker reported as "leaked" when the server
+stopped during a change; a pipe also reads as stopped once the server is gone); a child that
+does not stop within STOP_GRACE_SECONDS is killed, which the index survives as it survives a killed `docqa add` (the swap is atomic; the half-written folder
 is swept at the next change). The child dies with the server: it asks Linux for SIGKILL when
 the thread that started it ends (PR_SET_PDEATHSIG; the library's worker thread lives as long as
 the server) and exits at once if the server is already gone.
@@ -57,16 +59,17 @@ def run_change(kind: str, index_dir: Path, *, options: dict[str, Any], say: Call
 
     ctx = mp.get_context("spawn")
     receive, send = ctx.Pipe(duplex=False)
-    stop = ctx.Event()
-    child = ctx.Process(target=_child, args=(send, stop, kind, str(index_dir), options, os.getpid()),
+    stop_receive, stop = ctx.Pipe(duplex=False)
+    child = ctx.Process(target=_child, args=(send, stop_receive, kind, str(index_dir), options, os.getpid()),
                         name=f"docqa-{kind}", daemon=True)
     child.start()
     send.close()
+    stop_receive.close()
     stopped_at: float | None = None
     try:
         while True:
             if stopped_at is None and should_stop():
-                stop.set()
+                _send_stop(stop)
                 stopped_at = time.monotonic()
             if stopped_at is not None and time.monotonic() - stopped_at > STOP_GRACE_SECONDS and child.is_alive():
                 log.warning("the %s child did not stop within %g s; killing it", kind, STOP_GRACE_SECONDS)
@@ -111,11 +114,20 @@ def run_change(kind: str, index_dir: Path, *, options: dict[str, Any], say: Call
     finally:
         receive.close()
         if child.is_alive():
-            stop.set()
+            _send_stop(stop)
+        stop.close()
+        if child.is_alive():
             child.join(timeout=STOP_GRACE_SECONDS if stopped_at is None else 1)
             if child.is_alive():
                 child.kill()
                 child.join(timeout=5)
+
+
+def _send_stop(stop) -> None:
+    try:
+        stop.send(True)
+    except OSError:  # the child has already gone
+        pass
 
 
 def _rebuild(module: str, name: str, message: str, hint: str | None) -> DocqaError:
@@ -158,7 +170,7 @@ def _child(conn, stop, kind: str, index_dir: str, options: dict[str, Any], paren
         conn.send(("progress", done, total))
 
     try:
-        change = _run(kind, Path(index_dir), options, say, progress, stop.is_set)
+        change = _run(kind, Path(index_dir), options, say, progress, stop.poll)
     except ReadCancelled as exc:
         conn.send(("stopped", str(exc)))
     except DocqaError as exc:

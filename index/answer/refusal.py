@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from docqa.index.question import asks_nothing
 from docqa.index.store import calibration
 from docqa.ingest.text import compact, normalize
 
@@ -430,7 +431,8 @@ def review(searcher, question: str, info, qvec: np.ndarray, tokens: list[str], a
             answer.hits = [Hit(source, answer.hits[0].score if answer.hits else 0.0), *answer.hits]
         answer.support, answer.confidence = 1.0, "high"
         return answer
-    if content_free(question):
+    if content_free(question) or (asks_nothing(question)
+                                  and not any(searcher.store.document_frequency(t) for t in tokens)):
         answer.support, answer.confidence = 0.0, "none"
         return _refuse(answer, question, info.language, books)
     if searcher.refusal_coefficients is None:

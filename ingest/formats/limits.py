@@ -34,10 +34,13 @@ DEFAULT_MAX_HTML_BYTES = DEFAULT_MAX_PART_BYTES
 """The most one HTML file may hold: lxml parses a page whole (its <main> is chosen from the whole
 tree). Book HTML costs about 4x its bytes to read (benchmarks/bench_html_memory.py, AMD EPYC AVX2:
 a 32 MB page of <p> paragraphs +130 MB peak RSS), so 64 MB stays near the 300 MB issue-20 target."""
-DEFAULT_MAX_HTML_TAGS = 2_000_000
-"""The most tags (`<` counted in the bytes, before parsing) one HTML file may hold: each element
-costs lxml and the walk about 160 bytes (measured: 16 MB of `<p>图</p>`, 3.4 M tags, +525 MB in
-38 s), so 2 M keeps the densest markup near 300 MB. A 32 MB page of real paragraphs has ~0.1 M."""
+DEFAULT_MAX_HTML_TAGS = 1_500_000
+"""The most tags (`<` counted in the bytes, before parsing) one HTML file may hold: each costs
+lxml and the walk about 156 bytes (measured: 16 MB of `<p>图</p>`, 3.4 M tags, +525 MB in 38 s;
+8 MB, 1.7 M tags, +262 MB). The change and reading children add about 65 MB to the server's
+process tree (a damaged PDF refused at once: +65 MB), so 1.5 M tags (~235 MB) keeps the densest
+page under the 300 MB issue-20 target; 2 M allowed ~312 MB in the reader alone. A 32 MB page of
+real paragraphs has ~0.1 M."""
 XML_SUFFIXES = (".xml", ".xhtml", ".html", ".htm", ".opf", ".ncx", ".rels", ".svg")
 
 

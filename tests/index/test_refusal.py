@@ -124,12 +124,29 @@ def test_folding_from_cached_passage_forms_equals_folding_the_joined_text():
             assert _folded([a, b]) == normalize(a + " " + b), (a, b)
 
 
-@pytest.mark.parametrize("question", ["xxxxxxxxxxxxxxxxxxxx", "😀🎉😀🎉", "e" + "\u0301" * 900, "\u0301" * 900, "？？？"])
+@pytest.mark.parametrize("question", ["xxxxxxxxxxxxxxxxxxxx", "😀🎉😀🎉", "e" + "\u0301" * 900, "\u0301" * 900, "？？？",
+                                      "'; DROP TABLE passages; --"])
 def test_content_free_questions_are_refused(searcher, question):
     never = Searcher(searcher.store, searcher.embedder, refusal_threshold=0.0)
     for s in (searcher, never):
         a = s.ask(question)
         assert a.refused and a.text == "" and a.confidence == "none" and a.support == 0.0, (question, a.text)
+
+
+def test_ascii_text_is_refused_as_content_free_only_when_it_neither_asks_nor_names(searcher):
+    """The rule for `'; DROP TABLE passages; --` leaves alone a question that asks (a question
+    word or mark) and plain words that the book uses."""
+    from docqa.index.question import asks_nothing
+
+    assert asks_nothing("'; DROP TABLE passages; --") and asks_nothing("tea ceremony")
+    assert not any(asks_nothing(q) for q in ("What is the price of this book?", "price?", "how many chapters",
+                                             "外汇储备", "Zhōu Ēnlái", "list the chapters"))
+    never = Searcher(searcher.store, searcher.embedder, refusal_threshold=0.0)
+    word = next(t for t in searcher.store.vocabulary() if t.isascii() and t.isalpha() and len(t) > 2
+                and asks_nothing(t))
+    for question in (word, f"{word} ;", "What is the price of this book?"):
+        a = never.ask(question)
+        assert not a.refused, question
 
 
 def test_a_quoted_question_is_not_quoted_twice():

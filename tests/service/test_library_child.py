@@ -127,3 +127,25 @@ def test_cancelling_an_upload_while_its_child_embeds_stops_it_and_keeps_the_inde
         assert [p for p in multiprocessing.active_children() if p.name == "docqa-add"] == []
     assert tree(library_dir) == before
     assert app.state.docqa.internal_errors == 0
+
+
+def test_a_change_uses_no_named_semaphores_so_none_leaks_when_the_server_stops(library_dir, cache_dir, embedder,
+                                                                              monkeypatch):
+    """A change started and cancelled registers no POSIX semaphore with Python's resource_tracker:
+    the stop used to be a multiprocessing Event (5 named semaphores), which the tracker reported
+    as "5 leaked semaphore objects" when a server stopped during a change (hostile battery,
+    50 uploads then SIGTERM)."""
+    from multiprocessing import resource_tracker
+
+    registered = []
+    real = resource_tracker.register
+    monkeypatch.setattr(resource_tracker, "register", lambda name, kind: (registered.append(kind), real(name, kind)))
+    before = tree(library_dir)
+    _app, client = make_client(library_dir, cache_dir, embedder)
+    with client:
+        job_id = upload(client, "长书.txt", small_book(6, 20000)).json()["job"]["job_id"]
+        wait_for_stage(lambda: client.get(f"/documents/jobs/{job_id}").json(), "embedding")
+        assert client.delete(f"/documents/jobs/{job_id}").status_code == 200
+        assert wait(client, job_id, timeout=60)["status"] == "cancelled"
+    assert registered.count("semaphore") == 0, registered
+    assert tree(library_dir) == before
