@@ -174,7 +174,7 @@ def check_inputs_outside(index_dir: Path, paths: Sequence[Path], *, command: str
                              hint=f"give `docqa {command}` the book files or folders themselves, outside {index_dir}")
         if given in index.parents and not any(part.startswith(".") for part in index.relative_to(given).parts):
             raise InputError(f"{p} holds the index {index_dir}: docqa would index the index's own files",
-                             hint=f"keep the index outside the folders you give (--index elsewhere), "
+                             hint="keep the index outside the folders you give (--index elsewhere), "
                                   "or name the files to add")
 
 

@@ -89,7 +89,7 @@ def test_a_build_killed_halfway_resumes_losing_at_most_one_part(build_cache, tmp
         if proc.poll() is None:
             proc.kill()
         proc.wait(timeout=30)
-    assert done is not None, f"no line for a second part; stderr was:\n" + "\n".join(seen)
+    assert done is not None, "no line for a second part; stderr was:\n" + "\n".join(seen)
     assert proc.returncode == -signal.SIGKILL and not (tmp_path / "idx").exists()
 
     again = _spawn(corpus, tmp_path / "idx", build_cache, context_vectors, part)
