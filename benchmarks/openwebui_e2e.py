@@ -194,27 +194,35 @@ def wait_reply(owui: OpenWebUI, chat_id: str, n: int, seconds: float) -> dict | 
     return None
 
 
-def dismiss_dialogs(page) -> None:
-    """Open WebUI greets a new user with its changelog in a modal; close it as a person would."""
-    page.wait_for_timeout(1500)
-    for _ in range(3):
+def dismiss_dialogs(page, until: str | None = None, seconds: float = 30) -> None:
+    """Open WebUI greets a user with its changelog in a modal, a few seconds after the page loads;
+    close it as a person would (its "Okay, Let's Go!" button), until `until` text is on screen."""
+    deadline = time.time() + seconds
+    quiet = 0
+    while time.time() < deadline:
         dialog = page.locator('div[role="dialog"]')
-        if not dialog.count():
-            return
-        page.keyboard.press("Escape")
+        if dialog.count() and dialog.first.is_visible():
+            ok = dialog.locator("button", has_text=re.compile(r"Okay|确认|开始"))
+            (ok.last if ok.count() else dialog.locator("button").first).click()
+            quiet = 0
+        elif until is not None and page.get_by_text(re.compile(until)).count():
+            quiet += 1
+            if quiet >= 3:
+                return
+        else:
+            quiet += 1
+            if until is None and quiet >= 6:
+                return
         page.wait_for_timeout(500)
-        if dialog.count():
-            dialog.locator("button").last.click()
-            page.wait_for_timeout(500)
 
 
 def shoot_sources(page, shots: Path, theme: str, check: Checks) -> None:
     """The last reply's source list opened and its first source's pop-up, in one screenshot."""
     page.evaluate(f"localStorage.theme = '{theme}'")
-    page.reload(wait_until="networkidle")
-    dismiss_dialogs(page)
-    page.wait_for_timeout(1500)
-    toggle = page.get_by_text(re.compile(r"\d+\s*(Sources|个引用来源|引用来源)")).last
+    page.reload(wait_until="load")
+    sources = r"\d+\s*(Sources|个引用来源)"
+    dismiss_dialogs(page, until=sources)
+    toggle = page.get_by_text(re.compile(sources)).last
     check(toggle.count() > 0, f"the source list toggle is shown ({theme})")
     if not toggle.count():
         return
@@ -251,6 +259,7 @@ def ask_in_browser(owui: OpenWebUI, qs: list[str], shots: Path, check: Checks) -
         dismiss_dialogs(page)
         chips: list[int] = []
         for i, q in enumerate(qs, 1):
+            dismiss_dialogs(page, seconds=2)
             box.click()
             page.keyboard.insert_text(q)
             page.keyboard.press("Enter")
