@@ -253,7 +253,7 @@ def ask_in_browser(owui: OpenWebUI, qs: list[str], shots: Path, check: Checks) -
         outside: list[str] = []
         ctx.route(re.compile(r"^https?://(?!127\.0\.0\.1)"), lambda r: (outside.append(r.request.url), r.abort()))
         page = ctx.new_page()
-        page.goto(f"{owui.base}/?models=docqa", wait_until="networkidle")
+        page.goto(f"{owui.base}/?models=docqa", wait_until="load")
         box = page.locator("#chat-input")
         box.wait_for(timeout=60_000)
         dismiss_dialogs(page)
