@@ -49,14 +49,15 @@ _FIELD_LABELS = (
 )
 
 
-# A question about the book as an object names it: "the book", "this book", "本书".
-_ABOUT_BOOK = re.compile(r"\b(the|this) book\b|本书|这本书|该书|此书", re.I)
+# A question about the book as an object names it: "the book", "this book", "本书", or begins
+# with "书的…" ("书的定价是多少？", the way a reader holding the book asks).
+ABOUT_BOOK = re.compile(r"\b(the|this) book\b|本书|这本书|该书|此书|这部书|全书|^\s*书的", re.I)
 
 
 def book_fields(question: str) -> list[tuple[str, ...]]:
     """For a question about the book itself, the copyright-page labels of each field it asks
     for (one tuple of alternative labels per field), else none."""
-    if not _ABOUT_BOOK.search(question):
+    if not ABOUT_BOOK.search(question):
         return []
     return [labels for pattern, labels in _FIELD_LABELS if pattern.search(question)]
 

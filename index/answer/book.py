@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 
+from docqa.index.question import ABOUT_BOOK
 from docqa.index.results import Answer, Hit
 from docqa.ingest.text import normalize
 
@@ -30,7 +31,6 @@ LEAD_CHARS = 90
 
 _GREETING = re.compile(r"^\s*(你好|您好|嗨|哈[喽啰]|早上好|下午好|晚上好|hi|hello|hey|good (morning|afternoon|evening))"
                        r"[\s!！。.,，~～?？]*$", re.I)
-_ABOUT_BOOK = re.compile(r"\b(the|this) book\b|本书|这本书|该书|此书|这部书|全书", re.I)
 _AUTHOR_Q = re.compile(r"作者|谁写|谁编|编者|编著者|著者|谁著|who (wrote|authored|edited|is the author)|\bauthors?\b|"
                        r"\bwritten by\b|\bwriters?\b", re.I)
 _SUMMARY_Q = re.compile(r"(讲|写|说|谈|介绍|讲述|论述|阐述)(了|的是)?(什么|哪些|啥)|主要内容|内容(是什么|有哪些)|总结|概括|概述|归纳|"
@@ -44,6 +44,8 @@ _PART_Q = re.compile(r"(书|本书|书中)的?哪(一|个|些)?(部分|章|节|�
                      r"\bin (which|what) (chapter|section)\b", re.I)
 # "When is the preface signed?": the date under a front-matter part (its last date line).
 _PART_NAME = re.compile(r"(内容简介|总序|自序|序言|前言|后记|跋|序|preface|foreword|afterword)", re.I)
+_LEADING_PART = re.compile(r"^\s*(内容简介|总序|自序|序言|前言|后记|preface|foreword|afterword)(?=的|是|写|落款|署名|\s|$)",
+                           re.I)
 _SIGNED_Q = re.compile(r"落款|署名|日期|什么时候|何时|哪一?年|写于|\bwhen\b|\bdate[ds]?\b|\bsigned\b", re.I)
 _EN_PARTS = {"preface": "前言", "foreword": "序", "afterword": "后记"}
 _EN_NUMBERS = {w: i for i, w in enumerate("zero one two three four five six seven eight nine ten".split())}
@@ -79,8 +81,15 @@ def answer_about_book(searcher, question: str, info, hits: list[Hit], tokens: li
         return _chapter_summary(searcher, docs, chapter, hits, zh)
     if _PART_Q.search(q) and any(d.chapters for d in docs):
         return _where(searcher, docs, tokens, hits, zh)
+    # A question that begins with a part's name ("前言是什么时候写的？") asks about that part of
+    # the book in hand, as one that names the book does.
+    lead = _LEADING_PART.match(q)
+    if lead and "《" not in q and _SIGNED_Q.search(q):
+        signed = _signature(searcher, docs, lead.group(1).lower(), hits)
+        if signed is not None:
+            return signed
     # A book named by a title that is not on the shelf may be another one.
-    if not (named or (_ABOUT_BOOK.search(q) and "《" not in q)):
+    if not (named or (ABOUT_BOOK.search(q) and "《" not in q)):
         return None
     part = _PART_NAME.search(q)
     if part and _SIGNED_Q.search(q):

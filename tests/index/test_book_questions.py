@@ -76,7 +76,7 @@ def book_searcher(tmp_path_factory, embedder, cache_dir):
     return Searcher.open(target, embedder=embedder, cache_dir=cache_dir, refusal_threshold=1.0)
 
 
-@pytest.mark.parametrize("question", ["这本书的作者是谁？", "這本書的作者是誰？", "Who wrote this book?"])
+@pytest.mark.parametrize("question", ["这本书的作者是谁？", "這本書的作者是誰？", "Who wrote this book?", "书的作者是谁？"])
 def test_the_author_comes_from_the_cip_record_not_the_biography(book_searcher, question):
     a = book_searcher.ask(question)
     assert not a.refused
@@ -93,7 +93,8 @@ def test_what_the_book_is_about_comes_from_its_summary(book_searcher, question):
     assert a.text.startswith("本书讲述了江南水乡的桥梁与运河")
 
 
-@pytest.mark.parametrize("question", ["本书的前言落款日期是什么时候？", "When is the preface of this book dated?"])
+@pytest.mark.parametrize("question", ["本书的前言落款日期是什么时候？", "When is the preface of this book dated?",
+                                      "前言是什么时候写的？"])
 def test_the_preface_is_dated_by_its_signature(book_searcher, question):
     a = book_searcher.ask(question)
     assert not a.refused and a.text == "2019年1月" and a.span == (0, 7)
