@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -448,6 +449,20 @@ def passive_openmp() -> None:
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
+_STORE_URI = re.compile(r"^[a-z][a-z0-9+.-]+:/", re.I)
+
+
+def _index_is_a_folder(args: argparse.Namespace) -> None:
+    """`--index` names a folder. A store URI given there (`milvus-lite:///data/books.db/shelf`)
+    was read as a relative folder named "milvus-lite:": `list` offered to create a library, and
+    `add` would have built one under the current directory."""
+    index = getattr(args, "index", None)
+    if index is not None and _STORE_URI.match(str(index)):
+        where = ("give it as --store URI" if hasattr(args, "store")
+                 else "list, add and remove work on index folders; `docqa migrate --to URI` fills a store")
+        raise CliError(f"--index takes an index folder, and {index} is a store URI: {where}")
+
+
 def main(argv: list[str] | None = None) -> int:
     passive_openmp()
     args = build_parser().parse_args(argv)
@@ -455,6 +470,7 @@ def main(argv: list[str] | None = None) -> int:
             and args.article is not None:
         args.paths, args.number = [Path(args.number), *args.paths], None  # `chapter --article 17 law.md`
     try:
+        _index_is_a_folder(args)
         settings = _settings(args)
         return COMMANDS[args.command](args, settings)
     except DocqaError as exc:

@@ -146,6 +146,18 @@ def test_missing_index_dir_is_built_and_bad_paths_refused(capsys, tmp_path):
     assert not (tmp_path / "i").exists()
 
 
+@pytest.mark.parametrize("command", [["list"], ["add", "book.txt"], ["remove", "book"], ["ask", "书的定价是多少？"]])
+def test_a_store_uri_given_as_index_is_refused_and_nothing_is_made(command, capsys, tmp_path, monkeypatch):
+    """`--index milvus-lite:///…` was read as a relative folder "milvus-lite:": `list` offered to
+    create a library there and `add` built one under the current directory."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "book.txt").write_text("第一章 开端\n\n书的定价是六十九元。\n", encoding="utf-8")
+    assert main([*command, "--index", f"milvus-lite://{tmp_path}/books.db/shelf"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert "is a store URI" in err and "\n" not in err, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["book.txt"]
+
+
 def test_search_needs_a_question(capsys, book_index):
     code, _, err = run(capsys, "search", "--index", str(book_index))
     assert code == 1 and "QUESTION" in err
